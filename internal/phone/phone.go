@@ -1,0 +1,195 @@
+// Package phone is trayphone's shared vocabulary: call and registration states, snapshots of calls
+// and accounts, and the events the core publishes. It imports only the standard library so that every
+// other package (the core, the tray, the control socket) can speak it.
+package phone
+
+import (
+	"fmt"
+	"time"
+)
+
+// ProtocolVersion is the version of the control protocol and of the JSON shapes below.
+const ProtocolVersion = 1
+
+// CallState is where a call is in its life. The zero value is CallUnknown.
+type CallState int
+
+// Call states, as a user sees them.
+const (
+	CallUnknown  CallState = iota
+	CallDialing            // INVITE sent, no ringing yet
+	CallRinging            // outgoing call, the far end is ringing (180/183)
+	CallIncoming           // incoming call, ringing here
+	CallActive             // answered, media flowing
+	CallHeld               // answered, on hold (by us or by the far end)
+	CallEnded              // over; EndReason says why
+)
+
+var callStateNames = [...]string{"unknown", "dialing", "ringing", "incoming", "active", "held", "ended"}
+
+// String returns the lowercase word used in status output and JSON.
+func (s CallState) String() string {
+	if s < 0 || int(s) >= len(callStateNames) {
+		return "unknown"
+	}
+	return callStateNames[s]
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s CallState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *CallState) UnmarshalText(b []byte) error {
+	for i, n := range callStateNames {
+		if n == string(b) {
+			*s = CallState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown call state %q", b)
+}
+
+// Direction tells who placed a call.
+type Direction int
+
+// Directions.
+const (
+	DirectionUnknown Direction = iota
+	Outgoing
+	Incoming
+)
+
+var directionNames = [...]string{"unknown", "outgoing", "incoming"}
+
+// String returns "outgoing" or "incoming".
+func (d Direction) String() string {
+	if d < 0 || int(d) >= len(directionNames) {
+		return "unknown"
+	}
+	return directionNames[d]
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Direction) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Direction) UnmarshalText(b []byte) error {
+	for i, n := range directionNames {
+		if n == string(b) {
+			*d = Direction(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown direction %q", b)
+}
+
+// RegState is an account's registration state. The zero value is RegUnknown.
+type RegState int
+
+// Registration states.
+const (
+	RegUnknown RegState = iota
+	RegUnregistered
+	RegRegistering
+	RegRegistered
+	RegFailed
+)
+
+var regStateNames = [...]string{"unknown", "unregistered", "registering", "registered", "failed"}
+
+// String returns the lowercase word used in status output and JSON.
+func (s RegState) String() string {
+	if s < 0 || int(s) >= len(regStateNames) {
+		return "unknown"
+	}
+	return regStateNames[s]
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RegState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RegState) UnmarshalText(b []byte) error {
+	for i, n := range regStateNames {
+		if n == string(b) {
+			*s = RegState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown registration state %q", b)
+}
+
+// MediaStats are the numbers of one call's audio stream.
+type MediaStats struct {
+	PacketsSent     uint64  `json:"packets_sent"`
+	PacketsReceived uint64  `json:"packets_received"`
+	PacketsLost     uint64  `json:"packets_lost"`
+	Duplicates      uint64  `json:"duplicates"`
+	Late            uint64  `json:"late"`
+	JitterMS        float64 `json:"jitter_ms"`
+}
+
+// CallInfo is a snapshot of one call. It is a value: holding it never blocks the core.
+type CallInfo struct {
+	ID         string     `json:"id"`
+	Direction  Direction  `json:"direction"`
+	Remote     string     `json:"remote"`
+	RemoteName string     `json:"remote_name,omitempty"`
+	Account    string     `json:"account,omitempty"`
+	State      CallState  `json:"state"`
+	Codec      string     `json:"codec,omitempty"`
+	Muted      bool       `json:"muted"`
+	LocalHold  bool       `json:"local_hold"`
+	RemoteHold bool       `json:"remote_hold"`
+	Started    time.Time  `json:"started"`
+	Answered   time.Time  `json:"answered,omitzero"`
+	Ended      time.Time  `json:"ended,omitzero"`
+	Duration   Seconds    `json:"duration"`
+	EndReason  string     `json:"end_reason,omitempty"`
+	Media      MediaStats `json:"media"`
+}
+
+// Seconds is a duration that marshals as a number of seconds.
+type Seconds float64
+
+// AccountInfo is a snapshot of one account.
+type AccountInfo struct {
+	ID     string   `json:"id"`
+	AOR    string   `json:"aor"`
+	State  RegState `json:"state"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// Status is a snapshot of the whole phone.
+type Status struct {
+	Version  int           `json:"version"`
+	PID      int           `json:"pid"`
+	Contact  []string      `json:"contact"`
+	DND      bool          `json:"dnd"`
+	Accounts []AccountInfo `json:"accounts"`
+	Calls    []CallInfo    `json:"calls"`
+}
+
+// EventType names an event.
+type EventType string
+
+// Event types.
+const (
+	EventCall    EventType = "call"    // a call changed; Call holds its new snapshot
+	EventAccount EventType = "account" // an account changed; Account holds its snapshot
+	EventDTMF    EventType = "dtmf"    // a DTMF digit arrived; Call and Digit are set
+	EventWarning EventType = "warning" // something the user should know; Message says what
+	EventStatus  EventType = "status"  // phone-wide state changed (DND); Status is set
+)
+
+// Event is something that happened in the core. Events carry full snapshots, so a consumer that
+// misses some still ends up with the latest state.
+type Event struct {
+	Type    EventType    `json:"type"`
+	Time    time.Time    `json:"time"`
+	Call    *CallInfo    `json:"call,omitempty"`
+	Account *AccountInfo `json:"account,omitempty"`
+	Status  *Status      `json:"status,omitempty"`
+	Digit   string       `json:"digit,omitempty"`
+	Message string       `json:"message,omitempty"`
+}
