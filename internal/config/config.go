@@ -1,0 +1,208 @@
+// Package config reads, validates and writes trayphone's one user settings file (TOML).
+//
+// Load never half-accepts a file: it reports every problem it finds, each with the file, the line
+// and the setting it is about, so that a user can fix them all in one go.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// DefaultListen is the SIP listen address used when the file does not set one.
+const DefaultListen = "0.0.0.0:5060"
+
+// Config is the content of config.toml.
+type Config struct {
+	DND       bool              `toml:"dnd"`
+	SIP       SIP               `toml:"sip"`
+	Audio     Audio             `toml:"audio"`
+	Favorites map[string]string `toml:"favorites,omitempty"`
+	Accounts  []Account         `toml:"account,omitempty"`
+}
+
+// SIP holds the [sip] settings.
+type SIP struct {
+	// Listen is the HOST:PORT to listen on (UDP and TCP); if it is taken the core tries the next ports.
+	Listen string `toml:"listen"`
+	// User is the user part of our address for direct calls; "" means the login name (see UserOrLogin).
+	User        string `toml:"user,omitempty"`
+	DisplayName string `toml:"display_name,omitempty"`
+	// AllowDirectCalls says whether INVITEs that do not come through a registrar are accepted; nil
+	// means "yes while no account is configured" (see DirectCallsAllowed).
+	AllowDirectCalls *bool `toml:"allow_direct_calls,omitempty"`
+}
+
+// Audio holds the [audio] settings. A device is "default", "null", "portaudio:NAME" or a path to a
+// .wav file.
+type Audio struct {
+	Input  string   `toml:"input"`
+	Output string   `toml:"output"`
+	Ringer string   `toml:"ringer"`
+	Codecs []string `toml:"codecs"` // in order of preference
+}
+
+// Account is one [[account]] table: a SIP account to register with. Its password is never in the
+// file; it lives in the keyring (see "trayphone account password ID").
+type Account struct {
+	ID            string `toml:"id"`
+	AOR           string `toml:"aor"` // sip:user@host
+	AuthUser      string `toml:"auth_user,omitempty"`
+	Registrar     string `toml:"registrar,omitempty"`
+	OutboundProxy string `toml:"outbound_proxy,omitempty"`
+	Transport     string `toml:"transport,omitempty"` // udp (default), tcp or tls
+	Expires       int    `toml:"expires,omitempty"`   // seconds; 0 means the registrar's default
+	DisplayName   string `toml:"display_name,omitempty"`
+}
+
+// LoadOptions tell Load what the rest of the program supports.
+type LoadOptions struct {
+	// KnownCodecs are the codec names audio.codecs may use; nil skips the check.
+	KnownCodecs []string
+}
+
+// Default returns the settings used when there is no file.
+func Default() *Config {
+	return &Config{
+		SIP: SIP{Listen: DefaultListen},
+		Audio: Audio{
+			Input:  "default",
+			Output: "default",
+			Ringer: "default",
+			Codecs: []string{"PCMU", "PCMA"},
+		},
+	}
+}
+
+// UserOrLogin returns sip.user, or the login name when it is not set.
+func (c *Config) UserOrLogin() string {
+	if c.SIP.User != "" {
+		return c.SIP.User
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "trayphone"
+}
+
+// DirectCallsAllowed reports whether INVITEs not from a registrar are accepted: sip.allow_direct_calls
+// when it is set, otherwise true while no account is configured.
+func (c *Config) DirectCallsAllowed() bool {
+	if c.SIP.AllowDirectCalls != nil {
+		return *c.SIP.AllowDirectCalls
+	}
+	return len(c.Accounts) == 0
+}
+
+// Load reads and validates the settings file at path. A missing file gives Default() and no error.
+// Every other problem is returned as an *Error naming the file, line and setting.
+func Load(path string, opts LoadOptions) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Default(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	return Parse(path, data, opts)
+}
+
+// Parse decodes and validates a settings file's content; name is used in error messages.
+func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
+	p := &parser{name: name, idx: indexKeys(data)}
+	var cfg Config
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var strict *toml.StrictMissingError
+		var de *toml.DecodeError
+		switch {
+		case errors.As(err, &strict):
+			p.unknown(strict)
+		case errors.As(err, &de):
+			p.decodeError(de)
+			return nil, p.err()
+		default:
+			p.add(0, "", "%s", err.Error())
+			return nil, p.err()
+		}
+	}
+	applyDefaults(&cfg, p.idx)
+	p.validate(&cfg, opts)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// applyDefaults fills the settings the file leaves out. A setting that is present but empty stays
+// empty so that validation can name it.
+func applyDefaults(c *Config, idx *keyIndex) {
+	d := Default()
+	set := func(dst *string, key, def string) {
+		if !idx.has(key) {
+			*dst = def
+		}
+	}
+	set(&c.SIP.Listen, "sip.listen", d.SIP.Listen)
+	set(&c.Audio.Input, "audio.input", d.Audio.Input)
+	set(&c.Audio.Output, "audio.output", d.Audio.Output)
+	set(&c.Audio.Ringer, "audio.ringer", d.Audio.Ringer)
+	if !idx.has("audio.codecs") {
+		c.Audio.Codecs = d.Audio.Codecs
+	}
+}
+
+// Save writes c to path atomically: a temporary file in the same directory (mode 0600) is renamed
+// over the old one, so a crash leaves either the old or the new file. The directory is created 0700.
+func Save(path string, c *Config) error {
+	data, err := toml.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode settings: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return fmt.Errorf("save settings to %s: %w", path, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("save settings to %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // make the rename durable; not every system can sync a directory
+		_ = d.Close()
+	}
+	return nil
+}

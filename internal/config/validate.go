@@ -1,0 +1,269 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// validate checks the meaning of every setting and adds a Problem for each one that is wrong.
+func (p *parser) validate(c *Config, opts LoadOptions) {
+	at := func(path string) int { return p.idx.line(path) }
+
+	if err := checkListen(c.SIP.Listen); err != nil {
+		p.add(at("sip.listen"), "sip.listen", "%v", err)
+	}
+	if strings.ContainsFunc(c.SIP.User, invalidUserRune) {
+		p.add(at("sip.user"), "sip.user", "%q is not a SIP user name (no spaces, '@', ':' or ';')", c.SIP.User)
+	}
+
+	for _, d := range []struct {
+		key string
+		val string
+	}{{"audio.input", c.Audio.Input}, {"audio.output", c.Audio.Output}, {"audio.ringer", c.Audio.Ringer}} {
+		if err := checkDevice(d.val); err != nil {
+			p.add(at(d.key), d.key, "%v", err)
+		}
+	}
+	p.validateCodecs(c, opts)
+
+	names := make([]string, 0, len(c.Favorites))
+	for name := range c.Favorites {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		key := "favorites." + name
+		switch {
+		case name == "":
+			p.add(at(key), "favorites", "a favorite needs a name")
+		case strings.ContainsFunc(name, unicode.IsSpace):
+			p.add(at(key), "favorites", "favorite name %q has a space; use a name without spaces such as %q",
+				name, strings.Join(strings.Fields(name), "-"))
+		}
+		if err := checkTarget(c.Favorites[name]); err != nil {
+			p.add(at(key), key, "%v", err)
+		}
+	}
+
+	p.validateAccounts(c)
+}
+
+func (p *parser) validateCodecs(c *Config, opts LoadOptions) {
+	if len(c.Audio.Codecs) == 0 {
+		p.add(p.idx.line("audio.codecs"), "audio.codecs", "list at least one codec")
+		return
+	}
+	seen := map[string]bool{}
+	for i, name := range c.Audio.Codecs {
+		line := p.idx.line("audio.codecs[" + strconv.Itoa(i) + "]")
+		if opts.KnownCodecs != nil {
+			j := slices.IndexFunc(opts.KnownCodecs, func(k string) bool { return strings.EqualFold(k, name) })
+			if j < 0 {
+				p.add(line, "audio.codecs", "unknown codec %q (supported: %s)", name, strings.Join(opts.KnownCodecs, ", "))
+				continue
+			}
+			c.Audio.Codecs[i] = opts.KnownCodecs[j]
+			name = opts.KnownCodecs[j]
+		}
+		if seen[strings.ToUpper(name)] {
+			p.add(line, "audio.codecs", "codec %q is listed twice", name)
+		}
+		seen[strings.ToUpper(name)] = true
+	}
+}
+
+func (p *parser) validateAccounts(c *Config) {
+	ids := map[string]int{} // id → line of its first definition
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		base := "account[" + strconv.Itoa(i) + "]"
+		at := func(key string) int { return p.idx.line(base + "." + key) }
+
+		if line, ok := p.idx.passwords[i]; ok {
+			id := a.ID
+			if id == "" {
+				id = "ID"
+			}
+			p.add(line, "account.password", "passwords are not kept in the settings file; remove this line and run \"trayphone account password %s\"", id)
+		}
+		switch {
+		case a.ID == "":
+			p.add(p.idx.line(base), "account.id", "every [[account]] needs an id, such as id = \"work\"")
+		case strings.ContainsFunc(a.ID, unicode.IsSpace):
+			p.add(at("id"), "account.id", "account id %q has a space; use a name without spaces", a.ID)
+		default:
+			if first, dup := ids[a.ID]; dup {
+				p.add(at("id"), "account.id", "duplicate account id %q (first used on line %d)", a.ID, first)
+			} else {
+				ids[a.ID] = at("id")
+			}
+		}
+		if a.AOR == "" {
+			p.add(p.idx.line(base), "account.aor", "every [[account]] needs an aor, such as aor = \"sip:alice@example.com\"")
+		} else if err := checkAOR(a.AOR); err != nil {
+			p.add(at("aor"), "account.aor", "%v", err)
+		}
+		if a.Registrar != "" {
+			if err := checkSIPURI(a.Registrar, false); err != nil {
+				p.add(at("registrar"), "account.registrar", "%v", err)
+			}
+		}
+		if a.OutboundProxy != "" {
+			if err := checkSIPURI(a.OutboundProxy, false); err != nil {
+				p.add(at("outbound_proxy"), "account.outbound_proxy", "%v", err)
+			}
+		}
+		switch a.Transport {
+		case "", "udp", "tcp", "tls":
+		default:
+			p.add(at("transport"), "account.transport", "unknown transport %q (want udp, tcp or tls)", a.Transport)
+		}
+		if a.Expires < 0 {
+			p.add(at("expires"), "account.expires", "want a number of seconds, 0 or more; got %d", a.Expires)
+		}
+	}
+}
+
+// checkListen accepts HOST:PORT where HOST may be empty, an IP address or a host name.
+func checkListen(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT (for example %q)", s, DefaultListen)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", s, port)
+	}
+	if host != "" && net.ParseIP(host) == nil && !validHostName(host) {
+		return fmt.Errorf("%q: %q is not an IP address or host name", s, host)
+	}
+	return nil
+}
+
+// checkDevice accepts "default", "null", "portaudio:NAME" or a path to a .wav file.
+func checkDevice(s string) error {
+	switch {
+	case s == "default", s == "null":
+		return nil
+	case strings.HasPrefix(s, "portaudio:"):
+		if strings.TrimPrefix(s, "portaudio:") == "" {
+			return fmt.Errorf("%q needs a device name after \"portaudio:\"", s)
+		}
+		return nil
+	case strings.HasSuffix(strings.ToLower(s), ".wav"):
+		return nil
+	}
+	return fmt.Errorf("%q is not an audio device (want \"default\", \"null\", \"portaudio:NAME\" or a .wav file)", s)
+}
+
+// checkTarget accepts what a favorite may call: a sip:, sips: or tel: URI, or "echo".
+func checkTarget(s string) error {
+	lower := strings.ToLower(s)
+	switch {
+	case s == "echo":
+		return nil
+	case strings.HasPrefix(lower, "sip:"), strings.HasPrefix(lower, "sips:"):
+		return checkSIPURI(s, false)
+	case strings.HasPrefix(lower, "tel:"):
+		return checkTel(s)
+	}
+	return fmt.Errorf("%q is not a sip:, sips: or tel: URI or \"echo\"", s)
+}
+
+// checkAOR accepts sip:user@host and sips:user@host.
+func checkAOR(s string) error {
+	return checkSIPURI(s, true)
+}
+
+// checkSIPURI checks the shape of a sip: or sips: URI (RFC 3261 section 19.1), not every character.
+func checkSIPURI(s string, needUser bool) error {
+	lower := strings.ToLower(s)
+	var rest string
+	switch {
+	case strings.HasPrefix(lower, "sip:"):
+		rest = s[len("sip:"):]
+	case strings.HasPrefix(lower, "sips:"):
+		rest = s[len("sips:"):]
+	default:
+		if needUser {
+			return fmt.Errorf("%q is not a SIP address (want sip:user@host)", s)
+		}
+		return fmt.Errorf("%q is not a sip: or sips: URI", s)
+	}
+	if i := strings.IndexAny(rest, ";?"); i >= 0 {
+		rest = rest[:i]
+	}
+	hostport := rest
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		if i == 0 {
+			return fmt.Errorf("%q has an empty user part", s)
+		}
+		hostport = rest[i+1:]
+	} else if needUser {
+		return fmt.Errorf("%q has no user part (want sip:user@host)", s)
+	}
+	if hostport == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	host := hostport
+	if h, port, err := net.SplitHostPort(hostport); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
+		}
+		host = h
+	} else if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
+		host = hostport[1 : len(hostport)-1]
+	}
+	if net.ParseIP(host) == nil && !validHostName(host) {
+		return fmt.Errorf("%q: %q is not an IP address or host name", s, host)
+	}
+	return nil
+}
+
+// checkTel checks a tel: URI (RFC 3966): a number made of digits and visual separators.
+func checkTel(s string) error {
+	num := s[len("tel:"):]
+	if i := strings.IndexByte(num, ';'); i >= 0 {
+		num = num[:i]
+	}
+	digits := 0
+	for _, r := range num {
+		switch {
+		case r >= '0' && r <= '9', r >= 'A' && r <= 'D', r >= 'a' && r <= 'd', r == '*', r == '#':
+			digits++
+		case strings.ContainsRune("+-.() ", r):
+		default:
+			return fmt.Errorf("%q is not a telephone number", s)
+		}
+	}
+	if digits == 0 {
+		return fmt.Errorf("%q has no number", s)
+	}
+	return nil
+}
+
+func validHostName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func invalidUserRune(r rune) bool {
+	return unicode.IsSpace(r) || r == '@' || r == ':' || r == ';'
+}
