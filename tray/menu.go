@@ -1,0 +1,489 @@
+package tray
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"fyne.io/systray"
+
+	"trayphone/assets"
+	"trayphone/internal/phone"
+)
+
+// Pool sizes: fyne.io/systray cannot remove items cleanly, so the menu is a fixed pool of items that
+// are shown, hidden and retitled from each snapshot.
+const (
+	maxAccounts  = 4
+	maxFavorites = 20
+	maxRecent    = 10
+)
+
+var keypadDigits = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"}
+
+// item caches what one systray item shows, so that a refresh only sends what changed.
+type item struct {
+	m                       *systray.MenuItem
+	title                   string
+	shown, checked, enabled bool
+	onClick                 func()
+}
+
+func (i *item) set(title string, shown bool) {
+	if shown && title != i.title {
+		i.m.SetTitle(menuLabel(title))
+		i.title = title
+	}
+	if shown != i.shown {
+		if shown {
+			i.m.Show()
+		} else {
+			i.m.Hide()
+		}
+		i.shown = shown
+	}
+}
+
+func (i *item) check(on bool) {
+	if on != i.checked {
+		if on {
+			i.m.Check()
+		} else {
+			i.m.Uncheck()
+		}
+		i.checked = on
+	}
+}
+
+func (i *item) enable(on bool) {
+	if on != i.enabled {
+		if on {
+			i.m.Enable()
+		} else {
+			i.m.Disable()
+		}
+		i.enabled = on
+	}
+}
+
+// trayUI is the running tray: the item pool and the latest state it was built from.
+type trayUI struct {
+	ctx   context.Context
+	ctl   Controller
+	opts  Options
+	log   *slog.Logger
+	notes *Notifier
+	quit  func()
+	cmds  sync.WaitGroup // commands started from the menu
+
+	icon    assets.IconState
+	iconSet bool
+
+	mu     sync.Mutex // guards the state below, read by click handlers
+	cur    view
+	favs   []Favorite
+	names  func(string) string
+	recent []phone.CallInfo
+
+	items                                       []*item // every item, for clicks
+	accounts                                    []*item
+	callLine                                    *item
+	answer, decline, hangup, mute, hold, keypad *item
+	favMenu, favNone                            *item
+	favItems                                    []*item
+	recentMenu, recentNone                      *item
+	recents                                     []*item
+	clip, dnd, echo, config                     *item
+	clipCmd                                     []string
+}
+
+func (t *trayUI) setFavorites(favs []Favorite) {
+	t.mu.Lock()
+	t.favs = favs
+	t.names = favoriteNames(favs)
+	t.mu.Unlock()
+}
+
+// name maps a remote URI to a favorite's name; safe from any goroutine.
+func (t *trayUI) name(uri string) string {
+	t.mu.Lock()
+	names := t.names
+	t.mu.Unlock()
+	return names(uri)
+}
+
+func (t *trayUI) add(parent *item, title string, checkbox bool, onClick func()) *item {
+	var m *systray.MenuItem
+	switch {
+	case parent == nil && checkbox:
+		m = systray.AddMenuItemCheckbox(menuLabel(title), "", false)
+	case parent == nil:
+		m = systray.AddMenuItem(menuLabel(title), "")
+	case checkbox:
+		m = parent.m.AddSubMenuItemCheckbox(menuLabel(title), "", false)
+	default:
+		m = parent.m.AddSubMenuItem(menuLabel(title), "")
+	}
+	it := &item{m: m, title: title, shown: true, enabled: true, onClick: onClick}
+	if onClick == nil {
+		m.Disable()
+		it.enabled = false
+	}
+	t.items = append(t.items, it)
+	return it
+}
+
+// build creates the item pool once, in menu order.
+func (t *trayUI) build() {
+	for range maxAccounts {
+		t.accounts = append(t.accounts, t.add(nil, "", false, nil))
+	}
+	t.callLine = t.add(nil, "", false, nil)
+	systray.AddSeparator()
+
+	t.answer = t.add(nil, "Answer", false, t.onAnswer)
+	t.decline = t.add(nil, "Decline", false, t.onDecline)
+	t.hangup = t.add(nil, "Hang up", false, t.withCall("hang up", t.ctl.Hangup))
+	t.mute = t.add(nil, "Mute", true, t.onMute)
+	t.hold = t.add(nil, "Hold", true, t.onHold)
+	t.keypad = t.add(nil, "Keypad", false, func() {})
+	for _, d := range keypadDigits {
+		t.add(t.keypad, d, false, t.withCall("send DTMF "+d, func(ctx context.Context, id string) error {
+			return t.ctl.SendDTMF(ctx, id, d)
+		}))
+	}
+	systray.AddSeparator()
+
+	t.favMenu = t.add(nil, "Favorites", false, func() {})
+	t.favNone = t.add(t.favMenu, "No favorites", false, nil)
+	for i := range maxFavorites {
+		t.favItems = append(t.favItems, t.add(t.favMenu, "", false, func() {
+			t.mu.Lock()
+			var uri string
+			if i < len(t.favs) {
+				uri = t.favs[i].URI
+			}
+			t.mu.Unlock()
+			t.dial(uri)
+		}))
+	}
+	t.recentMenu = t.add(nil, "Recent calls", false, func() {})
+	t.recentNone = t.add(t.recentMenu, "No recent calls", false, nil)
+	for i := range maxRecent {
+		t.recents = append(t.recents, t.add(t.recentMenu, "", false, func() {
+			t.mu.Lock()
+			var uri string
+			if i < len(t.recent) {
+				uri = t.recent[i].Remote
+			}
+			t.mu.Unlock()
+			t.dial(uri)
+		}))
+	}
+	t.clipCmd = clipboardCommand()
+	t.clip = t.add(nil, "Dial clipboard", false, t.onClipboard)
+	systray.AddSeparator()
+
+	t.dnd = t.add(nil, "Do not disturb", true, t.onDND)
+	t.echo = t.add(nil, "Echo test", false, func() { t.dial(t.opts.EchoTestURI) })
+	t.config = t.add(nil, "Open config", false, t.onConfig)
+	systray.AddSeparator()
+	t.add(nil, "Quit", false, func() { t.quit() })
+}
+
+// refresh rebuilds the tray from a fresh snapshot.
+func (t *trayUI) refresh() {
+	t.setFavorites(t.ctl.Favorites())
+	recent := t.ctl.Recent()
+	if len(recent) > maxRecent {
+		recent = recent[:maxRecent]
+	}
+	v := buildView(t.ctl.Status(), time.Now(), t.name)
+	t.mu.Lock()
+	t.cur = v
+	t.recent = recent
+	favs := t.favs
+	t.mu.Unlock()
+	t.applyTray(v)
+	t.apply(v, favs, recent)
+}
+
+// apply shows the view on the item pool. Only the loop goroutine (and onReady before it) calls it.
+func (t *trayUI) apply(v view, favs []Favorite, recent []phone.CallInfo) {
+	for i, it := range t.accounts {
+		switch {
+		case i == maxAccounts-1 && len(v.accounts) > maxAccounts:
+			it.set(fmt.Sprintf("… and %d more accounts", len(v.accounts)-i), true)
+		case i < len(v.accounts):
+			it.set(v.accounts[i], true)
+		default:
+			it.set("", false)
+		}
+	}
+	t.callLine.set(v.callLine, v.callLine != "")
+
+	t.answer.set("Answer", v.incoming != nil)
+	t.decline.set("Decline", v.incoming != nil)
+	c := v.current
+	answered := c != nil && (c.State == phone.CallActive || c.State == phone.CallHeld)
+	hangup := "Hang up"
+	if c != nil && !answered {
+		hangup = "Cancel call"
+	}
+	t.hangup.set(hangup, c != nil)
+	t.mute.set("Mute", answered)
+	t.mute.check(answered && c.Muted)
+	t.hold.set("Hold", answered)
+	t.hold.check(answered && c.LocalHold)
+	t.keypad.set("Keypad", answered)
+
+	t.favNone.set("No favorites", len(favs) == 0)
+	for i, it := range t.favItems {
+		if i < len(favs) {
+			title := favs[i].Name
+			if title == "" {
+				title = favs[i].URI
+			}
+			it.set(title, true)
+		} else {
+			it.set("", false)
+		}
+	}
+	t.recentNone.set("No recent calls", len(recent) == 0)
+	for i, it := range t.recents {
+		if i < len(recent) {
+			it.set(recentLabel(recent[i], t.name), true)
+		} else {
+			it.set("", false)
+		}
+	}
+	t.clip.set("Dial clipboard", t.clipCmd != nil)
+	t.dnd.set("Do not disturb", true)
+	t.dnd.check(v.dnd)
+	t.echo.set("Echo test", t.opts.EchoTestURI != "")
+	t.config.set("Open config", t.opts.ConfigPath != "")
+}
+
+// loop consumes the core's events and keeps the tray current, ticking once a second during a call
+// for its duration. It returns when ctx is done, or when the event channel closes (the core has
+// stopped), in which case it also ends Run.
+func (t *trayUI) loop() {
+	events, unsubscribe := t.ctl.Subscribe()
+	defer unsubscribe()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	// fyne.io/systray v1.12.2 can lose the icon set around its D-Bus export: set it once more.
+	again := time.NewTimer(time.Second)
+	defer again.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-again.C:
+			t.iconSet = false
+			t.refresh()
+		case ev, ok := <-events:
+			if !ok {
+				t.log.Info("core event stream closed, leaving the tray")
+				t.quit()
+				return
+			}
+			t.notes.Handle(ev)
+			t.refresh()
+		case <-tick.C:
+			t.mu.Lock()
+			busy := t.cur.current != nil || t.cur.incoming != nil
+			t.mu.Unlock()
+			if busy {
+				t.refresh()
+			}
+		}
+	}
+}
+
+// clicks waits for clicks on any item and runs its handler; it returns when ctx is done.
+// fyne.io/systray drops a click when nobody is receiving, so one goroutine always is.
+func (t *trayUI) clicks() {
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.ctx.Done())}}
+	for _, it := range t.items {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(it.m.ClickedCh)})
+	}
+	for {
+		i, _, _ := reflect.Select(cases)
+		if i == 0 {
+			return
+		}
+		if h := t.items[i-1].onClick; h != nil {
+			h()
+		}
+	}
+}
+
+// do runs a command in the background, bounded by commandTimeout, and logs its failure.
+func (t *trayUI) do(what string, cmd func(ctx context.Context) error) {
+	t.cmds.Add(1)
+	go func() {
+		defer t.cmds.Done()
+		ctx, cancel := context.WithTimeout(t.ctx, commandTimeout)
+		defer cancel()
+		if err := cmd(ctx); err != nil && t.ctx.Err() == nil {
+			t.log.Warn("tray command failed", "command", what, "err", err)
+		}
+	}()
+}
+
+func (t *trayUI) dial(uri string) {
+	if uri == "" {
+		return
+	}
+	t.do("call "+uri, func(ctx context.Context) error { return t.ctl.Call(ctx, uri) })
+}
+
+// withCall returns a handler running cmd on the current call.
+func (t *trayUI) withCall(what string, cmd func(ctx context.Context, id string) error) func() {
+	return func() {
+		t.mu.Lock()
+		c := t.cur.current
+		t.mu.Unlock()
+		if c == nil {
+			t.log.Warn("tray command failed", "command", what, "err", errNoCall)
+			return
+		}
+		id := c.ID
+		t.do(what, func(ctx context.Context) error { return cmd(ctx, id) })
+	}
+}
+
+func (t *trayUI) onAnswer() {
+	t.mu.Lock()
+	c := t.cur.incoming
+	t.mu.Unlock()
+	if c != nil {
+		id := c.ID
+		t.do("answer", func(ctx context.Context) error { return t.ctl.Answer(ctx, id) })
+	}
+}
+
+func (t *trayUI) onDecline() {
+	t.mu.Lock()
+	c := t.cur.incoming
+	t.mu.Unlock()
+	if c != nil {
+		id := c.ID
+		t.notes.Declined(id)
+		t.do("decline", func(ctx context.Context) error { return t.ctl.Hangup(ctx, id) })
+	}
+}
+
+func (t *trayUI) onMute() {
+	t.mu.Lock()
+	c := t.cur.current
+	t.mu.Unlock()
+	if c != nil {
+		id, on := c.ID, !c.Muted
+		t.do("mute", func(ctx context.Context) error { return t.ctl.Mute(ctx, id, on) })
+	}
+}
+
+func (t *trayUI) onHold() {
+	t.mu.Lock()
+	c := t.cur.current
+	t.mu.Unlock()
+	if c == nil {
+		return
+	}
+	id := c.ID
+	if c.LocalHold {
+		t.do("resume", func(ctx context.Context) error { return t.ctl.Resume(ctx, id) })
+	} else {
+		t.do("hold", func(ctx context.Context) error { return t.ctl.Hold(ctx, id) })
+	}
+}
+
+func (t *trayUI) onDND() {
+	t.mu.Lock()
+	on := !t.cur.dnd
+	t.mu.Unlock()
+	t.do("do not disturb", func(ctx context.Context) error { return t.ctl.SetDND(ctx, on) })
+}
+
+func (t *trayUI) onClipboard() {
+	if t.clipCmd == nil {
+		return
+	}
+	t.do("dial clipboard", func(ctx context.Context) error {
+		out, err := exec.CommandContext(ctx, t.clipCmd[0], t.clipCmd[1:]...).Output()
+		if err != nil {
+			return fmt.Errorf("read clipboard: %w", err)
+		}
+		target, ok := dialable(string(out))
+		if !ok {
+			return fmt.Errorf("clipboard holds no number or SIP address")
+		}
+		return t.ctl.Call(ctx, target)
+	})
+}
+
+func (t *trayUI) onConfig() {
+	if t.opts.ConfigPath == "" {
+		return
+	}
+	cmd := exec.Command("xdg-open", t.opts.ConfigPath)
+	if err := cmd.Start(); err != nil {
+		t.log.Warn("open config", "path", t.opts.ConfigPath, "err", err)
+		return
+	}
+	// xdg-open returns once the editor is started; reap it.
+	go func() { _ = cmd.Wait() }()
+}
+
+// clipboardCommand returns the command that prints the clipboard, or nil when there is none.
+func clipboardCommand() []string {
+	if os.Getenv("WAYLAND_DISPLAY") != "" {
+		if p, err := exec.LookPath("wl-paste"); err == nil {
+			return []string{p, "--no-newline"}
+		}
+	}
+	if os.Getenv("DISPLAY") != "" {
+		if p, err := exec.LookPath("xclip"); err == nil {
+			return []string{p, "-selection", "clipboard", "-out"}
+		}
+	}
+	return nil
+}
+
+// dialable returns the clipboard text as a dial target when it is one short line that looks like a
+// phone number or a sip:/sips:/tel: URI or user@host.
+func dialable(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
+	if s == "" || len(s) > 256 || strings.ContainsAny(s, "\r\n\t <>\"") {
+		return "", false
+	}
+	lower := strings.ToLower(s)
+	for _, p := range []string{"sip:", "sips:", "tel:"} {
+		if strings.HasPrefix(lower, p) {
+			return s, len(s) > len(p)
+		}
+	}
+	if strings.Contains(s, "@") {
+		return s, true
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune("+-().*#/", r):
+		default:
+			return "", false
+		}
+	}
+	return s, digits >= 2
+}

@@ -1,0 +1,335 @@
+package tray
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/esiqveland/notify"
+	"github.com/gen2brain/beeep"
+	"github.com/godbus/dbus/v5"
+
+	"trayphone/internal/phone"
+)
+
+// CallHandler is what a notification's Answer and Decline buttons need from the core.
+type CallHandler interface {
+	Answer(ctx context.Context, id string) error
+	Hangup(ctx context.Context, id string) error
+}
+
+// Action keys of the incoming-call notification.
+const (
+	actionAnswer  = "answer"
+	actionDecline = "decline"
+)
+
+// actionTimeout bounds one Answer or Hangup started from a notification button.
+const actionTimeout = 10 * time.Second
+
+// Notifier turns phone events into desktop notifications: an incoming call gets a critical
+// notification with Answer and Decline buttons (freedesktop Notifications over D-Bus), closed again
+// when the call stops ringing; a missed call leaves a "Missed call from …" notification; a
+// registration failure is shown once per distinct failure. Where no notification server with actions
+// exists it falls back to a plain beeep notification and the tray menu's Answer and Decline items.
+//
+// Handle is called from one goroutine; button presses arrive on the D-Bus connection's goroutine.
+type Notifier struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	ctl    CallHandler
+	log    *slog.Logger
+	names  func(string) string
+
+	conn *dbus.Conn      // private session bus connection, nil when there is no bus
+	fd   notify.Notifier // nil when conn is nil
+	wg   sync.WaitGroup  // button presses in flight
+
+	mu       sync.Mutex
+	byCall   map[string]uint32 // ringing call ID → notification ID
+	byNote   map[uint32]string // notification ID → ringing call ID
+	seen     map[string]bool   // incoming calls seen ringing, until they end
+	declined map[string]bool   // calls declined by the user here: not "missed"
+	regFail  map[string]string // account ID → the failure last shown
+}
+
+// NewNotifier connects to the session bus (a private connection, so that signals meant for the
+// tray icon do not reach it) and returns a Notifier acting on ctl. names maps a remote URI to a
+// display name (favorites, contacts) and may be nil. It never fails: without a session bus it uses
+// beeep only. Close releases it.
+func NewNotifier(ctl CallHandler, names func(string) string, log *slog.Logger) *Notifier {
+	conn, err := privateSessionBus()
+	if err != nil {
+		log.Info("no session bus for notifications, using plain notifications", "err", err)
+		conn = nil
+	}
+	return newNotifier(conn, ctl, names, log)
+}
+
+func privateSessionBus() (*dbus.Conn, error) {
+	conn, err := dbus.SessionBusPrivate()
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Auth(nil); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("session bus auth: %w", err)
+	}
+	if err := conn.Hello(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("session bus hello: %w", err)
+	}
+	return conn, nil
+}
+
+// newNotifier uses conn (owned by the Notifier from now on; nil for beeep only).
+func newNotifier(conn *dbus.Conn, ctl CallHandler, names func(string) string, log *slog.Logger) *Notifier {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Notifier{
+		ctx: ctx, cancel: cancel, ctl: ctl, log: log, names: names, conn: conn,
+		byCall: map[string]uint32{}, byNote: map[uint32]string{},
+		seen: map[string]bool{}, declined: map[string]bool{}, regFail: map[string]string{},
+	}
+	if conn != nil {
+		fd, err := notify.New(conn,
+			notify.WithOnAction(n.onAction),
+			notify.WithLogger(debugLogger{log}))
+		if err != nil {
+			log.Info("notification signals unavailable, using plain notifications", "err", err)
+			conn.Close()
+			n.conn = nil
+		} else {
+			n.fd = fd
+		}
+	}
+	return n
+}
+
+// Close stops listening for button presses, waits for those in flight and closes the connection.
+func (n *Notifier) Close() error {
+	n.cancel()
+	var err error
+	if n.fd != nil {
+		err = n.fd.Close()
+	}
+	n.wg.Wait()
+	if n.conn != nil {
+		if cerr := n.conn.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Declined records that the user declined call id (from the tray menu), so its end is not "missed".
+func (n *Notifier) Declined(id string) {
+	n.mu.Lock()
+	n.declined[id] = true
+	n.mu.Unlock()
+}
+
+// Handle reacts to one core event.
+func (n *Notifier) Handle(ev phone.Event) {
+	switch {
+	case ev.Type == phone.EventCall && ev.Call != nil:
+		n.call(*ev.Call)
+	case ev.Type == phone.EventAccount && ev.Account != nil:
+		n.account(*ev.Account)
+	}
+}
+
+func (n *Notifier) call(c phone.CallInfo) {
+	n.mu.Lock()
+	noteID, shown := n.byCall[c.ID]
+	seen := n.seen[c.ID]
+	n.mu.Unlock()
+
+	if c.State == phone.CallIncoming {
+		if seen {
+			return
+		}
+		n.mu.Lock()
+		n.seen[c.ID] = true
+		n.mu.Unlock()
+		n.incoming(c)
+		return
+	}
+	if shown {
+		n.mu.Lock()
+		delete(n.byCall, c.ID)
+		delete(n.byNote, noteID)
+		n.mu.Unlock()
+		if _, err := n.fd.CloseNotification(noteID); err != nil {
+			n.log.Debug("close notification", "call_id", c.ID, "err", err)
+		}
+	}
+	if c.State != phone.CallEnded {
+		return
+	}
+	n.mu.Lock()
+	isMissed := seen && missed(c, n.declined)
+	delete(n.seen, c.ID)
+	delete(n.declined, c.ID)
+	n.mu.Unlock()
+	if isMissed {
+		n.send(notify.Notification{
+			AppName: appName, AppIcon: "call-missed",
+			Summary: "Missed call from " + displayName(c, n.names),
+			Body:    c.Remote,
+			Hints:   map[string]dbus.Variant{"category": dbus.MakeVariant("call.unanswered")},
+			// The server decides how long a missed-call note stays.
+			ExpireTimeout: notify.ExpireTimeoutSetByNotificationServer,
+		})
+	}
+}
+
+// incoming shows the ringing notification with Answer and Decline buttons.
+func (n *Notifier) incoming(c phone.CallInfo) {
+	caps := n.capabilities()
+	if !slices.Contains(caps, "actions") {
+		// No buttons here: a plain notification, answered from the tray menu.
+		n.plain("Incoming call", callerLabel(c, n.names)+"\nAnswer from the trayphone menu.")
+		return
+	}
+	body := displayName(c, n.names) + "\n" + c.Remote
+	if slices.Contains(caps, "body-markup") {
+		body = escapeMarkup(body)
+	}
+	note := notify.Notification{
+		AppName: appName, AppIcon: "call-start",
+		Summary: "Incoming call",
+		Body:    body,
+		Actions: []notify.Action{{Key: actionAnswer, Label: "Answer"}, {Key: actionDecline, Label: "Decline"}},
+		Hints: map[string]dbus.Variant{
+			"category": dbus.MakeVariant("call.incoming"),
+			"resident": dbus.MakeVariant(true),
+		},
+		ExpireTimeout: notify.ExpireTimeoutNever,
+	}
+	note.SetUrgency(notify.UrgencyCritical)
+	id, err := n.fd.SendNotification(note)
+	if err != nil {
+		n.log.Warn("incoming call notification", "call_id", c.ID, "err", err)
+		return
+	}
+	n.mu.Lock()
+	n.byCall[c.ID] = id
+	n.byNote[id] = c.ID
+	n.mu.Unlock()
+}
+
+func (n *Notifier) account(a phone.AccountInfo) {
+	n.mu.Lock()
+	last, failedBefore := n.regFail[a.ID]
+	switch a.State {
+	case phone.RegRegistered:
+		delete(n.regFail, a.ID)
+	case phone.RegFailed:
+		n.regFail[a.ID] = a.Reason
+	}
+	n.mu.Unlock()
+	if a.State != phone.RegFailed || (failedBefore && last == a.Reason) {
+		return
+	}
+	body := a.Reason
+	if body == "" {
+		body = "The registrar did not accept the account."
+	}
+	n.send(notify.Notification{
+		AppName: appName, AppIcon: "dialog-error",
+		Summary: "Registration failed for " + a.AOR,
+		Body:    body,
+		Hints:   map[string]dbus.Variant{"category": dbus.MakeVariant("network.error")},
+		// A failure stays until the user dismisses it.
+		ExpireTimeout: notify.ExpireTimeoutSetByNotificationServer,
+	})
+}
+
+// send shows a notification without buttons through D-Bus, or beeep when there is no server.
+func (n *Notifier) send(note notify.Notification) {
+	caps := n.capabilities()
+	if caps == nil {
+		n.plain(note.Summary, note.Body)
+		return
+	}
+	if slices.Contains(caps, "body-markup") {
+		note.Body = escapeMarkup(note.Body)
+	}
+	if _, err := n.fd.SendNotification(note); err != nil {
+		n.log.Warn("notification", "summary", note.Summary, "err", err)
+	}
+}
+
+func (n *Notifier) plain(summary, body string) {
+	if err := beeep.Notify(summary, body, ""); err != nil {
+		n.log.Debug("plain notification", "summary", summary, "err", err)
+	}
+}
+
+// capabilities asks the notification server what it supports; nil when there is none. It is asked
+// each time, since a server may start (or be D-Bus-activated) after trayphone.
+func (n *Notifier) capabilities() []string {
+	if n.fd == nil {
+		return nil
+	}
+	caps, err := n.fd.GetCapabilities()
+	if err != nil {
+		n.log.Debug("no notification server", "err", err)
+		return nil
+	}
+	if caps == nil {
+		caps = []string{}
+	}
+	return caps
+}
+
+// onAction runs on the notifier's signal goroutine: it starts the command and returns at once.
+func (n *Notifier) onAction(s *notify.ActionInvokedSignal) {
+	n.mu.Lock()
+	id, ok := n.byNote[s.ID]
+	if ok && s.ActionKey == actionDecline {
+		n.declined[id] = true
+	}
+	n.mu.Unlock()
+	if !ok || n.ctx.Err() != nil {
+		return
+	}
+	var do func(context.Context, string) error
+	switch s.ActionKey {
+	case actionAnswer:
+		do = n.ctl.Answer
+	case actionDecline:
+		do = n.ctl.Hangup
+	default:
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, actionTimeout)
+		defer cancel()
+		if err := do(ctx, id); err != nil {
+			n.log.Warn("notification action", "action", s.ActionKey, "call_id", id, "err", err)
+		}
+	}()
+}
+
+// escapeMarkup escapes text for a server with body-markup (a subset of HTML), which would
+// otherwise swallow "<sip:bob@example.com>".
+func escapeMarkup(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// debugLogger sends esiqveland/notify's chatter to slog at debug level.
+type debugLogger struct{ log *slog.Logger }
+
+func (l debugLogger) Printf(format string, v ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "notify")
+}

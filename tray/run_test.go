@@ -1,0 +1,245 @@
+package tray
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"trayphone/internal/phone"
+)
+
+// childEnv makes the test binary run tray.Run on its main goroutine instead of the tests (systray
+// needs the main OS thread and runs once per process). childScenario "ringing" adds an incoming call.
+const (
+	childEnv      = "TRAYPHONE_TRAY_CHILD"
+	childScenario = "TRAYPHONE_TRAY_SCENARIO"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(runChild())
+	}
+	os.Exit(m.Run())
+}
+
+// runChild runs the tray with a recorder whose commands it prints as lines on stdout.
+func runChild() int {
+	r := newRecorder()
+	r.favs = []Favorite{{Name: "Alice", URI: "sip:alice@example.com"}, {Name: "bob", URI: "sip:bob@example.com"}}
+	r.status = phone.Status{Version: phone.ProtocolVersion, Accounts: []phone.AccountInfo{
+		{ID: "a1", AOR: "sip:carol@example.com", State: phone.RegRegistered}}}
+	r.recent = []phone.CallInfo{
+		{ID: "r1", Direction: phone.Incoming, Remote: "sip:bob@example.com", State: phone.CallEnded},
+		{ID: "r2", Direction: phone.Outgoing, Remote: "sip:dave@example.com", State: phone.CallEnded, Answered: time.Now()},
+	}
+	if os.Getenv(childScenario) == "ringing" {
+		c := phone.CallInfo{ID: "c1", Direction: phone.Incoming, Remote: "sip:bob@example.com", State: phone.CallIncoming, Started: time.Now()}
+		r.status.Calls = []phone.CallInfo{c}
+		r.events <- phone.Event{Type: phone.EventCall, Call: &c}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		for s := range r.got {
+			fmt.Println(s)
+		}
+	}()
+	fmt.Println("running")
+	err := Run(ctx, r, Options{ConfigPath: "/nonexistent/trayphone.toml", EchoTestURI: "sip:echo@example.com"})
+	time.Sleep(100 * time.Millisecond) // let the printer flush
+	fmt.Println("quit", err)
+	return 0
+}
+
+// watcher is a minimal org.kde.StatusNotifierWatcher (the SNI host's side) that records items.
+type watcher struct{ items chan string }
+
+func (w *watcher) RegisterStatusNotifierItem(sender dbus.Sender, service string) *dbus.Error {
+	w.items <- string(sender) + service
+	return nil
+}
+
+func (w *watcher) RegisterStatusNotifierHost(string) *dbus.Error { return nil }
+
+type menuNode struct {
+	ID       int32
+	Props    map[string]dbus.Variant
+	Children []menuNode
+}
+
+func parseLayout(v any) menuNode {
+	s := v.([]any)
+	n := menuNode{ID: s[0].(int32), Props: s[1].(map[string]dbus.Variant)}
+	for _, c := range s[2].([]dbus.Variant) {
+		n.Children = append(n.Children, parseLayout(c.Value()))
+	}
+	return n
+}
+
+// find returns the visible item at a label path like "Favorites/bob".
+func (n menuNode) find(path string) (menuNode, bool) {
+	first, rest, more := strings.Cut(path, "/")
+	for _, c := range n.Children {
+		if l, _ := c.Props["label"].Value().(string); l == first {
+			if v, ok := c.Props["visible"]; ok && v.Value() == false {
+				continue
+			}
+			if !more {
+				return c, true
+			}
+			return c.find(rest)
+		}
+	}
+	return menuNode{}, false
+}
+
+func TestRunMenuOverDBus(t *testing.T) {
+	addr := startBus(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	if Available() {
+		t.Fatal("Available() = true before any StatusNotifierWatcher exists")
+	}
+	conn := connect(t, addr)
+	w := &watcher{items: make(chan string, 4)}
+	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own watcher: reply %v, err %v", reply, err)
+	}
+	if !Available() {
+		t.Fatal("Available() = false with a StatusNotifierWatcher on the bus")
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "DISPLAY=", "WAYLAND_DISPLAY=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+
+	var item string
+	select {
+	case item = <-w.items:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the tray did not register a StatusNotifierItem")
+	}
+	sender, path, _ := strings.Cut(item, "/")
+	if path != "StatusNotifierItem" {
+		t.Fatalf("registered item %q: want path /StatusNotifierItem", item)
+	}
+	sni := conn.Object(sender, "/StatusNotifierItem")
+
+	// Icon and tooltip are exported (the icon was set before systray.Run and again after ready).
+	var root menuNode
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		px, _ := sni.GetProperty("org.kde.StatusNotifierItem.IconPixmap")
+		tip, _ := sni.GetProperty("org.kde.StatusNotifierItem.ToolTip")
+		pixOK, tipText := false, ""
+		if p, ok := px.Value().([][]any); ok && len(p) > 0 {
+			pixOK = p[0][0].(int32) == 64 && len(p[0][2].([]byte)) == 64*64*4
+		}
+		if tt, ok := tip.Value().([]any); ok && len(tt) == 4 {
+			tipText, _ = tt[2].(string)
+		}
+		var rev uint32
+		var layout any
+		menu := conn.Object(sender, "/StatusNotifierItem/menu")
+		err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &layout)
+		if err == nil {
+			root = parseLayout(layout)
+		}
+		_, favOK := root.find("Favorites/bob")
+		if pixOK && strings.Contains(tipText, "sip:carol@example.com: registered") && favOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tray not ready: icon 64x64 %v, tooltip %q, favorite found %v", pixOK, tipText, favOK)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	for _, want := range []string{"sip:carol@example.com: registered", "Favorites/Alice", "Recent calls/bob — missed",
+		"Recent calls/dave — outgoing", "Do not disturb", "Echo test", "Open config", "Quit"} {
+		if _, ok := root.find(want); !ok {
+			t.Errorf("menu has no visible %q", want)
+		}
+	}
+	for _, hidden := range []string{"Answer", "Decline", "Hang up", "Mute", "Keypad", "Dial clipboard"} {
+		if _, ok := root.find(hidden); ok {
+			t.Errorf("menu shows %q while idle without a clipboard tool", hidden)
+		}
+	}
+
+	click := func(label string) {
+		t.Helper()
+		n, ok := root.find(label)
+		if !ok {
+			t.Fatalf("no menu item %q", label)
+		}
+		menu := conn.Object(sender, "/StatusNotifierItem/menu")
+		if err := menu.Call("com.canonical.dbusmenu.Event", 0, n.ID, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
+			t.Fatalf("click %q: %v", label, err)
+		}
+	}
+	expectLine := func(want string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("child exited before printing %q", want)
+				}
+				if l == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("child did not print %q", want)
+			}
+		}
+	}
+	click("Favorites/bob")
+	expectLine("call sip:bob@example.com")
+	click("Recent calls/dave — outgoing")
+	expectLine("call sip:dave@example.com")
+	click("Do not disturb")
+	expectLine("dnd on")
+	click("Quit")
+	expectLine("quit <nil>")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("child: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("child did not exit after Quit")
+	}
+}

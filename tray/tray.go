@@ -1,0 +1,158 @@
+// Package tray is trayphone's tray icon, menu and notifications. It is a client of the core: it sees
+// only internal/phone snapshots and events, and turns clicks into commands on a small Controller.
+package tray
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"fyne.io/systray"
+
+	"trayphone/assets"
+	"trayphone/internal/phone"
+)
+
+const appName = "trayphone"
+
+// Controller is what the tray needs from the core (*callmgr.Manager plus the account and config
+// glue satisfies it).
+type Controller interface {
+	Call(ctx context.Context, target string) error
+	Answer(ctx context.Context, id string) error
+	Hangup(ctx context.Context, id string) error
+	Hold(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
+	Mute(ctx context.Context, id string, on bool) error
+	SendDTMF(ctx context.Context, id, digits string) error
+	SetDND(ctx context.Context, on bool) error
+	// Status returns a fresh snapshot of the whole phone.
+	Status() phone.Status
+	// Subscribe returns the core's event stream and a function that ends the subscription (and
+	// closes the channel).
+	Subscribe() (<-chan phone.Event, func())
+	// Favorites returns the favorites to offer in the menu, in menu order.
+	Favorites() []Favorite
+	// Recent returns the last calls, newest first.
+	Recent() []phone.CallInfo
+}
+
+// Favorite is one entry of the Favorites submenu.
+type Favorite struct {
+	Name string
+	URI  string
+}
+
+// Options configure Run.
+type Options struct {
+	// ConfigPath is opened with xdg-open by "Open config"; empty hides the item.
+	ConfigPath string
+	// EchoTestURI is dialled by "Echo test"; empty hides the item.
+	EchoTestURI string
+	// Logger receives the tray's log lines; nil discards them.
+	Logger *slog.Logger
+	// IconSize is the pixel size of the exported icon; 0 means 64 (hosts scale it down).
+	IconSize int
+}
+
+// commandTimeout bounds one command started from the menu.
+const commandTimeout = 10 * time.Second
+
+// Run shows the tray icon and menu and blocks until the user picks Quit or ctx is done; then it
+// removes the icon, waits for its goroutines and returns nil (the caller shuts the core down).
+//
+// Run must be called on the main goroutine: fyne.io/systray locks the main OS thread in its init and
+// runs its native loop there. It can be called once per process.
+func Run(ctx context.Context, ctl Controller, opts Options) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.IconSize == 0 {
+		opts.IconSize = 64
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	t := &trayUI{ctx: ctx, ctl: ctl, opts: opts, log: log}
+	t.setFavorites(ctl.Favorites())
+	t.notes = NewNotifier(ctl, t.name, log.With("component", "notify"))
+	defer t.notes.Close()
+
+	// fyne.io/systray v1.12.2 loses an icon set only inside onReady (a race with its D-Bus export),
+	// so the first state is applied here, before Run, and again once ready.
+	first := buildView(ctl.Status(), time.Now(), t.name)
+	t.applyTray(first)
+
+	var wg sync.WaitGroup
+	onReady := func() {
+		t.build()
+		t.refresh()
+		wg.Add(2)
+		go func() { defer wg.Done(); t.clicks() }()
+		go func() { defer wg.Done(); t.loop() }()
+		// Runs until ctx is done (Quit or the caller): then the native loop ends.
+		go func() { <-ctx.Done(); systray.Quit() }()
+	}
+	t.quit = cancel
+	systray.Run(onReady, nil)
+	cancel()
+	wg.Wait()
+	t.cmds.Wait()
+	return nil
+}
+
+// Available reports whether a tray host is there to show the icon: a StatusNotifierItem watcher
+// (org.kde.StatusNotifierWatcher) on the session bus. On Linux fyne.io/systray speaks only
+// StatusNotifierItem, so an XEmbed-only tray (an X11 _NET_SYSTEM_TRAY_S0 owner without a watcher)
+// would show nothing and is deliberately not counted; when Available is false, run headless.
+func Available() bool {
+	conn, err := privateSessionBus()
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	var has bool
+	err = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
+	return err == nil && has
+}
+
+// favoriteNames maps a remote URI to a favorite's name, ignoring "sip:" vs "sips:" and parameters.
+func favoriteNames(favs []Favorite) func(string) string {
+	m := map[string]string{}
+	for _, f := range favs {
+		m[userPart(f.URI)+"@"+hostPart(f.URI)] = f.Name
+	}
+	return func(uri string) string { return m[userPart(uri)+"@"+hostPart(uri)] }
+}
+
+func hostPart(uri string) string {
+	s := uri
+	for i, r := range s {
+		if r == '@' {
+			s = s[i+1:]
+			for j, r := range s {
+				if r == ';' || r == '>' || r == ':' {
+					return s[:j]
+				}
+			}
+			return s
+		}
+	}
+	return ""
+}
+
+// errNoCall is returned by menu commands that need a call when there is none.
+var errNoCall = errors.New("no call")
+
+// applyTray sets the icon, title and tooltip.
+func (t *trayUI) applyTray(v view) {
+	if t.icon != v.icon || !t.iconSet {
+		systray.SetIcon(assets.Icon(v.icon, t.opts.IconSize))
+		t.icon, t.iconSet = v.icon, true
+	}
+	systray.SetTitle(appName)
+	systray.SetTooltip(v.tooltip)
+}

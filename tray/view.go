@@ -1,0 +1,171 @@
+package tray
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"trayphone/assets"
+	"trayphone/internal/phone"
+)
+
+// view is what the tray shows, derived from one phone.Status snapshot. It is a pure function of its
+// inputs so that the menu logic is testable without a tray host.
+type view struct {
+	icon     assets.IconState
+	tooltip  string
+	accounts []string        // one status line per account
+	callLine string          // "In call with bob — 01:23", or ""
+	incoming *phone.CallInfo // a call ringing here, for Answer / Decline
+	current  *phone.CallInfo // the call that Hang up / Mute / Hold / keypad act on
+	dnd      bool
+}
+
+// buildView derives the view from a snapshot at time now; names maps a remote URI to a display name.
+func buildView(st phone.Status, now time.Time, names func(string) string) view {
+	v := view{dnd: st.DND}
+	for i := range st.Calls {
+		c := &st.Calls[i]
+		switch c.State {
+		case phone.CallIncoming:
+			if v.incoming == nil {
+				v.incoming = c
+			}
+		case phone.CallActive, phone.CallHeld, phone.CallDialing, phone.CallRinging:
+			if v.current == nil || (v.current.State != phone.CallActive && c.State == phone.CallActive) {
+				v.current = c
+			}
+		}
+	}
+	var registered, failed bool
+	for _, a := range st.Accounts {
+		line := fmt.Sprintf("%s: %s", a.AOR, a.State)
+		if a.State == phone.RegFailed && a.Reason != "" {
+			line += " (" + a.Reason + ")"
+		}
+		v.accounts = append(v.accounts, line)
+		registered = registered || a.State == phone.RegRegistered
+		failed = failed || a.State == phone.RegFailed
+	}
+	if len(v.accounts) == 0 {
+		v.accounts = []string{"No accounts configured"}
+	}
+	switch c := v.current; {
+	case v.incoming != nil:
+		v.callLine = "Incoming call from " + callerLabel(*v.incoming, names)
+	case c == nil:
+	case c.State == phone.CallDialing || c.State == phone.CallRinging:
+		v.callLine = "Calling " + displayName(*c, names) + "…"
+	case c.State == phone.CallHeld:
+		v.callLine = fmt.Sprintf("On hold with %s — %s", displayName(*c, names), clockText(now.Sub(c.Answered)))
+	default:
+		v.callLine = fmt.Sprintf("In call with %s — %s", displayName(*c, names), clockText(now.Sub(c.Answered)))
+	}
+	switch {
+	case v.incoming != nil:
+		v.icon = assets.IconRinging
+	case v.current != nil:
+		v.icon = assets.IconInCall
+	case failed:
+		v.icon = assets.IconError
+	case st.DND:
+		v.icon = assets.IconDND
+	case registered:
+		v.icon = assets.IconIdle
+	default:
+		v.icon = assets.IconOffline
+	}
+	lines := []string{"trayphone"}
+	if st.DND {
+		lines[0] += " (do not disturb)"
+	}
+	lines = append(lines, v.accounts...)
+	if v.callLine != "" {
+		lines = append(lines, v.callLine)
+	}
+	v.tooltip = strings.Join(lines, "\n")
+	return v
+}
+
+// clockText formats a call duration as mm:ss, or h:mm:ss from one hour.
+func clockText(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int(d / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%02d:%02d", s/60, s%60)
+}
+
+// displayName is the best short name for the far end: the name it sent, a favorite's name, or the
+// user part of its URI.
+func displayName(c phone.CallInfo, names func(string) string) string {
+	if c.RemoteName != "" {
+		return c.RemoteName
+	}
+	if names != nil {
+		if n := names(c.Remote); n != "" {
+			return n
+		}
+	}
+	return userPart(c.Remote)
+}
+
+// callerLabel is "Name (number)" when both are known, else whichever is.
+func callerLabel(c phone.CallInfo, names func(string) string) string {
+	name, num := displayName(c, names), userPart(c.Remote)
+	if name == num || num == "" {
+		return name
+	}
+	return name + " (" + num + ")"
+}
+
+// userPart returns "bob" for "sip:bob@example.com;transport=tcp" and "+4930123" for "tel:+4930123".
+func userPart(uri string) string {
+	s := uri
+	if i := strings.IndexAny(s, "<"); i >= 0 {
+		s = s[i+1:]
+	}
+	s = strings.TrimSuffix(s, ">")
+	for _, p := range []string{"sip:", "sips:", "tel:"} {
+		s = strings.TrimPrefix(s, p)
+	}
+	if i := strings.IndexAny(s, "@;>"); i >= 0 {
+		s = s[:i]
+	}
+	if s == "" {
+		return uri
+	}
+	return s
+}
+
+// missed reports whether an ended incoming call was never answered here nor declined by the user.
+// declined holds the IDs of calls the user declined from this tray.
+func missed(c phone.CallInfo, declined map[string]bool) bool {
+	return c.Direction == phone.Incoming && c.Answered.IsZero() && !declined[c.ID] &&
+		!answeredElsewhere(c.EndReason)
+}
+
+// answeredElsewhere recognises the end reason of a call picked up on another device (RFC 3326 Reason
+// "Call completed elsewhere").
+func answeredElsewhere(reason string) bool {
+	return strings.Contains(strings.ToLower(reason), "elsewhere")
+}
+
+// recentLabel is the Recent calls menu line for one call.
+func recentLabel(c phone.CallInfo, names func(string) string) string {
+	name := displayName(c, names)
+	switch {
+	case missed(c, nil):
+		return name + " — missed"
+	case c.Direction == phone.Incoming:
+		return name + " — incoming"
+	default:
+		return name + " — outgoing"
+	}
+}
+
+// menuLabel escapes a label for com.canonical.dbusmenu, where "_" marks an access key.
+func menuLabel(s string) string { return strings.ReplaceAll(s, "_", "__") }
