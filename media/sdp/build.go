@@ -1,0 +1,211 @@
+package sdp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	psdp "github.com/pion/sdp/v3"
+)
+
+// DefaultTelephoneEventPT is the payload type trayphone offers RFC 4733 telephone-events on.
+const DefaultTelephoneEventPT = 101
+
+// defaultPTime is the packet time trayphone sends and asks for, in milliseconds.
+const defaultPTime = 20
+
+// OfferParams describes the audio stream trayphone offers.
+type OfferParams struct {
+	// SessionID and Version go into o= (RFC 4566 §5.2). SessionID stays the same for the whole
+	// call; Version must grow by one with every re-offer that changes something, e.g. hold and
+	// resume (RFC 3264 §8).
+	SessionID uint64
+	Version   uint64
+	// Addr and Port are where we receive RTP.
+	Addr netip.Addr
+	Port int
+	// Formats are our codecs in preference order; telephone-event is added by Offer.
+	Formats []Format
+	// TelephoneEventPT is the payload type for telephone-event/8000; 0 means
+	// DefaultTelephoneEventPT.
+	TelephoneEventPT uint8
+	// PTime is the packet time in milliseconds; 0 means 20.
+	PTime int
+	// Direction is SendRecv for a normal call, SendOnly to put the call on hold, Inactive when
+	// the other side holds too (RFC 3264 §8.4). Unknown means SendRecv.
+	Direction Direction
+}
+
+// Offer writes an SDP offer (RFC 3264 §5) for one audio stream over RTP/AVP, e.g.
+//
+//	v=0
+//	o=trayphone 3913 1 IN IP4 192.0.2.10
+//	s=-
+//	c=IN IP4 192.0.2.10
+//	t=0 0
+//	m=audio 40000 RTP/AVP 0 8 101
+//	a=rtpmap:0 PCMU/8000
+//	a=rtpmap:8 PCMA/8000
+//	a=rtpmap:101 telephone-event/8000
+//	a=fmtp:101 0-16
+//	a=ptime:20
+//	a=sendrecv
+func Offer(o OfferParams) ([]byte, error) {
+	if len(o.Formats) == 0 {
+		return nil, errors.New("sdp: offer: no formats")
+	}
+	te := Format{PayloadType: o.TelephoneEventPT, Name: "telephone-event", ClockRate: 8000, Channels: 1, Fmtp: "0-16"}
+	if te.PayloadType == 0 {
+		te.PayloadType = DefaultTelephoneEventPT
+	}
+	formats := append(append([]Format(nil), o.Formats...), te)
+	seen := map[uint8]bool{}
+	for _, f := range formats {
+		if seen[f.PayloadType] {
+			return nil, fmt.Errorf("sdp: offer: payload type %d used twice", f.PayloadType)
+		}
+		seen[f.PayloadType] = true
+	}
+	return build(o.SessionID, o.Version, o.Addr, o.Port, formats, o.PTime, o.Direction, nil, 0)
+}
+
+// AnswerParams describes what trayphone can receive when it answers an offer.
+type AnswerParams struct {
+	// SessionID and Version go into o=, as for OfferParams.
+	SessionID uint64
+	Version   uint64
+	// Addr and Port are where we receive RTP.
+	Addr netip.Addr
+	Port int
+	// Formats are the codecs we support; the offer's order decides which one is chosen.
+	Formats []Format
+	// PTime is the packet time we ask for in milliseconds; 0 means 20.
+	PTime int
+	// Direction is what we want: SendRecv normally, SendOnly when we hold the call, Inactive when
+	// we hold it and the offer holds it too. Unknown means SendRecv.
+	Direction Direction
+}
+
+// Answer negotiates offer (see Negotiate) and writes the answer (RFC 3264 §6): the same number of
+// m= lines as the offer, every stream but the chosen audio one rejected with port 0, the chosen
+// codec under the offer's payload type, telephone-event if offered, and the direction from
+// RFC 3264 §6.1: we only send if the offer receives and we want to, we only receive if the offer
+// sends and we want to. It returns the chosen codec; the telephone-event format, if any, is what
+// Negotiate returns.
+func Answer(offer *Session, local AnswerParams) ([]byte, Format, error) {
+	chosen, te, err := Negotiate(offer, local.Formats)
+	if err != nil {
+		return nil, Format{}, err
+	}
+	formats := []Format{chosen}
+	if te != nil {
+		formats = append(formats, *te)
+	}
+	want := local.Direction
+	dir := directionOf(offer.Audio.Direction.receives() && want.sends(), offer.Audio.Direction.sends() && want.receives())
+	b, err := build(local.SessionID, local.Version, local.Addr, local.Port, formats, local.PTime, dir, offer.streams, offer.audio)
+	if err != nil {
+		return nil, Format{}, err
+	}
+	return b, chosen, nil
+}
+
+// build writes a description with one audio stream at index audio among others, which are all
+// written rejected (port 0).
+func build(sessionID, version uint64, addr netip.Addr, port int, formats []Format, ptime int, dir Direction, others []stream, audio int) ([]byte, error) {
+	addr = addr.Unmap().WithZone("")
+	if !addr.IsValid() {
+		return nil, errors.New("sdp: no local address")
+	}
+	if port <= 0 || port > 65535 {
+		return nil, fmt.Errorf("sdp: local port %d out of range", port)
+	}
+	if ptime <= 0 {
+		ptime = defaultPTime
+	}
+	if dir == Unknown {
+		dir = SendRecv
+	}
+	addrType := "IP4"
+	if addr.Is6() {
+		addrType = "IP6"
+	}
+
+	m := &psdp.MediaDescription{
+		MediaName: psdp.MediaName{
+			Media:  "audio",
+			Port:   psdp.RangedPort{Value: port},
+			Protos: []string{"RTP", "AVP"},
+		},
+	}
+	for _, f := range formats {
+		if err := checkFormat(f); err != nil {
+			return nil, err
+		}
+		pt := strconv.Itoa(int(f.PayloadType))
+		m.MediaName.Formats = append(m.MediaName.Formats, pt)
+		m.Attributes = append(m.Attributes, psdp.NewAttribute("rtpmap", f.rtpmap()))
+	}
+	for _, f := range formats {
+		if f.Fmtp != "" {
+			m.Attributes = append(m.Attributes, psdp.NewAttribute("fmtp", strconv.Itoa(int(f.PayloadType))+" "+f.Fmtp))
+		}
+	}
+	m.Attributes = append(m.Attributes,
+		psdp.NewAttribute("ptime", strconv.Itoa(ptime)),
+		psdp.NewPropertyAttribute(dir.String()))
+
+	sd := &psdp.SessionDescription{
+		Origin: psdp.Origin{
+			Username:       Username,
+			SessionID:      sessionID,
+			SessionVersion: version,
+			NetworkType:    "IN",
+			AddressType:    addrType,
+			UnicastAddress: addr.String(),
+		},
+		// RFC 3264 §5: "s=" SHOULD be a single dash when there is no session name.
+		SessionName: "-",
+		ConnectionInformation: &psdp.ConnectionInformation{
+			NetworkType: "IN",
+			AddressType: addrType,
+			Address:     &psdp.Address{Address: addr.String()},
+		},
+		TimeDescriptions: []psdp.TimeDescription{{Timing: psdp.Timing{StartTime: 0, StopTime: 0}}},
+	}
+	if len(others) == 0 {
+		sd.MediaDescriptions = []*psdp.MediaDescription{m}
+	}
+	for i, st := range others {
+		if i == audio {
+			sd.MediaDescriptions = append(sd.MediaDescriptions, m)
+			continue
+		}
+		sd.MediaDescriptions = append(sd.MediaDescriptions, &psdp.MediaDescription{
+			MediaName: psdp.MediaName{
+				Media:   st.media,
+				Port:    psdp.RangedPort{Value: 0},
+				Protos:  []string{st.proto},
+				Formats: st.formats,
+			},
+		})
+	}
+	return sd.Marshal()
+}
+
+// checkFormat refuses a format that would not survive the trip through an rtpmap or fmtp line.
+func checkFormat(f Format) error {
+	switch {
+	case f.PayloadType > 127:
+		return fmt.Errorf("sdp: payload type %d out of range", f.PayloadType)
+	case f.Name == "" || strings.ContainsAny(f.Name, " \t\r\n/"):
+		return fmt.Errorf("sdp: bad encoding name %q", f.Name)
+	case f.ClockRate <= 0:
+		return fmt.Errorf("sdp: %s: clock rate %d", f.Name, f.ClockRate)
+	case strings.ContainsAny(f.Fmtp, "\r\n"):
+		return fmt.Errorf("sdp: %s: fmtp contains a line break", f.Name)
+	}
+	return nil
+}
