@@ -1,0 +1,114 @@
+package callmgr
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/phone"
+	"trayphone/media"
+	"trayphone/media/sdp"
+)
+
+// call is one call. Only the manager goroutine reads or writes it; goroutines doing blocking SIP
+// work hold the dialog pointer they were given and post their results back.
+type call struct {
+	id        string
+	seq       int
+	sipCallID string
+	localTag  string // our tag: From of our INVITE, or To of our answer
+	dir       phone.Direction
+	remote    string
+	remoteNm  string
+	state     phone.CallState
+	started   time.Time
+	answerAt  time.Time
+	ended     time.Time
+	endReason string
+	muted     bool
+	localHold bool
+	remHold   bool
+	hidden    bool // the far end of the echo test: not shown to the user
+	echoLeg   bool // this incoming call is answered by the echo device
+
+	// Outgoing calls.
+	cdlg       *sipgo.DialogClientSession
+	cancelRing context.CancelFunc // cancels the pending INVITE (sends CANCEL)
+	// Incoming calls.
+	sdlg       *sipgo.DialogServerSession
+	offer      *sdp.Session
+	inviteDone chan struct{} // closed once the final response to the INVITE is out
+	acked      chan struct{} // closed when the ACK for our latest 2xx arrives
+
+	// Media.
+	localIP    netip.Addr
+	rtp, rtcp  *net.UDPConn
+	codec      media.Codec
+	tePT       uint8
+	remoteRTP  netip.AddrPort
+	sess       *media.Session
+	sdpSession uint64
+	sdpVersion uint64
+	reinviting bool
+}
+
+func (c *call) answered() bool {
+	return c.state == phone.CallActive || c.state == phone.CallHeld
+}
+
+// dialog returns the call's in-dialog request sender, whichever side created it.
+func (c *call) dialog() interface {
+	Do(context.Context, *sip.Request) (*sip.Response, error)
+	WriteRequest(*sip.Request) error
+} {
+	if c.cdlg != nil {
+		return c.cdlg
+	}
+	if c.sdlg != nil {
+		return c.sdlg
+	}
+	return nil
+}
+
+// remoteTarget is where in-dialog requests go: the far end's Contact.
+func (c *call) remoteTarget() sip.Uri {
+	if c.cdlg != nil && c.cdlg.InviteResponse != nil {
+		if ct := c.cdlg.InviteResponse.Contact(); ct != nil {
+			return *ct.Address.Clone()
+		}
+		return c.cdlg.InviteRequest.Recipient
+	}
+	if c.sdlg != nil {
+		if ct := c.sdlg.InviteRequest.Contact(); ct != nil {
+			return *ct.Address.Clone()
+		}
+	}
+	return sip.Uri{}
+}
+
+func (c *call) snapshot(now time.Time) phone.CallInfo {
+	ci := phone.CallInfo{
+		ID:         c.id,
+		Direction:  c.dir,
+		Remote:     c.remote,
+		RemoteName: c.remoteNm,
+		State:      c.state,
+		Codec:      c.codec.Name,
+		Muted:      c.muted,
+		LocalHold:  c.localHold,
+		RemoteHold: c.remHold,
+		Started:    c.started,
+		Answered:   c.answerAt,
+		Ended:      c.ended,
+		EndReason:  c.endReason,
+	}
+	if c.sess != nil {
+		ci.Media = c.sess.Stats()
+	}
+	ci.Duration = durationAt(ci, now)
+	return ci
+}

@@ -1,0 +1,164 @@
+package callmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
+	"trayphone/media/sdp"
+)
+
+// setHold puts c on hold or takes it off with a re-INVITE (RFC 3264 §8.4). The state changes
+// when the far end accepts; a refusal leaves the call as it was and says why.
+func (m *Manager) setHold(c *call, hold bool) error {
+	if c.localHold == hold {
+		return nil
+	}
+	if c.reinviting {
+		return errors.New("a hold or resume is already in progress; try again in a moment")
+	}
+	dlg := c.dialog()
+	if dlg == nil {
+		return errors.New("the call has no dialog yet")
+	}
+	c.localHold = hold
+	body, err := m.buildOffer(c)
+	if err != nil {
+		c.localHold = !hold
+		return err
+	}
+	req := sip.NewRequest(sip.INVITE, c.remoteTarget())
+	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
+	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	c.reinviting = true
+	go func() {
+		// Ends when the re-INVITE has a final response (bounded by Timer B) or the phone stops.
+		ctx, cancel := context.WithTimeout(m.ctx, 32*time.Second)
+		defer cancel()
+		res, err := dlg.Do(ctx, req)
+		if err == nil && res.IsSuccess() {
+			ack := sip.NewRequest(sip.ACK, req.Recipient)
+			if werr := dlg.WriteRequest(ack); werr != nil {
+				err = fmt.Errorf("send ACK: %w", werr)
+			}
+		}
+		m.post(func() { m.onReinviteDone(c, hold, res, err) })
+	}()
+	return nil
+}
+
+// onReinviteDone applies the far end's answer to our hold/resume re-INVITE.
+func (m *Manager) onReinviteDone(c *call, hold bool, res *sip.Response, err error) {
+	c.reinviting = false
+	if c.state == phone.CallEnded {
+		return
+	}
+	what := "resume"
+	if hold {
+		what = "hold"
+	}
+	switch {
+	case err != nil:
+		c.localHold = !hold
+		m.warn(c, fmt.Sprintf("could not %s the call with %s: %v", what, c.remote, err))
+	case !res.IsSuccess():
+		c.localHold = !hold
+		m.warn(c, fmt.Sprintf("%s refused to %s the call (%d %s)", c.remote, what, res.StatusCode, res.Reason))
+	default:
+		if err := m.applyAnswer(c, res.Body()); err != nil {
+			m.warn(c, fmt.Sprintf("the answer to %s from %s was not usable: %v", what, c.remote, err))
+		}
+	}
+	m.syncCallState(c)
+	m.changed(c)
+}
+
+// syncCallState derives active/held from the hold flags and points the media the right way.
+func (m *Manager) syncCallState(c *call) {
+	if !c.answered() {
+		return
+	}
+	if c.localHold || c.remHold {
+		c.state = phone.CallHeld
+	} else {
+		c.state = phone.CallActive
+	}
+	if c.sess != nil {
+		c.sess.SetDirection(mediaDirection(c))
+		c.sess.SetMuted(c.muted || c.localHold) // on hold the far end hears silence, not our room
+		if c.remoteRTP.IsValid() {
+			c.sess.SetRemote(c.remoteRTP)
+		}
+	}
+}
+
+// handleReinvite answers an in-dialog INVITE from the far end (hold, resume, new address).
+// It returns when the 2xx has been acknowledged (or given up on) or the request was refused.
+func (m *Manager) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	type result struct {
+		res   *sip.Response
+		acked chan struct{}
+	}
+	out := make(chan result, 1)
+	m.post(func() {
+		c := m.dialogOf(req)
+		if c == nil || !c.answered() {
+			out <- result{res: sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil)}
+			return
+		}
+		if c.sdlg != nil {
+			if err := c.sdlg.ReadRequest(req, tx); err != nil {
+				out <- result{res: sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil)}
+				return
+			}
+		}
+		if c.reinviting {
+			out <- result{res: sip.NewResponseFromRequest(req, 491, "Request Pending", nil)}
+			return
+		}
+		var body []byte
+		if len(req.Body()) == 0 {
+			var err error
+			if body, err = m.buildOffer(c); err != nil {
+				out <- result{res: sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil)}
+				return
+			}
+		} else {
+			offer, err := sdp.Parse(req.Body())
+			if err != nil {
+				out <- result{res: sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil)}
+				return
+			}
+			if body, err = m.answerOffer(c, offer); err != nil {
+				out <- result{res: sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil)}
+				return
+			}
+		}
+		m.syncCallState(c)
+		m.changed(c)
+		res := sip.NewSDPResponseFromRequest(req, body)
+		res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port}})
+		c.acked = make(chan struct{})
+		out <- result{res: res, acked: c.acked}
+	})
+	var r result
+	select {
+	case r = <-out:
+	case <-m.done:
+		return
+	}
+	if r.acked == nil {
+		_ = tx.Respond(r.res)
+		return
+	}
+	if err := respond2xx(tx, r.res, r.acked); err != nil {
+		m.log.Warn("re-INVITE answer not acknowledged", "error", err)
+	}
+}

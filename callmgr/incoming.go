@@ -1,0 +1,320 @@
+package callmgr
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/phone"
+	"trayphone/media"
+	"trayphone/media/sdp"
+)
+
+// handleInvite is sipgo's INVITE handler. It posts the work to the manager and then holds the
+// transaction open until the manager has sent the final response (sipgo ends the transaction
+// when the handler returns). It returns when that response is out, the caller cancelled, or the
+// manager stopped.
+func (m *Manager) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		m.handleReinvite(req, tx)
+		return
+	}
+	wait := make(chan chan struct{}, 1)
+	m.post(func() { wait <- m.onNewInvite(req, tx) })
+	var done chan struct{}
+	select {
+	case done = <-wait:
+	case <-m.done:
+		return
+	}
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-tx.Done():
+	case <-m.done:
+	}
+}
+
+// onNewInvite decides what to do with a new incoming INVITE. It returns a channel that closes
+// when the final response has been sent, or nil if it already has been.
+func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan struct{} {
+	reject := func(code int, reason string) chan struct{} {
+		res := sip.NewResponseFromRequest(req, code, reason, nil)
+		res.AppendHeader(sip.NewHeader("Server", "trayphone"))
+		_ = tx.Respond(res)
+		return nil
+	}
+	if m.stopping {
+		return reject(503, "Service Unavailable")
+	}
+	if req.CallID() == nil || req.From() == nil || req.CSeq() == nil || req.Contact() == nil {
+		return reject(400, "Bad Request")
+	}
+	if m.hasIncoming(string(*req.CallID())) {
+		return reject(482, "Loop Detected")
+	}
+	user := req.Recipient.User
+	echo := user == EchoTarget
+	if echo && !m.isSelf(req) {
+		return reject(403, "Echo test is local only")
+	}
+	if !echo && user != "" && user != m.ua.User {
+		m.log.Info("incoming call for an unknown user rejected", "user", user, "from", req.Source())
+		return reject(404, "Not Found")
+	}
+	if !echo && m.dnd {
+		m.log.Info("incoming call rejected: do not disturb", "from", req.From().Address.String())
+		m.missed(req, "rejected: do not disturb")
+		return reject(486, "Busy Here")
+	}
+	if !echo && m.busy() {
+		m.missed(req, "rejected: busy")
+		return reject(486, "Busy Here")
+	}
+	if len(req.Body()) == 0 {
+		return reject(488, "Not Acceptable Here") // offerless INVITEs are not supported yet
+	}
+	offer, err := sdp.Parse(req.Body())
+	if err != nil {
+		m.log.Info("incoming call with bad SDP rejected", "error", err)
+		return reject(488, "Not Acceptable Here")
+	}
+	if _, _, err := sdp.Negotiate(offer, m.supportedFormats()); err != nil {
+		return reject(488, "Not Acceptable Here")
+	}
+	dlg, err := m.dlgUA.ReadInvite(req, tx)
+	if err != nil {
+		return reject(400, "Bad Request")
+	}
+	c := m.newCall(phone.Incoming, req.From().Address.String())
+	c.remoteNm = req.From().DisplayName
+	c.sipCallID = string(*req.CallID())
+	c.sdlg = dlg
+	c.offer = offer
+	c.state = phone.CallIncoming
+	c.inviteDone = make(chan struct{})
+	c.localIP = addrOf(req.Destination())
+	if !c.localIP.IsValid() || c.localIP.IsUnspecified() {
+		c.localIP = m.ua.LocalIPFor(addrOf(req.Source()))
+	}
+	c.localTag, _ = dlg.InviteRequest.To().Params.Get("tag")
+	m.byDialog[dialogKey(c.sipCallID, c.localTag)] = c
+	dlg.OnState(func(s sip.DialogState) {
+		if s == sip.DialogStateEnded {
+			m.post(func() { m.onDialogEnded(c) })
+		}
+	})
+	_ = dlg.Respond(100, "Trying", nil)
+	if echo {
+		c.hidden, c.echoLeg = true, true
+		if err := m.answer(c); err != nil {
+			m.log.Warn("echo test could not answer", "error", err)
+		}
+		return c.inviteDone
+	}
+	_ = dlg.Respond(180, "Ringing", nil)
+	m.log.Info("incoming call", "call", c.id, "from", c.remote)
+	m.changed(c)
+	return c.inviteDone
+}
+
+// isSelf reports whether req came from this machine.
+func (m *Manager) isSelf(req *sip.Request) bool {
+	src := addrOf(req.Source())
+	return src.IsLoopback() || src == m.ua.Host
+}
+
+// busy reports whether a new incoming call must get 486.
+func (m *Manager) busy() bool {
+	n := 0
+	for _, c := range m.calls {
+		if !c.hidden {
+			n++
+		}
+	}
+	return n >= maxCalls || (n > 0 && !m.cfg.CallWaiting)
+}
+
+// missed files a rejected call in the history so the user can see it.
+func (m *Manager) missed(req *sip.Request, reason string) {
+	c := m.newCall(phone.Incoming, req.From().Address.String())
+	c.remoteNm = req.From().DisplayName
+	c.state = phone.CallIncoming
+	m.endCall(c, reason)
+}
+
+// answer accepts incoming call c: media starts, 200 OK with the SDP answer goes out.
+func (m *Manager) answer(c *call) error {
+	if err := m.openRTP(c); err != nil {
+		m.respondFinal(c, 500, "Server Internal Error", nil)
+		m.endCall(c, err.Error())
+		return err
+	}
+	body, err := m.answerOffer(c, c.offer)
+	if err != nil {
+		m.respondFinal(c, 488, "Not Acceptable Here", nil)
+		m.endCall(c, err.Error())
+		return err
+	}
+	if c.echoLeg {
+		err = m.startMediaWith(c, media.NewEcho(echoDelay))
+	} else {
+		err = m.startMedia(c)
+	}
+	if err != nil {
+		m.respondFinal(c, 500, "Server Internal Error", nil)
+		m.endCall(c, err.Error())
+		return err
+	}
+	c.state = phone.CallActive
+	c.answerAt = m.clk.Now()
+	dlg, done := c.sdlg, c.inviteDone
+	go func() {
+		// Ends when the ACK arrives or after 64*T1 of retransmitting the 200 OK.
+		err := dlg.RespondSDP(body)
+		close(done)
+		if err != nil {
+			m.post(func() {
+				if c.state != phone.CallEnded {
+					m.endCall(c, "the caller never confirmed the answer (no ACK)")
+					go byeDialog(dlg)
+				}
+			})
+		}
+	}()
+	m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
+	m.changed(c)
+	return nil
+}
+
+// respondFinal sends a final non-2xx response to the INVITE of incoming call c. If wg is set it
+// is done when the response is out.
+func (m *Manager) respondFinal(c *call, code int, reason string, wg *sync.WaitGroup) {
+	dlg, done := c.sdlg, c.inviteDone
+	if dlg == nil || done == nil {
+		return
+	}
+	select {
+	case <-done:
+		return
+	default:
+	}
+	if wg != nil {
+		wg.Add(1)
+	}
+	go func() {
+		// Ends when the ACK for the final response arrives or the transaction times out.
+		if wg != nil {
+			defer wg.Done()
+		}
+		_ = dlg.Respond(code, reason, nil)
+		close(done)
+	}()
+}
+
+// onDialogEnded handles sipgo ending an incoming dialog: the caller cancelled while ringing.
+func (m *Manager) onDialogEnded(c *call) {
+	if c.state == phone.CallIncoming {
+		m.endCall(c, "missed: the caller hung up")
+	}
+}
+
+// handleAck confirms the 2xx of an incoming INVITE or re-INVITE.
+func (m *Manager) handleAck(req *sip.Request, tx sip.ServerTransaction) {
+	done := make(chan struct{})
+	m.post(func() {
+		defer close(done)
+		if req.CallID() == nil {
+			return
+		}
+		c := m.dialogOf(req)
+		if c == nil {
+			return
+		}
+		if c.sdlg != nil {
+			_ = c.sdlg.ReadAck(req, tx)
+		}
+		if c.acked != nil {
+			close(c.acked)
+			c.acked = nil
+		}
+	})
+	select {
+	case <-done:
+	case <-m.done:
+	}
+}
+
+// handleBye ends the call the BYE belongs to, or answers 481.
+func (m *Manager) handleBye(req *sip.Request, tx sip.ServerTransaction) {
+	done := make(chan struct{})
+	m.post(func() {
+		defer close(done)
+		c := m.dialogOf(req)
+		if c == nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+			return
+		}
+		var err error
+		if c.cdlg != nil {
+			err = c.cdlg.ReadBye(req, tx)
+		} else if c.sdlg != nil {
+			err = c.sdlg.ReadBye(req, tx)
+		}
+		if err != nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+			return
+		}
+		reason := "the far end hung up"
+		if c.state == phone.CallIncoming {
+			reason = "missed: the caller hung up"
+		}
+		m.endCall(c, reason)
+	})
+	select {
+	case <-done:
+	case <-m.done:
+	}
+}
+
+// handleOptions answers OPTIONS pings and capability queries.
+func (m *Manager) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Server", "trayphone"))
+	_ = tx.Respond(res)
+}
+
+// errNoAck is reported when a 2xx to a re-INVITE is never acknowledged.
+var errNoAck = errors.New("no ACK")
+
+// respond2xx sends res on tx and retransmits it (T1, doubling up to T2) until acked closes or
+// 64*T1 pass (RFC 3261 §13.3.1.4). It runs in the handler goroutine.
+func respond2xx(tx sip.ServerTransaction, res *sip.Response, acked <-chan struct{}) error {
+	if err := tx.Respond(res); err != nil {
+		return fmt.Errorf("send 200 OK: %w", err)
+	}
+	interval := sip.T1
+	deadline := time.NewTimer(64 * sip.T1)
+	defer deadline.Stop()
+	for {
+		t := time.NewTimer(interval)
+		select {
+		case <-acked:
+			t.Stop()
+			return nil
+		case <-deadline.C:
+			t.Stop()
+			return errNoAck
+		case <-t.C:
+			_ = tx.Respond(res)
+			interval = min(2*interval, sip.T2)
+		}
+	}
+}

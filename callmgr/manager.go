@@ -1,0 +1,493 @@
+// Package callmgr owns every call: the call state machine, the SIP dialogs, SDP offer/answer, timers,
+// and the media session of each call. One goroutine (Run) is the only writer of call state; sipgo
+// handlers and public methods post work to it.
+package callmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/clock"
+	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
+	"trayphone/media"
+)
+
+// ErrStopped is returned by calls into a manager that has shut down.
+var ErrStopped = errors.New("the phone is shutting down")
+
+// Defaults.
+const (
+	defaultRingTimeout = 60 * time.Second
+	historySize        = 50
+	maxCalls           = 4
+	shutdownGrace      = 2 * time.Second
+	echoDelay          = 200 * time.Millisecond
+)
+
+// Config is what a Manager needs. UA and Device are required.
+type Config struct {
+	UA *sipua.UA
+	// Device is the user's microphone and speaker, opened per call.
+	Device media.Device
+	// Codecs in order of preference; empty means PCMU, PCMA.
+	Codecs []media.Codec
+	// Favorites maps names to SIP URIs (or "echo").
+	Favorites map[string]string
+	// DND rejects incoming calls with 486 when set.
+	DND bool
+	// CallWaiting lets a second call ring while one is active; otherwise the caller gets 486.
+	CallWaiting bool
+	// RingTimeout cancels an outgoing call nobody answers (default 60 s).
+	RingTimeout time.Duration
+	// RTPPortMin and RTPPortMax bound media ports (0, 0: any).
+	RTPPortMin, RTPPortMax int
+	Clock                  clock.Clock
+	Log                    *slog.Logger
+}
+
+// Manager is the call manager. Create it with New and run it with Run.
+type Manager struct {
+	cfg   Config
+	log   *slog.Logger
+	clk   clock.Clock
+	ua    *sipua.UA
+	dlgUA *sipgo.DialogUA
+	work  *queue
+	hub   hub
+	done  chan struct{} // closed when Run has returned
+	ctx   context.Context
+
+	status atomic.Pointer[statusSnap]
+
+	// Owned by the Run goroutine.
+	calls    map[string]*call // by our short ID
+	byDialog map[string]*call // by Call-ID and our tag: see dialogKey
+	nextID   int
+	dnd      bool
+	history  []phone.CallInfo
+	stopping bool
+
+	histMu   sync.Mutex
+	histSnap []phone.CallInfo
+}
+
+// New wires a manager onto the user agent's SIP server. Nothing runs until Run.
+func New(cfg Config) (*Manager, error) {
+	if cfg.UA == nil || cfg.Device == nil {
+		return nil, errors.New("callmgr: UA and Device are required")
+	}
+	if len(cfg.Codecs) == 0 {
+		cfg.Codecs = []media.Codec{media.PCMU, media.PCMA}
+	}
+	if cfg.RingTimeout == 0 {
+		cfg.RingTimeout = defaultRingTimeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	m := &Manager{
+		cfg:      cfg,
+		log:      cfg.Log.With("component", "callmgr"),
+		clk:      cfg.Clock,
+		ua:       cfg.UA,
+		work:     newQueue(),
+		done:     make(chan struct{}),
+		calls:    make(map[string]*call),
+		byDialog: make(map[string]*call),
+		dnd:      cfg.DND,
+	}
+	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
+	srv := cfg.UA.Server
+	srv.OnInvite(m.handleInvite)
+	srv.OnAck(m.handleAck)
+	srv.OnBye(m.handleBye)
+	srv.OnOptions(m.handleOptions)
+	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+	})
+	m.publishStatus()
+	return m, nil
+}
+
+// Run serves the manager until ctx is done; then it hangs up every call (BYE or CANCEL, bounded
+// by two seconds), closes their media and returns.
+func (m *Manager) Run(ctx context.Context) error {
+	m.ctx = ctx
+	defer close(m.done)
+	defer m.hub.closeAll()
+	for {
+		select {
+		case <-ctx.Done():
+			m.shutdown()
+			return nil
+		case <-m.work.notify:
+			for _, f := range m.work.drain() {
+				f()
+			}
+			m.publishStatus()
+		}
+	}
+}
+
+// shutdown hangs up every call and waits (bounded) for the BYEs and CANCELs to go out.
+func (m *Manager) shutdown() {
+	m.stopping = true
+	var wg sync.WaitGroup
+	for _, c := range m.liveCalls() {
+		m.hangup(c, "the phone was shut down", &wg)
+	}
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(shutdownGrace):
+		m.log.Warn("some calls did not confirm hang-up before shutdown")
+	}
+	m.publishStatus()
+}
+
+// post runs f on the manager goroutine. It never blocks.
+func (m *Manager) post(f func()) { m.work.push(f) }
+
+// do runs f on the manager goroutine and waits for its result.
+func (m *Manager) do(ctx context.Context, f func() error) error {
+	errc := make(chan error, 1)
+	m.post(func() { errc <- f() })
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.done:
+		return ErrStopped
+	}
+}
+
+// Call places a call to target: a favorite name, a SIP URI, user@host, an IP, or "echo".
+// The account argument is reserved for SIP accounts; it must be empty for now.
+func (m *Manager) Call(ctx context.Context, target, account string) (phone.CallInfo, error) {
+	var info phone.CallInfo
+	err := m.do(ctx, func() error {
+		c, err := m.startOutgoing(target, account)
+		if err != nil {
+			return err
+		}
+		info = c.snapshot(m.clk.Now())
+		return nil
+	})
+	return info, err
+}
+
+// Answer answers the incoming call id ("" = the only ringing one).
+func (m *Manager) Answer(ctx context.Context, id string) error {
+	return m.do(ctx, func() error {
+		c, err := m.pick(id, func(c *call) bool { return c.state == phone.CallIncoming }, "ringing")
+		if err != nil {
+			return err
+		}
+		return m.answer(c)
+	})
+}
+
+// Hangup ends call id: BYE when answered, CANCEL when dialing, 603 Decline when ringing here.
+func (m *Manager) Hangup(ctx context.Context, id string) error {
+	return m.do(ctx, func() error {
+		c, err := m.pick(id, func(c *call) bool { return true }, "")
+		if err != nil {
+			return err
+		}
+		m.hangup(c, "", nil)
+		return nil
+	})
+}
+
+// Hold puts call id on hold (re-INVITE with sendonly).
+func (m *Manager) Hold(ctx context.Context, id string) error {
+	return m.do(ctx, func() error {
+		c, err := m.pick(id, func(c *call) bool { return c.answered() }, "answered")
+		if err != nil {
+			return err
+		}
+		return m.setHold(c, true)
+	})
+}
+
+// Resume takes call id off hold.
+func (m *Manager) Resume(ctx context.Context, id string) error {
+	return m.do(ctx, func() error {
+		c, err := m.pick(id, func(c *call) bool { return c.localHold }, "held")
+		if err != nil {
+			return err
+		}
+		return m.setHold(c, false)
+	})
+}
+
+// Mute stops (or restarts) sending the microphone on call id.
+func (m *Manager) Mute(ctx context.Context, id string, on bool) error {
+	return m.do(ctx, func() error {
+		c, err := m.pick(id, func(c *call) bool { return c.answered() }, "answered")
+		if err != nil {
+			return err
+		}
+		c.muted = on
+		if c.sess != nil {
+			c.sess.SetMuted(c.muted || c.localHold)
+		}
+		m.changed(c)
+		return nil
+	})
+}
+
+// SetDND turns Do Not Disturb on or off: incoming calls get 486 Busy Here while it is on.
+func (m *Manager) SetDND(ctx context.Context, on bool) error {
+	return m.do(ctx, func() error {
+		m.dnd = on
+		st := m.buildStatus()
+		m.hub.publish(phone.Event{Type: phone.EventStatus, Time: m.clk.Now(), Status: &st})
+		return nil
+	})
+}
+
+// statusSnap is the latest status plus each listed call's media session, whose counters move
+// between snapshots.
+type statusSnap struct {
+	st   phone.Status
+	sess []*media.Session
+}
+
+// Status returns the latest snapshot of the phone, with current durations and media counters.
+// It never blocks on the manager.
+func (m *Manager) Status() phone.Status {
+	snap := m.status.Load()
+	st := snap.st
+	st.Calls = slices.Clone(st.Calls)
+	now := m.clk.Now()
+	for i := range st.Calls {
+		st.Calls[i].Duration = durationAt(st.Calls[i], now)
+		if s := snap.sess[i]; s != nil {
+			st.Calls[i].Media = s.Stats()
+		}
+	}
+	return st
+}
+
+// Recent returns the last ended calls, newest first.
+func (m *Manager) Recent() []phone.CallInfo {
+	m.histMu.Lock()
+	defer m.histMu.Unlock()
+	return slices.Clone(m.histSnap)
+}
+
+// Favorites returns the configured favorites.
+func (m *Manager) Favorites() map[string]string { return m.cfg.Favorites }
+
+// Subscribe returns a stream of events and a function that ends it. A slow reader loses the
+// oldest events, never blocks the core; the channel closes when the core stops.
+func (m *Manager) Subscribe() (<-chan phone.Event, func()) { return m.hub.subscribe() }
+
+// Done is closed when Run has returned.
+func (m *Manager) Done() <-chan struct{} { return m.done }
+
+// pick finds the call a command is about: by ID, or the only call matching ok when id is "".
+func (m *Manager) pick(id string, ok func(*call) bool, what string) (*call, error) {
+	if id != "" {
+		c := m.calls[id]
+		if c == nil || c.hidden {
+			return nil, fmt.Errorf("no call %s", id)
+		}
+		if !ok(c) {
+			return nil, fmt.Errorf("call %s is %s, not %s", id, c.state, what)
+		}
+		return c, nil
+	}
+	var found []*call
+	for _, c := range m.liveCalls() {
+		if !c.hidden && ok(c) {
+			found = append(found, c)
+		}
+	}
+	switch len(found) {
+	case 0:
+		if what == "" {
+			return nil, errors.New("there is no call")
+		}
+		return nil, fmt.Errorf("there is no %s call", what)
+	case 1:
+		return found[0], nil
+	}
+	ids := make([]string, len(found))
+	for i, c := range found {
+		ids[i] = c.id
+	}
+	return nil, fmt.Errorf("there are %d calls (%v): say which one", len(found), ids)
+}
+
+// liveCalls returns the calls that have not ended, oldest first.
+func (m *Manager) liveCalls() []*call {
+	out := make([]*call, 0, len(m.calls))
+	for _, c := range m.calls {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *call) int { return a.seq - b.seq })
+	return out
+}
+
+func (m *Manager) newCall(dir phone.Direction, remote string) *call {
+	m.nextID++
+	c := &call{
+		id:      strconv.Itoa(m.nextID),
+		seq:     m.nextID,
+		dir:     dir,
+		remote:  remote,
+		started: m.clk.Now(),
+		// The o= session ID only has to be unique per call; time plus our counter is.
+		sdpSession: uint64(m.clk.Now().Unix())<<8 | uint64(m.nextID&0xff),
+	}
+	m.calls[c.id] = c
+	return c
+}
+
+// changed publishes c's new snapshot.
+func (m *Manager) changed(c *call) {
+	if c.hidden {
+		return
+	}
+	snap := c.snapshot(m.clk.Now())
+	m.hub.publish(phone.Event{Type: phone.EventCall, Time: m.clk.Now(), Call: &snap})
+}
+
+// warn tells the user about something on call c (nil: the phone) in plain words.
+func (m *Manager) warn(c *call, msg string) {
+	m.log.Warn(msg)
+	ev := phone.Event{Type: phone.EventWarning, Time: m.clk.Now(), Message: msg}
+	if c != nil && !c.hidden {
+		snap := c.snapshot(m.clk.Now())
+		ev.Call = &snap
+	}
+	m.hub.publish(ev)
+}
+
+// endCall moves c to ended, stops its media, and files it in the history. Safe to call twice.
+func (m *Manager) endCall(c *call, reason string) {
+	if c.state == phone.CallEnded {
+		return
+	}
+	if c.state == phone.CallIncoming && !c.hidden && reason == "" {
+		reason = "missed"
+	}
+	c.state = phone.CallEnded
+	c.ended = m.clk.Now()
+	if c.endReason == "" {
+		c.endReason = reason
+	}
+	if c.cancelRing != nil {
+		c.cancelRing()
+	}
+	m.stopMedia(c)
+	delete(m.calls, c.id)
+	if k := dialogKey(c.sipCallID, c.localTag); m.byDialog[k] == c {
+		delete(m.byDialog, k)
+	}
+	m.log.Info("call ended", "call", c.id, "remote", c.remote, "reason", c.endReason)
+	if !c.hidden {
+		snap := c.snapshot(c.ended)
+		m.history = append([]phone.CallInfo{snap}, m.history...)
+		if len(m.history) > historySize {
+			m.history = m.history[:historySize]
+		}
+		m.histMu.Lock()
+		m.histSnap = slices.Clone(m.history)
+		m.histMu.Unlock()
+	}
+	m.changed(c)
+}
+
+func (m *Manager) buildStatus() phone.Status {
+	st, _ := m.buildStatusSnap()
+	return st
+}
+
+func (m *Manager) buildStatusSnap() (phone.Status, []*media.Session) {
+	var sess []*media.Session
+	st := phone.Status{
+		Version:  phone.ProtocolVersion,
+		Contact:  []string{m.ua.AOR()},
+		DND:      m.dnd,
+		Accounts: []phone.AccountInfo{},
+		Calls:    []phone.CallInfo{},
+	}
+	now := m.clk.Now()
+	for _, c := range m.liveCalls() {
+		if !c.hidden {
+			st.Calls = append(st.Calls, c.snapshot(now))
+			sess = append(sess, c.sess)
+		}
+	}
+	return st, sess
+}
+
+func (m *Manager) publishStatus() {
+	st, sess := m.buildStatusSnap()
+	m.status.Store(&statusSnap{st: st, sess: sess})
+}
+
+func durationAt(ci phone.CallInfo, now time.Time) phone.Seconds {
+	if ci.Answered.IsZero() {
+		return 0
+	}
+	end := now
+	if !ci.Ended.IsZero() {
+		end = ci.Ended
+	}
+	return phone.Seconds(end.Sub(ci.Answered).Round(time.Second).Seconds())
+}
+
+// addrOf parses a "host:port" source address.
+func addrOf(s string) netip.Addr {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// dialogKey identifies a dialog from our side: the Call-ID and our own tag. The Call-ID alone is
+// not enough: both legs of the echo test share one.
+func dialogKey(callID, localTag string) string { return callID + "\x00" + localTag }
+
+// dialogOf finds the call an in-dialog request belongs to (its To tag is our tag), or nil.
+func (m *Manager) dialogOf(req *sip.Request) *call {
+	if req.CallID() == nil || req.To() == nil {
+		return nil
+	}
+	tag, _ := req.To().Params.Get("tag")
+	return m.byDialog[dialogKey(string(*req.CallID()), tag)]
+}
+
+// hasIncoming reports whether an incoming call with this Call-ID exists (a looped or repeated
+// INVITE).
+func (m *Manager) hasIncoming(callID string) bool {
+	for _, c := range m.calls {
+		if c.dir == phone.Incoming && c.sipCallID == callID {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,245 @@
+package callmgr
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"trayphone/internal/phone"
+	"trayphone/media"
+	"trayphone/media/sdp"
+)
+
+// openRTP binds the call's RTP/RTCP sockets on the SIP listening address family.
+func (m *Manager) openRTP(c *call) error {
+	if c.rtp != nil {
+		return nil
+	}
+	bind := netip.Addr{} // every address: the advertised one may be a public address later
+	rtp, rtcp, err := media.ListenRTP(bind, m.cfg.RTPPortMin, m.cfg.RTPPortMax)
+	if err != nil {
+		return fmt.Errorf("no free port for audio: %w", err)
+	}
+	c.rtp, c.rtcp = rtp, rtcp
+	return nil
+}
+
+// closeRTP releases sockets that never made it into a media session.
+func (m *Manager) closeRTP(c *call) {
+	if c.rtp != nil && c.sess == nil {
+		c.rtp.Close()
+	}
+	if c.rtcp != nil {
+		c.rtcp.Close()
+	}
+	c.rtp, c.rtcp = nil, nil
+}
+
+// supportedFormats lists our codecs in preference order, as SDP formats.
+func (m *Manager) supportedFormats() []sdp.Format {
+	out := make([]sdp.Format, 0, len(m.cfg.Codecs))
+	for _, c := range m.cfg.Codecs {
+		out = append(out, sdp.Format{PayloadType: c.PayloadType, Name: c.Name, ClockRate: c.ClockRate, Channels: 1})
+	}
+	return out
+}
+
+// localDirection is the SDP direction we offer given the hold flags.
+func localDirection(c *call) sdp.Direction {
+	switch {
+	case c.localHold && c.remHold:
+		return sdp.Inactive
+	case c.localHold:
+		return sdp.SendOnly
+	case c.remHold:
+		return sdp.RecvOnly
+	}
+	return sdp.SendRecv
+}
+
+// mediaDirection maps the hold flags to what the media session does.
+func mediaDirection(c *call) media.Direction {
+	switch {
+	case c.localHold && c.remHold:
+		return media.Inactive
+	case c.localHold:
+		return media.SendOnly
+	case c.remHold:
+		return media.RecvOnly
+	}
+	return media.SendRecv
+}
+
+// buildOffer makes our SDP offer (initial INVITE or re-INVITE) with a new session version.
+func (m *Manager) buildOffer(c *call) ([]byte, error) {
+	c.sdpVersion++
+	formats := m.supportedFormats()
+	if c.codec.Name != "" {
+		// Re-offers keep the codec in use first so the far end has no reason to switch.
+		formats = preferFormat(formats, c.codec.Name)
+	}
+	return sdp.Offer(sdp.OfferParams{
+		Addr:      c.localIP,
+		Port:      localPort(c),
+		Formats:   formats,
+		Direction: localDirection(c),
+		SessionID: c.sdpSession,
+		Version:   c.sdpVersion,
+	})
+}
+
+// answerOffer negotiates the far end's offer and returns our answer; it sets the codec, the
+// remote media address and the far end's hold state.
+func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
+	format, te, err := sdp.Negotiate(offer, m.supportedFormats())
+	if err != nil {
+		return nil, fmt.Errorf("%s offered no audio codec we support", c.remote)
+	}
+	if err := m.useRemote(c, offer, format, te); err != nil {
+		return nil, err
+	}
+	c.sdpVersion++
+	body, _, err := sdp.Answer(offer, sdp.AnswerParams{
+		Addr:      c.localIP,
+		Port:      localPort(c),
+		Formats:   m.supportedFormats(),
+		Direction: localDirection(c),
+		SessionID: c.sdpSession,
+		Version:   c.sdpVersion,
+	})
+	return body, err
+}
+
+// applyAnswer takes the far end's SDP answer to our offer.
+func (m *Manager) applyAnswer(c *call, body []byte) error {
+	if len(body) == 0 {
+		return fmt.Errorf("%s answered without an audio description (no SDP)", c.remote)
+	}
+	ans, err := sdp.Parse(body)
+	if err != nil {
+		return fmt.Errorf("%s answered with an unreadable audio description: %v", c.remote, err)
+	}
+	format, te, err := sdp.Negotiate(ans, m.supportedFormats())
+	if err != nil {
+		return fmt.Errorf("%s answered with no audio codec we offered", c.remote)
+	}
+	if err := m.useRemote(c, ans, format, te); err != nil {
+		return err
+	}
+	if c.sess == nil {
+		return m.startMedia(c)
+	}
+	m.syncCallState(c)
+	return nil
+}
+
+// useRemote records what the far end's SDP says about its media.
+func (m *Manager) useRemote(c *call, s *sdp.Session, format sdp.Format, te *sdp.Format) error {
+	codec, ok := m.codecFor(format)
+	if !ok {
+		return fmt.Errorf("%s chose codec %s, which we did not offer", c.remote, format.Name)
+	}
+	if c.sess != nil && codec.Name != c.codec.Name {
+		return fmt.Errorf("%s switched codec mid-call (%s to %s), which trayphone does not support yet", c.remote, c.codec.Name, codec.Name)
+	}
+	c.codec = codec
+	c.tePT = 0
+	if te != nil {
+		c.tePT = te.PayloadType
+	}
+	a := s.Audio
+	dir := a.Direction
+	c.remHold = dir == sdp.SendOnly || dir == sdp.Inactive || (a.Addr.IsValid() && a.Addr.IsUnspecified())
+	if a.Addr.IsValid() && !a.Addr.IsUnspecified() && a.Port > 0 {
+		c.remoteRTP = netip.AddrPortFrom(a.Addr.Unmap(), uint16(a.Port))
+	}
+	return nil
+}
+
+// codecFor finds our codec for a negotiated format, with the far end's payload type.
+func (m *Manager) codecFor(f sdp.Format) (media.Codec, bool) {
+	for _, c := range m.cfg.Codecs {
+		if strings.EqualFold(c.Name, f.Name) && c.ClockRate == f.ClockRate {
+			c.PayloadType = f.PayloadType
+			return c, true
+		}
+	}
+	return media.Codec{}, false
+}
+
+// startMedia opens the user's audio device and starts the call's RTP session. A device that
+// cannot be opened does not drop the call: the user is told and the call runs silent.
+func (m *Manager) startMedia(c *call) error {
+	return m.startMediaWith(c, m.cfg.Device)
+}
+
+func (m *Manager) startMediaWith(c *call, dev media.Device) error {
+	stream, err := dev.Open(c.codec.SampleRate, c.codec.FrameSamples())
+	if err != nil {
+		m.warn(c, fmt.Sprintf("could not open the audio device %s: %v; the call continues without sound", dev.Name(), err))
+		stream, err = media.NewNull().Open(c.codec.SampleRate, c.codec.FrameSamples())
+		if err != nil {
+			return err
+		}
+	}
+	id := c.id
+	sess, err := media.NewSession(media.SessionConfig{
+		Conn:             c.rtp,
+		Remote:           c.remoteRTP,
+		Codec:            c.codec,
+		TelephoneEventPT: c.tePT,
+		Stream:           stream,
+		Direction:        mediaDirection(c),
+		OnDTMF: func(d rune) {
+			m.post(func() { m.onDTMF(id, d) })
+		},
+		Log: m.log.With("call", c.id),
+	})
+	if err != nil {
+		c.rtp = nil // NewSession closed it
+		return fmt.Errorf("start audio: %w", err)
+	}
+	c.sess = sess
+	sess.SetMuted(c.muted || c.localHold)
+	sess.Start()
+	return nil
+}
+
+// stopMedia ends the call's media session and releases its sockets.
+func (m *Manager) stopMedia(c *call) {
+	if c.sess != nil {
+		_ = c.sess.Close()
+		c.rtp = nil
+	}
+	m.closeRTP(c)
+}
+
+// onDTMF publishes a received DTMF digit.
+func (m *Manager) onDTMF(id string, d rune) {
+	c := m.calls[id]
+	if c == nil || c.hidden {
+		return
+	}
+	snap := c.snapshot(m.clk.Now())
+	m.hub.publish(phone.Event{Type: phone.EventDTMF, Time: m.clk.Now(), Call: &snap, Digit: string(d)})
+}
+
+func localPort(c *call) int {
+	return c.rtp.LocalAddr().(*net.UDPAddr).Port
+}
+
+func preferFormat(fs []sdp.Format, name string) []sdp.Format {
+	out := make([]sdp.Format, 0, len(fs))
+	for _, f := range fs {
+		if strings.EqualFold(f.Name, name) {
+			out = append(out, f)
+		}
+	}
+	for _, f := range fs {
+		if !strings.EqualFold(f.Name, name) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,232 @@
+package callmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
+)
+
+// startOutgoing creates an outgoing call and sends its INVITE. Runs on the manager goroutine.
+func (m *Manager) startOutgoing(target, account string) (*call, error) {
+	if m.stopping {
+		return nil, ErrStopped
+	}
+	if account != "" {
+		return nil, fmt.Errorf("no account %q is configured", account)
+	}
+	uri, echo, err := resolveTarget(target, m.cfg.Favorites)
+	if err != nil {
+		return nil, err
+	}
+	if echo {
+		self := m.ua.SelfAddr()
+		uri = sip.Uri{Scheme: "sip", User: EchoTarget, Host: self.Addr().String(), Port: int(self.Port())}
+	}
+	if n := len(m.calls); n >= maxCalls {
+		return nil, fmt.Errorf("already %d calls: hang one up first", n)
+	}
+	c := m.newCall(phone.Outgoing, uri.String())
+	if echo {
+		c.remote = EchoTarget
+		c.remoteNm = "Echo test"
+	}
+	c.state = phone.CallDialing
+	c.localIP = m.ua.Host
+	if ip, err := netip.ParseAddr(uri.Host); err == nil {
+		c.localIP = m.ua.LocalIPFor(ip.Unmap())
+	}
+	if err := m.openRTP(c); err != nil {
+		delete(m.calls, c.id)
+		return nil, err
+	}
+	offer, err := m.buildOffer(c)
+	if err != nil {
+		m.closeRTP(c)
+		delete(m.calls, c.id)
+		return nil, err
+	}
+
+	req := sip.NewRequest(sip.INVITE, uri)
+	if tr, ok := uri.UriParams.Get("transport"); ok && tr != "" {
+		req.SetTransport(strings.ToUpper(tr))
+	}
+	from := &sip.FromHeader{
+		DisplayName: m.ua.DisplayName,
+		Address:     sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port},
+		Params:      sip.NewParams(),
+	}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}})
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port}})
+	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
+	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	callID := sip.CallIDHeader(sip.GenerateTagN(24))
+	req.AppendHeader(&callID)
+	c.sipCallID = string(callID)
+	c.localTag, _ = from.Params.Get("tag")
+	m.byDialog[dialogKey(c.sipCallID, c.localTag)] = c
+
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.RingTimeout)
+	c.cancelRing = cancel
+	m.log.Info("calling", "call", c.id, "remote", c.remote)
+	m.changed(c)
+
+	go func() {
+		// This goroutine ends when the INVITE transaction has a final outcome: answer, failure,
+		// or CANCEL completed.
+		defer cancel()
+		dlg, err := m.dlgUA.WriteInvite(ctx, req)
+		if err != nil {
+			m.post(func() { m.onInviteDone(c, nil, err, ctx) })
+			return
+		}
+		m.post(func() { c.cdlg = dlg })
+		err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+			if res.StatusCode == 180 || res.StatusCode == 183 {
+				m.post(func() { m.onRinging(c) })
+			}
+			return nil
+		}})
+		m.post(func() { m.onInviteDone(c, dlg, err, ctx) })
+	}()
+	return c, nil
+}
+
+// onRinging handles 180/183 on an outgoing call.
+func (m *Manager) onRinging(c *call) {
+	if c.state != phone.CallDialing {
+		return
+	}
+	c.state = phone.CallRinging
+	m.changed(c)
+}
+
+// onInviteDone handles the final outcome of an outgoing INVITE.
+func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err error, ctx context.Context) {
+	if dlg != nil {
+		c.cdlg = dlg
+	}
+	if c.state == phone.CallEnded {
+		// The user hung up meanwhile. If the far end answered anyway (200 crossed our CANCEL),
+		// confirm and end that dialog properly.
+		if err == nil && dlg != nil {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = dlg.Ack(ctx)
+				_ = dlg.Bye(ctx)
+			}()
+		}
+		return
+	}
+	if err != nil {
+		m.endCall(c, m.inviteFailure(c, err, ctx))
+		return
+	}
+	res := dlg.InviteResponse
+	ackCtx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+	defer cancel()
+	if err := dlg.Ack(ackCtx); err != nil {
+		m.warn(c, fmt.Sprintf("could not confirm the answer to %s: %v", c.remote, err))
+	}
+	if err := m.applyAnswer(c, res.Body()); err != nil {
+		m.endCall(c, err.Error())
+		go byeDialog(dlg)
+		return
+	}
+	c.state = phone.CallActive
+	c.answerAt = m.clk.Now()
+	m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
+	m.changed(c)
+}
+
+// inviteFailure says in plain words why an outgoing INVITE ended without an answer.
+func (m *Manager) inviteFailure(c *call, err error, ctx context.Context) string {
+	var resErr *sipgo.ErrDialogResponse
+	if errors.As(err, &resErr) {
+		return statusReason(c.remote, resErr.Res.StatusCode, resErr.Res.Reason)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer from %s after %s", c.remote, m.cfg.RingTimeout)
+	}
+	if errors.Is(err, context.Canceled) {
+		return "call cancelled"
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) || strings.Contains(err.Error(), "refused") {
+		return fmt.Sprintf("could not reach %s: %v", c.remote, err)
+	}
+	if errors.Is(err, sip.ErrTransactionTimeout) || strings.Contains(err.Error(), "timed out") || strings.Contains(err.Error(), "timeout") {
+		return fmt.Sprintf("%s did not respond (is it online and reachable?)", c.remote)
+	}
+	return fmt.Sprintf("call to %s failed: %v", c.remote, err)
+}
+
+// hangup ends c the way its state requires. If wg is set, it is done when the SIP side is.
+func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
+	switch {
+	case c.state == phone.CallEnded:
+		return
+	case c.dir == phone.Outgoing && !c.answered():
+		if c.cancelRing != nil {
+			c.cancelRing() // WaitAnswer sends CANCEL
+		}
+		if reason == "" {
+			reason = "cancelled"
+		}
+	case c.dir == phone.Incoming && !c.answered():
+		if reason == "" {
+			reason = "declined"
+		}
+		m.respondFinal(c, 603, "Decline", wg)
+	default:
+		if reason == "" {
+			reason = "hung up"
+		}
+		if dlg := c.cdlg; dlg != nil {
+			if wg != nil {
+				wg.Add(1)
+			}
+			go func() {
+				if wg != nil {
+					defer wg.Done()
+				}
+				byeDialog(dlg)
+			}()
+		} else if dlg := c.sdlg; dlg != nil {
+			if wg != nil {
+				wg.Add(1)
+			}
+			go func() {
+				if wg != nil {
+					defer wg.Done()
+				}
+				byeDialog(dlg)
+			}()
+		}
+	}
+	m.endCall(c, reason)
+}
+
+// byeDialog sends BYE and waits (bounded) for the answer.
+func byeDialog(dlg interface{ Bye(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	_ = dlg.Bye(ctx)
+}
+
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS"

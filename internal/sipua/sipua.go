@@ -1,0 +1,233 @@
+// Package sipua owns trayphone's one sipgo user agent: the UDP and TCP listeners on one port, the
+// server that receives requests and the client that sends them, and the local address the phone
+// advertises in Via and Contact.
+package sipua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Product is the User-Agent / Server header value.
+const Product = "trayphone/0.1"
+
+// portTries is how many ports after the asked one New tries when it is taken.
+const portTries = 20
+
+// Config is what New needs.
+type Config struct {
+	// Listen is HOST:PORT for both UDP and TCP. Port 0 picks a free one; a taken port moves to
+	// the next free one (up to 20 tries), which is logged.
+	Listen string
+	// User is the user part of our Contact (e.g. the login name).
+	User string
+	// DisplayName goes into From.
+	DisplayName string
+	Log         *slog.Logger
+}
+
+// UA is the started user agent. Its fields are read-only after New.
+type UA struct {
+	UA     *sipgo.UserAgent
+	Server *sipgo.Server
+	// Client sends requests from the UDP listening socket, so that replies and in-dialog requests
+	// come back to the port we advertise.
+	Client *sipgo.Client
+	// Host is the IP we advertise (the listen IP, or the address of the default route when
+	// listening on all interfaces).
+	Host netip.Addr
+	Port int
+	User string
+	// DisplayName goes into From.
+	DisplayName string
+
+	log  *slog.Logger
+	udp  net.PacketConn
+	tcp  net.Listener
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// New binds UDP and TCP on the same port and builds the sipgo user agent. Call Serve to start
+// receiving and Close to release everything.
+func New(cfg Config) (*UA, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", cfg.Listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("listen address %q: bad port", cfg.Listen)
+	}
+	ip := netip.IPv4Unspecified()
+	if host != "" {
+		if ip, err = netip.ParseAddr(host); err != nil {
+			return nil, fmt.Errorf("listen address %q: host must be an IP address", cfg.Listen)
+		}
+	}
+	udp, tcp, bound, err := bindPair(ip, port)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if port != 0 && bound != port {
+		log.Warn("SIP port taken, using the next free one", "asked", port, "port", bound)
+	}
+	adv := ip
+	if ip.IsUnspecified() {
+		adv = DefaultRouteIP()
+	}
+	user := cfg.User
+	if user == "" {
+		user = "trayphone"
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(adv.String()))
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log.With("component", "sip")))
+	if err != nil {
+		ua.Close()
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	cli, err := sipgo.NewClient(ua,
+		sipgo.WithClientLogger(log.With("component", "sip")),
+		sipgo.WithClientHostname(adv.String()),
+		sipgo.WithClientPort(bound),
+		sipgo.WithClientConnectionAddr(udp.LocalAddr().String()),
+		sipgo.WithClientNAT(),
+	)
+	if err != nil {
+		ua.Close()
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	return &UA{UA: ua, Server: srv, Client: cli, Host: adv, Port: bound, User: user,
+		DisplayName: cfg.DisplayName, log: log, udp: udp, tcp: tcp}, nil
+}
+
+// bindPair binds UDP and TCP on the same port, starting at port and moving up when it is taken.
+func bindPair(ip netip.Addr, port int) (net.PacketConn, net.Listener, int, error) {
+	var lastErr error
+	for i := 0; i < portTries; i++ {
+		p := port
+		if port != 0 {
+			p = port + i
+			if p > 65535 {
+				break
+			}
+		}
+		udp, err := net.ListenPacket("udp", netip.AddrPortFrom(ip, uint16(p)).String())
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		bound := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", netip.AddrPortFrom(ip, uint16(bound)).String())
+		if err != nil {
+			udp.Close()
+			lastErr = err
+			continue
+		}
+		return udp, tcp, bound, nil
+	}
+	return nil, nil, 0, fmt.Errorf("no free port from %d: %w", port, lastErr)
+}
+
+// DefaultRouteIP returns the local address the system would use to reach the internet, or the
+// loopback address on a machine without a route.
+func DefaultRouteIP() netip.Addr {
+	for _, probe := range []string{"192.0.2.1:9", "[2001:db8::1]:9"} {
+		c, err := net.Dial("udp", probe) // no packet is sent: this only asks the routing table
+		if err != nil {
+			continue
+		}
+		a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+		c.Close()
+		if a.IsValid() && !a.IsUnspecified() {
+			return a
+		}
+	}
+	return netip.MustParseAddr("127.0.0.1")
+}
+
+// LocalIPFor returns the local address used to reach dst; the advertised host when unsure.
+func (u *UA) LocalIPFor(dst netip.Addr) netip.Addr {
+	if !u.listenUnspecified() {
+		return u.Host
+	}
+	c, err := net.Dial("udp", netip.AddrPortFrom(dst, 9).String())
+	if err != nil {
+		return u.Host
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+}
+
+// SelfAddr is an address this phone can send SIP to itself on (the built-in echo test).
+func (u *UA) SelfAddr() netip.AddrPort {
+	if u.listenUnspecified() {
+		lo := netip.MustParseAddr("127.0.0.1")
+		if u.Host.Is6() {
+			lo = netip.IPv6Loopback()
+		}
+		return netip.AddrPortFrom(lo, uint16(u.Port))
+	}
+	return netip.AddrPortFrom(u.Host, uint16(u.Port))
+}
+
+func (u *UA) listenUnspecified() bool {
+	a, ok := u.udp.LocalAddr().(*net.UDPAddr)
+	return ok && a.IP.IsUnspecified()
+}
+
+// Contact returns our Contact header for user at the advertised address.
+func (u *UA) Contact() sip.ContactHeader {
+	return sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: u.User, Host: u.Host.String(), Port: u.Port}}
+}
+
+// AOR is our direct-call address, sip:user@host:port.
+func (u *UA) AOR() string {
+	c := u.Contact()
+	return c.Address.String()
+}
+
+// Serve receives SIP on UDP and TCP until ctx is done, then closes the listeners and the user
+// agent. It returns after both listeners have stopped.
+func (u *UA) Serve(ctx context.Context) error {
+	u.wg.Add(2)
+	go func() { defer u.wg.Done(); _ = u.Server.ServeUDP(u.udp) }()
+	go func() { defer u.wg.Done(); _ = u.Server.ServeTCP(u.tcp) }()
+	<-ctx.Done()
+	u.Close()
+	return nil
+}
+
+// Close closes the listeners and the user agent and waits for the serving goroutines. It is safe
+// to call more than once.
+func (u *UA) Close() error {
+	var err error
+	u.once.Do(func() {
+		err = errors.Join(u.udp.Close(), u.tcp.Close())
+		u.UA.Close()
+		u.wg.Wait()
+	})
+	return err
+}
