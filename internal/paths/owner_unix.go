@@ -9,8 +9,8 @@ import (
 	"syscall"
 )
 
-// checkOwner refuses a directory that another user owns or that group or others may enter.
-func checkOwner(dir string, fi fs.FileInfo) error {
+// checkOwner refuses a directory that another user owns or whose mode has any of the bits in deny.
+func checkOwner(dir string, fi fs.FileInfo, deny fs.FileMode) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return fmt.Errorf("check directory %s: no owner information", dir)
@@ -18,8 +18,8 @@ func checkOwner(dir string, fi fs.FileInfo) error {
 	if uid := os.Getuid(); int(st.Uid) != uid {
 		return fmt.Errorf("%s is owned by uid %d, not by you (uid %d); remove it and try again", dir, st.Uid, uid)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return notPrivate(dir, fi)
+	if fi.Mode().Perm()&deny != 0 {
+		return &notPrivateError{dir: dir, mode: fi.Mode().Perm()}
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ type Paths struct {
 // trayphone-UID under os.TempDir(). With home set everything lives in that one directory:
 // HOME/config.toml, HOME/state and HOME/control.sock.
 //
-// Resolve creates nothing; call EnsurePrivateDir on the socket's directory before listening.
+// Resolve creates nothing; call EnsureSocketDir on the socket's directory before listening.
 func Resolve(home string) Paths {
 	if home != "" {
 		return Paths{
@@ -55,6 +55,11 @@ func runtimeDir() string {
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, appName)
 	}
+	return runtimeFallback()
+}
+
+// runtimeFallback is the per-user socket directory used when XDG_RUNTIME_DIR is unset.
+func runtimeFallback() string {
 	return filepath.Join(os.TempDir(), appName+"-"+strconv.Itoa(os.Getuid()))
 }
 
@@ -76,13 +81,43 @@ func EnsurePrivateDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory; remove it and try again", dir)
 	}
-	return checkOwner(dir, fi)
+	return checkOwner(dir, fi, 0o077)
 }
 
-// errNotPrivate is wrapped by the errors EnsurePrivateDir returns for a directory open to others.
-var errNotPrivate = errors.New("directory is not private")
-
-func notPrivate(dir string, fi fs.FileInfo) error {
-	return fmt.Errorf("%w: %s is accessible by other users (mode %s); run \"chmod 700 %s\"",
-		errNotPrivate, dir, fi.Mode().Perm(), dir)
+// EnsureSocketDir prepares the directory of the control socket. The per-user fallback under
+// os.TempDir() (see Resolve) must be private, as EnsurePrivateDir checks: anyone can create files
+// there. Any other directory (under $XDG_RUNTIME_DIR, or a --home directory) is created 0700 when
+// missing; when it exists it must be owned by the current user and not writable by group or others,
+// so that nobody else can replace the socket. Read access is tolerated there: the socket itself is
+// 0600 and the server checks each peer's uid.
+func EnsureSocketDir(dir string) error {
+	if filepath.Clean(dir) == filepath.Clean(runtimeFallback()) {
+		return EnsurePrivateDir(dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("check directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory; remove it and try again", dir)
+	}
+	return checkOwner(dir, fi, 0o022)
 }
+
+// errNotPrivate is wrapped by the errors for a directory open to others.
+var errNotPrivate = errors.New("directory is open to other users")
+
+// notPrivateError reports a directory whose mode lets others in.
+type notPrivateError struct {
+	dir  string
+	mode fs.FileMode
+}
+
+func (e *notPrivateError) Error() string {
+	return fmt.Sprintf("%s is accessible by other users (mode %s); run \"chmod 700 %s\"", e.dir, e.mode, e.dir)
+}
+
+func (e *notPrivateError) Unwrap() error { return errNotPrivate }

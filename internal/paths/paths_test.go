@@ -107,3 +107,42 @@ func TestEnsurePrivateDirOtherOwner(t *testing.T) {
 		t.Errorf("got %v, want an owner error", err)
 	}
 }
+
+func TestEnsureSocketDir(t *testing.T) {
+	base := t.TempDir()
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A readable --home directory is fine; a group-writable one is not.
+	if err := EnsureSocketDir(base); err != nil {
+		t.Errorf("0755 dir: got %v, want nil", err)
+	}
+	if err := os.Chmod(base, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureSocketDir(base); !errors.Is(err, errNotPrivate) {
+		t.Errorf("0775 dir: got %v, want a not-private error", err)
+	}
+	// A missing directory is created 0700.
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := EnsureSocketDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("new dir: got %v, %v; want mode 0700", fi.Mode().Perm(), err)
+	}
+	// The fallback under TMPDIR must be private.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	fallback := filepath.Dir(Resolve("").Socket)
+	if err := os.Mkdir(fallback, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(fallback, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureSocketDir(fallback); !errors.Is(err, errNotPrivate) {
+		t.Errorf("0755 fallback dir: got %v, want a not-private error", err)
+	}
+}
