@@ -1,0 +1,77 @@
+package media
+
+import (
+	"testing"
+	"time"
+
+	"trayphone/internal/clock"
+)
+
+func TestPacerAbsoluteScheduleAndSkip(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Unix(1000, 0))
+	p := newPacer(clk, 20*time.Millisecond)
+	done := make(chan struct{})
+
+	steps := []struct {
+		advance     time.Duration // before the wait; the wait must then not block
+		tick, skip  int64
+		description string
+	}{
+		{0, 0, 0, "tick 0 is due at once"},
+		{20 * time.Millisecond, 1, 0, "on time"},
+		{25 * time.Millisecond, 2, 0, "5 ms late: tick 2 still due at 40 ms"},
+		{15 * time.Millisecond, 3, 0, "back on the grid at 60 ms, no drift from the late tick"},
+		{1030 * time.Millisecond, 54, 50, "held up for a second: skip to the tick due now"},
+		{50 * time.Millisecond, 55, 0, "two frames behind: caught up back to back"},
+		{0, 56, 0, "catch-up 1"},
+		{0, 57, 0, "catch-up 2"},
+	}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		tick, skipped, ok := p.wait(done)
+		if !ok || tick != st.tick || skipped != st.skip {
+			t.Fatalf("%s: got tick %d skipped %d ok %v, want tick %d skipped %d", st.description, tick, skipped, ok, st.tick, st.skip)
+		}
+		if due := p.due(tick); due.After(clk.Now()) {
+			t.Fatalf("%s: tick %d due at %v, after now %v", st.description, tick, due, clk.Now())
+		}
+	}
+
+	// The next tick (58, due at 1160 ms) is in the future: wait blocks on the clock's timer.
+	got := make(chan int64)
+	go func() {
+		tick, _, _ := p.wait(done)
+		got <- tick
+	}()
+	sessWaitTimers(t, clk, 1)
+	clk.Advance(20 * time.Millisecond)
+	if tick := <-got; tick != 58 {
+		t.Fatalf("blocked wait: got tick %d, want 58", tick)
+	}
+
+	// Closing done ends a blocked wait.
+	res := make(chan bool)
+	go func() {
+		_, _, ok := p.wait(done)
+		res <- ok
+	}()
+	sessWaitTimers(t, clk, 1)
+	close(done)
+	if ok := <-res; ok {
+		t.Fatalf("wait after done: got ok, want false")
+	}
+}
+
+// sessWaitTimers waits until the fake clock has n active timers: the goroutines under test are
+// blocked on it.
+func sessWaitTimers(t testing.TB, clk *clock.Fake, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for clk.Timers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("fake clock: got %d active timers, want %d", clk.Timers(), n)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}

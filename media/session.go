@@ -1,0 +1,307 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"trayphone/internal/clock"
+	"trayphone/internal/phone"
+)
+
+// Direction is the media direction of a stream from our side (RFC 3264 §5.1). The zero value is
+// SendRecv, so a SessionConfig without one sends and plays.
+type Direction int
+
+// Directions.
+const (
+	SendRecv Direction = iota // we send and play
+	SendOnly                  // we send and do not play (we put the call on hold, a=sendonly)
+	RecvOnly                  // we play and do not send (the far end holds us, a=recvonly)
+	Inactive                  // neither
+)
+
+var directionNames = [...]string{"sendrecv", "sendonly", "recvonly", "inactive"}
+
+// String returns the SDP attribute name of d.
+func (d Direction) String() string {
+	if d < 0 || int(d) >= len(directionNames) {
+		return "unknown"
+	}
+	return directionNames[d]
+}
+
+// Sends reports whether we send RTP in direction d.
+func (d Direction) Sends() bool { return d == SendRecv || d == SendOnly }
+
+// Plays reports whether we play received audio in direction d.
+func (d Direction) Plays() bool { return d == SendRecv || d == RecvOnly }
+
+// SessionConfig is what a Session needs: the call manager fills it from the negotiated SDP.
+type SessionConfig struct {
+	// Conn is the RTP socket (see ListenRTP). The session owns it from NewSession on and closes it.
+	Conn *net.UDPConn
+	// Remote is where RTP goes, from the remote SDP; symmetric RTP may replace it (latching).
+	Remote netip.AddrPort
+	// Codec is the negotiated audio codec.
+	Codec Codec
+	// TelephoneEventPT is the negotiated RFC 4733 payload type, 0 for none.
+	TelephoneEventPT uint8
+	// Stream is the open audio device. The session owns it and closes it.
+	Stream Stream
+	// Direction is the initial media direction.
+	Direction Direction
+	// OnDTMF, if set, is called with each received telephone-event digit ('0'-'9', '*', '#',
+	// 'A'-'D'), once per event. It runs on the receive goroutine and must not block.
+	OnDTMF func(digit rune)
+	// Clock paces the stream; nil means the real clock.
+	Clock clock.Clock
+	// Log receives the session's rare messages; nil discards them.
+	Log *slog.Logger
+}
+
+// Option changes a Session for tests.
+type Option func(*Session)
+
+// WithSendObserver calls f from the send goroutine just before each RTP packet is sent, with the
+// time, sequence number and timestamp of the packet. It must not block.
+func WithSendObserver(f func(at time.Time, seq uint16, ts uint32)) Option {
+	return func(s *Session) { s.observe = f }
+}
+
+// garbage counts received datagrams that were not played, by reason.
+type garbage struct {
+	short, notRTP, rtcp, malformed, unknownPT, oversized atomic.Uint64
+}
+
+func (g *garbage) total() uint64 {
+	return g.short.Load() + g.notRTP.Load() + g.rtcp.Load() + g.malformed.Load() +
+		g.unknownPT.Load() + g.oversized.Load()
+}
+
+// Session is the RTP session of one call's audio stream: a send goroutine paces 20 ms frames from
+// the Stream onto the network and plays the frame the jitter buffer has due, a receive goroutine
+// files arriving packets into the jitter buffer.
+type Session struct {
+	conn   *net.UDPConn
+	codec  Codec
+	evPT   uint8
+	stream Stream
+	clk    clock.Clock
+	log    *slog.Logger
+	onDTMF func(rune)
+
+	observe func(time.Time, uint16, uint32)
+
+	direction atomic.Int32
+	muted     atomic.Bool
+	remote    atomic.Pointer[netip.AddrPort]
+	sent      atomic.Uint64
+	lastRecv  atomic.Int64 // UnixNano of the last valid RTP packet, 0 for none
+	garbage   garbage
+
+	mu sync.Mutex // guards jb and received
+	jb *jitterBuffer
+	// received counts valid RTP packets of our payload types.
+	received uint64
+
+	snd sender
+	rcv receiver
+
+	startOnce sync.Once
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// NewSession checks cfg and prepares a session; Start starts it. The session owns cfg.Conn and
+// cfg.Stream from now on, also when NewSession fails.
+func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
+	if err := checkSessionConfig(cfg); err != nil {
+		if cfg.Conn != nil {
+			cfg.Conn.Close()
+		}
+		if cfg.Stream != nil {
+			cfg.Stream.Close()
+		}
+		return nil, err
+	}
+	s := &Session{
+		conn:   cfg.Conn,
+		codec:  cfg.Codec,
+		evPT:   cfg.TelephoneEventPT,
+		stream: cfg.Stream,
+		clk:    cfg.Clock,
+		log:    cfg.Log,
+		onDTMF: cfg.OnDTMF,
+		done:   make(chan struct{}),
+	}
+	if s.clk == nil {
+		s.clk = clock.Real{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "rtp", "codec", cfg.Codec.Name)
+	s.direction.Store(int32(cfg.Direction))
+	remote := unmapAddrPort(cfg.Remote)
+	s.remote.Store(&remote)
+	s.jb = newJitterBuffer(cfg.Codec.ClockRate, cfg.Codec.TimestampStep(), defaultPlayoutDelay)
+	s.snd.init(s)
+	s.rcv.init(s)
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+func checkSessionConfig(cfg SessionConfig) error {
+	c := cfg.Codec
+	switch {
+	case cfg.Conn == nil:
+		return errors.New("new rtp session: no socket")
+	case cfg.Stream == nil:
+		return errors.New("new rtp session: no audio stream")
+	case !cfg.Remote.IsValid():
+		return fmt.Errorf("new rtp session: invalid remote address %v", cfg.Remote)
+	case c.NewEncoder == nil || c.NewDecoder == nil:
+		return fmt.Errorf("new rtp session: codec %q has no encoder or decoder", c.Name)
+	case c.PayloadType > 127 || c.ClockRate <= 0 || c.SampleRate <= 0 || c.FrameSamples() <= 0 ||
+		c.TimestampStep() == 0:
+		return fmt.Errorf("new rtp session: codec %q: invalid payload type %d, clock rate %d or sample rate %d",
+			c.Name, c.PayloadType, c.ClockRate, c.SampleRate)
+	case cfg.TelephoneEventPT > 127 || (cfg.TelephoneEventPT != 0 && cfg.TelephoneEventPT == c.PayloadType):
+		return fmt.Errorf("new rtp session: invalid telephone-event payload type %d", cfg.TelephoneEventPT)
+	case cfg.Direction < SendRecv || cfg.Direction > Inactive:
+		return fmt.Errorf("new rtp session: invalid direction %d", cfg.Direction)
+	}
+	return nil
+}
+
+// Start starts the send and receive goroutines. Calling it again, or after Close, does nothing.
+func (s *Session) Start() {
+	s.startOnce.Do(func() {
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		s.wg.Add(2)
+		go s.sendLoop()
+		go s.recvLoop()
+	})
+}
+
+// Close stops both goroutines and waits for them, then closes the socket and the Stream. It is
+// safe to call more than once; later calls return the first result.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		s.startOnce.Do(func() {}) // a later Start must not start anything
+		close(s.done)
+		// Closing the socket is what ends the receive goroutine's blocking read.
+		errConn := s.conn.Close()
+		s.wg.Wait()
+		errStream := s.stream.Close()
+		if errors.Is(errConn, net.ErrClosed) {
+			errConn = nil
+		}
+		if err := errors.Join(errConn, errStream); err != nil {
+			s.closeErr = fmt.Errorf("close rtp session: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// SetDirection changes the media direction (hold, resume). Sending resumes with the marker bit
+// set; the RTP timestamp keeps following the clock across the pause.
+func (s *Session) SetDirection(d Direction) {
+	if d < SendRecv || d > Inactive {
+		return
+	}
+	s.direction.Store(int32(d))
+}
+
+// Direction returns the current media direction.
+func (s *Session) Direction() Direction { return Direction(s.direction.Load()) }
+
+// SetMuted mutes or unmutes the microphone: while muted the session keeps sending, frames of
+// encoded silence, so the far end's jitter buffer and NAT bindings stay warm.
+func (s *Session) SetMuted(m bool) { s.muted.Store(m) }
+
+// SetRemote changes where RTP goes (a re-INVITE moved the far end). A later packet from another
+// address latches again.
+func (s *Session) SetRemote(addr netip.AddrPort) {
+	if !addr.IsValid() {
+		return
+	}
+	addr = unmapAddrPort(addr)
+	s.remote.Store(&addr)
+}
+
+// Remote returns where RTP goes now.
+func (s *Session) Remote() netip.AddrPort { return *s.remote.Load() }
+
+// LocalAddr returns the address of the RTP socket.
+func (s *Session) LocalAddr() netip.AddrPort {
+	if a, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// Stats returns the stream's counters so far.
+func (s *Session) Stats() phone.MediaStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return phone.MediaStats{
+		PacketsSent:     s.sent.Load(),
+		PacketsReceived: s.received,
+		PacketsLost:     s.jb.lost(),
+		Duplicates:      s.jb.dups,
+		Late:            s.jb.late,
+		JitterMS:        s.jb.jitterMS(),
+	}
+}
+
+// LastReceived returns when the last valid RTP packet arrived (zero if none has), for RTP timeout
+// detection.
+func (s *Session) LastReceived() time.Time {
+	n := s.lastRecv.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Ignored returns how many received datagrams were not RTP of a negotiated payload type.
+func (s *Session) Ignored() uint64 { return s.garbage.total() }
+
+func unmapAddrPort(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// randomRTPStart returns a random SSRC, initial sequence number and timestamp (RFC 3550 §5.1).
+func randomRTPStart() (ssrc uint32, seq uint16, ts uint32) {
+	return rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
+}
+
+// rateLimiter lets one message through per interval.
+type rateLimiter struct {
+	every time.Duration
+	last  time.Time
+}
+
+func (r *rateLimiter) allow(now time.Time) bool {
+	if !r.last.IsZero() && now.Sub(r.last) < r.every {
+		return false
+	}
+	r.last = now
+	return true
+}

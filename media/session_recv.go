@@ -1,0 +1,209 @@
+package media
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// recvBufferSize holds the largest UDP datagram, so an oversized packet is seen whole and refused
+// instead of being cut into something that parses.
+const recvBufferSize = 64 << 10
+
+// receiver is the state of the receive goroutine. Only recvLoop (or a test calling handlePacket
+// in its place) touches it.
+type receiver struct {
+	buf  []byte
+	pkt  rtp.Packet
+	ssrc uint32
+	have bool // ssrc is set
+
+	latched   bool // a packet from another address moved the remote at least once
+	haveEvent bool
+	eventTS   uint32 // RFC 4733 timestamp of the last event reported
+
+	limit        rateLimiter // for rare events: latching, SSRC change, read errors
+	garbageLimit rateLimiter
+	readErrors   int
+}
+
+func (r *receiver) init(*Session) {
+	*r = receiver{
+		buf:          make([]byte, recvBufferSize),
+		limit:        rateLimiter{every: 10 * time.Second},
+		garbageLimit: rateLimiter{every: 30 * time.Second},
+	}
+}
+
+// recvLoop reads the RTP socket. It returns when the socket is closed, which Close does.
+func (s *Session) recvLoop() {
+	defer s.wg.Done()
+	r := &s.rcv
+	for {
+		n, from, err := s.conn.ReadFromUDPAddrPort(r.buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.closing() {
+				return
+			}
+			// Windows reports an ICMP port unreachable as a read error on the next read; none of
+			// them is fatal for a datagram socket.
+			r.readErrors++
+			if r.limit.allow(s.clk.Now()) {
+				s.log.Warn("rtp read failed", "err", err)
+			}
+			if r.readErrors > 100 {
+				// Do not spin on an error that repeats.
+				select {
+				case <-s.done:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		r.readErrors = 0
+		s.handlePacket(r.buf[:n], from, s.clk.Now())
+	}
+}
+
+func (s *Session) closing() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// handlePacket checks one datagram and files it: audio into the jitter buffer, telephone-events
+// to OnDTMF; anything else is counted and dropped. It allocates nothing for a valid packet from
+// the current remote address.
+func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
+	r := &s.rcv
+	switch {
+	case len(b) < 12:
+		s.dropGarbage(&s.garbage.short, now)
+		return
+	case b[0]>>6 != 2:
+		s.dropGarbage(&s.garbage.notRTP, now)
+		return
+	case b[1] >= 192 && b[1] <= 223:
+		// RFC 5761 §4: RTCP packet types 192-223 occupy this byte, where no RTP payload type
+		// we negotiate does.
+		s.dropGarbage(&s.garbage.rtcp, now)
+		return
+	}
+	if err := r.pkt.Unmarshal(b); err != nil {
+		s.dropGarbage(&s.garbage.malformed, now)
+		return
+	}
+	h := &r.pkt.Header
+	audio := h.PayloadType == s.codec.PayloadType
+	if !audio && (s.evPT == 0 || h.PayloadType != s.evPT) {
+		s.dropGarbage(&s.garbage.unknownPT, now)
+		return
+	}
+	if len(r.pkt.Payload) > maxRTPPayload {
+		s.dropGarbage(&s.garbage.oversized, now)
+		return
+	}
+
+	s.latch(from, now)
+	s.lastRecv.Store(now.UnixNano())
+	if !r.have || r.ssrc != h.SSRC {
+		if r.have && r.limit.allow(now) {
+			s.log.Info("rtp stream restarted with a new SSRC", "old", r.ssrc, "new", h.SSRC)
+		}
+		r.have, r.ssrc = true, h.SSRC
+		r.haveEvent = false
+	}
+
+	s.mu.Lock()
+	s.received++
+	if audio {
+		s.jb.insert(rtpIn{ssrc: h.SSRC, seq: h.SequenceNumber, ts: h.Timestamp, marker: h.Marker,
+			payload: r.pkt.Payload}, now)
+	} else {
+		s.jb.insertEvent(h.SSRC, h.SequenceNumber)
+	}
+	s.mu.Unlock()
+
+	if !audio {
+		s.handleEvent(h.Timestamp, r.pkt.Payload)
+	}
+}
+
+// latch implements symmetric RTP (RFC 4961): a valid packet of ours from another address than
+// the remote means the far end is behind a NAT, and its packets' source is where ours must go.
+func (s *Session) latch(from netip.AddrPort, now time.Time) {
+	from = unmapAddrPort(from)
+	old := *s.remote.Load()
+	if from == old {
+		return
+	}
+	addr := from
+	s.remote.Store(&addr)
+	r := &s.rcv
+	if !r.latched || r.limit.allow(now) {
+		s.log.Info("rtp latched to the packets' source address", "from", old, "to", addr)
+	}
+	r.latched = true
+}
+
+// dropGarbage counts a dropped datagram and logs the counts at most once per interval.
+func (s *Session) dropGarbage(c interface{ Add(uint64) uint64 }, now time.Time) {
+	c.Add(1)
+	if s.rcv.garbageLimit.allow(now) {
+		g := &s.garbage
+		s.log.Debug("ignoring datagrams on the rtp port",
+			"short", g.short.Load(), "not_rtp", g.notRTP.Load(), "rtcp", g.rtcp.Load(),
+			"malformed", g.malformed.Load(), "unknown_pt", g.unknownPT.Load(), "oversized", g.oversized.Load())
+	}
+}
+
+// telephoneEvent is the payload of an RFC 4733 §2.3 named event.
+type telephoneEvent struct {
+	Event    uint8
+	End      bool
+	Volume   uint8 // -dBm0, 0-63
+	Duration uint16
+}
+
+// parseTelephoneEvent decodes an RFC 4733 §2.3 payload.
+func parseTelephoneEvent(b []byte) (telephoneEvent, bool) {
+	if len(b) < 4 {
+		return telephoneEvent{}, false
+	}
+	return telephoneEvent{
+		Event:    b[0],
+		End:      b[1]&0x80 != 0,
+		Volume:   b[1] & 0x3f,
+		Duration: uint16(b[2])<<8 | uint16(b[3]),
+	}, true
+}
+
+// eventDigit maps an RFC 4733 §3.2 DTMF event code to its key.
+func eventDigit(code uint8) (rune, bool) {
+	const keys = "0123456789*#ABCD"
+	if int(code) >= len(keys) {
+		return 0, false
+	}
+	return rune(keys[code]), true
+}
+
+// handleEvent reports each telephone-event once: all packets of one event, its updates and its
+// repeated end packets, carry the event's start timestamp (RFC 4733 §2.5.1).
+func (s *Session) handleEvent(ts uint32, payload []byte) {
+	r := &s.rcv
+	ev, ok := parseTelephoneEvent(payload)
+	if !ok || (r.haveEvent && ts == r.eventTS) {
+		return
+	}
+	r.haveEvent, r.eventTS = true, ts
+	if d, ok := eventDigit(ev.Event); ok && s.onDTMF != nil {
+		s.onDTMF(d)
+	}
+}

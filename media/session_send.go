@@ -1,0 +1,189 @@
+package media
+
+import (
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// concealFrames is over how many frames a missing frame's replacement fades to silence.
+const concealFrames = 3
+
+// sender is the state of the send goroutine: the pacing, the outgoing RTP stream, and the playout
+// side of the jitter buffer (decode and conceal). Only sendLoop touches it after Start.
+type sender struct {
+	s      *Session
+	enc    Encoder
+	dec    Decoder
+	hdr    rtp.Header
+	ts0    uint32 // RTP timestamp of tick 0
+	step   uint32
+	marker bool // set the marker bit on the next packet sent
+
+	pcm     []int16 // the captured frame
+	out     []int16 // the played frame; cap leaves room for any decodable payload
+	last    []int16 // the last frame decoded, for concealment
+	conceal int     // frames concealed since the last good one
+	payload []byte  // the payload popped from the jitter buffer
+	buf     []byte  // the packet being built
+
+	limit rateLimiter
+}
+
+func (sn *sender) init(s *Session) {
+	n := s.codec.FrameSamples()
+	ssrc, seq, ts := randomRTPStart()
+	*sn = sender{
+		s:       s,
+		enc:     s.codec.NewEncoder(),
+		dec:     s.codec.NewDecoder(),
+		hdr:     rtp.Header{Version: 2, PayloadType: s.codec.PayloadType, SSRC: ssrc, SequenceNumber: seq},
+		ts0:     ts,
+		step:    s.codec.TimestampStep(),
+		marker:  true, // RFC 3551 §4.1: the first packet starts a talkspurt
+		pcm:     make([]int16, n),
+		out:     make([]int16, n, n+2*maxRTPPayload),
+		last:    make([]int16, n),
+		payload: make([]byte, 0, maxRTPPayload),
+		buf:     make([]byte, 0, 12+max(maxRTPPayload, 4*n)),
+		limit:   rateLimiter{every: 10 * time.Second},
+	}
+}
+
+// sendLoop runs the 20 ms ticks. It returns when Close closes s.done.
+func (s *Session) sendLoop() {
+	defer s.wg.Done()
+	p := newPacer(s.clk, FrameDuration*time.Millisecond)
+	defer p.stop()
+	for {
+		tick, skipped, ok := p.wait(s.done)
+		if !ok {
+			return
+		}
+		s.snd.tick(tick, skipped)
+	}
+}
+
+// tick does the work of one 20 ms frame: capture and send, then play.
+func (sn *sender) tick(tick, skipped int64) {
+	s := sn.s
+	dir := s.Direction()
+	if skipped > 0 {
+		// The goroutine was held up: the skipped frames are not sent (no burst), their captured
+		// audio is dropped so the microphone's latency does not grow, and the playout point moves
+		// on by as much. The timestamp jumps with the clock; the marker tells the far end.
+		for range min(skipped, jitterSlots) {
+			_ = s.stream.Read(sn.pcm)
+		}
+		sn.marker = true
+		s.mu.Lock()
+		s.jb.skip(skipped)
+		s.mu.Unlock()
+		if now := s.clk.Now(); sn.limit.allow(now) {
+			s.log.Warn("rtp sender fell behind, skipped frames", "frames", skipped)
+		}
+	}
+
+	if err := s.stream.Read(sn.pcm); err != nil {
+		clear(sn.pcm)
+		if sn.limit.allow(s.clk.Now()) {
+			s.log.Warn("audio capture failed", "err", err)
+		}
+	}
+	if dir.Sends() {
+		if s.muted.Load() {
+			clear(sn.pcm)
+		}
+		if err := sn.send(sn.ts0 + uint32(tick)*sn.step); err != nil && sn.limit.allow(s.clk.Now()) {
+			s.log.Warn("rtp send failed", "remote", s.Remote(), "err", err)
+		}
+	} else {
+		sn.marker = true
+	}
+
+	if dir.Plays() {
+		sn.play()
+	} else {
+		s.mu.Lock()
+		s.jb.skip(1)
+		s.mu.Unlock()
+	}
+}
+
+// send encodes sn.pcm and sends it as one RTP packet with timestamp ts. It allocates nothing.
+func (sn *sender) send(ts uint32) error {
+	s := sn.s
+	sn.hdr.Marker = sn.marker
+	sn.hdr.Timestamp = ts
+	seq := sn.hdr.SequenceNumber
+	sn.hdr.SequenceNumber++
+	sn.marker = false
+	n, err := sn.hdr.MarshalTo(sn.buf[:cap(sn.buf)])
+	if err != nil {
+		return err
+	}
+	pkt, err := sn.enc.Encode(sn.buf[:n], sn.pcm)
+	if err != nil {
+		return err
+	}
+	remote := *s.remote.Load()
+	if s.observe != nil {
+		s.observe(s.clk.Now(), seq, ts)
+	}
+	if _, err := s.conn.WriteToUDPAddrPort(pkt, remote); err != nil {
+		return err
+	}
+	s.sent.Add(1)
+	return nil
+}
+
+// play writes the frame due now to the stream: the decoded packet, a fading copy of the last one
+// when it is missing, or silence.
+func (sn *sender) play() {
+	s := sn.s
+	frame := len(sn.pcm)
+	s.mu.Lock()
+	payload, res := s.jb.pop()
+	if res == popFrame {
+		sn.payload = append(sn.payload[:0], payload...)
+	}
+	s.mu.Unlock()
+
+	out := sn.out[:frame]
+	switch res {
+	case popFrame:
+		pcm, err := sn.dec.Decode(sn.out[:0], sn.payload)
+		if err != nil {
+			sn.concealFrame(out)
+			break
+		}
+		// A packet that is not one frame long is cut or padded to one.
+		n := copy(out, pcm)
+		clear(out[n:])
+		copy(sn.last, out)
+		sn.conceal = 0
+	case popMissing:
+		sn.concealFrame(out)
+	default:
+		clear(out)
+	}
+	if err := s.stream.Write(out); err != nil && sn.limit.allow(s.clk.Now()) {
+		s.log.Warn("audio playback failed", "err", err)
+	}
+}
+
+// concealFrame fills out for a missing frame: the last good frame again, faded linearly to
+// silence over concealFrames frames, so a lost packet is a dip rather than a click.
+func (sn *sender) concealFrame(out []int16) {
+	if sn.conceal >= concealFrames {
+		clear(out)
+		return
+	}
+	n := len(out)
+	total := int32(concealFrames * n)
+	pos := int32(sn.conceal * n)
+	for i, v := range sn.last[:n] {
+		out[i] = int16(int32(v) * (total - pos - int32(i)) / total)
+	}
+	sn.conceal++
+}
