@@ -1,0 +1,286 @@
+//go:build !noportaudio
+
+package media
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"trayphone/internal/testenv"
+)
+
+// startPipeWire starts a private PipeWire whose null sink loops playback into the default
+// capture source (scripts/audio_start.sh), points this process at it, and returns the state
+// directory. It is stopped when t ends.
+func startPipeWire(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"pipewire", "wireplumber", "pipewire-pulse", "pactl", "dbus-daemon"} {
+		testenv.RequireProgram(t, p)
+	}
+	dir := t.TempDir()
+	script, err := filepath.Abs("../scripts/audio_start.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(script, dir)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("audio_start.sh: %v\n%s", err, stderr.String())
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(filepath.Join(filepath.Dir(script), "audio_stop.sh"), dir).CombinedOutput(); err != nil {
+			t.Errorf("audio_stop.sh: %v\n%s", err, out)
+		}
+	})
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
+		if !ok {
+			t.Fatalf("audio_start.sh printed %q, want export lines", sc.Text())
+		}
+		t.Setenv(k, v)
+	}
+	return dir
+}
+
+// TestPortAudioPipeWire plays a tone through PortAudio into a private PipeWire null sink and
+// captures it back from the sink's monitor, at the G.711 and the wideband rates.
+func TestPortAudioPipeWire(t *testing.T) {
+	dir := startPipeWire(t)
+
+	t.Run("ListDevices", func(t *testing.T) {
+		devs, err := ListDevices()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pulse, def bool
+		for _, d := range devs {
+			t.Logf("device %+v", d)
+			if (d.Name == "pulse" || d.Name == "default") && d.MaxIn > 0 && d.MaxOut > 0 {
+				pulse = true
+			}
+			def = def || d.Default
+		}
+		if !pulse || !def {
+			t.Errorf("got devices %+v, want a duplex pulse or default device and a default", devs)
+		}
+	})
+
+	for _, rate := range []int{8000, 48000} {
+		t.Run(fmt.Sprintf("%dHz", rate), func(t *testing.T) {
+			loopTone(t, "", rate)
+		})
+	}
+	t.Run("ByName", func(t *testing.T) { loopTone(t, "pulse", 16000) })
+
+	t.Run("Disappears", func(t *testing.T) {
+		d, err := NewPortAudio("", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := d.Open(8000, 160)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		frame := make([]int16, 160)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for range 25 {
+			<-tick.C
+			if err := s.Write(frame); err != nil {
+				t.Fatalf("Write before the server went away: %v", err)
+			}
+			s.Read(frame)
+		}
+		// Take the sound server away, as a crash or an unplugged card would.
+		for _, name := range []string{"pipewire-pulse", "pipewire"} {
+			b, err := os.ReadFile(filepath.Join(dir, name+".pid"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec.Command("kill", "-9", strings.TrimSpace(string(b))).Run()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			<-tick.C
+			err := s.Write(frame)
+			if err == nil {
+				err = s.Read(frame)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), "disappeared") {
+					t.Errorf("got %v, want an error saying the device disappeared", err)
+				}
+				t.Logf("after the server died: %v", err)
+				return
+			}
+		}
+		t.Error("Read and Write kept succeeding 10 s after the sound server died")
+	})
+}
+
+// loopTone writes 2 s of 1 kHz at -9 dBFS frame by frame on a 20 ms ticker, reads the monitor at
+// the same time, and checks the capture.
+func loopTone(t *testing.T, name string, rate int) {
+	d, err := NewPortAudio(name, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frameN := rate / 50
+	s, err := d.Open(rate, frameN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const frames = 100
+	src := tone(1000, 0.5*32767, rate, frames*frameN)
+	var got []int16
+	frame := make([]int16, frameN)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := range frames + 25 { // and 0.5 s more to catch the tail
+		<-tick.C
+		out := frame[:0]
+		if i < frames {
+			out = src[i*frameN : (i+1)*frameN]
+		} else {
+			out = make([]int16, frameN)
+		}
+		if err := s.Write(out); err != nil {
+			t.Fatalf("Write %d: %v", i, err)
+		}
+		if err := s.Read(frame); err != nil {
+			t.Fatalf("Read %d: %v", i, err)
+		}
+		got = append(got, frame...)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	// Measure the captured tone, without its first and last 100 ms (fade in/out of the server).
+	first, last := -1, -1
+	for i := 0; i+frameN <= len(got); i += frameN {
+		if rms(got[i:i+frameN]) > 1000 {
+			if first < 0 {
+				first = i
+			}
+			last = i + frameN
+		}
+	}
+	if first < 0 {
+		t.Fatalf("captured nothing above -30 dBFS in %d samples", len(got))
+	}
+	span := float64(last-first) / float64(rate)
+	body := got[first+rate/10 : max(last-rate/10, first+rate/10)]
+	var silentFrames int
+	for i := 0; i+frameN <= len(body); i += frameN {
+		if rms(body[i:i+frameN]) < 100 {
+			silentFrames++
+		}
+	}
+	wantDB := 20 * math.Log10(0.5/math.Sqrt2)
+	gotDB := 20 * math.Log10(rms(body)/32768)
+	freq := dominant(body, rate)
+	t.Logf("%d Hz: tone captured for %.2f s (wrote 2.00 s), %.1f dBFS (wrote %.1f), dominant %.1f Hz, %d silent frames in the middle",
+		rate, span, gotDB, wantDB, freq, silentFrames)
+	if math.Abs(freq-1000) > 10 {
+		t.Errorf("got dominant %.1f Hz, want 1000 ± 10", freq)
+	}
+	if math.Abs(gotDB-wantDB) > 3 {
+		t.Errorf("got %.1f dBFS, want %.1f ± 3", gotDB, wantDB)
+	}
+	if span < 1.8 || span > 2.2 {
+		t.Errorf("got %.2f s of tone, want about 2", span)
+	}
+}
+
+// dominant returns the frequency of the strongest Goertzel response from 50 Hz to Nyquist, in
+// 1 Hz steps near the peak.
+func dominant(p []int16, rate int) float64 {
+	best, bestAmp := 0.0, 0.0
+	scan := func(from, to, step float64) {
+		for f := from; f <= to; f += step {
+			if a := goertzelAmp(p, f, rate); a > bestAmp {
+				best, bestAmp = f, a
+			}
+		}
+	}
+	scan(50, float64(rate)/2-50, 25)
+	scan(best-25, best+25, 1)
+	return best
+}
+
+// The rings between the callback and Read/Write must not allocate: the callback runs on the
+// audio thread.
+func TestPortAudioRingNoAllocs(t *testing.T) {
+	s := newPAStream("test", 8000, 160, true, true, nil)
+	if err := s.setDeviceRate(8000); err != nil {
+		t.Fatal(err)
+	}
+	s.started = time.Now()
+	s.shared.Store(&paShared{capture: s.capture, play: s.play, devFrame: s.devFrame, started: s.started})
+	in, out, frame := make([]int16, 160), make([]int16, 160), make([]int16, 160)
+	allocs := testing.AllocsPerRun(200, func() {
+		s.callback(in, out)
+		if err := s.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Read(frame); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("got %.1f allocations per frame, want 0", allocs)
+	}
+	// And with resampling between 8 kHz and a 48 kHz device.
+	s = newPAStream("test", 8000, 160, true, true, nil)
+	if err := s.setDeviceRate(48000); err != nil {
+		t.Fatal(err)
+	}
+	s.started = time.Now()
+	s.shared.Store(&paShared{capture: s.capture, play: s.play, devFrame: s.devFrame, started: s.started})
+	in, out = make([]int16, 960), make([]int16, 960)
+	allocs = testing.AllocsPerRun(200, func() {
+		s.callback(in, out)
+		s.Write(frame)
+		s.Read(frame)
+	})
+	if allocs != 0 {
+		t.Errorf("resampling: got %.1f allocations per frame, want 0", allocs)
+	}
+}
+
+func TestRing(t *testing.T) {
+	r := newRing(10) // rounds up to 16
+	buf := make([]int16, 8)
+	for round := range 10 {
+		p := []int16{int16(round), 1, 2, 3, 4, 5}
+		if n := r.write(p); n != 6 {
+			t.Fatalf("round %d: wrote %d, want 6", round, n)
+		}
+		if n := r.read(buf[:6]); n != 6 || buf[0] != int16(round) || buf[5] != 5 {
+			t.Fatalf("round %d: read %d %v, want 6 samples starting %d", round, n, buf[:6], round)
+		}
+	}
+	if n := r.write(make([]int16, 20)); n != 16 {
+		t.Errorf("got %d written into a 16-sample ring, want 16", n)
+	}
+	r.discard(10)
+	if r.len() != 6 {
+		t.Errorf("got len %d after discarding 10 of 16, want 6", r.len())
+	}
+	if n := r.read(buf); n != 6 {
+		t.Errorf("got %d read, want 6", n)
+	}
+}
