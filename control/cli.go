@@ -147,7 +147,8 @@ func parseCommandLine(name string, cmd *cliCommand, args []string, stdout, stder
 	if name == "call" {
 		fs.StringVar(&inv.account, "account", "", "place the call through account `ID`")
 	}
-	fs.Usage = func() {
+	fs.Usage = func() {} // flag calls it on every parse error; help is printed below, on -h only
+	usage := func() {
 		fmt.Fprintf(stdout, "usage: trayphone %s %s\n\n%s\n", name, cmd.usage, cmd.summary)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
@@ -156,7 +157,7 @@ func parseCommandLine(name string, cmd *cliCommand, args []string, stdout, stder
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				usage()
 			}
 			return nil, err
 		}
