@@ -94,7 +94,8 @@ func (sn *sender) tick(tick, skipped int64) {
 		if s.muted.Load() {
 			clear(sn.pcm)
 		}
-		if err := sn.send(sn.ts0 + uint32(tick)*sn.step); err != nil && sn.limit.allow(s.clk.Now()) {
+		// A send failing because Close closed the socket is not worth a warning.
+		if err := sn.send(sn.ts0 + uint32(tick)*sn.step); err != nil && !s.closing() && sn.limit.allow(s.clk.Now()) {
 			s.log.Warn("rtp send failed", "remote", s.Remote(), "err", err)
 		}
 	} else {
