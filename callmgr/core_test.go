@@ -72,9 +72,9 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	}
 	ev, unsub := mgr.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())
-	uaCtx, uaCancel := context.WithCancel(context.Background())
-	uaDone := make(chan struct{})
-	go func() { _ = ua.Serve(uaCtx); close(uaDone) }()
+	if err := ua.Start(); err != nil {
+		t.Fatal(err)
+	}
 	go func() { _ = mgr.Run(ctx) }()
 	c := &core{t: t, name: name, ua: ua, mgr: mgr, events: ev, in: in, out: out}
 	c.stop = func() {
@@ -85,8 +85,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 			t.Errorf("%s: manager did not stop within 5 s", name)
 		}
 		unsub()
-		uaCancel()
-		<-uaDone
+		ua.Close()
 	}
 	t.Cleanup(c.stop)
 	return c

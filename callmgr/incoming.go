@@ -178,14 +178,15 @@ func (m *Manager) answer(c *call) error {
 		// Ends when the ACK arrives or after 64*T1 of retransmitting the 200 OK.
 		err := dlg.RespondSDP(body)
 		close(done)
-		if err != nil {
-			m.post(func() {
+		m.post(func() {
+			delete(m.unacked, dialogKey(c.sipCallID, c.localTag))
+			if err != nil {
 				if c.state != phone.CallEnded {
 					m.endCall(c, "the caller never confirmed the answer (no ACK)")
 					go byeDialog(dlg)
 				}
-			})
-		}
+			}
+		})
 	}()
 	m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
 	m.changed(c)
@@ -234,6 +235,14 @@ func (m *Manager) handleAck(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		c := m.dialogOf(req)
 		if c == nil {
+			if req.To() != nil {
+				tag, _ := req.To().Params.Get("tag")
+				k := dialogKey(string(*req.CallID()), tag)
+				if dlg := m.unacked[k]; dlg != nil {
+					_ = dlg.ReadAck(req, tx)
+					delete(m.unacked, k)
+				}
+			}
 			return
 		}
 		if c.sdlg != nil {

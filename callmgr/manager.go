@@ -72,8 +72,9 @@ type Manager struct {
 	status atomic.Pointer[statusSnap]
 
 	// Owned by the Run goroutine.
-	calls    map[string]*call // by our short ID
-	byDialog map[string]*call // by Call-ID and our tag: see dialogKey
+	calls    map[string]*call                      // by our short ID
+	byDialog map[string]*call                      // by Call-ID and our tag: see dialogKey
+	unacked  map[string]*sipgo.DialogServerSession // ended before the ACK of our 200 OK came
 	nextID   int
 	dnd      bool
 	history  []phone.CallInfo
@@ -109,6 +110,7 @@ func New(cfg Config) (*Manager, error) {
 		done:     make(chan struct{}),
 		calls:    make(map[string]*call),
 		byDialog: make(map[string]*call),
+		unacked:  make(map[string]*sipgo.DialogServerSession),
 		dnd:      cfg.DND,
 	}
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
@@ -404,6 +406,11 @@ func (m *Manager) endCall(c *call, reason string) {
 	delete(m.calls, c.id)
 	if k := dialogKey(c.sipCallID, c.localTag); m.byDialog[k] == c {
 		delete(m.byDialog, k)
+		if c.sdlg != nil && c.answered() && !closed(c.inviteDone) {
+			// Our 200 OK is not acknowledged yet: the BYE waits for the ACK, which must still
+			// find the dialog (RFC 3261 §15).
+			m.unacked[k] = c.sdlg
+		}
 	}
 	m.log.Info("call ended", "call", c.id, "remote", c.remote, "reason", c.endReason)
 	if !c.hidden {
@@ -490,4 +497,17 @@ func (m *Manager) hasIncoming(callID string) bool {
 		}
 	}
 	return false
+}
+
+// closed reports whether ch is closed (nil counts as closed).
+func closed(ch chan struct{}) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -119,6 +121,11 @@ func New(cfg Config) (*UA, error) {
 		tcp.Close()
 		return nil, err
 	}
+	laddr := sip.Addr{IP: net.IP(adv.AsSlice()), Port: bound}
+	if la, ok := udp.LocalAddr().(*net.UDPAddr); ok {
+		laddr = sip.Addr{IP: la.IP, Port: la.Port}
+	}
+	cli.TxRequester = fromListener{tx: ua.TransactionLayer(), laddr: laddr}
 	return &UA{UA: ua, Server: srv, Client: cli, Host: adv, Port: bound, User: user,
 		DisplayName: cfg.DisplayName, log: log, udp: udp, tcp: tcp}, nil
 }
@@ -209,12 +216,31 @@ func (u *UA) AOR() string {
 	return c.Address.String()
 }
 
-// Serve receives SIP on UDP and TCP until ctx is done, then closes the listeners and the user
-// agent. It returns after both listeners have stopped.
-func (u *UA) Serve(ctx context.Context) error {
+// Start begins receiving SIP on UDP and TCP and returns once the listeners are ready to carry
+// outgoing requests too. The serving goroutines exit when Close is called.
+func (u *UA) Start() error {
 	u.wg.Add(2)
 	go func() { defer u.wg.Done(); _ = u.Server.ServeUDP(u.udp) }()
 	go func() { defer u.wg.Done(); _ = u.Server.ServeTCP(u.tcp) }()
+	// Requests leave from the UDP listener: wait until sipgo has it in its connection pool, or
+	// the first INVITE would try to bind the port a second time.
+	addr := u.udp.LocalAddr().String()
+	for i := 0; i < 200; i++ {
+		if c, _ := u.UA.TransportLayer().GetConnection("udp", addr); c != nil {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("SIP listener %s did not start", addr)
+}
+
+// Serve is Start, then waits until ctx is done and closes everything. It returns after both
+// listeners have stopped.
+func (u *UA) Serve(ctx context.Context) error {
+	if err := u.Start(); err != nil {
+		u.Close()
+		return err
+	}
 	<-ctx.Done()
 	u.Close()
 	return nil
@@ -230,4 +256,27 @@ func (u *UA) Close() error {
 		u.wg.Wait()
 	})
 	return err
+}
+
+// fromListener sends every UDP request, in-dialog ones (BYE, re-INVITE, ACK) included, from the
+// listening socket. sipgo's dialogs skip the client's connection address and would otherwise open
+// a new ephemeral socket per request: wrong for NAT, and a socket nobody closes.
+type fromListener struct {
+	tx    *sip.TransactionLayer
+	laddr sip.Addr
+}
+
+// Request implements sipgo.ClientTransactionRequester.
+func (f fromListener) Request(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+	if strings.EqualFold(req.Transport(), "UDP") && req.Laddr.IP == nil {
+		f.laddr.Copy(&req.Laddr)
+	}
+	if req.IsAck() {
+		return nil, f.tx.Transport().WriteMsg(req)
+	}
+	tx, err := f.tx.Request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return tx, nil
 }
