@@ -8,7 +8,6 @@ import (
 
 // TestDeps enforces the "must not import" column of ARCHITECTURE.md for control.
 func TestDeps(t *testing.T) {
-	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
 		t.Skipf("go list: %v", err)

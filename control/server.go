@@ -125,7 +125,10 @@ func probe(path string) (live bool, pid int) {
 	}
 	line, err := bufio.NewReader(c).ReadBytes('\n')
 	if err != nil {
-		return true, 0
+		// A live but busy instance times out; a reset or EOF means nobody is serving (for example a
+		// forked child briefly holding a dead instance's listener).
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout(), 0
 	}
 	var resp Response
 	var hello HelloResult

@@ -281,8 +281,8 @@ func TestClientVersionMismatch(t *testing.T) {
 	}
 }
 
+// Not parallel: a concurrent fork (exec in another test) can briefly hold a closed listener's fd.
 func TestNotRunning(t *testing.T) {
-	t.Parallel()
 	path := filepath.Join(t.TempDir(), "control.sock")
 	_, err := Dial(path)
 	want := fmt.Sprintf(`trayphone is not running (no control socket at %s); start it with "trayphone" or "trayphone --headless"`, path)
