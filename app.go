@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"trayphone/callmgr"
+	"trayphone/control"
+	"trayphone/internal/config"
+	"trayphone/internal/paths"
+	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
+	"trayphone/media"
+	"trayphone/tray"
+)
+
+// shutdownTimeout bounds the whole shutdown: hang up, close listeners, close audio.
+const shutdownTimeout = 5 * time.Second
+
+// runPhone runs the phone until the user quits (tray) or a signal arrives, then shuts down in
+// order: calls are hung up, then SIP listeners close, then audio.
+func runPhone(o options, p paths.Paths, stderr io.Writer) int {
+	log := newLogger(stderr, o.logLevel)
+	cfg, err := config.Load(p.Config, config.LoadOptions{KnownCodecs: codecNames()})
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 2
+	}
+	if o.listen != "" {
+		cfg.SIP.Listen = o.listen
+	}
+	if o.audioIn != "" {
+		cfg.Audio.Input = o.audioIn
+	}
+	if o.audioOut != "" {
+		cfg.Audio.Output = o.audioOut
+	}
+	dev, err := media.NewDevice(cfg.Audio.Input, cfg.Audio.Output, log.With("component", "audio"))
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: audio: %v\n", err)
+		return 2
+	}
+	codecs, err := codecsFor(cfg.Audio.Codecs)
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 2
+	}
+	ua, err := sipua.New(sipua.Config{Listen: cfg.SIP.Listen, User: cfg.UserOrLogin(), DisplayName: cfg.SIP.DisplayName, Log: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 1
+	}
+	defer ua.Close()
+	mgr, err := callmgr.New(callmgr.Config{
+		UA: ua, Device: dev, Codecs: codecs, Favorites: cfg.Favorites, DND: cfg.DND,
+		CallWaiting: true, Log: log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 1
+	}
+	ctl, err := control.NewServer(p.Socket, mgr, log.With("component", "control"))
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 1
+	}
+	if err := ua.Start(); err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 1
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// Exits with the process: the first signal starts the shutdown, a second one ends it now.
+		<-sigs
+		log.Info("shutting down (press Ctrl-C again to quit at once)")
+		cancel()
+		<-sigs
+		os.Exit(130)
+	}()
+
+	go func() { _ = mgr.Run(ctx) }()
+	ctlDone := make(chan struct{})
+	go func() { _ = ctl.Serve(ctx); close(ctlDone) }()
+	log.Info("trayphone is ready", "address", ua.AOR(), "transports", "udp,tcp", "config", p.Config, "control", p.Socket)
+	if o.dial != "" {
+		go func() {
+			cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+			defer ccancel()
+			if _, err := mgr.Call(cctx, o.dial, ""); err != nil {
+				log.Error("could not dial", "target", o.dial, "error", err)
+			}
+		}()
+	}
+
+	switch {
+	case o.headless:
+		log.Info("running headless")
+		<-ctx.Done()
+	case !tray.Available():
+		log.Info("no system tray found: running headless; drive trayphone with its commands (trayphone help)")
+		<-ctx.Done()
+	default:
+		if err := tray.Run(ctx, trayController{mgr: mgr}, tray.Options{
+			ConfigPath: p.Config, EchoTestURI: callmgr.EchoTarget, Logger: log.With("component", "tray"),
+		}); err != nil {
+			log.Error("tray stopped", "error", err)
+		}
+		cancel()
+	}
+
+	cancel()
+	select {
+	case <-mgr.Done():
+	case <-time.After(shutdownTimeout):
+		log.Warn("calls did not hang up in time; quitting anyway")
+	}
+	<-ctlDone
+	ua.Close()
+	log.Info("trayphone stopped")
+	return 0
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func codecNames() []string {
+	var out []string
+	for _, c := range media.Codecs() {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func codecsFor(names []string) ([]media.Codec, error) {
+	var out []media.Codec
+	for _, n := range names {
+		c, ok := media.CodecByName(n)
+		if !ok {
+			return nil, fmt.Errorf("unknown codec %q (supported: %s)", n, strings.Join(codecNames(), ", "))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func listDevices(stdout, stderr io.Writer) int {
+	devs, err := media.ListDevices()
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 1
+	}
+	for _, d := range devs {
+		def := ""
+		if d.Default {
+			def = " (default)"
+		}
+		fmt.Fprintf(stdout, "%s%s\tin:%d out:%d rate:%d\n", d.Name, def, d.MaxIn, d.MaxOut, d.DefaultRate)
+	}
+	return 0
+}
+
+// trayController adapts the call manager to what the tray needs.
+type trayController struct{ mgr *callmgr.Manager }
+
+func (c trayController) Call(ctx context.Context, target string) error {
+	_, err := c.mgr.Call(ctx, target, "")
+	return err
+}
+func (c trayController) Answer(ctx context.Context, id string) error { return c.mgr.Answer(ctx, id) }
+func (c trayController) Hangup(ctx context.Context, id string) error { return c.mgr.Hangup(ctx, id) }
+func (c trayController) Hold(ctx context.Context, id string) error   { return c.mgr.Hold(ctx, id) }
+func (c trayController) Resume(ctx context.Context, id string) error { return c.mgr.Resume(ctx, id) }
+func (c trayController) Mute(ctx context.Context, id string, on bool) error {
+	return c.mgr.Mute(ctx, id, on)
+}
+func (c trayController) SetDND(ctx context.Context, on bool) error { return c.mgr.SetDND(ctx, on) }
+func (c trayController) Status() phone.Status                      { return c.mgr.Status() }
+func (c trayController) Subscribe() (<-chan phone.Event, func())   { return c.mgr.Subscribe() }
+func (c trayController) Recent() []phone.CallInfo                  { return c.mgr.Recent() }
+func (c trayController) SendDTMF(ctx context.Context, id, digits string) error {
+	return errors.New("sending DTMF is not available yet")
+}
+func (c trayController) Favorites() []tray.Favorite {
+	var out []tray.Favorite
+	for name, uri := range c.mgr.Favorites() {
+		out = append(out, tray.Favorite{Name: name, URI: uri})
+	}
+	slices.SortFunc(out, func(a, b tray.Favorite) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}

@@ -1,0 +1,137 @@
+// Command trayphone is a system-tray SIP softphone. Run without a command it starts the phone (in
+// the tray when a desktop has one, headless otherwise); with a command (call, answer, hangup,
+// status, ...) it drives the running phone over its per-user control socket.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"trayphone/control"
+	"trayphone/internal/paths"
+)
+
+// options are the global flags.
+type options struct {
+	home     string
+	listen   string
+	headless bool
+	audioIn  string
+	audioOut string
+	logLevel string
+	dial     string // a URI given on the command line: dial it once running
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run parses the command line and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	// --home and --listen work anywhere on the line, also after a client command.
+	args = extractFlag(args, "home", &o.home)
+	args = extractFlag(args, "listen", &o.listen)
+
+	fs := flag.NewFlagSet("trayphone", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.headless, "headless", false, "run without the tray icon, as a background daemon")
+	fs.StringVar(&o.audioIn, "audio-in", "", `microphone: "default", "portaudio:NAME", "null" or FILE.wav (played in real time)`)
+	fs.StringVar(&o.audioOut, "audio-out", "", `speaker: "default", "portaudio:NAME", "null" or FILE.wav (records what would be played)`)
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	var home, listen string
+	fs.StringVar(&home, "home", "", "keep config, state and control socket in DIR instead of the XDG directories")
+	fs.StringVar(&listen, "listen", "", "SIP address HOST:PORT for UDP and TCP (default from config, 0.0.0.0:5060)")
+	fs.Usage = func() { usage(stderr, fs) }
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	p := paths.Resolve(o.home)
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return runPhone(o, p, stderr)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd := rest[0]; {
+	case cmd == "help":
+		usage(stdout, fs)
+		return 0
+	case cmd == "devices":
+		return listDevices(stdout, stderr)
+	case control.IsClientCommand(cmd):
+		return control.RunCLI(ctx, p.Socket, rest, stdout, stderr)
+	case isDialable(cmd) && len(rest) == 1:
+		// "trayphone sip:bob@example.org" (a clicked link): hand it to the running phone, or
+		// start the phone and dial it.
+		if code := control.RunCLI(ctx, p.Socket, []string{"call", cmd}, stdout, io.Discard); code == 0 {
+			return 0
+		}
+		o.dial = cmd
+		return runPhone(o, p, stderr)
+	default:
+		fmt.Fprintf(stderr, "trayphone: unknown command %q (try \"trayphone help\")\n", cmd)
+		return 2
+	}
+}
+
+// isDialable reports whether s is a URI a desktop link handler passes us.
+func isDialable(s string) bool {
+	l := strings.ToLower(s)
+	return strings.HasPrefix(l, "sip:") || strings.HasPrefix(l, "sips:") || strings.HasPrefix(l, "tel:")
+}
+
+// extractFlag removes --name VALUE / --name=VALUE (one or two dashes) from args wherever it is and
+// stores the value.
+func extractFlag(args []string, name string, dst *string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		for _, p := range []string{"--" + name, "-" + name} {
+			if a == p && i+1 < len(args) {
+				*dst = args[i+1]
+				i++
+				goto next
+			}
+			if v, ok := strings.CutPrefix(a, p+"="); ok {
+				*dst = v
+				goto next
+			}
+		}
+		out = append(out, a)
+	next:
+	}
+	return out
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `trayphone — a system-tray SIP softphone
+
+Usage:
+  trayphone [flags]                 start the phone (tray, or headless without a desktop)
+  trayphone [flags] COMMAND [args]  drive the running phone
+  trayphone SIP-URI                 call a sip:/sips:/tel: link (starts the phone if needed)
+
+Commands:
+`)
+	for _, c := range control.ClientCommands() {
+		fmt.Fprintf(w, "  %-28s %s\n", c[0], c[1])
+	}
+	fmt.Fprintf(w, "  %-28s %s\n", "devices", "list audio devices")
+	fmt.Fprint(w, "\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
