@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# test.sh installs what the tests need (Debian packages) and runs the whole suite: formatting, vet,
+# and every Go test with the race detector. Peers (baresip, PipeWire, dbus, Xvfb) are started by
+# the tests themselves. With TRAYPHONE_CI=1 (set here) a test whose peer is missing fails instead
+# of skipping. Soak tests run only with TRAYPHONE_SOAK=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+export TRAYPHONE_CI=1
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change: $bad"; exit 1; fi
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+go test -race -count=1 -timeout 20m "$@" ./...
