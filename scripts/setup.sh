@@ -2,7 +2,7 @@
 # setup.sh installs the Debian packages trayphone's build, run and tests need (only the missing ones).
 # Usage: scripts/setup.sh [--run-only]
 set -euo pipefail
-BUILD="pkg-config gcc portaudio19-dev libopus-dev libspeexdsp-dev"
+BUILD="pkg-config gcc portaudio19-dev libopus-dev libopusfile-dev libspandsp-dev libspeexdsp-dev"
 PEERS="kamailio baresip-core coturn tshark sox libsox-fmt-all espeak-ng iproute2 iptables"
 AUDIO="libasound2-plugins pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils"
 DESKTOP="xvfb xauth x11-utils xfce4-panel dbus-daemon dbus-x11 systemd libglib2.0-bin imagemagick xdotool dunst xfce4-notifyd fonts-dejavu-core adwaita-icon-theme"
