@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"trayphone/internal/audiotest"
+	"trayphone/internal/phone"
+)
+
+// binary is the trayphone built once for the process tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "trayphone-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "trayphone")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build trayphone: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// instance is one trayphone daemon started from the built binary.
+type instance struct {
+	t    *testing.T
+	home string
+	out  string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+func startInstance(t *testing.T, name string, toneHz float64, extra ...string) *instance {
+	t.Helper()
+	home := t.TempDir()
+	in := filepath.Join(home, "in.wav")
+	if err := audiotest.WriteTone(in, toneHz, 0.5, 8000, 60); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(home, "heard.wav")
+	cfg := fmt.Sprintf("[sip]\nuser = %q\n", name)
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	args := append([]string{"--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"--headless", "--audio-in", in, "--audio-out", out}, extra...)
+	cmd := exec.Command(binary, args...)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in2 := &instance{t: t, home: home, out: out, cmd: cmd, log: &log}
+	t.Cleanup(func() {
+		in2.stop()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, log.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(home, "control.sock")); err == nil {
+			return in2
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not start:\n%s", name, log.String())
+	return nil
+}
+
+// stop sends SIGINT and waits for a clean exit.
+func (i *instance) stop() {
+	if i.cmd.ProcessState != nil {
+		return
+	}
+	_ = i.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- i.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			i.t.Errorf("trayphone exited with %v", err)
+		}
+	case <-time.After(8 * time.Second):
+		_ = i.cmd.Process.Kill()
+		<-done
+		i.t.Errorf("trayphone did not stop within 8 s of SIGINT")
+	}
+}
+
+// cli runs a client command against this instance and returns its stdout.
+func (i *instance) cli(args ...string) string {
+	i.t.Helper()
+	out, err := i.cliErr(args...)
+	if err != nil {
+		i.t.Fatalf("trayphone %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (i *instance) cliErr(args ...string) (string, error) {
+	cmd := exec.Command(binary, append(args, "--home", i.home)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (i *instance) status() phone.Status {
+	i.t.Helper()
+	var st phone.Status
+	if err := json.Unmarshal([]byte(i.cli("status", "--json")), &st); err != nil {
+		i.t.Fatal(err)
+	}
+	return st
+}
+
+// waitCall polls status until the only call is in state want.
+func (i *instance) waitCall(want phone.CallState) phone.CallInfo {
+	i.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var st phone.Status
+	for time.Now().Before(deadline) {
+		st = i.status()
+		if len(st.Calls) == 1 && st.Calls[0].State == want {
+			return st.Calls[0]
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	i.t.Fatalf("no %s call; status %+v", want, st)
+	return phone.CallInfo{}
+}
+
+// TestTwoProcessesDrivenByCLI runs two real trayphone daemons and drives a whole call with the CLI:
+// call, answer, hold, resume, hang up, and checks what each side heard.
+func TestTwoProcessesDrivenByCLI(t *testing.T) {
+	a := startInstance(t, "alice", 600)
+	b := startInstance(t, "bob", 1000)
+	bAddr := b.status().Contact[0]
+	if !strings.HasPrefix(bAddr, "sip:bob@127.0.0.1:") {
+		t.Fatalf("bob's contact %q", bAddr)
+	}
+	a.cli("call", bAddr)
+	in := b.waitCall(phone.CallIncoming)
+	if in.Direction != phone.Incoming || !strings.HasPrefix(in.Remote, "sip:alice@") {
+		t.Errorf("bob sees %+v", in)
+	}
+	b.cli("answer")
+	a.waitCall(phone.CallActive)
+	time.Sleep(2 * time.Second)
+	a.cli("hold")
+	b.waitCall(phone.CallHeld)
+	a.cli("resume")
+	b.waitCall(phone.CallActive)
+	time.Sleep(2 * time.Second)
+	var calls []phone.CallInfo
+	if err := json.Unmarshal([]byte(a.cli("calls", "--json")), &calls); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0].Codec != "PCMU" || calls[0].Duration < 3 || calls[0].Media.PacketsReceived < 150 {
+		t.Errorf("calls --json: %+v", calls)
+	}
+	b.cli("hangup")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(a.status().Calls) != 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(a.status().Calls); n != 0 {
+		t.Fatalf("alice still has %d calls after bob hung up", n)
+	}
+	a.stop()
+	b.stop()
+	checkHeard(t, a.out, 1000)
+	checkHeard(t, b.out, 600)
+}
+
+func checkHeard(t *testing.T, path string, freq float64) {
+	t.Helper()
+	s, rate, err := audiotest.ReadWAVMono(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, end := audiotest.ActiveSpan(s, rate, -40)
+	// The last second after resume must carry the far end's tone cleanly.
+	tail := audiotest.Trim(s, rate, max(start, end-1200*time.Millisecond), end-200*time.Millisecond)
+	an := audiotest.Analyze(tail, rate)
+	snr := audiotest.ToneSNR(tail, rate, freq)
+	t.Logf("%s: %s, SNR %.1f dB", filepath.Base(path), an, snr)
+	if d := an.DominantHz - freq; d > 5 || d < -5 || snr < 30 {
+		t.Errorf("%s: heard %.0f Hz at SNR %.1f dB, want %.0f Hz at ≥ 30 dB", path, an.DominantHz, snr, freq)
+	}
+}
+
+func TestCLIWithoutRunningPhone(t *testing.T) {
+	home := t.TempDir()
+	for _, args := range [][]string{{"status"}, {"call", "echo"}, {"hangup"}, {"events"}} {
+		out, err := exec.Command(binary, append(args, "--home", home)...).CombinedOutput()
+		if err == nil {
+			t.Errorf("trayphone %v succeeded without a running phone", args)
+		}
+		if !strings.Contains(string(out), "trayphone is not running") {
+			t.Errorf("trayphone %v: %q", args, out)
+		}
+	}
+}
+
+func TestSecondInstanceRefused(t *testing.T) {
+	a := startInstance(t, "alice", 600)
+	cmd := exec.Command(binary, "--home", a.home, "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--headless")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "already running") {
+		t.Errorf("second instance: err %v, output %q", err, out)
+	}
+}
+
+func TestBadConfigNamesLine(t *testing.T) {
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("[sip]\nlisen = \"0.0.0.0:5060\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "--home", home, "--headless").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "config.toml:2") || !strings.Contains(string(out), "sip.lisen") {
+		t.Errorf("bad config: err %v, output %q", err, out)
+	}
+}
+
+func TestEchoThroughCLI(t *testing.T) {
+	a := startInstance(t, "alice", 700)
+	a.cli("call", "echo")
+	c := a.waitCall(phone.CallActive)
+	if c.Remote != "echo" {
+		t.Errorf("remote %q", c.Remote)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	a.cli("hangup")
+	a.stop()
+	checkHeard(t, a.out, 700)
+}
