@@ -105,21 +105,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		}()
 	}
 
-	switch {
-	case o.headless:
-		log.Info("running headless")
-		<-ctx.Done()
-	case !tray.Available():
-		log.Info("no system tray found: running headless; drive trayphone with its commands (trayphone help)")
-		<-ctx.Done()
-	default:
-		if err := tray.Run(ctx, trayController{mgr: mgr}, tray.Options{
-			ConfigPath: p.Config, EchoTestURI: callmgr.EchoTarget, Logger: log.With("component", "tray"),
-		}); err != nil {
-			log.Error("tray stopped", "error", err)
-		}
-		cancel()
-	}
+	runDesktop(ctx, o.headless, p, mgr, log) // tray or notifications; app_tray.go
 
 	cancel()
 	select {

@@ -115,7 +115,13 @@ func (t *trayUI) name(uri string) string {
 	t.mu.Lock()
 	names := t.names
 	t.mu.Unlock()
-	return names(uri)
+	if n := names(uri); n != "" {
+		return n
+	}
+	if t.opts.Names != nil {
+		return t.opts.Names(uri)
+	}
+	return ""
 }
 
 func (t *trayUI) add(parent *item, title string, checkbox bool, onClick func()) *item {
@@ -433,6 +439,12 @@ func (t *trayUI) onClipboard() {
 func (t *trayUI) onConfig() {
 	if t.opts.ConfigPath == "" {
 		return
+	}
+	if t.opts.PrepareConfig != nil {
+		if err := t.opts.PrepareConfig(); err != nil {
+			t.log.Warn("open config", "path", t.opts.ConfigPath, "err", err)
+			return
+		}
 	}
 	cmd := exec.Command("xdg-open", t.opts.ConfigPath)
 	if err := cmd.Start(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -70,8 +71,10 @@ func NewNotifier(ctl CallHandler, names func(string) string, log *slog.Logger) *
 	return newNotifier(conn, ctl, names, log)
 }
 
+// privateSessionBus connects to the session bus without auto-launching one (godbus would otherwise
+// run dbus-launch and leave a stray dbus-daemon behind on a machine without a desktop session).
 func privateSessionBus() (*dbus.Conn, error) {
-	conn, err := dbus.SessionBusPrivate()
+	conn, err := dbus.SessionBusPrivateNoAutoStartup()
 	if err != nil {
 		return nil, err
 	}
@@ -268,6 +271,11 @@ func (n *Notifier) send(note notify.Notification) {
 }
 
 func (n *Notifier) plain(summary, body string) {
+	if n.conn == nil && runtime.GOOS != "darwin" && runtime.GOOS != "windows" {
+		// On Linux and the BSDs beeep also needs the session bus, and would auto-launch one.
+		n.log.Debug("no session bus: notification not shown", "summary", summary)
+		return
+	}
 	if err := beeep.Notify(summary, body, ""); err != nil {
 		n.log.Debug("plain notification", "summary", summary, "err", err)
 	}

@@ -55,6 +55,12 @@ type Options struct {
 	Logger *slog.Logger
 	// IconSize is the pixel size of the exported icon; 0 means 64 (hosts scale it down).
 	IconSize int
+	// Names maps a remote URI to a display name (imported contacts); it is asked when no favorite
+	// matches, from any goroutine. Nil means favorites only.
+	Names func(uri string) string
+	// PrepareConfig runs before "Open config" opens ConfigPath, e.g. to create a commented default
+	// file; nil does nothing.
+	PrepareConfig func() error
 }
 
 // commandTimeout bounds one command started from the menu.
@@ -104,6 +110,29 @@ func Run(ctx context.Context, ctl Controller, opts Options) error {
 	return nil
 }
 
+// Notifications shows desktop notifications for the core's events without a tray icon (headless
+// mode): incoming calls with Answer and Decline, missed calls, registration failures. names maps a
+// remote URI to a display name and may be nil. It returns when ctx is done or the event stream
+// closes.
+func Notifications(ctx context.Context, ctl CallHandler, events <-chan phone.Event, names func(string) string, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := NewNotifier(ctl, names, log)
+	defer n.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			n.Handle(ev)
+		}
+	}
+}
+
 // Available reports whether a tray host is there to show the icon: a StatusNotifierItem watcher
 // (org.kde.StatusNotifierWatcher) on the session bus. On Linux fyne.io/systray speaks only
 // StatusNotifierItem, so an XEmbed-only tray (an X11 _NET_SYSTEM_TRAY_S0 owner without a watcher)
@@ -117,6 +146,18 @@ func Available() bool {
 	var has bool
 	err = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
 	return err == nil && has
+}
+
+// NamesFrom returns a function naming a remote URI: the name of the favorite with that address,
+// else what fallback (may be nil) says, else "".
+func NamesFrom(favs []Favorite, fallback func(string) string) func(string) string {
+	byFav := favoriteNames(favs)
+	return func(uri string) string {
+		if n := byFav(uri); n != "" || fallback == nil {
+			return n
+		}
+		return fallback(uri)
+	}
 }
 
 // favoriteNames maps a remote URI to a favorite's name, ignoring "sip:" vs "sips:" and parameters.

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"trayphone/callmgr"
+	"trayphone/internal/contacts"
+	"trayphone/internal/paths"
+	"trayphone/tray"
+)
+
+// runDesktop shows the running phone on the desktop until ctx is done or the user quits from the
+// tray: the tray icon and menu when a tray host is there, otherwise (or with --headless)
+// notifications only. Either way incoming calls, missed calls and registration failures notify.
+// It returns when ctx is done or the user picked Quit; the caller then shuts the core down.
+func runDesktop(ctx context.Context, headless bool, p paths.Paths, mgr *callmgr.Manager, log *slog.Logger) {
+	book, err := contacts.Load(p.State)
+	if err != nil {
+		log.Warn("contacts not loaded; callers are shown by address", "error", err)
+		book = &contacts.Book{}
+	}
+	ctl := desktopController{trayController: trayController{mgr: mgr}, book: book}
+	notifyOnly := func() {
+		events, unsubscribe := mgr.Subscribe()
+		defer unsubscribe()
+		names := tray.NamesFrom(ctl.Favorites(), book.Name)
+		tray.Notifications(ctx, ctl, events, names, log.With("component", "notify"))
+		<-ctx.Done()
+	}
+	switch {
+	case headless:
+		log.Info("running headless")
+		notifyOnly()
+	case !tray.Available():
+		log.Info("no system tray found: running headless; drive trayphone with its commands (trayphone help)")
+		notifyOnly()
+	default:
+		err := tray.Run(ctx, ctl, tray.Options{
+			ConfigPath:    p.Config,
+			EchoTestURI:   callmgr.EchoTarget,
+			Logger:        log.With("component", "tray"),
+			Names:         book.Name,
+			PrepareConfig: func() error { return ensureConfig(p.Config) },
+		})
+		if err != nil {
+			log.Error("tray stopped", "error", err)
+		}
+	}
+}
+
+// desktopController is the tray's controller: the call manager plus the imported contacts, whose
+// favorites follow the config's in the Favorites submenu.
+type desktopController struct {
+	trayController
+	book *contacts.Book
+}
+
+// Favorites returns the config's favorites (sorted by name), then the favorite contacts whose
+// address is not already there.
+func (c desktopController) Favorites() []tray.Favorite {
+	out := c.trayController.Favorites()
+	seen := map[string]bool{}
+	for _, f := range out {
+		seen[strings.ToLower(f.URI)] = true
+	}
+	for _, ct := range c.book.Favorites() {
+		uri := ct.DialTarget()
+		if seen[strings.ToLower(uri)] {
+			continue
+		}
+		seen[strings.ToLower(uri)] = true
+		out = append(out, tray.Favorite{Name: ct.Name, URI: uri})
+	}
+	return out
+}
+
+// defaultConfig is the commented settings file "Open config" creates when there is none. Its
+// values are config.Default(); a test checks that it loads.
+const defaultConfig = `# trayphone settings. Changes take effect the next time trayphone starts.
+# Every setting is optional; the values shown are the defaults.
+
+# Do not disturb: reject incoming calls as busy.
+dnd = false
+
+[sip]
+# Address and port for SIP over UDP and TCP; when the port is taken the next free one is used.
+listen = "0.0.0.0:5060"
+# The user part of your address for direct calls (default: your login name).
+# user = "alice"
+# display_name = "Alice Example"
+# Accept calls that do not come through a registrar (default: only while no account is set up).
+# allow_direct_calls = true
+
+[audio]
+# "default", "null", "portaudio:NAME" (see "trayphone devices") or a .wav file.
+input = "default"
+output = "default"
+ringer = "default"
+# Codecs in order of preference.
+codecs = ["PCMU", "PCMA"]
+
+# Favorites appear in the tray's Favorites menu and can be called by name ("trayphone call bob").
+# Contacts imported with "trayphone contacts import FILE.vcf" that are starred or in a
+# "Favorites" category are added after these.
+[favorites]
+# bob = "sip:bob@192.168.1.20"
+
+# A SIP account to register with. Its password lives in the keyring, never in this file.
+# [[account]]
+# id = "work"
+# aor = "sip:alice@sip.example.com"
+# registrar = "sip:sip.example.com"
+# transport = "udp"
+`
+
+// ensureConfig creates the commented default settings file at path (0600, directory 0700) unless
+// a file is already there.
+func ensureConfig(path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create settings: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil // created meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("create settings: %w", err)
+	}
+	if _, err := f.WriteString(defaultConfig); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("create settings %s: %w", path, err)
+	}
+	return f.Close()
+}
