@@ -1,0 +1,61 @@
+package nat
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"trayphone/internal/siptest/coturn"
+	"trayphone/internal/siptest/netns"
+)
+
+// TestDiscoverBehindNAT puts a socket in a lan namespace behind an iptables MASQUERADE router and
+// asks a coturn with two wan addresses: the phone must find the router's outer address and the
+// NAT type (plain MASQUERADE keeps the source port per flow: endpoint-independent mapping;
+// --random-fully picks a new port per destination: symmetric). Linux conntrack filters by
+// address and port.
+func TestDiscoverBehindNAT(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		symmetric bool
+		mapping   Behavior
+		typ       string
+	}{
+		{"masquerade", false, EndpointIndependent, "endpoint-independent"},
+		{"random-fully", true, AddressPortDependent, "symmetric"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			n := netns.Up(t, netns.Options{AltIP: true, Symmetric: c.symmetric})
+			srv := coturn.Start(t, coturn.Options{NetNS: n.WAN, IPs: []string{n.WANIP.String(), n.WANAlt.String()}})
+			var conn net.PacketConn
+			var err error
+			n.Do(t, n.LAN, func() { conn, err = net.ListenPacket("udp4", n.LANIP.String()+":0") })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			start := time.Now()
+			rep, err := DiscoverConn(ctx, conn, srv.Addr())
+			if err != nil {
+				t.Fatalf("discover: %v\n%s", err, srv.Log())
+			}
+			t.Logf("report %+v (type %s) in %v", rep, rep.Type(), time.Since(start).Round(time.Millisecond))
+			if rep.Public.Addr() != n.NATOuter {
+				t.Errorf("public address: got %v, want the NAT's outer %v", rep.Public.Addr(), n.NATOuter)
+			}
+			if rep.Local.Addr() != n.LANIP {
+				t.Errorf("local address: got %v, want %v", rep.Local.Addr(), n.LANIP)
+			}
+			if rep.Mapping != c.mapping || rep.Type() != c.typ {
+				t.Errorf("mapping: got %v (%s), want %v (%s)", rep.Mapping, rep.Type(), c.mapping, c.typ)
+			}
+			if rep.Filtering != AddressPortDependent {
+				t.Errorf("filtering: got %v, want address-and-port-dependent (conntrack)", rep.Filtering)
+			}
+		})
+	}
+}
