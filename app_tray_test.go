@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"trayphone/internal/audiotest"
+	"trayphone/internal/config"
+	"trayphone/internal/contacts"
+	"trayphone/internal/siptest/baresip"
+	"trayphone/internal/testenv"
+)
+
+// startTestBus starts a private session dbus-daemon for t and returns its address.
+func startTestBus(t *testing.T) string {
+	t.Helper()
+	daemon := testenv.RequireProgram(t, "dbus-daemon")
+	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address=1",
+		"--address=unix:path="+filepath.Join(t.TempDir(), "bus"))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() { // exits when dbus-daemon prints its address or is killed
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		addr <- strings.TrimSpace(line)
+	}()
+	select {
+	case a := <-addr:
+		if a == "" {
+			t.Fatal("dbus-daemon printed no address")
+		}
+		return a
+	case <-time.After(10 * time.Second):
+		t.Fatal("dbus-daemon did not start")
+	}
+	return ""
+}
+
+func busConn(t *testing.T, addr string) *dbus.Conn {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatalf("connect %s: %v", addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// sniWatcher is a minimal org.kde.StatusNotifierWatcher, the tray host's side.
+type sniWatcher struct{ items chan string }
+
+func (w *sniWatcher) RegisterStatusNotifierItem(sender dbus.Sender, service string) *dbus.Error {
+	w.items <- string(sender) + service
+	return nil
+}
+func (w *sniWatcher) RegisterStatusNotifierHost(string) *dbus.Error { return nil }
+
+// notifNote is one Notify call the test notification server received.
+type notifNote struct {
+	ID      uint32
+	Summary string
+	Body    string
+	Actions []string
+}
+
+// notifServer is a minimal org.freedesktop.Notifications server with actions.
+type notifServer struct {
+	conn   *dbus.Conn
+	mu     sync.Mutex
+	next   uint32
+	notes  chan notifNote
+	closed chan uint32
+}
+
+const (
+	notifPath  = dbus.ObjectPath("/org/freedesktop/Notifications")
+	notifIface = "org.freedesktop.Notifications"
+)
+
+func (s *notifServer) GetCapabilities() ([]string, *dbus.Error) {
+	return []string{"body", "body-markup", "actions"}, nil
+}
+func (s *notifServer) GetServerInformation() (string, string, string, string, *dbus.Error) {
+	return "testserver", "trayphone", "1", "1.2", nil
+}
+func (s *notifServer) Notify(app string, replaces uint32, icon, summary, body string, actions []string,
+	hints map[string]dbus.Variant, timeout int32) (uint32, *dbus.Error) {
+	s.mu.Lock()
+	s.next++
+	id := s.next
+	s.mu.Unlock()
+	s.notes <- notifNote{ID: id, Summary: summary, Body: body, Actions: actions}
+	return id, nil
+}
+func (s *notifServer) CloseNotification(id uint32) *dbus.Error {
+	s.closed <- id
+	_ = s.conn.Emit(notifPath, notifIface+".NotificationClosed", id, uint32(3))
+	return nil
+}
+
+func (s *notifServer) nextNote(t *testing.T) notifNote {
+	t.Helper()
+	select {
+	case n := <-s.notes:
+		return n
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification")
+	}
+	return notifNote{}
+}
+
+func (s *notifServer) waitClosed(t *testing.T, want uint32) {
+	t.Helper()
+	select {
+	case id := <-s.closed:
+		if id != want {
+			t.Fatalf("CloseNotification(%d), want %d", id, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("notification %d was not closed", want)
+	}
+}
+
+// menuItem is one node of a com.canonical.dbusmenu layout.
+type menuItem struct {
+	ID       int32
+	Props    map[string]dbus.Variant
+	Children []menuItem
+}
+
+func parseMenu(v any) menuItem {
+	s := v.([]any)
+	n := menuItem{ID: s[0].(int32), Props: s[1].(map[string]dbus.Variant)}
+	for _, c := range s[2].([]dbus.Variant) {
+		n.Children = append(n.Children, parseMenu(c.Value()))
+	}
+	return n
+}
+
+// find returns the visible item at a label path like "Favorites/Bob".
+func (n menuItem) find(path string) (menuItem, bool) {
+	first, rest, more := strings.Cut(path, "/")
+	for _, c := range n.Children {
+		if l, _ := c.Props["label"].Value().(string); l == first {
+			if v, ok := c.Props["visible"]; ok && v.Value() == false {
+				continue
+			}
+			if !more {
+				return c, true
+			}
+			return c.find(rest)
+		}
+	}
+	return menuItem{}, false
+}
+
+// TestDesktopTrayAndNotifications runs the real trayphone binary on a private session bus with a
+// StatusNotifierWatcher and a notification server: a favorite clicked in the tray menu calls a
+// real baresip; a second "trayphone sip:..." launch forwards the URI to the running phone; calls
+// from baresip notify with Answer/Decline buttons that work; a cancelled call closes its
+// notification and leaves a missed-call one; Quit shuts the phone down cleanly.
+func TestDesktopTrayAndNotifications(t *testing.T) {
+	addr := startTestBus(t)
+	conn := busConn(t, addr)
+	w := &sniWatcher{items: make(chan string, 4)}
+	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own watcher: %v %v", r, err)
+	}
+	notes := &notifServer{conn: busConn(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
+	if err := notes.conn.Export(notes, notifPath, notifIface); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := notes.conn.RequestName(notifIface, dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own %s: %v %v", notifIface, r, err)
+	}
+
+	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000})
+
+	home := t.TempDir()
+	in := filepath.Join(home, "in.wav")
+	if err := audiotest.WriteTone(in, 600, 0.5, 8000, 60); err != nil {
+		t.Fatal(err)
+	}
+	heard := filepath.Join(home, "heard.wav")
+	cfg := fmt.Sprintf("[sip]\nuser = \"alice\"\n\n[favorites]\nBob = %q\n", bob.URI())
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	book := &contacts.Book{Contacts: []contacts.Contact{
+		{Name: "Carol Contact", SIP: []string{"sip:carol@192.0.2.1"}, Favorite: true},
+		{Name: "Dave NotFavorite", Numbers: []string{"+1 555 0100"}},
+	}}
+	if err := book.Save(filepath.Join(home, "state")); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	self := fmt.Sprintf("sip:alice@127.0.0.1:%d", port)
+	cmd := exec.Command(binary, "--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"--audio-in", in, "--audio-out", heard)
+	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=", "WAYLAND_DISPLAY=")
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // returns when the phone exits (Quit, or killed below)
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("trayphone log:\n%s", log.String())
+		}
+	})
+
+	var item string
+	select {
+	case item = <-w.items:
+	case <-time.After(15 * time.Second):
+		t.Fatal("trayphone registered no StatusNotifierItem")
+	}
+	sender, _, _ := strings.Cut(item, "/")
+	menu := conn.Object(sender, "/StatusNotifierItem/menu")
+	layout := func() menuItem {
+		t.Helper()
+		var rev uint32
+		var l any
+		if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &l); err != nil {
+			t.Fatalf("GetLayout: %v", err)
+		}
+		return parseMenu(l)
+	}
+	var root menuItem
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		root = layout()
+		_, bobOK := root.find("Favorites/Bob")
+		_, carolOK := root.find("Favorites/Carol Contact")
+		if bobOK && carolOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Favorites/Bob (config) %v, Favorites/Carol Contact (imported) %v", bobOK, carolOK)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, ok := root.find("Favorites/Dave NotFavorite"); ok {
+		t.Error("a contact that is not a favorite is in the Favorites menu")
+	}
+	click := func(label string) {
+		t.Helper()
+		n, ok := layout().find(label)
+		if !ok {
+			t.Fatalf("no menu item %q", label)
+		}
+		if err := menu.Call("com.canonical.dbusmenu.Event", 0, n.ID, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
+			t.Fatalf("click %q: %v", label, err)
+		}
+	}
+	waitBob := func(ev string) {
+		t.Helper()
+		if _, err := bob.WaitEvent(ev, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A favorite clicked in the menu reaches baresip.
+	click("Favorites/Bob")
+	waitBob(baresip.CallEstablished)
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	waitBob(baresip.CallClosed)
+
+	// A second launch with a link forwards it to the running phone and exits.
+	fwd := exec.Command(binary, "--home", home, bob.URI())
+	fwd.Env = cmd.Env
+	start := time.Now()
+	if out, err := fwd.CombinedOutput(); err != nil {
+		t.Fatalf("trayphone %s (second launch): %v\n%s", bob.URI(), err, out)
+	}
+	t.Logf("second launch forwarded the link and exited after %v", time.Since(start).Round(time.Millisecond))
+	waitBob(baresip.CallEstablished)
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	waitBob(baresip.CallClosed)
+
+	incoming := func() notifNote {
+		t.Helper()
+		if err := bob.Dial(self); err != nil {
+			t.Fatal(err)
+		}
+		n := notes.nextNote(t)
+		if n.Summary != "Incoming call" || !slices.Contains(n.Actions, "answer") || !slices.Contains(n.Actions, "decline") {
+			t.Fatalf("incoming call notification %q with actions %q", n.Summary, n.Actions)
+		}
+		if !strings.Contains(n.Body, "Bob") || !strings.Contains(n.Body, "sip:bob@127.0.0.1") {
+			t.Errorf("notification body %q: want the favorite's name and the caller's address", n.Body)
+		}
+		return n
+	}
+	invoke := func(id uint32, key string) {
+		t.Helper()
+		if err := notes.conn.Emit(notifPath, notifIface+".ActionInvoked", id, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Decline from the notification: baresip's call is closed, no missed-call note.
+	n := incoming()
+	invoke(n.ID, "decline")
+	waitBob(baresip.CallClosed)
+	notes.waitClosed(t, n.ID)
+
+	// The caller gives up: the ringing note closes and a missed-call note stays.
+	n = incoming()
+	if _, err := bob.WaitEvent(baresip.CallRinging, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	notes.waitClosed(t, n.ID)
+	if m := notes.nextNote(t); m.Summary != "Missed call from Bob" {
+		t.Errorf("after a cancelled call: notification %q, want \"Missed call from Bob\"", m.Summary)
+	}
+	waitBob(baresip.CallClosed)
+
+	// Answer from the notification: the call is established and audio flows both ways.
+	n = incoming()
+	invoke(n.ID, "answer")
+	waitBob(baresip.CallEstablished)
+	notes.waitClosed(t, n.ID)
+	time.Sleep(3 * time.Second)
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	waitBob(baresip.CallClosed)
+	select {
+	case m := <-notes.notes:
+		t.Errorf("unexpected notification %q after an answered call", m.Summary)
+	default:
+	}
+
+	// Quit from the menu: the phone shuts down in order and exits 0.
+	click("Quit")
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("trayphone exited with %v after Quit", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("trayphone did not exit after Quit")
+	}
+	checkHeard(t, heard, 1000)
+	checkHeard(t, bob.RecordedReceived(), 600)
+	if strings.Contains(log.String(), "no system tray") {
+		t.Error("trayphone said there is no tray although a StatusNotifierWatcher was on the bus")
+	}
+}
+
+// TestDefaultConfigLoads checks that the commented file "Open config" creates is valid and equals
+// the built-in defaults, and that an existing file is left alone.
+func TestDefaultConfigLoads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "config.toml")
+	if err := ensureConfig(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	got, err := config.Load(path, config.LoadOptions{KnownCodecs: codecNames()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Default()
+	if got.SIP.Listen != want.SIP.Listen || got.Audio.Input != want.Audio.Input || got.Audio.Ringer != want.Audio.Ringer ||
+		!slices.Equal(got.Audio.Codecs, want.Audio.Codecs) || got.DND || len(got.Favorites) != 0 || len(got.Accounts) != 0 {
+		t.Errorf("default file loads as %+v, want %+v", got, want)
+	}
+	if err := os.WriteFile(path, []byte("dnd = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureConfig(path); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "dnd = true\n" {
+		t.Errorf("ensureConfig changed an existing file to %q", b)
+	}
+}
