@@ -6,9 +6,12 @@ import (
 )
 
 const (
-	// defaultPlayoutDelay is how long after its arrival the first packet of a talkspurt is played.
-	// It is fixed for now; an adaptive delay is a later change.
-	defaultPlayoutDelay = 60 * time.Millisecond
+	// defaultPlayoutDelay is the starting playout delay of a stream: how long after its arrival
+	// the first packet is played. The buffer then follows the measured jitter (jitter_adapt.go).
+	defaultPlayoutDelay = 40 * time.Millisecond
+	// minPlayoutDelay and maxPlayoutDelay bound the adaptive playout delay.
+	minPlayoutDelay = 20 * time.Millisecond
+	maxPlayoutDelay = 200 * time.Millisecond
 	// jitterSlots is the size of the jitter buffer ring: 64 frames, 1.28 s of 20 ms audio.
 	jitterSlots = 64
 	// maxRTPPayload is the largest payload the jitter buffer keeps: a full Ethernet MTU of UDP
@@ -63,8 +66,9 @@ type jitterSlot struct {
 	payload []byte // len is the payload, cap is maxRTPPayload
 }
 
-// jitterBuffer reorders the audio packets of one stream and releases one frame per tick, a fixed
-// playout delay after the first packet of a talkspurt arrived. Playout follows RTP timestamps,
+// jitterBuffer reorders the audio packets of one stream and releases one frame per tick, an
+// adaptive playout delay after the packets arrived (see jitter_adapt.go for how the delay follows
+// the measured jitter and absorbs a sender clock that runs fast or slow). Playout follows RTP timestamps,
 // not sequence numbers: the playout point playTS advances one frame per tick, so a sender's
 // silence (a timestamp jump) is kept as silence and the delay is kept across it. It also keeps
 // the receive statistics of RFC 3550: loss (A.3) and interarrival jitter (A.8).
@@ -98,6 +102,11 @@ type jitterBuffer struct {
 	haveTransit bool
 	transit     int64
 	origin      time.Time
+
+	adapt adaptState
+	// silent, if set, tells whether a payload is silence; the buffer prefers to drop or stretch
+	// silent frames when it adapts its delay.
+	silent func(payload []byte) bool
 }
 
 // newJitterBuffer returns a buffer for frames of step timestamp units at clockRate, played delay
@@ -109,6 +118,7 @@ func newJitterBuffer(clockRate int, step uint32, delay time.Duration) *jitterBuf
 		delay:     uint32(delay * time.Duration(clockRate) / time.Second),
 		clockRate: clockRate,
 	}
+	jb.adapt.init(jb, delay)
 	store := make([]byte, jitterSlots*maxRTPPayload)
 	for i := range jb.slots {
 		jb.slots[i].payload = store[i*maxRTPPayload : i*maxRTPPayload : (i+1)*maxRTPPayload]
@@ -128,7 +138,8 @@ func (jb *jitterBuffer) insert(p rtpIn, arrival time.Time) insertResult {
 		return insertDuplicate
 	}
 	jb.seq.update(p.seq)
-	jb.updateJitter(p.ts, arrival)
+	transit := jb.updateJitter(p.ts, arrival)
+	jb.adapt.observe(transit)
 
 	switch {
 	case !jb.anchored:
@@ -140,14 +151,20 @@ func (jb *jitterBuffer) insert(p rtpIn, arrival time.Time) insertResult {
 		jb.lateRun++
 		if jb.lateRun < lateRunReanchor || jb.queued != 0 {
 			jb.late++
+			jb.adapt.decide(true)
 			return insertLate
 		}
+		jb.adapt.reset()
+		jb.adapt.observe(transit)
 		jb.anchor(p.seq, p.ts)
 	case int32(p.ts-jb.playTS) > int32(jitterSlots*jb.step) || int16(p.seq-jb.nextSeq) >= jitterSlots:
 		// Too far ahead to be held: the sender jumped. Follow it.
+		jb.adapt.reset()
+		jb.adapt.observe(transit)
 		jb.anchor(p.seq, p.ts)
 	}
 	jb.lateRun = 0
+	jb.adapt.queued(int32(p.ts - jb.playTS))
 	if int16(p.seq-jb.nextSeq) < 0 {
 		jb.nextSeq = p.seq
 	}
@@ -184,12 +201,14 @@ func (jb *jitterBuffer) checkSSRC(ssrc uint32) {
 	jb.anchored = false
 	jb.haveTransit = false
 	jb.haveEvt = false
+	jb.adapt.reset()
 }
 
-// anchor starts a playout timeline at which the packet (seq, ts) plays delay from now.
+// anchor starts a playout timeline at which the packet (seq, ts) plays the target delay from now.
 func (jb *jitterBuffer) anchor(seq uint16, ts uint32) {
 	jb.clear()
 	jb.anchored = true
+	jb.delay = jb.adapt.anchorDelay()
 	jb.playTS = ts - jb.delay
 	jb.nextSeq = seq
 	jb.lateRun = 0
@@ -207,6 +226,10 @@ func (jb *jitterBuffer) clear() {
 func (jb *jitterBuffer) pop() ([]byte, popResult) {
 	if !jb.anchored {
 		return nil, popIdle
+	}
+	if jb.adapt.pending != 0 && jb.adapt.apply() {
+		// A stretch: this tick plays a concealed frame and the timeline waits one frame.
+		return nil, popMissing
 	}
 	for jb.queued > 0 {
 		slot := jb.head()
@@ -226,6 +249,7 @@ func (jb *jitterBuffer) pop() ([]byte, popResult) {
 			jb.late++
 			continue
 		}
+		jb.adapt.shift(-diff)
 		jb.playTS = slot.ts + jb.step
 		return slot.payload, popFrame
 	}
@@ -257,8 +281,9 @@ func (jb *jitterBuffer) skip(n int64) {
 	}
 }
 
-// updateJitter runs RFC 3550 A.8 for a packet with timestamp ts that arrived at arrival.
-func (jb *jitterBuffer) updateJitter(ts uint32, arrival time.Time) {
+// updateJitter runs RFC 3550 A.8 for a packet with timestamp ts that arrived at arrival, and
+// returns the packet's relative transit time (arrival minus timestamp, in timestamp units).
+func (jb *jitterBuffer) updateJitter(ts uint32, arrival time.Time) int64 {
 	if !jb.haveTransit && jb.origin.IsZero() {
 		jb.origin = arrival
 	}
@@ -267,13 +292,14 @@ func (jb *jitterBuffer) updateJitter(ts uint32, arrival time.Time) {
 	transit := arr - int64(ts)
 	if !jb.haveTransit {
 		jb.haveTransit, jb.transit = true, transit
-		return
+		return transit
 	}
 	d := transit - jb.transit
 	jb.transit = transit
 	// Transit differences wrap with the 32-bit timestamp.
 	d = int64(int32(d))
 	jb.jitter += (math.Abs(float64(d)) - jb.jitter) / 16
+	return transit
 }
 
 // jitterMS returns the interarrival jitter in milliseconds.

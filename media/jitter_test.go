@@ -126,13 +126,14 @@ func TestJitterBuffer(t *testing.T) {
 			lost: 1,
 		},
 		{
-			name: "late packet is dropped and counted, not lost",
+			name: "late packet is dropped and counted, not lost; the buffer grows by a frame",
 			steps: jbSteps(
 				jbIn(100, jbTS(100), insertQueued),
 				jbIn(101, jbTS(101), insertQueued),
 				jbIn(103, jbTS(103), insertQueued),
 				jbPops(3, jbMissing), jbPop(100), jbPop(101), jbPop(jbMissing),
 				jbIn(102, jbTS(102), insertLate),
+				jbPop(jbMissing), // the stretch
 				jbPop(103),
 			),
 			late: 1,
@@ -215,7 +216,7 @@ func TestJitterBuffer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clk := clock.NewFake(time.Unix(1000, 0))
-			jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
+			jb := newJitterBuffer(8000, 160, 60*time.Millisecond)
 			for i, st := range tt.steps {
 				if st.pop {
 					payload, res := jb.pop()
@@ -254,7 +255,7 @@ func TestJitterBuffer(t *testing.T) {
 
 func TestJitterBufferTooBig(t *testing.T) {
 	t.Parallel()
-	jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
+	jb := newJitterBuffer(8000, 160, 60*time.Millisecond)
 	got := jb.insert(rtpIn{seq: 1, payload: make([]byte, maxRTPPayload+1)}, time.Now())
 	if got != insertTooBig {
 		t.Fatalf("got %d, want insertTooBig", got)
@@ -277,7 +278,7 @@ func TestJitterBufferInterarrivalJitter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clk := clock.NewFake(time.Unix(1000, 0))
-			jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
+			jb := newJitterBuffer(8000, 160, 60*time.Millisecond)
 			start := clk.Now()
 			for i := range 300 {
 				arrival := start.Add(time.Duration(i)*20*time.Millisecond + tt.offset(i))
@@ -315,7 +316,7 @@ func TestSeqStatsLargeJump(t *testing.T) {
 }
 
 func TestJitterBufferAllocs(t *testing.T) {
-	jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
+	jb := newJitterBuffer(8000, 160, 60*time.Millisecond)
 	payload := make([]byte, 160)
 	now := time.Unix(1000, 0)
 	seq, ts := uint16(0), uint32(0)

@@ -424,7 +424,7 @@ func TestSessionSendFakeClock(t *testing.T) {
 }
 
 // TestSessionPlayoutFakeClock feeds packets into a session's receive path and checks what it
-// plays, tick by tick: the 60 ms delay, concealment that fades to silence, silence on hold.
+// plays, tick by tick: the 40 ms starting delay, concealment that fades to silence, silence on hold.
 func TestSessionPlayoutFakeClock(t *testing.T) {
 	sessCheckNoLeak(t)
 	clk := clock.NewFake(time.Unix(1000, 0))
@@ -453,14 +453,14 @@ func TestSessionPlayoutFakeClock(t *testing.T) {
 		tick()
 	}
 	sessWaitTimers(t, clk, 1)
-	// Frames 1-3 wait out the playout delay, frame 4 plays packet 0.
-	for f := 1; f <= 3; f++ {
+	// Frames 1-2 wait out the 40 ms starting playout delay, frame 3 plays packet 0.
+	for f := 1; f <= 2; f++ {
 		if got := level(f); got != 0 {
 			t.Errorf("frame %d: got %d, want silence during the playout delay", f, got)
 		}
 	}
-	if got := level(4); got < 9000 {
-		t.Errorf("frame 4: got %d, want packet 0 (about 10000)", got)
+	if got := level(3); got < 9000 {
+		t.Errorf("frame 3: got %d, want packet 0 (about 10000)", got)
 	}
 	// No more packets: 3 packets still queued play, then concealment fades, then silence.
 	for range 8 {
@@ -473,8 +473,8 @@ func TestSessionPlayoutFakeClock(t *testing.T) {
 		{0, 0}, {0, 0},
 	}
 	for i, w := range want {
-		if got := level(5 + i); got < w.lo || got > w.hi {
-			t.Errorf("frame %d: got %d, want %d-%d", 5+i, got, w.lo, w.hi)
+		if got := level(4 + i); got < w.lo || got > w.hi {
+			t.Errorf("frame %d: got %d, want %d-%d", 4+i, got, w.lo, w.hi)
 		}
 	}
 	// On hold (sendonly) nothing is played.

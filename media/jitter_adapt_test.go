@@ -1,0 +1,232 @@
+package media
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// jbSimResult is what a simulated stream through a jitter buffer measured.
+type jbSimResult struct {
+	frames, missing     int
+	minLat, maxLat      time.Duration // send to playout of played frames, after the first 10 s
+	lastLat             time.Duration // mean latency of the last 10 s
+	maxQueued           int
+	stretched, shrunk   uint64
+	late                uint64
+	targetMS, delayMS   float64
+	latencyAt           func(at time.Duration) time.Duration
+	latencySamplesEvery time.Duration
+}
+
+// jbSim sends a 20 ms stream for dur from a sender whose clock runs drift fast (0.001 is 0.1%)
+// over a network that delays packet i by base+jitter(i), into a jitter buffer popped every 20 ms
+// of the receiver's clock, all on simulated time. Packets carry their index so the latency of each
+// played frame is known.
+func jbSim(t *testing.T, dur time.Duration, drift float64, base time.Duration, jitter func(i int, at time.Duration) time.Duration) jbSimResult {
+	t.Helper()
+	type pkt struct {
+		i      int
+		sent   time.Duration
+		arrive time.Duration
+	}
+	interval := time.Duration(float64(20*time.Millisecond) / (1 + drift))
+	n := int(dur / interval)
+	pkts := make([]pkt, n)
+	for i := range pkts {
+		sent := time.Duration(i) * interval
+		pkts[i] = pkt{i: i, sent: sent, arrive: sent + base + jitter(i, sent)}
+	}
+	slices.SortStableFunc(pkts, func(a, b pkt) int { return int(a.arrive - b.arrive) })
+
+	jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
+	origin := time.Unix(1000, 0)
+	var r jbSimResult
+	r.minLat = time.Hour
+	var lastSum time.Duration
+	var lastN int
+	next := 0
+	var payload [4]byte
+	const phase = 7 * time.Millisecond
+	for tick := time.Duration(0); tick < dur; tick += 20 * time.Millisecond {
+		now := tick + phase
+		for next < len(pkts) && pkts[next].arrive <= now {
+			p := pkts[next]
+			binary.BigEndian.PutUint32(payload[:], uint32(p.i))
+			jb.insert(rtpIn{ssrc: 1, seq: uint16(p.i), ts: uint32(p.i) * 160, payload: payload[:]}, origin.Add(p.arrive))
+			next++
+		}
+		r.maxQueued = max(r.maxQueued, jb.queued)
+		out, res := jb.pop()
+		switch res {
+		case popFrame:
+			r.frames++
+			i := int(binary.BigEndian.Uint32(out))
+			lat := now - time.Duration(i)*interval
+			if tick > 10*time.Second {
+				r.minLat = min(r.minLat, lat)
+				r.maxLat = max(r.maxLat, lat)
+			}
+			if tick > dur-10*time.Second {
+				lastSum += lat
+				lastN++
+			}
+		case popMissing:
+			if tick > time.Second {
+				r.missing++
+			}
+		}
+	}
+	if lastN > 0 {
+		r.lastLat = lastSum / time.Duration(lastN)
+	}
+	r.stretched, r.shrunk, r.late = jb.adapt.stretched, jb.adapt.shrunk, jb.late
+	r.targetMS, r.delayMS = jb.targetMS(), jb.delayMS()
+	return r
+}
+
+func noJitter(int, time.Duration) time.Duration { return 0 }
+
+func uniformJitter(seed uint64, maxJ time.Duration) func(int, time.Duration) time.Duration {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	return func(int, time.Duration) time.Duration { return time.Duration(rng.Int64N(int64(maxJ) + 1)) }
+}
+
+// TestJitterBufferClockDrift runs a simulated hour with the sender's clock 0.1% fast and 0.1% slow:
+// the buffer neither grows nor starves, it drops or stretches one frame about every 20 s.
+func TestJitterBufferClockDrift(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		drift float64
+	}{
+		{"sender 0.1% fast", 0.001},
+		{"sender 0.1% slow", -0.001},
+		{"sender exact", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := jbSim(t, time.Hour, tt.drift, 10*time.Millisecond, uniformJitter(1, 4*time.Millisecond))
+			t.Logf("%+v", r)
+			// Latency: network 10 ms + jitter 0-4 ms + buffer delay in [20, 40) ms + tick phase.
+			if r.minLat < 20*time.Millisecond || r.maxLat > 80*time.Millisecond {
+				t.Errorf("latency range %v-%v, want within 20-80 ms for the whole hour", r.minLat, r.maxLat)
+			}
+			if r.maxQueued > 5 {
+				t.Errorf("max queued %d frames, want <= 5 (no growth)", r.maxQueued)
+			}
+			adjust := r.stretched + r.shrunk
+			if tt.drift == 0 {
+				if adjust > 4 {
+					t.Errorf("adjustments %d without drift, want <= 4", adjust)
+				}
+			} else if adjust < 150 || adjust > 250 {
+				// 0.1% of an hour is 3.6 s: 180 frames.
+				t.Errorf("adjustments %d (stretched %d, shrunk %d), want about 180", adjust, r.stretched, r.shrunk)
+			}
+			if r.late > 10 {
+				t.Errorf("late packets %d, want <= 10", r.late)
+			}
+			// Frames missing = stretches (concealed on purpose) plus lates; nothing else starves.
+			if uint64(r.missing) > r.stretched+r.late+2 {
+				t.Errorf("missing %d, want <= stretched %d + late %d", r.missing, r.stretched, r.late)
+			}
+		})
+	}
+}
+
+// TestJitterBufferAdapts checks the delay against the network's jitter: it starts at 40 ms, falls
+// to its 20 ms floor on a clean network, rises with jitter, and stays within 200 ms.
+func TestJitterBufferAdapts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name               string
+		jitter             func(int, time.Duration) time.Duration
+		minDelay, maxDelay float64 // ms, buffer delay at the end
+		maxLateFraction    float64
+		maxLastLat         time.Duration
+		minLastLat         time.Duration
+	}{
+		{"clean network: floor", noJitter, 20, 40, 0, 50 * time.Millisecond, 20 * time.Millisecond},
+		{"jitter 0-60 ms", uniformJitter(2, 60*time.Millisecond), 60, 100, 0.005, 150 * time.Millisecond, 60 * time.Millisecond},
+		{"jitter 0-400 ms: bounded", uniformJitter(3, 400*time.Millisecond), 150, 200, 1, 450 * time.Millisecond, 0},
+		{"jitter 0-60 ms for a minute, then clean: shrinks back", func(i int, at time.Duration) time.Duration {
+			if at < time.Minute {
+				return time.Duration(i*7919%61) * time.Millisecond
+			}
+			return 0
+		}, 20, 40, 0.005, 50 * time.Millisecond, 20 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := jbSim(t, 2*time.Minute, 0, 5*time.Millisecond, tt.jitter)
+			t.Logf("frames %d missing %d late %d target %.1f delay %.1f last latency %v stretched %d shrunk %d",
+				r.frames, r.missing, r.late, r.targetMS, r.delayMS, r.lastLat, r.stretched, r.shrunk)
+			if r.delayMS < tt.minDelay || r.delayMS > tt.maxDelay {
+				t.Errorf("delay %.1f ms, want %.0f-%.0f", r.delayMS, tt.minDelay, tt.maxDelay)
+			}
+			if f := float64(r.late) / float64(r.frames); f > tt.maxLateFraction {
+				t.Errorf("late fraction %.4f, want <= %.4f", f, tt.maxLateFraction)
+			}
+			if r.lastLat > tt.maxLastLat || r.lastLat < tt.minLastLat {
+				t.Errorf("mean latency of the last 10 s %v, want %v-%v", r.lastLat, tt.minLastLat, tt.maxLastLat)
+			}
+		})
+	}
+}
+
+// TestJitterBufferStartsAt40ms checks the first packet plays 40 ms (two ticks) after it arrived.
+func TestJitterBufferStartsAt40ms(t *testing.T) {
+	t.Parallel()
+	jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
+	jb.insert(rtpIn{ssrc: 1, seq: 1, ts: 0, payload: []byte{1}}, time.Unix(1000, 0))
+	for i := range 2 {
+		if _, res := jb.pop(); res != popMissing {
+			t.Fatalf("pop %d: got %d, want popMissing", i, res)
+		}
+	}
+	if _, res := jb.pop(); res != popFrame {
+		t.Fatalf("third pop: got %d, want popFrame", res)
+	}
+}
+
+// TestJitterBufferPrefersSilence checks that drift adjustments land on silent frames when the codec
+// can tell.
+func TestJitterBufferPrefersSilence(t *testing.T) {
+	t.Parallel()
+	jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
+	jb.silent = func(p []byte) bool { return p[0] == 0 }
+	origin := time.Unix(1000, 0)
+	interval := time.Duration(19_980_020) // 20 ms on a clock 0.1% fast // 0.1% fast
+	var onSpeech, onSilence int
+	next := 0
+	shrunk := uint64(0)
+	for tick := range 60 * 50 * 5 { // five minutes
+		now := time.Duration(tick)*20*time.Millisecond + 7*time.Millisecond
+		for at := time.Duration(next) * interval; at+10*time.Millisecond <= now; at = time.Duration(next) * interval {
+			// One second of speech, one of silence.
+			v := byte(1)
+			if (next/50)%2 == 1 {
+				v = 0
+			}
+			jb.insert(rtpIn{ssrc: 1, seq: uint16(next), ts: uint32(next) * 160, payload: []byte{v}}, origin.Add(at+10*time.Millisecond))
+			next++
+		}
+		head := jb.dueHead()
+		jb.pop()
+		if jb.adapt.shrunk != shrunk {
+			shrunk = jb.adapt.shrunk
+			if head != nil && head.payload[0] == 0 {
+				onSilence++
+			} else {
+				onSpeech++
+			}
+		}
+	}
+	if onSilence < 10 || onSpeech > 0 {
+		t.Errorf("frames dropped on silence %d, on speech %d; want all on silence", onSilence, onSpeech)
+	}
+}
