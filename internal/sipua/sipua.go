@@ -5,6 +5,7 @@ package sipua
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,7 +35,9 @@ type Config struct {
 	User string
 	// DisplayName goes into From.
 	DisplayName string
-	Log         *slog.Logger
+	// TLS is the client TLS configuration for accounts on TLS (nil: system roots).
+	TLS *tls.Config
+	Log *slog.Logger
 }
 
 // UA is the started user agent. Its fields are read-only after New.
@@ -95,7 +98,11 @@ func New(cfg Config) (*UA, error) {
 	if user == "" {
 		user = "trayphone"
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(adv.String()))
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(adv.String())}
+	if cfg.TLS != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		udp.Close()
 		tcp.Close()
@@ -268,8 +275,14 @@ type fromListener struct {
 
 // Request implements sipgo.ClientTransactionRequester.
 func (f fromListener) Request(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
-	if strings.EqualFold(req.Transport(), "UDP") && req.Laddr.IP == nil {
-		f.laddr.Copy(&req.Laddr)
+	if strings.EqualFold(req.Transport(), "UDP") {
+		if req.Laddr.IP == nil {
+			f.laddr.Copy(&req.Laddr)
+		}
+	} else if req.Laddr.Port == f.laddr.Port && req.Laddr.IP.Equal(f.laddr.IP) {
+		// TCP and TLS connections to registrars are dialed from an ephemeral port: the listening
+		// port is taken by our own TCP listener. Go's dialer turns TCP keepalive on (15 s).
+		req.Laddr = sip.Addr{}
 	}
 	if req.IsAck() {
 		return nil, f.tx.Transport().WriteMsg(req)

@@ -1,0 +1,133 @@
+// Package account owns trayphone's SIP accounts: their settings (from the [[account]] tables of
+// the config file), their secrets (OS keyring, 0600 file fallback) and one registration state
+// machine per account (REGISTER with digest auth, refresh before expiry, backoff, Kick, un-REGISTER
+// on shutdown).
+package account
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/config"
+)
+
+// DefaultExpires is the registration lifetime asked for when the config says 0.
+const DefaultExpires = 3600 * time.Second
+
+// Spec is one account's settings, checked and parsed.
+type Spec struct {
+	ID          string
+	AOR         sip.Uri // sip:user@domain
+	AuthUser    string  // digest user name (default: the AOR's user)
+	Registrar   sip.Uri // where REGISTER goes (Request-URI); default sip:domain
+	Proxy       sip.Uri // next hop for every request; default the registrar
+	HasProxy    bool    // an outbound proxy was configured
+	Transport   string  // "udp", "tcp" or "tls"
+	Expires     time.Duration
+	DisplayName string
+}
+
+// FromConfig checks an [[account]] table and returns its Spec. Errors name the account and the
+// field in plain words.
+func FromConfig(a config.Account) (Spec, error) {
+	s := Spec{ID: a.ID, AuthUser: a.AuthUser, DisplayName: a.DisplayName, Transport: strings.ToLower(a.Transport)}
+	if a.ID == "" {
+		return s, errors.New("account without an id")
+	}
+	fail := func(field, format string, args ...any) (Spec, error) {
+		return s, fmt.Errorf("account %s: %s: %s", a.ID, field, fmt.Sprintf(format, args...))
+	}
+	if err := sip.ParseUri(a.AOR, &s.AOR); err != nil || s.AOR.User == "" || s.AOR.Host == "" {
+		return fail("aor", "%q is not a SIP address like sip:alice@example.org", a.AOR)
+	}
+	if s.AuthUser == "" {
+		s.AuthUser = s.AOR.User
+	}
+	switch s.Transport {
+	case "":
+		s.Transport = "udp"
+		if s.AOR.Scheme == "sips" {
+			s.Transport = "tls"
+		}
+	case "udp", "tcp", "tls":
+	default:
+		return fail("transport", "unknown transport %q (want udp, tcp or tls)", a.Transport)
+	}
+	if a.Registrar != "" {
+		if err := sip.ParseUri(withScheme(a.Registrar), &s.Registrar); err != nil || s.Registrar.Host == "" {
+			return fail("registrar", "%q is not a SIP URI like sip:registrar.example.org", a.Registrar)
+		}
+	} else {
+		s.Registrar = sip.Uri{Scheme: "sip", Host: s.AOR.Host, Port: s.AOR.Port}
+	}
+	s.Registrar.User = ""
+	if a.OutboundProxy != "" {
+		if err := sip.ParseUri(withScheme(a.OutboundProxy), &s.Proxy); err != nil || s.Proxy.Host == "" {
+			return fail("outbound_proxy", "%q is not a SIP URI like sip:proxy.example.org", a.OutboundProxy)
+		}
+		s.HasProxy = true
+	} else {
+		s.Proxy = s.Registrar
+	}
+	s.Proxy.User = ""
+	switch {
+	case a.Expires < 0:
+		return fail("expires", "want a number of seconds, 0 or more; got %d", a.Expires)
+	case a.Expires == 0:
+		s.Expires = DefaultExpires
+	default:
+		s.Expires = time.Duration(a.Expires) * time.Second
+	}
+	return s, nil
+}
+
+func withScheme(s string) string {
+	l := strings.ToLower(s)
+	if strings.HasPrefix(l, "sip:") || strings.HasPrefix(l, "sips:") {
+		return s
+	}
+	return "sip:" + s
+}
+
+// Name is the account as users know it: the AOR without the scheme (alice@example.org).
+func (s Spec) Name() string { return s.AOR.User + "@" + s.AOR.HostPort() }
+
+// Domain is the AOR's host[:port]: where sip:bob@DOMAIN goes for "call bob".
+func (s Spec) Domain() string { return s.AOR.HostPort() }
+
+// NextHop is the URI the first request of every transaction is sent to (outbound proxy or
+// registrar), with the account's transport.
+func (s Spec) NextHop() sip.Uri {
+	u := s.Proxy
+	u.UriParams = sip.NewParams()
+	if s.Transport != "udp" {
+		u.UriParams.Add("transport", s.Transport)
+	}
+	u.UriParams.Add("lr", "")
+	return u
+}
+
+// HopAddr returns the next hop's host and port, with the transport's default port.
+func (s Spec) HopAddr() string {
+	port := s.Proxy.Port
+	if port == 0 {
+		port = 5060
+		if s.Transport == "tls" {
+			port = 5061
+		}
+	}
+	return net.JoinHostPort(s.Proxy.Host, strconv.Itoa(port))
+}
+
+// HopIP returns the next hop's IP address when it is written as one.
+func (s Spec) HopIP() (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(s.Proxy.Host)
+	return ip.Unmap(), err == nil
+}

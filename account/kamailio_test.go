@@ -1,0 +1,157 @@
+package account
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"trayphone/internal/config"
+	"trayphone/internal/phone"
+	"trayphone/internal/siptest/kamailio"
+	"trayphone/internal/sipua"
+)
+
+func testLog() *slog.Logger {
+	if os.Getenv("TRAYPHONE_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func startUA(t *testing.T, tlsCfg *tls.Config) *sipua.UA {
+	t.Helper()
+	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0", User: "alice", TLS: tlsCfg, Log: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ua.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ua.Close() })
+	return ua
+}
+
+// running is a registration served by the test.
+type running struct {
+	reg    *Registration
+	states chan phone.AccountInfo
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startRegistration(t *testing.T, ua *sipua.UA, acct config.Account, password string) *running {
+	t.Helper()
+	spec, err := FromConfig(acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn := &running{states: make(chan phone.AccountInfo, 100), done: make(chan struct{})}
+	rn.reg = NewRegistration(spec, ua, func() (string, error) { return password, nil },
+		WithLogger(testLog()), WithOnChange(func(i phone.AccountInfo) {
+			select {
+			case rn.states <- i:
+			default:
+			}
+		}))
+	ctx, cancel := context.WithCancel(context.Background())
+	rn.cancel = cancel
+	go func() { _ = rn.reg.Serve(ctx); close(rn.done) }()
+	t.Cleanup(rn.stop)
+	return rn
+}
+
+func (rn *running) stop() {
+	rn.cancel()
+	<-rn.done
+}
+
+// waitState waits for state and returns the snapshot.
+func (rn *running) waitState(t *testing.T, want phone.RegState, timeout time.Duration) phone.AccountInfo {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if i := rn.reg.Info(); i.State == want {
+			return i
+		}
+		select {
+		case <-rn.states:
+		case <-deadline:
+			t.Fatalf("account state: got %v (%s), want %v within %s", rn.reg.Info().State, rn.reg.Info().Reason, want, timeout)
+		}
+	}
+}
+
+func aliceOn(k *kamailio.Kamailio, transport string) config.Account {
+	reg := "sip:" + k.Domain()
+	if transport == "tls" {
+		reg = "sip:" + k.TLSAddr().String()
+	}
+	return config.Account{ID: "test", AOR: "sip:alice@" + k.Domain(), Registrar: reg, Transport: transport, Expires: 300}
+}
+
+func TestKamailioRegisterTransports(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{TLS: true})
+	for _, tr := range []string{"udp", "tcp", "tls"} {
+		t.Run(tr, func(t *testing.T) {
+			var tlsCfg *tls.Config
+			if tr == "tls" {
+				pool := x509.NewCertPool()
+				pool.AppendCertsFromPEM(k.CertPEM)
+				tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			}
+			ua := startUA(t, tlsCfg)
+			rn := startRegistration(t, ua, aliceOn(k, tr), "alicepw")
+			start := time.Now()
+			rn.waitState(t, phone.RegRegistered, 5*time.Second)
+			t.Logf("%s: registered in %s", tr, time.Since(start).Round(time.Millisecond))
+			cs, err := k.Contacts("alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, c := range cs {
+				if strings.Contains(c.Address, rn.reg.Token()) {
+					found = true
+					if c.Expires <= 0 || c.Expires > 300 {
+						t.Errorf("binding expires in %d s, want 1..300", c.Expires)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("location table has no binding with our token %s: %+v", rn.reg.Token(), cs)
+			}
+			rn.stop()
+			cs, _ = k.Contacts("alice")
+			for _, c := range cs {
+				if strings.Contains(c.Address, rn.reg.Token()) {
+					t.Fatalf("binding still in the location table after un-REGISTER: %+v", c)
+				}
+			}
+		})
+	}
+}
+
+func TestKamailioWrongPassword(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	ua := startUA(t, nil)
+	before := k.Requests("REGISTER")
+	rn := startRegistration(t, ua, aliceOn(k, "udp"), "not-the-password")
+	info := rn.waitState(t, phone.RegFailed, 5*time.Second)
+	want := "registrar rejected the password for alice@" + k.Domain() + " (401)"
+	if info.Reason != want {
+		t.Errorf("reason: got %q, want %q", info.Reason, want)
+	}
+	time.Sleep(1500 * time.Millisecond) // would a retry loop hammer the registrar?
+	if n := k.Requests("REGISTER") - before; n != 2 {
+		t.Errorf("REGISTERs sent: got %d, want 2 (one challenge, one answer, no retry)", n)
+	}
+	_ = errors.New
+	_ = io.Discard
+}

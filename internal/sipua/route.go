@@ -1,0 +1,65 @@
+package sipua
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Outbound is how a request leaves through a SIP account: the identity it carries, where it goes
+// first and how it authenticates. The account package fills it; the call manager uses it.
+type Outbound struct {
+	// Account is the account's ID.
+	Account string
+	// From is the account's address of record; DisplayName goes with it.
+	From        sip.Uri
+	DisplayName string
+	// Contact is where the far end reaches us for this account (it carries the registration token).
+	Contact sip.Uri
+	// Domain is where bare names go: "bob" → sip:bob@Domain.
+	Domain string
+	// Route is the outbound proxy or registrar, a loose route (nil: send to the Request-URI).
+	Route *sip.Uri
+	// Transport is "UDP", "TCP" or "TLS".
+	Transport string
+	// LocalIP is the address the account reaches its registrar from (for SDP).
+	LocalIP netip.Addr
+	// AuthUser and Password answer 401/407 challenges.
+	AuthUser, Password string
+}
+
+// Do sends req (not an INVITE) and returns its final response.
+func (u *UA) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	return u.Client.Do(ctx, req)
+}
+
+// Ping sends a CRLF keepalive (RFC 5626 §4.4.1: "\r\n\r\n") to dst from the UDP listener, so that a
+// NAT keeps the flow the registrar reaches us on open.
+func (u *UA) Ping(dst netip.AddrPort) error {
+	if !dst.IsValid() {
+		return errors.New("keepalive: no address")
+	}
+	_, err := u.udp.WriteTo([]byte("\r\n\r\n"), net.UDPAddrFromAddrPort(dst))
+	return err
+}
+
+// ContactFor returns our Contact URI for user, reached from a peer at dst over transport ("udp",
+// "tcp" or "tls"), with extra URI parameters (key, value pairs).
+func (u *UA) ContactFor(user string, dst netip.Addr, transport string, params ...string) sip.Uri {
+	host := u.Host
+	if dst.IsValid() {
+		host = u.LocalIPFor(dst)
+	}
+	c := sip.Uri{Scheme: "sip", User: user, Host: host.String(), Port: u.Port, UriParams: sip.NewParams()}
+	if t := strings.ToLower(transport); t != "" && t != "udp" {
+		c.UriParams.Add("transport", t)
+	}
+	for i := 0; i+1 < len(params); i += 2 {
+		c.UriParams.Add(params[i], params[i+1])
+	}
+	return c
+}
