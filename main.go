@@ -68,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case cmd == "devices":
 		return listDevices(stdout, stderr)
+	case isDesktopCommand(cmd): // autostart, contacts: cmd_desktop.go
+		return runDesktopCommand(rest, p, stdout, stderr)
 	case control.IsClientCommand(cmd):
 		return control.RunCLI(ctx, p.Socket, rest, stdout, stderr)
 	case isDialable(cmd) && len(rest) == 1:
@@ -131,6 +133,7 @@ Commands:
 		fmt.Fprintf(w, "  %-28s %s\n", c[0], c[1])
 	}
 	fmt.Fprintf(w, "  %-28s %s\n", "devices", "list audio devices")
+	printDesktopUsage(w)
 	fmt.Fprint(w, "\nFlags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
