@@ -3,6 +3,7 @@ package nat
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,33 @@ func TestDiscoverBehindNAT(t *testing.T) {
 				t.Errorf("filtering: got %v, want address-and-port-dependent (conntrack)", rep.Filtering)
 			}
 		})
+	}
+}
+
+// TestMonitorNetlink replaces the lan address inside a namespace: the netlink monitor opened there
+// must report it.
+func TestMonitorNetlink(t *testing.T) {
+	n := netns.Up(t, netns.Options{})
+	var m *Monitor
+	var err error
+	n.Do(t, n.LAN, func() { m, err = NewMonitor() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	start := time.Now()
+	n.MustRun(t, n.LAN, "ip", "addr", "add", "10.201.1.3/24", "dev", "lan0")
+	n.MustRun(t, n.LAN, "ip", "addr", "del", "10.201.1.2/24", "dev", "lan0")
+	select {
+	case c := <-m.Changes():
+		t.Logf("change %+v after %v", c, time.Since(start).Round(time.Millisecond))
+		if c.Reason != "network" || !strings.Contains(c.Detail, "address") {
+			t.Errorf("got %+v, want a network change about addresses", c)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no change reported within 3 s of replacing the address")
 	}
 }

@@ -1,0 +1,126 @@
+package nat
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"trayphone/internal/clock"
+)
+
+// chanSource is a fake OS feed.
+type chanSource struct {
+	c    chan string
+	done chan struct{}
+}
+
+func newChanSource() *chanSource { return &chanSource{c: make(chan string), done: make(chan struct{})} }
+
+func (s *chanSource) Next() (string, error) {
+	select {
+	case w := <-s.c:
+		return w, nil
+	case <-s.done:
+		return "", errClosed
+	}
+}
+func (s *chanSource) Close() error { close(s.done); return nil }
+
+// waitTimers waits until the fake clock has n active timers (the loop under test armed them).
+func waitTimers(t *testing.T, clk *clock.Fake, n int) {
+	t.Helper()
+	for i := 0; clk.Timers() < n; i++ {
+		if i > 5000 {
+			t.Fatalf("active timers: got %d, want %d", clk.Timers(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func startMonitor(t *testing.T) (*Monitor, *clock.Fake, *chanSource) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	src := newChanSource()
+	m, err := NewMonitor(WithMonitorClock(clk), withSource(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	waitTimers(t, clk, 1)
+	return m, clk, src
+}
+
+func TestMonitorWake(t *testing.T) {
+	m, clk, _ := startMonitor(t)
+	clk.Advance(5 * time.Second) // an ordinary tick: no change
+	waitTimers(t, clk, 1)
+	select {
+	case c := <-m.Changes():
+		t.Fatalf("got %+v after an ordinary tick", c)
+	default:
+	}
+	clk.Advance(20 * time.Minute) // the laptop slept
+	c := <-m.Changes()
+	if c.Reason != "wake" || c.Detail != "time jumped 20m0s" {
+		t.Errorf("got %+v, want a wake after 20m0s", c)
+	}
+}
+
+func TestMonitorDebounce(t *testing.T) {
+	m, clk, src := startMonitor(t)
+	src.c <- "address removed"
+	src.c <- "address added"
+	src.c <- "route added"
+	waitTimers(t, clk, 2) // wake timer + settle timer
+	clk.Advance(300 * time.Millisecond)
+	c := <-m.Changes()
+	if c.Reason != "network" || c.Detail != "address removed, address added, route added" {
+		t.Errorf("got %+v, want one network change naming all three", c)
+	}
+	select {
+	case c := <-m.Changes():
+		t.Errorf("got a second change %+v", c)
+	default:
+	}
+}
+
+func TestPollSource(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	addrs := make(chan []string, 10)
+	cur := []string{"10.0.0.2/24"}
+	s := newPollSource(clk, func() ([]string, error) {
+		select {
+		case a := <-addrs:
+			cur = a
+		default:
+		}
+		return cur, nil
+	})
+	got := make(chan string)
+	go func() {
+		w, err := s.Next()
+		if err != nil {
+			w = err.Error()
+		}
+		got <- w
+	}()
+	waitTimers(t, clk, 1)
+	clk.Advance(3 * time.Second) // same addresses: keeps polling
+	waitTimers(t, clk, 1)
+	addrs <- []string{"10.0.0.3/24"}
+	clk.Advance(3 * time.Second)
+	if w := <-got; w != "addresses changed" {
+		t.Errorf("got %q, want addresses changed", w)
+	}
+	s.Close()
+	if _, err := s.Next(); err == nil {
+		t.Error("Next after Close: got no error")
+	}
+}
