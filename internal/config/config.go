@@ -47,6 +47,16 @@ type Audio struct {
 	Output string   `toml:"output"`
 	Ringer string   `toml:"ringer"`
 	Codecs []string `toml:"codecs"` // in order of preference
+	// EchoCancel and NoiseSuppression clean the microphone (on unless set to false); AGC evens
+	// out its level (off unless set).
+	EchoCancel       bool `toml:"echo_cancel"`
+	NoiseSuppression bool `toml:"noise_suppression"`
+	AGC              bool `toml:"agc,omitempty"`
+	// ToneRegion picks the dial, ringback and busy tones: "us", "uk", "eu", "jp", "au", or ""
+	// (from the locale, LANG/LC_ALL).
+	ToneRegion string `toml:"tone_region,omitempty"`
+	// Ringtone is a .wav file played on the ringer for incoming calls; "" is the built-in one.
+	Ringtone string `toml:"ringtone,omitempty"`
 }
 
 // Account is one [[account]] table: a SIP account to register with. Its password is never in the
@@ -76,6 +86,9 @@ func Default() *Config {
 			Input:  "default",
 			Output: "default",
 			Ringer: "default",
+
+			EchoCancel:       true,
+			NoiseSuppression: true,
 			Codecs: []string{"PCMU", "PCMA"},
 		},
 	}
@@ -160,6 +173,12 @@ func applyDefaults(c *Config, idx *keyIndex) {
 	set(&c.Audio.Ringer, "audio.ringer", d.Audio.Ringer)
 	if !idx.has("audio.codecs") {
 		c.Audio.Codecs = d.Audio.Codecs
+	}
+	if !idx.has("audio.echo_cancel") {
+		c.Audio.EchoCancel = d.Audio.EchoCancel
+	}
+	if !idx.has("audio.noise_suppression") {
+		c.Audio.NoiseSuppression = d.Audio.NoiseSuppression
 	}
 }
 

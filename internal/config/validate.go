@@ -30,6 +30,7 @@ func (p *parser) validate(c *Config, opts LoadOptions) {
 		}
 	}
 	p.validateCodecs(c, opts)
+	p.validateTones(c)
 
 	names := make([]string, 0, len(c.Favorites))
 	for name := range c.Favorites {
@@ -266,4 +267,20 @@ func validHostName(h string) bool {
 
 func invalidUserRune(r rune) bool {
 	return unicode.IsSpace(r) || r == '@' || r == ':' || r == ';'
+}
+
+// ToneRegions are the values audio.tone_region takes besides "" (media/tones.go has their tones).
+var ToneRegions = []string{"us", "uk", "eu", "jp", "au"}
+
+func (p *parser) validateTones(c *Config) {
+	if r := strings.ToLower(c.Audio.ToneRegion); r != "" {
+		if !slices.Contains(ToneRegions, r) {
+			p.add(p.idx.line("audio.tone_region"), "audio.tone_region", "unknown tone region %q (supported: %s, or leave it out to follow the locale)",
+				c.Audio.ToneRegion, strings.Join(ToneRegions, ", "))
+		}
+		c.Audio.ToneRegion = r
+	}
+	if f := c.Audio.Ringtone; f != "" && !strings.HasSuffix(strings.ToLower(f), ".wav") {
+		p.add(p.idx.line("audio.ringtone"), "audio.ringtone", "%q is not a .wav file", f)
+	}
 }
