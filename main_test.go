@@ -191,7 +191,7 @@ func TestTwoProcessesDrivenByCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(a.cli("calls", "--json")), &calls); err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 1 || calls[0].Codec != "PCMU" || calls[0].Duration < 3 || calls[0].Media.PacketsReceived < 150 {
+	if len(calls) != 1 || calls[0].Codec == "" || calls[0].Duration < 3 || calls[0].Media.PacketsReceived < 150 {
 		t.Errorf("calls --json: %+v", calls)
 	}
 	b.cli("hangup")
@@ -218,10 +218,10 @@ func checkHeard(t *testing.T, path string, freq float64) {
 	// The last second after resume must carry the far end's tone cleanly.
 	tail := audiotest.Trim(s, rate, max(start, end-1200*time.Millisecond), end-200*time.Millisecond)
 	an := audiotest.Analyze(tail, rate)
-	snr := audiotest.ToneSNR(tail, rate, freq)
-	t.Logf("%s: %s, SNR %.1f dB", filepath.Base(path), an, snr)
-	if d := an.DominantHz - freq; d > 5 || d < -5 || snr < 30 {
-		t.Errorf("%s: heard %.0f Hz at SNR %.1f dB, want %.0f Hz at ≥ 30 dB", path, an.DominantHz, snr, freq)
+	q := audiotest.MeasureTone(tail, rate, freq, 200*time.Millisecond)
+	t.Logf("%s: %s; %s", filepath.Base(path), an, q)
+	if d := an.DominantHz - freq; d > 5 || d < -5 || q.MedianSNR < 30 || q.Clean < 0.8 {
+		t.Errorf("%s: heard %.0f Hz (%s), want %.0f Hz with a median SNR ≥ 30 dB", path, an.DominantHz, q, freq)
 	}
 }
 

@@ -162,16 +162,18 @@ func checkToneLast(t *testing.T, path string, freq, minSNR float64, last time.Du
 	}
 	mid := audiotest.Trim(s, rate, from, end-200*time.Millisecond)
 	an := audiotest.Analyze(mid, rate)
-	snr := audiotest.ToneSNR(mid, rate, freq)
-	t.Logf("%s: %s, SNR at %.0f Hz %.1f dB", filepath.Base(path), an, freq, snr)
+	q := audiotest.MeasureTone(mid, rate, freq, 200*time.Millisecond)
+	t.Logf("%s: %s; %s", filepath.Base(path), an, q)
 	if d := an.DominantHz - freq; d > 5 || d < -5 {
 		t.Errorf("%s: dominant frequency %.1f Hz, want %.0f Hz", filepath.Base(path), an.DominantHz, freq)
 	}
 	if an.RMSdBFS < -15 {
 		t.Errorf("%s: level %.1f dBFS, want about -9 dBFS (a tone at half scale)", filepath.Base(path), an.RMSdBFS)
 	}
-	if snr < minSNR {
-		t.Errorf("%s: SNR %.1f dB at %.0f Hz, want ≥ %.0f dB", filepath.Base(path), snr, freq, minSNR)
+	// The codec's quality shows in the median window; a loaded machine may spoil a few windows
+	// with a late packet, but not most of them.
+	if q.MedianSNR < minSNR || q.Clean < 0.8 {
+		t.Errorf("%s: %s; want a median ≥ %.0f dB and ≥ 80%% clean windows", filepath.Base(path), q, minSNR)
 	}
 }
 

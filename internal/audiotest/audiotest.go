@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/cmplx"
+	"sort"
 	"time"
 
 	"trayphone/media"
@@ -113,8 +114,10 @@ func ToneSNR(samples []int16, rate int, freqHz float64) float64 {
 		return math.Inf(-1)
 	}
 	spec, binHz := spectrum(samples, rate)
-	// The Hann window spreads a pure tone over ±2 bins; take at least that, or ±5 Hz.
-	half := max(int(math.Ceil(5/binHz)), 3)
+	// The Hann window spreads a pure tone over its main lobe, ±2/T Hz for a window of T seconds;
+	// take ±5 Hz or 1.5 times that lobe, whichever is wider.
+	lobe := 3 * float64(rate) / float64(len(samples))
+	half := max(int(math.Ceil(max(5, lobe)/binHz)), 3)
 	center := int(math.Round(freqHz / binHz))
 	var tone, rest float64
 	for i := 1; i < len(spec); i++ {
@@ -217,4 +220,40 @@ func samplesToDuration(n, rate int) time.Duration {
 
 func durationToSamples(d time.Duration, rate int) int {
 	return int(int64(d) * int64(rate) / int64(time.Second))
+}
+
+// ToneQuality is how cleanly a tone comes through a call, window by window.
+type ToneQuality struct {
+	// MedianSNR is the median over the windows of ToneSNR, in dB: the codec's and the path's
+	// quality, not spoilt by a few glitches.
+	MedianSNR float64
+	// Clean is the fraction of windows whose SNR is at least 20 dB.
+	Clean float64
+	// Windows is how many windows were measured.
+	Windows int
+}
+
+// String formats q for test logs.
+func (q ToneQuality) String() string {
+	return fmt.Sprintf("median SNR %.1f dB over %d windows, %.0f%% clean", q.MedianSNR, q.Windows, 100*q.Clean)
+}
+
+// MeasureTone splits samples into windows of length window and measures the tone at freqHz in
+// each. A scheduling hiccup on a loaded machine spoils one window, not the verdict.
+func MeasureTone(samples []int16, rate int, freqHz float64, window time.Duration) ToneQuality {
+	n := durationToSamples(window, rate)
+	if n <= 0 || len(samples) < n {
+		return ToneQuality{}
+	}
+	var snrs []float64
+	clean := 0
+	for i := 0; i+n <= len(samples); i += n {
+		s := ToneSNR(samples[i:i+n], rate, freqHz)
+		snrs = append(snrs, s)
+		if s >= 20 {
+			clean++
+		}
+	}
+	sort.Float64s(snrs)
+	return ToneQuality{MedianSNR: snrs[len(snrs)/2], Clean: float64(clean) / float64(len(snrs)), Windows: len(snrs)}
 }
