@@ -86,10 +86,10 @@ func Default() *Config {
 			Input:  "default",
 			Output: "default",
 			Ringer: "default",
+			Codecs: []string{"PCMU", "PCMA"},
 
 			EchoCancel:       true,
 			NoiseSuppression: true,
-			Codecs: []string{"PCMU", "PCMA"},
 		},
 	}
 }
