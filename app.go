@@ -49,6 +49,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trayphone: audio: %v\n", err)
 		return 2
 	}
+	dev = media.WithSoundCardProcessing(dev, media.ProcessingOptions{EchoCancel: cfg.Audio.EchoCancel, NoiseSuppression: cfg.Audio.NoiseSuppression, AGC: cfg.Audio.AGC})
 	codecs, err := codecsFor(cfg.Audio.Codecs)
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

@@ -227,3 +227,12 @@ func TestProcessingAllocs(t *testing.T) {
 		t.Errorf("got %v allocs per frame, want 0", a)
 	}
 }
+
+// TestSoundCardProcessing leaves file and null devices alone.
+func TestSoundCardProcessing(t *testing.T) {
+	t.Parallel()
+	dev := NewNull()
+	if got := WithSoundCardProcessing(dev, DefaultProcessing); got != dev {
+		t.Errorf("null device: got %v, want it unprocessed", got)
+	}
+}
