@@ -294,6 +294,7 @@ func writeStatus(w io.Writer, st phone.Status) error {
 	if len(st.Contact) > 0 {
 		fmt.Fprintf(w, "contact: %s\n", strings.Join(st.Contact, ", "))
 	}
+	writeNAT(w, st.NAT)
 	fmt.Fprintln(w)
 	if len(st.Accounts) == 0 {
 		fmt.Fprintln(w, "no accounts")
@@ -313,6 +314,29 @@ func writeStatus(w io.Writer, st phone.Status) error {
 		return err
 	}
 	return writeCalls(w, st.Calls)
+}
+
+// writeNAT prints what STUN found, e.g. "public address: 203.0.113.7:5060 (NAT: symmetric)".
+func writeNAT(w io.Writer, n *phone.NATInfo) {
+	if n == nil {
+		return
+	}
+	switch {
+	case n.Error != "":
+		fmt.Fprintf(w, "public address: unknown (%s)\n", n.Error)
+	case n.Public == "":
+		fmt.Fprintf(w, "public address: not found yet (STUN server %s)\n", n.STUNServer)
+	default:
+		fmt.Fprintf(w, "public address: %s (NAT: %s)\n", n.Public, n.Type)
+	}
+	mapped := "no UPnP or NAT-PMP gateway mapped ports"
+	if n.PortMapping != "" {
+		mapped = n.PortMapping + " gateway mapped ports"
+	}
+	fmt.Fprintf(w, "port mapping: %s\n", mapped)
+	if n.Relay != "" {
+		fmt.Fprintf(w, "TURN relay: %s\n", n.Relay)
+	}
 }
 
 func writeCalls(w io.Writer, calls []phone.CallInfo) error {

@@ -168,6 +168,26 @@ type Status struct {
 	DND      bool          `json:"dnd"`
 	Accounts []AccountInfo `json:"accounts"`
 	Calls    []CallInfo    `json:"calls"`
+	// NAT is what the phone found out about its way to the internet; nil without a STUN server.
+	NAT *NATInfo `json:"nat,omitempty"`
+}
+
+// NATInfo is the public address and NAT type STUN found, and what the phone did about them.
+type NATInfo struct {
+	STUNServer string `json:"stun_server"`
+	// Public is the SIP socket's address as seen from the internet (host:port), "" if unknown.
+	Public string `json:"public,omitempty"`
+	// Type is "none", "endpoint-independent", "address-dependent", "symmetric" or "unknown".
+	Type string `json:"type"`
+	// Filtering is the NAT's filtering behaviour in RFC 4787 words, "" if unknown.
+	Filtering string `json:"filtering,omitempty"`
+	// PortMapping names the gateway protocol that mapped our ports ("UPnP", "NAT-PMP"), "" if none.
+	PortMapping string `json:"port_mapping,omitempty"`
+	// Relay is the TURN relay in use (host:port), "" if none.
+	Relay string `json:"relay,omitempty"`
+	// Error says in plain words why discovery failed, "" when it worked.
+	Error   string    `json:"error,omitempty"`
+	Checked time.Time `json:"checked,omitzero"`
 }
 
 // EventType names an event.
