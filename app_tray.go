@@ -104,7 +104,7 @@ input = "default"
 output = "default"
 ringer = "default"
 # Codecs in order of preference.
-codecs = ["PCMU", "PCMA"]
+codecs = ["opus", "G722", "PCMU", "PCMA"]
 
 # Favorites appear in the tray's Favorites menu and can be called by name ("trayphone call bob").
 # Contacts imported with "trayphone contacts import FILE.vcf" that are starred or in a

@@ -40,7 +40,11 @@ func (m *Manager) closeRTP(c *call) {
 func (m *Manager) supportedFormats() []sdp.Format {
 	out := make([]sdp.Format, 0, len(m.cfg.Codecs))
 	for _, c := range m.cfg.Codecs {
-		out = append(out, sdp.Format{PayloadType: c.PayloadType, Name: c.Name, ClockRate: c.ClockRate, Channels: 1})
+		ch := c.Channels
+		if ch == 0 {
+			ch = 1
+		}
+		out = append(out, sdp.Format{PayloadType: c.PayloadType, Name: c.Name, ClockRate: c.ClockRate, Channels: ch, Fmtp: c.Fmtp})
 	}
 	return out
 }

@@ -54,6 +54,11 @@ type Codec struct {
 	ClockRate int
 	// SampleRate is the PCM rate the encoder takes and the decoder gives.
 	SampleRate int
+	// Channels is the channel count the SDP rtpmap names (Opus says 2, RFC 7587 §7); 0 or 1
+	// leaves it out. trayphone's PCM is always mono.
+	Channels int
+	// Fmtp is the SDP format parameters trayphone offers for the codec, e.g. "useinbandfec=1".
+	Fmtp string
 	// NewEncoder and NewDecoder make fresh per-session state.
 	NewEncoder func() Encoder
 	NewDecoder func() Decoder
@@ -62,5 +67,6 @@ type Codec struct {
 // FrameSamples is the number of PCM samples in one 20 ms frame.
 func (c Codec) FrameSamples() int { return c.SampleRate * FrameDuration / 1000 }
 
-// TimestampStep is how far the RTP timestamp advances per frame.
+// TimestampStep is how far the RTP timestamp advances per frame. It follows ClockRate, not
+// SampleRate: G.722 samples at 16 kHz but its RTP clock runs at 8 kHz (RFC 3551 §4.5.2).
 func (c Codec) TimestampStep() uint32 { return uint32(c.ClockRate * FrameDuration / 1000) }

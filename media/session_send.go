@@ -27,7 +27,25 @@ type sender struct {
 	payload []byte  // the payload popped from the jitter buffer
 	buf     []byte  // the packet being built
 
+	// silencer is the encoder's DTX test (Opus), or nil.
+	silencer silencer
+	// concealer is the decoder's own loss concealment (Opus PLC and FEC), or nil.
+	concealer concealer
+	next      []byte // the packet after a lost one, for FEC
+
 	limit rateLimiter
+}
+
+// silencer is an Encoder that can tell that a payload it made carries only silence and need not
+// be sent (Opus DTX, RFC 7587 §3.1.3).
+type silencer interface {
+	Silent(payload []byte) bool
+}
+
+// concealer is a Decoder that makes its own frame for a lost packet, from next (the packet after
+// the lost one, whose in-band FEC may carry it) or, when next is nil, from its own state.
+type concealer interface {
+	Conceal(dst []int16, next []byte) ([]int16, error)
 }
 
 func (sn *sender) init(s *Session) {
@@ -46,8 +64,11 @@ func (sn *sender) init(s *Session) {
 		last:    make([]int16, n),
 		payload: make([]byte, 0, maxRTPPayload),
 		buf:     make([]byte, 0, 12+max(maxRTPPayload, 4*n)),
+		next:    make([]byte, 0, maxRTPPayload),
 		limit:   rateLimiter{every: 10 * time.Second},
 	}
+	sn.silencer, _ = sn.enc.(silencer)
+	sn.concealer, _ = sn.dec.(concealer)
 }
 
 // sendLoop runs the 20 ms ticks. It returns when Close closes s.done.
@@ -127,6 +148,13 @@ func (sn *sender) send(ts uint32) error {
 	if err != nil {
 		return err
 	}
+	if sn.silencer != nil && sn.silencer.Silent(pkt[n:]) {
+		// DTX: nothing worth sending. The sequence number stays (RFC 3550 §5.1 counts packets
+		// sent) and the next packet sent starts a talkspurt.
+		sn.hdr.SequenceNumber = seq
+		sn.marker = true
+		return nil
+	}
 	remote := *s.remote.Load()
 	if s.observe != nil {
 		s.observe(s.clk.Now(), seq, ts)
@@ -148,6 +176,10 @@ func (sn *sender) play() {
 	if res == popFrame {
 		sn.payload = append(sn.payload[:0], payload...)
 	}
+	sn.next = sn.next[:0]
+	if res == popMissing && sn.concealer != nil {
+		sn.next = append(sn.next, s.jb.peekDue()...)
+	}
 	s.mu.Unlock()
 
 	out := sn.out[:frame]
@@ -164,6 +196,16 @@ func (sn *sender) play() {
 		copy(sn.last, out)
 		sn.conceal = 0
 	case popMissing:
+		if sn.concealer != nil {
+			var next []byte
+			if len(sn.next) > 0 {
+				next = sn.next
+			}
+			pcm, err := sn.concealer.Conceal(sn.out[:0], next)
+			if err == nil && len(pcm) >= frame {
+				break
+			}
+		}
 		sn.concealFrame(out)
 	default:
 		clear(out)

@@ -86,7 +86,7 @@ func Default() *Config {
 			Input:  "default",
 			Output: "default",
 			Ringer: "default",
-			Codecs: []string{"PCMU", "PCMA"},
+			Codecs: []string{"opus", "G722", "PCMU", "PCMA"},
 
 			EchoCancel:       true,
 			NoiseSuppression: true,

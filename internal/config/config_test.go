@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var opts = LoadOptions{KnownCodecs: []string{"PCMU", "PCMA"}}
+var opts = LoadOptions{KnownCodecs: []string{"PCMU", "PCMA", "opus", "G722"}}
 
 const example = `dnd = false
 [sip]
@@ -119,9 +119,9 @@ func TestParseErrors(t *testing.T) {
 				`config.toml:3: unknown setting "sip.lisen"` + "\n" +
 				`config.toml:4: unknown setting "bar"`},
 		{"unknown codec", "dnd = true\n\n[audio]\ninput = \"null\"\n\n\ncodecs = [\"PCMU\", \"G729\"]\n",
-			`config.toml:7: audio.codecs: unknown codec "G729" (supported: PCMU, PCMA)`},
+			`config.toml:7: audio.codecs: unknown codec "G729" (supported: PCMU, PCMA, opus, G722)`},
 		{"unknown codec on its own line", "[audio]\ncodecs = [\n  \"PCMU\",\n  \"G729\",\n]\n",
-			`config.toml:4: audio.codecs: unknown codec "G729" (supported: PCMU, PCMA)`},
+			`config.toml:4: audio.codecs: unknown codec "G729" (supported: PCMU, PCMA, opus, G722)`},
 		{"duplicate codec", "[audio]\ncodecs = [\"PCMU\", \"pcmu\"]\n",
 			`config.toml:2: audio.codecs: codec "PCMU" is listed twice`},
 		{"empty codecs", "[audio]\ncodecs = []\n",
@@ -179,9 +179,9 @@ func TestParseErrors(t *testing.T) {
 			`config.toml:5: account.id: duplicate account id "a" (first used on line 2)`},
 		{"account unknown key", "[[account]]\nid = \"a\"\naor = \"sip:a@b\"\nrealm = \"x\"\n",
 			`config.toml:4: unknown setting "account.realm"`},
-		{"many problems sorted", "[sip]\nlisten = \"x\"\n[audio]\ncodecs = [\"G722\"]\nfoo = 1\n",
+		{"many problems sorted", "[sip]\nlisten = \"x\"\n[audio]\ncodecs = [\"G729\"]\nfoo = 1\n",
 			`config.toml:2: sip.listen: "x" is not HOST:PORT (for example "0.0.0.0:5060")` + "\n" +
-				`config.toml:4: audio.codecs: unknown codec "G722" (supported: PCMU, PCMA)` + "\n" +
+				`config.toml:4: audio.codecs: unknown codec "G729" (supported: PCMU, PCMA, opus, G722)` + "\n" +
 				`config.toml:5: unknown setting "audio.foo"`},
 	}
 	for _, tt := range tests {
