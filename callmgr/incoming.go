@@ -63,7 +63,17 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	if echo && !m.isSelf(req) {
 		return reject(403, "Echo test is local only")
 	}
-	if !echo && user != "" && user != m.ua.User {
+	viaAccount := false
+	if !echo || !m.isSelf(req) {
+		acct, ok := m.admit(req)
+		if !ok {
+			// Ghost-call protection: not from our registrar. It never rings, notifies or shows.
+			m.log.Info("INVITE not from a registrar refused", "from", req.Source())
+			return reject(403, "Forbidden")
+		}
+		viaAccount = acct != ""
+	}
+	if !echo && !viaAccount && user != "" && user != m.ua.User {
 		m.log.Info("incoming call for an unknown user rejected", "user", user, "from", req.Source())
 		return reject(404, "Not Found")
 	}

@@ -53,8 +53,13 @@ type Config struct {
 	RingTimeout time.Duration
 	// RTPPortMin and RTPPortMax bound media ports (0, 0: any).
 	RTPPortMin, RTPPortMax int
-	Clock                  clock.Clock
-	Log                    *slog.Logger
+	// Accounts are the SIP accounts calls go through (nil: direct calls only).
+	Accounts Accounts
+	// RejectDirectCalls refuses (403) INVITEs that did not come through an account's registrar:
+	// ghost-call protection against SIP scanners.
+	RejectDirectCalls bool
+	Clock             clock.Clock
+	Log               *slog.Logger
 }
 
 // Manager is the call manager. Create it with New and run it with Run.
@@ -437,7 +442,7 @@ func (m *Manager) buildStatusSnap() (phone.Status, []*media.Session) {
 		Version:  phone.ProtocolVersion,
 		Contact:  []string{m.ua.AOR()},
 		DND:      m.dnd,
-		Accounts: []phone.AccountInfo{},
+		Accounts: m.accountSnapshots(),
 		Calls:    []phone.CallInfo{},
 	}
 	now := m.clk.Now()

@@ -22,10 +22,14 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	if m.stopping {
 		return nil, ErrStopped
 	}
-	if account != "" {
-		return nil, fmt.Errorf("no account %q is configured", account)
-	}
 	uri, echo, err := resolveTarget(target, m.cfg.Favorites)
+	ob, oberr := m.outboundFor(account, echo)
+	if oberr != nil {
+		return nil, oberr
+	}
+	if ob != nil {
+		uri, err = targetVia(target, m.cfg.Favorites, ob.Domain)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +49,9 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	c.localIP = m.ua.Host
 	if ip, err := netip.ParseAddr(uri.Host); err == nil {
 		c.localIP = m.ua.LocalIPFor(ip.Unmap())
+	}
+	if ob != nil && ob.LocalIP.IsValid() {
+		c.localIP = ob.LocalIP
 	}
 	if err := m.openRTP(c); err != nil {
 		delete(m.calls, c.id)
@@ -69,7 +76,18 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}})
-	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port}})
+	contact := sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port}
+	var auth sipgo.AnswerOptions
+	if ob != nil {
+		from.DisplayName, from.Address = ob.DisplayName, ob.From
+		contact = ob.Contact
+		if ob.Route != nil {
+			req.AppendHeader(&sip.RouteHeader{Address: *ob.Route})
+		}
+		req.SetTransport(ob.Transport)
+		auth.Username, auth.Password = ob.AuthUser, ob.Password
+	}
+	req.AppendHeader(&sip.ContactHeader{Address: contact})
 	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -95,7 +113,7 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 			return
 		}
 		m.post(func() { c.cdlg = dlg })
-		err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: auth.Username, Password: auth.Password, OnResponse: func(res *sip.Response) error {
 			if res.StatusCode == 180 || res.StatusCode == 183 {
 				m.post(func() { m.onRinging(c) })
 			}

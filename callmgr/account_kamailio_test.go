@@ -1,0 +1,256 @@
+package callmgr
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"trayphone/account"
+	"trayphone/internal/audiotest"
+	"trayphone/internal/config"
+	"trayphone/internal/phone"
+	"trayphone/internal/siptest/baresip"
+	"trayphone/internal/siptest/kamailio"
+	"trayphone/internal/sipua"
+	"trayphone/media"
+)
+
+// accountCore is a trayphone core with one SIP account registered at a real Kamailio.
+type accountCore struct {
+	*core
+	set *account.Set
+}
+
+// startAccountCore starts a core like startCore, with the account user@k (password pw) and
+// ghost-call protection on, and waits until the account is registered.
+func startAccountCore(t *testing.T, k *kamailio.Kamailio, user, pw string, toneHz float64) *accountCore {
+	t.Helper()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, user+"-in.wav"), filepath.Join(dir, user+"-out.wav")
+	if err := audiotest.WriteTone(in, toneHz, 0.5, 8000, 60); err != nil {
+		t.Fatal(err)
+	}
+	log := testLogger(t, user)
+	dev, err := media.NewDevice(in, out, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0", User: user, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := account.FromConfig(config.Account{ID: "test", AOR: "sip:" + user + "@" + k.Domain(),
+		Registrar: "sip:" + k.Domain(), Expires: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mgr *Manager
+	changed := make(chan struct{}, 1)
+	set := account.NewSet([]account.Spec{spec}, ua, func(string) (string, error) { return pw, nil },
+		account.WithLogger(log), account.WithOnChange(func(i phone.AccountInfo) {
+			mgr.AccountChanged(i)
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}))
+	mgr, err = New(Config{UA: ua, Device: dev, Accounts: set, RejectDirectCalls: true, CallWaiting: true, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, unsub := mgr.Subscribe()
+	if err := ua.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = mgr.Run(ctx) }()
+	setDone := make(chan struct{})
+	go func() { _ = set.Serve(ctx); close(setDone) }()
+	c := &core{t: t, name: user, ua: ua, mgr: mgr, events: ev, in: in, out: out}
+	c.stop = func() {
+		cancel()
+		for _, ch := range []<-chan struct{}{mgr.Done(), setDone} {
+			select {
+			case <-ch:
+			case <-time.After(5 * time.Second):
+				t.Errorf("%s: core did not stop within 5 s", user)
+			}
+		}
+		unsub()
+		ua.Close()
+	}
+	t.Cleanup(c.stop)
+	ac := &accountCore{core: c, set: set}
+	ac.waitAccount(5*time.Second, phone.RegRegistered)
+	return ac
+}
+
+// waitAccount waits until the account's state in Status is want.
+func (c *accountCore) waitAccount(timeout time.Duration, want phone.RegState) phone.AccountInfo {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := c.mgr.Status()
+		if len(st.Accounts) == 1 && st.Accounts[0].State == want {
+			return st.Accounts[0]
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: account state %+v, want %s within %s", c.name, st.Accounts, want, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAccountCallsBaresipThroughKamailio(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
+	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	ci, err := a.mgr.Call(ctx(t), "bob", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "sip:bob@" + k.Domain(); ci.Remote != want {
+		t.Errorf("remote %q, want %q", ci.Remote, want)
+	}
+	a.waitState(10*time.Second, phone.CallActive)
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := a.mgr.Hangup(ctx(t), ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := k.Requests("INVITE"); n != 2 {
+		t.Errorf("INVITEs at Kamailio: got %d, want 2 (challenged with 407, then authenticated)", n)
+	}
+	if n := k.Requests("BYE"); n < 1 {
+		t.Errorf("the BYE did not go through Kamailio (Record-Route not honoured)")
+	}
+	a.stop()
+	checkTone(t, a.out, 1000, 30)
+	checkTone(t, bob.RecordedReceived(), 600, 30)
+}
+
+func TestBaresipCallsAccountThroughKamailio(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
+	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	if err := bob.Dial("sip:alice@" + k.Domain()); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(10*time.Second, phone.CallIncoming)
+	if err := a.mgr.Answer(ctx(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(5*time.Second, phone.CallActive)
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(5*time.Second, phone.CallEnded)
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+	checkTone(t, a.out, 1000, 30)
+	checkTone(t, bob.RecordedReceived(), 600, 30)
+}
+
+// TestScannerInviteDoesNotRing sends a SIP-scanner-style INVITE straight to the phone's port while
+// its account is registered: it gets 403, and no call, event or history entry appears.
+func TestScannerInviteDoesNotRing(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	src := conn.LocalAddr().(*net.UDPAddr)
+	for _, user := range []string{"alice", "100", ""} {
+		ruri := fmt.Sprintf("sip:%s@%s", user, a.ua.SelfAddr())
+		if user == "" {
+			ruri = "sip:" + a.ua.SelfAddr().String()
+		}
+		body := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+		msg := fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-scan%s;rport\r\n"+
+			"From: \"sipvicious\" <sip:100@1.1.1.1>;tag=scan%s\r\nTo: <%s>\r\nCall-ID: scan-%s\r\nCSeq: 1 INVITE\r\n"+
+			"Contact: <sip:100@%s>\r\nMax-Forwards: 70\r\nUser-Agent: friendly-scanner\r\nContent-Type: application/sdp\r\n"+
+			"Content-Length: %d\r\n\r\n%s", ruri, src, user, user, ruri, user, src, len(body), body)
+		if _, err := conn.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(a.ua.SelfAddr())); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 4096)
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no answer to the scanner INVITE for %q: %v", user, err)
+		}
+		if first := strings.SplitN(string(buf[:n]), "\r\n", 2)[0]; !strings.HasPrefix(first, "SIP/2.0 403") {
+			t.Errorf("scanner INVITE for %q: got %q, want 403", user, first)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	for {
+		select {
+		case ev := <-a.events:
+			if ev.Type == phone.EventCall {
+				t.Fatalf("the scanner INVITE made a call event: %+v", ev.Call)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if st := a.mgr.Status(); len(st.Calls) != 0 {
+		t.Errorf("calls after the scanner INVITE: %+v", st.Calls)
+	}
+	if r := a.mgr.Recent(); len(r) != 0 {
+		t.Errorf("history after the scanner INVITE: %+v", r)
+	}
+}
+
+// TestKamailioRestart kills the registrar while registered and restarts it: the account notices
+// (here: a Kick, as after a network change) and is registered again within 5 s of the registrar
+// coming back.
+func TestKamailioRestart(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	k.Kill()
+	if err := a.set.Kick(""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if st := a.mgr.Status().Accounts[0]; st.State == phone.RegRegistered {
+		t.Errorf("still %s while the registrar is down", st.State)
+	}
+	k.Restart()
+	back := time.Now()
+	a.waitAccount(5*time.Second, phone.RegRegistered)
+	t.Logf("registered again %s after Kamailio came back", time.Since(back).Round(time.Millisecond))
+	cs, err := k.Contacts("alice")
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("location table after the restart: %+v, %v", cs, err)
+	}
+	a.stop()
+	cs, err = k.Contacts("alice")
+	if err != nil || len(cs) != 0 {
+		t.Fatalf("location table after quitting (un-REGISTER): %+v, %v", cs, err)
+	}
+}
