@@ -26,6 +26,16 @@ type Config struct {
 	Audio     Audio             `toml:"audio"`
 	Favorites map[string]string `toml:"favorites,omitempty"`
 	Accounts  []Account         `toml:"account,omitempty"`
+	// STUN is the STUN server (host:port) that tells the phone its public address and NAT type.
+	STUN string `toml:"stun,omitempty"`
+	// TURN is the relay for media when the NAT is symmetric; its password is in the keyring.
+	TURN TURN `toml:"turn,omitempty"`
+}
+
+// TURN holds the [turn] settings.
+type TURN struct {
+	Server   string `toml:"server,omitempty"` // host:port
+	Username string `toml:"username,omitempty"`
 }
 
 // SIP holds the [sip] settings.
