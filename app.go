@@ -69,7 +69,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
 	}
-	ctl, err := control.NewServer(p.Socket, mgr, log.With("component", "control"))
+	core, runNAT := setupNAT(cfg, mgr, nil, log) // app_nat.go
+	ctl, err := control.NewServer(p.Socket, core, log.With("component", "control"))
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
@@ -93,6 +94,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}()
 
 	go func() { _ = mgr.Run(ctx) }()
+	runNAT(ctx)
 	ctlDone := make(chan struct{})
 	go func() { _ = ctl.Serve(ctx); close(ctlDone) }()
 	log.Info("trayphone is ready", "address", ua.AOR(), "transports", "udp,tcp", "config", p.Config, "control", p.Socket)
