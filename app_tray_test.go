@@ -416,3 +416,80 @@ func TestDefaultConfigLoads(t *testing.T) {
 		t.Errorf("ensureConfig changed an existing file to %q", b)
 	}
 }
+
+// TestScreenshot saves a screenshot of the tray under Xvfb with xfce4-panel and xfce4-notifyd: the
+// icon, its open menu and the incoming-call notification of a real call from baresip. It runs only
+// when TRAYPHONE_SCREENSHOT names the PNG to write (scripts/desktop_screenshot.sh).
+func TestScreenshot(t *testing.T) {
+	out := os.Getenv("TRAYPHONE_SCREENSHOT")
+	if out == "" {
+		t.Skip("set TRAYPHONE_SCREENSHOT=FILE.png to take the screenshot")
+	}
+	out, _ = filepath.Abs(out)
+	for _, p := range []string{"Xvfb", "xfce4-panel", "xdotool", "import", "busctl"} {
+		testenv.RequireProgram(t, p)
+	}
+	desk := t.TempDir()
+	start := exec.Command("scripts/desktop_start.sh", desk)
+	start.Env = append(os.Environ(), "NOTIFYD=xfce4-notifyd")
+	envOut, err := start.Output()
+	if err != nil {
+		t.Fatalf("desktop_start.sh: %v", err)
+	}
+	t.Cleanup(func() { _ = exec.Command("scripts/desktop_stop.sh", desk).Run() })
+	var env []string
+	for _, line := range strings.Split(string(envOut), "\n") {
+		env = append(env, strings.Fields(strings.TrimPrefix(line, "export "))...)
+	}
+	env = append(os.Environ(), env...)
+
+	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000})
+	home := t.TempDir()
+	cfg := "[sip]\nuser = \"alice\"\n\n[favorites]\nBob = \"" + bob.URI() + "\"\nReception = \"sip:desk@192.0.2.10\"\n"
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	book := &contacts.Book{Contacts: []contacts.Contact{{Name: "Carol Contact", SIP: []string{"sip:carol@192.0.2.1"}, Favorite: true}}}
+	if err := book.Save(filepath.Join(home, "state")); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	cmd := exec.Command(binary, "--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--audio-in", "null", "--audio-out", "null")
+	cmd.Env = env
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("trayphone log:\n%s", log.String())
+		}
+	})
+	run := func(name string, args ...string) {
+		t.Helper()
+		c := exec.Command(name, args...)
+		c.Env = env
+		if b, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("%s %q: %v\n%s", name, args, err, b)
+		}
+	}
+	time.Sleep(3 * time.Second) // the panel shows the icon
+	if err := bob.Dial(fmt.Sprintf("sip:alice@127.0.0.1:%d", port)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallRinging, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the notification slides in
+	// The tray icon is the right-most item of the 32 px panel at the top of the 1024 px screen.
+	run("xdotool", "mousemove", "1008", "16", "click", "1")
+	time.Sleep(1500 * time.Millisecond)
+	// Hover "Favorites" (the fifth row of the menu) to open the submenu.
+	run("xdotool", "mousemove", "850", "150")
+	time.Sleep(1500 * time.Millisecond)
+	run("import", "-window", "root", "-colors", "128", out)
+	t.Logf("saved %s", out)
+}

@@ -116,7 +116,7 @@ func displayName(c phone.CallInfo, names func(string) string) string {
 // callerLabel is "Name (number)" when both are known, else whichever is.
 func callerLabel(c phone.CallInfo, names func(string) string) string {
 	name, num := displayName(c, names), userPart(c.Remote)
-	if name == num || num == "" {
+	if strings.EqualFold(name, num) || num == "" {
 		return name
 	}
 	return name + " (" + num + ")"

@@ -39,6 +39,28 @@ func TestBuildView(t *testing.T) {
 	}
 }
 
+func TestCallerLabel(t *testing.T) {
+	t.Parallel()
+	names := NamesFrom([]Favorite{{Name: "Bob", URI: "sip:bob@example.com:5070"}},
+		func(uri string) string {
+			if uri == "sip:+4930123@pbx.example.com" {
+				return "Carol (contacts)"
+			}
+			return ""
+		})
+	for _, tc := range []struct{ remote, remoteName, want string }{
+		{"sip:bob@example.com", "", "Bob"}, // the name differs from the user part only in case
+		{"sip:+4930123@pbx.example.com", "", "Carol (contacts) (+4930123)"},
+		{"sip:+4930123@pbx.example.com", "Front Desk", "Front Desk (+4930123)"},
+		{"sip:dave@example.com", "", "dave"},
+	} {
+		c := phone.CallInfo{Remote: tc.remote, RemoteName: tc.remoteName}
+		if got := callerLabel(c, names); got != tc.want {
+			t.Errorf("callerLabel(%q, %q) = %q, want %q", tc.remote, tc.remoteName, got, tc.want)
+		}
+	}
+}
+
 func TestDialable(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
