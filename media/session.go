@@ -270,6 +270,19 @@ func (s *Session) Stats() phone.MediaStats {
 	}
 }
 
+// SendDTMF queues digits (0-9, *, #, A-D) to be sent as RFC 4733 telephone-events, 100 ms each
+// with 100 ms between them. It returns ErrNoTelephoneEvent when none was negotiated, and an
+// error naming the key for anything that is not a DTMF key; then nothing is queued.
+func (s *Session) SendDTMF(digits string) error {
+	if s.evPT == 0 {
+		return ErrNoTelephoneEvent
+	}
+	if err := CheckDTMF(digits); err != nil {
+		return err
+	}
+	return s.snd.dtmf.enqueue(digits)
+}
+
 // LastReceived returns when the last valid RTP packet arrived (zero if none has), for RTP timeout
 // detection.
 func (s *Session) LastReceived() time.Time {

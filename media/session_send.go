@@ -27,6 +27,9 @@ type sender struct {
 	payload []byte  // the payload popped from the jitter buffer
 	buf     []byte  // the packet being built
 
+	// dtmf sends queued digits as RFC 4733 events in place of audio.
+	dtmf dtmfSender
+
 	// silencer is the encoder's DTX test (Opus), or nil.
 	silencer silencer
 	// concealer is the decoder's own loss concealment (Opus PLC and FEC), or nil.
@@ -65,6 +68,7 @@ func (sn *sender) init(s *Session) {
 		payload: make([]byte, 0, maxRTPPayload),
 		buf:     make([]byte, 0, 12+max(maxRTPPayload, 4*n)),
 		next:    make([]byte, 0, maxRTPPayload),
+		dtmf:    newDTMFSender(s.codec.TimestampStep()),
 		limit:   rateLimiter{every: 10 * time.Second},
 	}
 	sn.silencer, _ = sn.enc.(silencer)
@@ -115,8 +119,16 @@ func (sn *sender) tick(tick, skipped int64) {
 		if s.muted.Load() {
 			clear(sn.pcm)
 		}
+		ts := sn.ts0 + uint32(tick)*sn.step
+		var err error
+		if ev, evTS, marker, ok := sn.dtmf.next(ts); ok {
+			err = sn.sendEvent(ev, evTS, marker)
+			sn.marker = true // audio after the event starts a new talkspurt
+		} else {
+			err = sn.send(ts)
+		}
 		// A send failing because Close closed the socket is not worth a warning.
-		if err := sn.send(sn.ts0 + uint32(tick)*sn.step); err != nil && !s.closing() && sn.limit.allow(s.clk.Now()) {
+		if err != nil && !s.closing() && sn.limit.allow(s.clk.Now()) {
 			s.log.Warn("rtp send failed", "remote", s.Remote(), "err", err)
 		}
 	} else {
@@ -160,6 +172,30 @@ func (sn *sender) send(ts uint32) error {
 		s.observe(s.clk.Now(), seq, ts)
 	}
 	if _, err := s.conn.WriteToUDPAddrPort(pkt, remote); err != nil {
+		return err
+	}
+	s.sent.Add(1)
+	return nil
+}
+
+// sendEvent sends one RFC 4733 telephone-event packet in the audio stream's SSRC and sequence
+// space. It allocates nothing.
+func (sn *sender) sendEvent(ev telephoneEvent, ts uint32, marker bool) error {
+	s := sn.s
+	sn.hdr.SequenceNumber++
+	h := sn.hdr
+	h.PayloadType = s.evPT
+	h.Marker = marker
+	h.Timestamp = ts
+	n, err := h.MarshalTo(sn.buf[:cap(sn.buf)])
+	if err != nil {
+		return err
+	}
+	pkt := appendTelephoneEvent(sn.buf[:n], ev)
+	if s.observe != nil {
+		s.observe(s.clk.Now(), h.SequenceNumber, ts)
+	}
+	if _, err := s.conn.WriteToUDPAddrPort(pkt, *s.remote.Load()); err != nil {
 		return err
 	}
 	s.sent.Add(1)
