@@ -97,10 +97,15 @@ func withScheme(s string) string {
 }
 
 // Name is the account as users know it: the AOR without the scheme (alice@example.org).
-func (s Spec) Name() string { return s.AOR.User + "@" + s.AOR.HostPort() }
+func (s Spec) Name() string { return s.AOR.User + "@" + s.Domain() }
 
 // Domain is the AOR's host[:port]: where sip:bob@DOMAIN goes for "call bob".
-func (s Spec) Domain() string { return s.AOR.HostPort() }
+func (s Spec) Domain() string {
+	if s.AOR.Port == 0 {
+		return s.AOR.Host
+	}
+	return net.JoinHostPort(s.AOR.Host, strconv.Itoa(s.AOR.Port))
+}
 
 // NextHop is the URI the first request of every transaction is sent to (outbound proxy or
 // registrar), with the account's transport.

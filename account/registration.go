@@ -183,11 +183,11 @@ func (r *Registration) attempt(ctx context.Context, timer clock.Timer) {
 	} else if r.m.state == phone.RegRegistered {
 		r.log.Info("registered", "contact", r.contact.String(), "refresh_in", wait.Round(time.Second))
 	}
-	r.publish()
 	timer.Stop()
 	if wait >= 0 {
 		timer.Reset(wait)
 	}
+	r.publish() // after arming the timer, so that whoever sees the new state may move the clock
 }
 
 // register sends one REGISTER (answering a digest challenge) and classifies the result.

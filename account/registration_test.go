@@ -1,0 +1,399 @@
+package account
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+
+	"trayphone/internal/clock"
+	"trayphone/internal/config"
+	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
+)
+
+// fakeUA answers REGISTERs with a scripted registrar and records what was sent. It is not a SIP
+// peer: the real-peer tests use Kamailio; this one drives the state machine through corner cases
+// Kamailio will not produce on demand (423, stale nonces, NAT rewrites) with a fake clock.
+type fakeUA struct {
+	mu     sync.Mutex
+	reqs   []*sip.Request
+	pings  int
+	answer func(n int, req *sip.Request) (*sip.Response, error)
+}
+
+func (f *fakeUA) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, req.Clone())
+	n := len(f.reqs)
+	answer := f.answer
+	f.mu.Unlock()
+	return answer(n, req)
+}
+
+func (f *fakeUA) Ping(netip.AddrPort) error {
+	f.mu.Lock()
+	f.pings++
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeUA) ContactFor(user string, dst netip.Addr, transport string, params ...string) sip.Uri {
+	c := sip.Uri{Scheme: "sip", User: user, Host: "192.168.1.10", Port: 5080, UriParams: sip.NewParams()}
+	for i := 0; i+1 < len(params); i += 2 {
+		c.UriParams.Add(params[i], params[i+1])
+	}
+	return c
+}
+
+func (f *fakeUA) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.reqs)
+}
+
+func (f *fakeUA) req(i int) *sip.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reqs[i]
+}
+
+const testRealm, testPW = "example.org", "s3cret"
+
+// challenge answers 401 with an MD5 (and optionally SHA-256) challenge.
+func challenge(req *sip.Request, nonce string, stale bool, sha bool) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+	st := ""
+	if stale {
+		st = ", stale=true"
+	}
+	if sha {
+		res.AppendHeader(sip.NewHeader("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", nonce="%s", qop="auth", algorithm=SHA-256%s`, testRealm, nonce, st)))
+	}
+	res.AppendHeader(sip.NewHeader("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", nonce="%s", qop="auth", algorithm=MD5%s`, testRealm, nonce, st)))
+	return res
+}
+
+// ok answers 200 granting expires seconds to every Contact of req.
+func ok(req *sip.Request, expires int) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	for _, h := range req.GetHeaders("Contact") {
+		c := h.(*sip.ContactHeader).Clone()
+		c.Params = sip.NewParams()
+		c.Params.Add("expires", fmt.Sprint(expires))
+		res.AppendHeader(c)
+	}
+	return res
+}
+
+func authOf(req *sip.Request) *digest.Credentials {
+	h := req.GetHeader("Authorization")
+	if h == nil {
+		return nil
+	}
+	c, err := digest.ParseCredentials(h.Value())
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+type harness struct {
+	t   *testing.T
+	clk *clock.Fake
+	ua  *fakeUA
+	reg *Registration
+	pw  string
+	mu  sync.Mutex
+	ctx context.Context
+	end context.CancelFunc
+	out chan struct{}
+}
+
+func newHarness(t *testing.T, answer func(n int, req *sip.Request) (*sip.Response, error)) *harness {
+	spec, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Registrar: "sip:10.0.0.5", Expires: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, clk: clock.NewFake(time.Unix(1_700_000_000, 0)), ua: &fakeUA{answer: answer}, pw: testPW, out: make(chan struct{})}
+	h.reg = NewRegistration(spec, h.ua, func() (string, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.pw == "" {
+			return "", ErrNoPassword
+		}
+		return h.pw, nil
+	}, WithClock(h.clk), WithJitter(func() float64 { return 0.5 }))
+	h.ctx, h.end = context.WithCancel(context.Background())
+	go func() { _ = h.reg.Serve(h.ctx); close(h.out) }()
+	h.until("Serve to arm its timers", func() bool { return h.clk.Timers() >= 2 })
+	h.clk.Advance(0)
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	h.end()
+	<-h.out
+}
+
+// until waits (in real time, briefly) for cond.
+func (h *harness) until(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s; state %+v, %d requests", what, h.reg.Info(), h.ua.count())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (h *harness) state(want phone.RegState) {
+	h.t.Helper()
+	h.until("state "+want.String(), func() bool { return h.reg.Info().State == want })
+}
+
+// registrar is a scripted registrar: challenge fresh requests, accept authorized ones.
+func registrar(grant int) func(n int, req *sip.Request) (*sip.Response, error) {
+	return func(n int, req *sip.Request) (*sip.Response, error) {
+		if authOf(req) == nil {
+			return challenge(req, fmt.Sprintf("nonce%d", n), false, false), nil
+		}
+		return ok(req, grant), nil
+	}
+}
+
+func TestServeRegistersAndRefreshes(t *testing.T) {
+	h := newHarness(t, registrar(120))
+	h.state(phone.RegRegistered)
+	if n := h.ua.count(); n != 2 {
+		t.Fatalf("REGISTERs for the first registration: got %d, want 2 (challenge + answer)", n)
+	}
+	first := h.ua.req(0)
+	if got := first.Recipient.String(); got != "sip:10.0.0.5" {
+		t.Errorf("Request-URI %s, want sip:10.0.0.5", got)
+	}
+	if c := first.Contact(); c == nil || !c.Address.UriParams.Has(TokenParam) {
+		t.Errorf("Contact %v has no registration token", first.Contact())
+	}
+	if e := first.GetHeader("Expires"); e == nil || e.Value() != "3600" {
+		t.Errorf("Expires %v, want 3600", e)
+	}
+	// The registrar granted 120 s: refresh at 102 s (85 %), not before.
+	h.clk.Advance(101 * time.Second)
+	time.Sleep(20 * time.Millisecond)
+	if n := h.ua.count(); n != 2 {
+		t.Fatalf("refreshed early: %d requests after 101 s", n)
+	}
+	h.clk.Advance(time.Second)
+	h.until("the refresh", func() bool { return h.ua.count() == 3 })
+	refresh := h.ua.req(2)
+	if a := authOf(refresh); a == nil || a.Nc != 2 || a.Nonce != "nonce1" {
+		t.Errorf("refresh should reuse the last nonce with nc=2; got %+v", a)
+	}
+	if a, b := refresh.CallID().Value(), first.CallID().Value(); a != b {
+		t.Errorf("refresh Call-ID %s, want the same as the first REGISTER %s", a, b)
+	}
+	if refresh.CSeq().SeqNo != 3 {
+		t.Errorf("refresh CSeq %d, want 3", refresh.CSeq().SeqNo)
+	}
+	h.state(phone.RegRegistered)
+	// Shutdown: un-REGISTER with Expires 0.
+	h.stop()
+	last := h.ua.req(h.ua.count() - 1)
+	if e := last.GetHeader("Expires"); e == nil || e.Value() != "0" {
+		t.Errorf("last REGISTER Expires %v, want 0", e)
+	}
+	if got := h.reg.Info().State; got != phone.RegUnregistered {
+		t.Errorf("state after shutdown %s, want unregistered", got)
+	}
+}
+
+func TestServeStaleNonce(t *testing.T) {
+	h := newHarness(t, func(n int, req *sip.Request) (*sip.Response, error) {
+		a := authOf(req)
+		switch {
+		case a == nil:
+			return challenge(req, "n1", false, false), nil
+		case a.Nonce == "n1" && a.Nc >= 2: // the refresh: the nonce went stale meanwhile
+			return challenge(req, "n2", true, false), nil
+		}
+		return ok(req, 3600), nil
+	})
+	h.state(phone.RegRegistered)
+	h.clk.Advance(51 * time.Minute)
+	h.until("the refresh with the new nonce", func() bool { return h.ua.count() == 4 })
+	h.state(phone.RegRegistered)
+	if a := authOf(h.ua.req(3)); a == nil || a.Nonce != "n2" || a.Nc != 1 {
+		t.Errorf("after a stale nonce: got %+v, want nonce n2 nc 1", a)
+	}
+}
+
+func TestServeWrongPasswordDoesNotHammer(t *testing.T) {
+	h := newHarness(t, func(n int, req *sip.Request) (*sip.Response, error) {
+		return challenge(req, fmt.Sprintf("n%d", n), false, false), nil
+	})
+	h.state(phone.RegFailed)
+	want := "registrar rejected the password for alice@example.org (401)"
+	if got := h.reg.Info().Reason; got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+	h.clk.Advance(29 * time.Minute)
+	time.Sleep(20 * time.Millisecond)
+	if n := h.ua.count(); n != 2 {
+		t.Fatalf("REGISTERs in 29 min after a rejected password: %d, want 2", n)
+	}
+	h.reg.Kick() // "trayphone account password" stored a new one
+	h.until("the retry after Kick", func() bool { return h.ua.count() == 4 })
+}
+
+func TestServeNoPasswordWaitsForKick(t *testing.T) {
+	h := newHarnessNoPW(t)
+	h.state(phone.RegFailed)
+	if n := h.ua.count(); n != 0 {
+		t.Errorf("REGISTERs without a password: %d", n)
+	}
+	h.clk.Advance(24 * time.Hour)
+	time.Sleep(20 * time.Millisecond)
+	if n := h.ua.count(); n != 0 {
+		t.Errorf("REGISTERs without a password after a day: %d", n)
+	}
+	h.mu.Lock()
+	h.pw = testPW
+	h.mu.Unlock()
+	h.reg.Kick()
+	h.state(phone.RegRegistered)
+}
+
+func newHarnessNoPW(t *testing.T) *harness {
+	h := &harness{t: t, clk: clock.NewFake(time.Unix(1_700_000_000, 0)), ua: &fakeUA{answer: registrar(3600)}, out: make(chan struct{})}
+	spec, _ := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Registrar: "sip:10.0.0.5"})
+	h.reg = NewRegistration(spec, h.ua, func() (string, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.pw == "" {
+			return "", ErrNoPassword
+		}
+		return h.pw, nil
+	}, WithClock(h.clk))
+	h.ctx, h.end = context.WithCancel(context.Background())
+	go func() { _ = h.reg.Serve(h.ctx); close(h.out) }()
+	h.until("Serve to arm its timers", func() bool { return h.clk.Timers() >= 2 })
+	h.clk.Advance(0)
+	t.Cleanup(h.stop)
+	return h
+}
+
+func TestServeIntervalTooBrief(t *testing.T) {
+	h := newHarness(t, func(n int, req *sip.Request) (*sip.Response, error) {
+		if authOf(req) == nil {
+			return challenge(req, "n", false, false), nil
+		}
+		if req.GetHeader("Expires").Value() != "7200" {
+			res := sip.NewResponseFromRequest(req, 423, "Interval Too Brief", nil)
+			res.AppendHeader(sip.NewHeader("Min-Expires", "7200"))
+			return res, nil
+		}
+		return ok(req, 7200), nil
+	})
+	h.state(phone.RegRegistered)
+	if n := h.ua.count(); n != 3 {
+		t.Errorf("REGISTERs: %d, want 3 (401, 423, 200)", n)
+	}
+}
+
+func TestServeFixesContactFromVia(t *testing.T) {
+	h := newHarness(t, func(n int, req *sip.Request) (*sip.Response, error) {
+		res := ok(req, 3600)
+		if authOf(req) == nil {
+			res = challenge(req, "n", false, false)
+		}
+		// The request got sipgo's Via only on the wire; build the one a NAT'ed registrar returns.
+		res.RemoveHeader("Via")
+		via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "192.168.1.10", Port: 5080, Params: sip.NewParams()}
+		via.Params.Add("branch", "z9hG4bK1")
+		via.Params.Add("received", "203.0.113.7")
+		via.Params.Add("rport", "40123")
+		res.AppendHeader(via)
+		return res, nil
+	})
+	h.state(phone.RegRegistered)
+	last := h.ua.req(h.ua.count() - 1)
+	cs := last.GetHeaders("Contact")
+	if len(cs) != 2 {
+		t.Fatalf("REGISTER after the NAT rewrite has %d Contacts, want 2 (old with expires=0, new)", len(cs))
+	}
+	old, nu := cs[0].(*sip.ContactHeader), cs[1].(*sip.ContactHeader)
+	if e, _ := old.Params.Get("expires"); old.Address.Host != "192.168.1.10" || e != "0" {
+		t.Errorf("old Contact %s, want 192.168.1.10 with expires=0", old.Value())
+	}
+	if nu.Address.Host != "203.0.113.7" || nu.Address.Port != 40123 {
+		t.Errorf("new Contact %s, want 203.0.113.7:40123", nu.Value())
+	}
+	if o, _ := h.reg.Outbound(); o.Contact.Host != "203.0.113.7" {
+		t.Errorf("calls would use Contact %s, want the public address", o.Contact.String())
+	}
+}
+
+func TestServeBackoffAndKeepalive(t *testing.T) {
+	var mu sync.Mutex
+	down := true
+	h := newHarness(t, func(n int, req *sip.Request) (*sip.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return nil, errors.New("transaction timeout")
+		}
+		return registrar(3600)(n, req)
+	})
+	h.state(phone.RegFailed)
+	if r := h.reg.Info().Reason; !strings.Contains(r, "not answering; retrying in 2 s") {
+		t.Errorf("reason %q", r)
+	}
+	// With jitter 0.5 the waits are 1.5 s, 3 s, 6 s: count attempts over 10.5 s.
+	for _, d := range []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second} {
+		n := h.ua.count()
+		h.clk.Advance(d)
+		h.until("the retry", func() bool { return h.ua.count() == n+1 && h.reg.Info().State == phone.RegFailed })
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	h.reg.Kick()
+	h.state(phone.RegRegistered)
+	for i := 1; i <= 3; i++ {
+		h.clk.Advance(KeepaliveInterval)
+		h.until("a CRLF keepalive", func() bool { h.ua.mu.Lock(); defer h.ua.mu.Unlock(); return h.ua.pings == i })
+	}
+}
+
+func TestAuthorizeSHA256(t *testing.T) {
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: "example.org"})
+	res := challenge(req, "abc", false, true)
+	chal, err := sipua.ChallengeOf(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chal.Algorithm != "SHA-256" {
+		t.Fatalf("picked %s, want SHA-256 when offered with MD5", chal.Algorithm)
+	}
+	if err := sipua.Authorize(req, chal, "alice", "pw", 1); err != nil {
+		t.Fatal(err)
+	}
+	a := authOf(req)
+	h := func(s string) string { b := sha256.Sum256([]byte(s)); return hex.EncodeToString(b[:]) }
+	want := h(h("alice:example.org:pw") + ":abc:00000001:" + a.Cnonce + ":auth:" + h("REGISTER:sip:example.org"))
+	if a.Response != want || a.Algorithm != "SHA-256" || a.QOP != "auth" || a.URI != "sip:example.org" {
+		t.Errorf("credentials %+v, want SHA-256 response %s", a, want)
+	}
+}
