@@ -94,6 +94,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}()
 
 	go func() { _ = mgr.Run(ctx) }()
+	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
 	runNAT(ctx)
 	ctlDone := make(chan struct{})
 	go func() { _ = ctl.Serve(ctx); close(ctlDone) }()

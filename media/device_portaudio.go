@@ -562,3 +562,6 @@ func (r *ring) discard(n int) {
 	m := min(uint64(n), r.head.Load()-tail)
 	r.tail.Store(tail + m)
 }
+
+// hasOutput reports whether the device plays sound.
+func (d *PortAudio) hasOutput() bool { return d.out }

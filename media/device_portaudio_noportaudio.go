@@ -28,3 +28,5 @@ func (*PortAudio) Open(rate, frameSamples int) (Stream, error) { return nil, err
 
 // ListDevices fails: this build has no PortAudio.
 func ListDevices() ([]DeviceInfo, error) { return nil, errNoPortAudio }
+
+func (d *PortAudio) hasOutput() bool { return false }
