@@ -2,11 +2,19 @@ package main
 
 import (
 	"bytes"
+	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"trayphone/internal/siptest/baresip"
+	"trayphone/internal/testenv"
 )
 
 func TestDesktopExec(t *testing.T) {
@@ -132,5 +140,129 @@ func TestContactsImportCommand(t *testing.T) {
 	}
 	if _, errOut, code := desktopCmd(t, "--home", home, "contacts", "import", filepath.Join(home, "missing.vcf")); code == 0 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("missing file: code %d, err %q", code, errOut)
+	}
+}
+
+// TestLinkOpensRunningPhone installs the desktop entry with scripts/desktop_install.sh into a
+// private XDG home and opens a sip: link with xdg-open, as a browser would: the handler (a second
+// trayphone) forwards the link to the running phone, which calls a real baresip.
+func TestLinkOpensRunningPhone(t *testing.T) {
+	xdgOpen := testenv.RequireProgram(t, "xdg-open")
+	testenv.RequireProgram(t, "xdg-mime")
+	bob := baresip.Start(t, baresip.Options{User: "bob"})
+	root := t.TempDir()
+	env := []string{"HOME=" + root + "/home", "XDG_DATA_HOME=" + root + "/data", "XDG_CONFIG_HOME=" + root + "/config",
+		"XDG_STATE_HOME=" + root + "/state", "XDG_RUNTIME_DIR=" + root + "/run", "XDG_DATA_DIRS=/usr/share",
+		// xdg-open 1.1 uses the desktop entries only with a display; nothing here talks to it.
+		"DISPLAY=:987", "WAYLAND_DISPLAY=", "XDG_CURRENT_DESKTOP=", "DESKTOP_SESSION=", "DBUS_SESSION_BUS_ADDRESS=", "TRAYPHONE_BIN=" + binary}
+	env = append(os.Environ(), env...)
+	for _, d := range []string{"home", "run", "config/trayphone"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "config/trayphone/config.toml"), []byte("[sip]\nuser = \"alice\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	install := exec.Command("scripts/desktop_install.sh")
+	install.Env = env
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("desktop_install.sh: %v\n%s", err, out)
+	}
+	query := exec.Command("xdg-mime", "query", "default", "x-scheme-handler/sip")
+	query.Env = env
+	if out, err := query.Output(); err != nil || strings.TrimSpace(string(out)) != "trayphone.desktop" {
+		t.Fatalf("xdg-mime query default x-scheme-handler/sip: %q, %v", out, err)
+	}
+
+	phone := exec.Command(binary, "--headless", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--audio-in", "null", "--audio-out", "null")
+	phone.Env = env
+	var log bytes.Buffer
+	phone.Stdout, phone.Stderr = &log, &log
+	if err := phone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = phone.Process.Signal(syscall.SIGINT)
+		_ = phone.Wait()
+		if t.Failed() {
+			t.Logf("trayphone log:\n%s", log.String())
+		}
+	})
+	sock := filepath.Join(root, "run", "trayphone", "control.sock")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no control socket at %s", sock)
+		}
+	}
+	open := exec.Command(xdgOpen, bob.URI())
+	open.Env = env
+	if out, err := open.CombinedOutput(); err != nil {
+		t.Fatalf("xdg-open %s: %v\n%s", bob.URI(), err, out)
+	}
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallClosed, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(log.String(), "trayphone is ready"); n != 1 {
+		t.Errorf("%d phones started, want the link forwarded to the one running", n)
+	}
+}
+
+// TestPackagingFiles checks the link-handler registrations in packaging/: the XDG desktop entry
+// (validated by desktop-file-validate), the macOS Info.plist snippet and the Windows .reg file.
+func TestPackagingFiles(t *testing.T) {
+	entry := "packaging/linux/trayphone.desktop"
+	b, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nExec=trayphone %u\n", "\nMimeType=x-scheme-handler/sip;x-scheme-handler/sips;x-scheme-handler/tel;\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q", entry, want)
+		}
+	}
+	validate := testenv.RequireProgram(t, "desktop-file-validate")
+	if out, err := exec.Command(validate, entry).CombinedOutput(); err != nil {
+		t.Errorf("desktop-file-validate %s: %v\n%s", entry, err, out)
+	}
+
+	b, err = os.ReadFile("packaging/macos/Info.plist-URLTypes.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plist struct {
+		Keys   []string `xml:"key"`
+		Values []string `xml:"array>dict>array>string"`
+	}
+	if err := xml.Unmarshal([]byte("<dict>"+string(b)+"</dict>"), &plist); err != nil {
+		t.Fatalf("Info.plist snippet: %v", err)
+	}
+	if !slices.Equal(plist.Keys, []string{"CFBundleURLTypes"}) || !slices.Equal(plist.Values, []string{"sip", "sips", "tel"}) {
+		t.Errorf("Info.plist snippet: keys %q, schemes %q", plist.Keys, plist.Values)
+	}
+
+	b, err = os.ReadFile("packaging/windows/trayphone-url.reg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := string(b)
+	if !strings.HasPrefix(reg, "Windows Registry Editor Version 5.00\r\n") {
+		t.Error("trayphone-url.reg: wrong header or not CRLF")
+	}
+	for _, s := range []string{"sip", "sips", "tel"} {
+		for _, want := range []string{`[HKEY_CURRENT_USER\Software\Classes\` + s + "]\r\n", `[HKEY_CURRENT_USER\Software\Classes\` + s + `\shell\open\command]` + "\r\n" + `@="\"C:\\Program Files\\trayphone\\trayphone.exe\" \"%1\""`} {
+			if !strings.Contains(reg, want) {
+				t.Errorf("trayphone-url.reg lacks %q", want)
+			}
+		}
 	}
 }
