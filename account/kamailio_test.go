@@ -3,9 +3,6 @@ package account
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -102,9 +99,15 @@ func TestKamailioRegisterTransports(t *testing.T) {
 		t.Run(tr, func(t *testing.T) {
 			var tlsCfg *tls.Config
 			if tr == "tls" {
-				pool := x509.NewCertPool()
-				pool.AppendCertsFromPEM(k.CertPEM)
-				tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+				// The test certificate is self-signed: trusted by fingerprint only.
+				cert, err := FetchCertificate(context.Background(), k.TLSAddr().String(), "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := Fingerprint(cert); got != k.Fingerprint {
+					t.Fatalf("fetched fingerprint %s, want %s", got, k.Fingerprint)
+				}
+				tlsCfg = NewTrust(strings.ToUpper(k.Fingerprint)).Config()
 			}
 			ua := startUA(t, tlsCfg)
 			rn := startRegistration(t, ua, aliceOn(k, tr), "alicepw")
@@ -152,6 +155,19 @@ func TestKamailioWrongPassword(t *testing.T) {
 	if n := k.Requests("REGISTER") - before; n != 2 {
 		t.Errorf("REGISTERs sent: got %d, want 2 (one challenge, one answer, no retry)", n)
 	}
-	_ = errors.New
-	_ = io.Discard
+}
+
+// TestKamailioTLSUntrusted registers over TLS without trusting the self-signed certificate: the
+// account fails with a reason that says how to trust it, and no REGISTER gets through.
+func TestKamailioTLSUntrusted(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{TLS: true})
+	ua := startUA(t, NewTrust().Config())
+	rn := startRegistration(t, ua, aliceOn(k, "tls"), "alicepw")
+	info := rn.waitState(t, phone.RegFailed, 10*time.Second)
+	if !strings.Contains(info.Reason, "not trusted") || !strings.Contains(info.Reason, k.Fingerprint) {
+		t.Errorf("reason %q should say the certificate is not trusted and show its fingerprint", info.Reason)
+	}
+	if n := k.Requests("REGISTER"); n != 0 {
+		t.Errorf("REGISTERs reached Kamailio over an untrusted connection: %d", n)
+	}
 }

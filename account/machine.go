@@ -39,6 +39,7 @@ const (
 	outServerError                           // 5xx, 408, 6xx
 	outRefused                               // other 4xx
 	outContactChanged                        // 2xx, but the registrar sees us at another address
+	outUntrusted                             // the TLS certificate is not trusted
 )
 
 // outcome is what one attempt ended with. It is plain data, so the transitions are pure.
@@ -89,6 +90,11 @@ func (m *machine) step(o outcome, jitter float64) time.Duration {
 		m.state = phone.RegFailed
 		m.reason = fmt.Sprintf("no password for %s yet: set it with \"trayphone account password\"", m.name)
 		return never
+	case outUntrusted:
+		m.failures++
+		m.state = phone.RegFailed
+		m.reason = fmt.Sprintf("the TLS certificate of registrar %s is not trusted (%s): if you know this server, trust it with \"trayphone account trust\"", m.hop, o.err)
+		return RejectedRetry
 	case outNoAnswer:
 		return m.fail(fmt.Sprintf("registrar %s not answering", m.hop), o, jitter)
 	case outUnreachable:

@@ -54,6 +54,8 @@ func TestMachineStep(t *testing.T) {
 			wantState: phone.RegFailed, wantReason: "cannot reach registrar 10.0.0.5:5060: connection refused; retrying in 1 s", wantWait: time.Second},
 		{name: "404", expires: time.Hour, in: outcome{kind: outRefused, code: 404, phrase: "Not Found"},
 			wantState: phone.RegFailed, wantReason: "registrar 10.0.0.5:5060 refused alice@example.org (404 Not Found); retrying in 1 s", wantWait: time.Second},
+		{name: "untrusted TLS certificate waits for the user", expires: time.Hour, in: outcome{kind: outUntrusted, err: "x509: unknown authority"},
+			wantState: phone.RegFailed, wantReason: "the TLS certificate of registrar 10.0.0.5:5060 is not trusted (x509: unknown authority): if you know this server, trust it with \"trayphone account trust\"", wantWait: RejectedRetry},
 		{name: "contact changed re-registers now", expires: time.Hour, in: outcome{kind: outContactChanged, code: 200},
 			wantState: phone.RegRegistering},
 	}

@@ -273,7 +273,12 @@ func (r *Registration) classify(req *sip.Request, res *sip.Response, expires tim
 // transportOutcome classifies a failed transaction.
 func (r *Registration) transportOutcome(ctx context.Context, err error) outcome {
 	var op *net.OpError
+	var ue *UntrustedError
 	switch {
+	case errors.As(err, &ue):
+		return outcome{kind: outUntrusted, err: fmt.Sprintf("%v; SHA-256 %s", ue.Err, ue.Fingerprint)}
+	case strings.Contains(err.Error(), "certificate is not trusted"):
+		return outcome{kind: outUntrusted, err: err.Error()}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, sip.ErrTransactionTimeout),
 		strings.Contains(err.Error(), "timeout"), strings.Contains(err.Error(), "timed out"):
 		return outcome{kind: outNoAnswer}

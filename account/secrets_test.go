@@ -1,0 +1,67 @@
+package account
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zalando/go-keyring"
+)
+
+func TestSecretsKeyring(t *testing.T) {
+	keyring.MockInit()
+	var logs bytes.Buffer
+	s := NewSecrets(t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
+	if _, err := s.Password("work"); !errors.Is(err, ErrNoPassword) {
+		t.Fatalf("no password yet: got %v, want ErrNoPassword", err)
+	}
+	if err := s.SetPassword("work", "hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Password("work"); err != nil || got != "hunter2" {
+		t.Fatalf("Password: got %q, %v", got, err)
+	}
+	if entries, _ := os.ReadDir(s.Dir); len(entries) != 0 {
+		t.Errorf("a keyring is available, yet files were written: %v", entries)
+	}
+	if strings.Contains(logs.String(), "hunter2") {
+		t.Errorf("the password reached the log: %s", logs.String())
+	}
+}
+
+func TestSecretsFileFallback(t *testing.T) {
+	keyring.MockInitWithError(errors.New("no secret service on this bus"))
+	t.Cleanup(keyring.MockInit)
+	var logs bytes.Buffer
+	dir := filepath.Join(t.TempDir(), "secrets")
+	s := NewSecrets(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err := s.SetPassword("work", "hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Password("work"); err != nil || got != "hunter2" {
+		t.Fatalf("Password: got %q, %v", got, err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "password-work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if di, _ := os.Stat(dir); di.Mode().Perm() != 0o700 {
+		t.Errorf("secret dir mode %v, want 0700", di.Mode().Perm())
+	}
+	if !strings.Contains(logs.String(), "no OS keyring available") {
+		t.Errorf("no warning logged: %q", logs.String())
+	}
+	if strings.Contains(logs.String(), "hunter2") {
+		t.Errorf("the password reached the log: %s", logs.String())
+	}
+	if err := s.SetPassword("work", ""); err == nil {
+		t.Error("an empty password was accepted")
+	}
+}
