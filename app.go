@@ -55,7 +55,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 2
 	}
-	ua, err := sipua.New(sipua.Config{Listen: cfg.SIP.Listen, User: cfg.UserOrLogin(), DisplayName: cfg.SIP.DisplayName, Log: log})
+	acc := setupAccounts(cfg, p, log) // app_accounts.go
+	ua, err := sipua.New(sipua.Config{Listen: cfg.SIP.Listen, User: cfg.UserOrLogin(), DisplayName: cfg.SIP.DisplayName, TLS: acc.TLS(), Log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
@@ -63,7 +64,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	defer ua.Close()
 	mgr, err := callmgr.New(callmgr.Config{
 		UA: ua, Device: dev, Codecs: codecs, Favorites: cfg.Favorites, DND: cfg.DND,
-		CallWaiting: true, Log: log,
+		CallWaiting: true, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
@@ -96,6 +97,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	go func() { _ = mgr.Run(ctx) }()
 	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
 	runNAT(ctx)
+	acc.Run(ctx, mgr, ctl) // registers until ctx is done, then un-REGISTERs
 	ctlDone := make(chan struct{})
 	go func() { _ = ctl.Serve(ctx); close(ctlDone) }()
 	log.Info("trayphone is ready", "address", ua.AOR(), "transports", "udp,tcp", "config", p.Config, "control", p.Socket)
@@ -118,6 +120,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		log.Warn("calls did not hang up in time; quitting anyway")
 	}
 	<-ctlDone
+	acc.Wait()
 	ua.Close()
 	log.Info("trayphone stopped")
 	return 0

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"trayphone/account"
+	"trayphone/callmgr"
+	"trayphone/control"
+	"trayphone/internal/config"
+	"trayphone/internal/paths"
+	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
+)
+
+// accounts wires the SIP accounts into the running phone: secrets, TLS trust, one registration per
+// account, and the control commands "account.reload".
+type accounts struct {
+	log     *slog.Logger
+	secrets *account.Secrets
+	trust   *account.Trust
+	specs   []account.Spec
+	set     *account.Set
+	mgr     *callmgr.Manager
+	done    chan struct{}
+}
+
+// secretsDir is where secrets go when there is no OS keyring.
+func secretsDir(p paths.Paths) string { return filepath.Join(p.State, "secrets") }
+
+// setupAccounts reads the [[account]] tables; a broken one is logged and left out.
+func setupAccounts(cfg *config.Config, p paths.Paths, log *slog.Logger) *accounts {
+	a := &accounts{log: log.With("component", "account"), done: make(chan struct{})}
+	a.secrets = account.NewSecrets(secretsDir(p), a.log)
+	a.trust = account.NewTrust()
+	for _, c := range cfg.Accounts {
+		spec, err := account.FromConfig(c)
+		if err != nil {
+			a.log.Error("account left out", "error", err)
+			continue
+		}
+		a.specs = append(a.specs, spec)
+		if fp, err := a.secrets.Fingerprint(spec.ID); err == nil {
+			a.trust.Add(fp)
+		}
+	}
+	return a
+}
+
+// TLS is the user agent's client TLS configuration (system roots plus trusted fingerprints).
+func (a *accounts) TLS() *tls.Config { return a.trust.Config() }
+
+// Attach creates the registrations on ua and returns them for the call manager (nil without
+// accounts).
+func (a *accounts) Attach(ua *sipua.UA) callmgr.Accounts {
+	if len(a.specs) == 0 {
+		return nil
+	}
+	a.set = account.NewSet(a.specs, ua, a.secrets.Password, account.WithLogger(a.log),
+		account.WithOnChange(func(info phone.AccountInfo) {
+			if a.mgr != nil {
+				a.mgr.AccountChanged(info)
+			}
+		}))
+	return a.set
+}
+
+// Run starts registering (one goroutine per account, ending after un-REGISTER when ctx is done)
+// and adds the "account.reload" control command.
+func (a *accounts) Run(ctx context.Context, mgr *callmgr.Manager, ctl *control.Server) {
+	a.mgr = mgr
+	ctl.Handle("account.reload", func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var args struct {
+			ID string `json:"id"`
+		}
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &args); err != nil {
+				return nil, fmt.Errorf("account.reload: %v", err)
+			}
+		}
+		if a.set == nil {
+			return nil, errors.New("no account is configured")
+		}
+		if fp, err := a.secrets.Fingerprint(args.ID); err == nil {
+			a.trust.Add(fp)
+		}
+		return nil, a.set.Kick(args.ID)
+	})
+	if a.set == nil {
+		close(a.done)
+		return
+	}
+	go func() { _ = a.set.Serve(ctx); close(a.done) }()
+}
+
+// Wait waits for the un-REGISTERs after shutdown (bounded).
+func (a *accounts) Wait() {
+	select {
+	case <-a.done:
+	case <-time.After(account.UnregisterTimeout + time.Second):
+		a.log.Warn("accounts did not unregister in time")
+	}
+}
+
+// runAccountCommand runs "trayphone account password ID" and "trayphone account trust ID".
+func runAccountCommand(ctx context.Context, p paths.Paths, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	usage := func() int {
+		fmt.Fprintln(stderr, "usage: trayphone account password ID   store the account's password (read from the terminal or stdin)")
+		fmt.Fprintln(stderr, "       trayphone account trust ID      show the registrar's TLS certificate and trust it")
+		return 2
+	}
+	if len(args) != 2 {
+		return usage()
+	}
+	verb, id := args[0], args[1]
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg, err := config.Load(p.Config, config.LoadOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 2
+	}
+	var spec *account.Spec
+	for _, c := range cfg.Accounts {
+		if c.ID == id {
+			s, err := account.FromConfig(c)
+			if err != nil {
+				fmt.Fprintf(stderr, "trayphone: %v\n", err)
+				return 2
+			}
+			spec = &s
+		}
+	}
+	if spec == nil {
+		fmt.Fprintf(stderr, "trayphone: no account %q in %s\n", id, p.Config)
+		return 2
+	}
+	secrets := account.NewSecrets(secretsDir(p), log)
+	switch verb {
+	case "password":
+		pw, err := readPassword(stdin, stderr, fmt.Sprintf("Password for %s: ", spec.Name()))
+		if err != nil {
+			fmt.Fprintf(stderr, "trayphone: %v\n", err)
+			return 1
+		}
+		if err := secrets.SetPassword(id, pw); err != nil {
+			fmt.Fprintf(stderr, "trayphone: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "password for %s stored\n", spec.Name())
+	case "trust":
+		if spec.Transport != "tls" {
+			fmt.Fprintf(stderr, "trayphone: account %s does not use TLS (transport = %q)\n", id, spec.Transport)
+			return 2
+		}
+		cert, err := account.FetchCertificate(ctx, spec.HopAddr(), spec.Proxy.Host)
+		if err != nil {
+			fmt.Fprintf(stderr, "trayphone: %v\n", err)
+			return 1
+		}
+		fp := account.Fingerprint(cert)
+		fmt.Fprintf(stdout, "%s presents a certificate for %q issued by %q, valid until %s\nSHA-256 fingerprint: %s\n",
+			spec.HopAddr(), cert.Subject.CommonName, cert.Issuer.CommonName, cert.NotAfter.Format("2006-01-02"), colonHex(fp))
+		fmt.Fprint(stdout, "Trust this certificate for this account? [y/N] ")
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			fmt.Fprintln(stdout, "not trusted")
+			return 1
+		}
+		if err := secrets.SetFingerprint(id, fp); err != nil {
+			fmt.Fprintf(stderr, "trayphone: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "trusted")
+	default:
+		return usage()
+	}
+	// Tell a running phone to pick it up and register again now.
+	if c, err := control.Dial(p.Socket); err == nil {
+		defer c.Close()
+		if err := c.Do(ctx, "account.reload", map[string]string{"id": id}, nil); err != nil {
+			fmt.Fprintf(stderr, "trayphone: the running phone did not re-register: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "the running phone is registering again")
+	}
+	return 0
+}
+
+// readPassword reads one line: from a terminal without echo, or from a pipe as is.
+func readPassword(stdin io.Reader, prompt io.Writer, text string) (string, error) {
+	f, isFile := stdin.(*os.File)
+	tty := false
+	if isFile {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	if tty {
+		fmt.Fprint(prompt, text)
+		off := exec.Command("stty", "-echo")
+		off.Stdin = f
+		if err := off.Run(); err != nil {
+			return "", fmt.Errorf("cannot turn off echo on this terminal: %v", err)
+		}
+		defer func() {
+			on := exec.Command("stty", "echo")
+			on.Stdin = f
+			_ = on.Run()
+			fmt.Fprintln(prompt)
+		}()
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", errors.New("no password given")
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password given")
+	}
+	return pw, nil
+}
+
+func colonHex(h string) string {
+	var parts []string
+	for i := 0; i+1 < len(h); i += 2 {
+		parts = append(parts, strings.ToUpper(h[i:i+2]))
+	}
+	return strings.Join(parts, ":")
+}
