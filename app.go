@@ -70,7 +70,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
 	}
-	core, runNAT := setupNAT(cfg, mgr, nil, log) // app_nat.go
+	core, runNAT := setupNAT(cfg, mgr, acc.NetworkChanged, log) // app_nat.go
 	ctl, err := control.NewServer(p.Socket, core, log.With("component", "control"))
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

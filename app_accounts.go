@@ -22,6 +22,7 @@ import (
 	"trayphone/internal/paths"
 	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
+	"trayphone/nat"
 )
 
 // accounts wires the SIP accounts into the running phone: secrets, TLS trust, one registration per
@@ -102,6 +103,15 @@ func (a *accounts) Run(ctx context.Context, mgr *callmgr.Manager, ctl *control.S
 		return
 	}
 	go func() { _ = a.set.Serve(ctx); close(a.done) }()
+}
+
+// NetworkChanged re-registers every account after a network change or a wake-up: the old flow
+// (NAT mapping, TCP connection, local address) may be gone.
+func (a *accounts) NetworkChanged(c nat.Change) {
+	if a.set != nil {
+		a.log.Info("re-registering after a network change", "reason", c.Reason, "detail", c.Detail)
+		_ = a.set.Kick("")
+	}
 }
 
 // Wait waits for the un-REGISTERs after shutdown (bounded).

@@ -146,6 +146,7 @@ func (r *Registration) Serve(ctx context.Context) error {
 			return nil
 		case <-r.kickc:
 			r.m.kick()
+			r.recomputeContact()
 			r.attempt(ctx, timer)
 		case <-timer.C():
 			r.attempt(ctx, timer)
@@ -395,6 +396,21 @@ func (r *Registration) newContact() sip.Uri {
 		c.Host, c.Port = r.fixed.Addr().String(), int(r.fixed.Port())
 	}
 	return c
+}
+
+// recomputeContact picks up a new local address after a network change; the old Contact is
+// removed in the next REGISTER.
+func (r *Registration) recomputeContact() {
+	r.fixed = nil // a NAT mapping learnt on the old network means nothing on the new one
+	c := r.newContact()
+	if c.String() == r.contact.String() {
+		return
+	}
+	old := r.contact
+	r.old, r.contact = &old, c
+	r.mu.Lock()
+	r.out = r.outbound()
+	r.mu.Unlock()
 }
 
 // unregister removes our binding (Expires: 0), bounded by UnregisterTimeout.
