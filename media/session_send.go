@@ -171,10 +171,12 @@ func (sn *sender) send(ts uint32) error {
 	if s.observe != nil {
 		s.observe(s.clk.Now(), seq, ts)
 	}
+	// Counted before the write, so a reader that has seen the packet arrive sees it counted.
+	s.sent.Add(1)
 	if _, err := s.conn.WriteToUDPAddrPort(pkt, remote); err != nil {
+		s.sent.Add(^uint64(0))
 		return err
 	}
-	s.sent.Add(1)
 	return nil
 }
 
@@ -195,10 +197,11 @@ func (sn *sender) sendEvent(ev telephoneEvent, ts uint32, marker bool) error {
 	if s.observe != nil {
 		s.observe(s.clk.Now(), h.SequenceNumber, ts)
 	}
+	s.sent.Add(1)
 	if _, err := s.conn.WriteToUDPAddrPort(pkt, *s.remote.Load()); err != nil {
+		s.sent.Add(^uint64(0))
 		return err
 	}
-	s.sent.Add(1)
 	return nil
 }
 
