@@ -64,6 +64,25 @@ func busConn(t *testing.T, addr string) *dbus.Conn {
 	return conn
 }
 
+// syncBuffer is a bytes.Buffer that a child process's output can be written to while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // sniWatcher is a minimal org.kde.StatusNotifierWatcher, the tray host's side.
 type sniWatcher struct{ items chan string }
 
@@ -219,7 +238,7 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 	cmd := exec.Command(binary, "--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"--audio-in", in, "--audio-out", heard)
 	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=", "WAYLAND_DISPLAY=")
-	var log bytes.Buffer
+	var log syncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -456,7 +475,7 @@ func TestScreenshot(t *testing.T) {
 	port := freePort(t)
 	cmd := exec.Command(binary, "--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--audio-in", "null", "--audio-out", "null")
 	cmd.Env = env
-	var log bytes.Buffer
+	var log syncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -492,4 +511,73 @@ func TestScreenshot(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	run("import", "-window", "root", "-colors", "128", out)
 	t.Logf("saved %s", out)
+}
+
+// TestNoTrayStillNotifies runs the real binary on a bus with a notification server but no tray host:
+// it says once that there is no tray, and a call from baresip still notifies and is answered from
+// the notification's button.
+func TestNoTrayStillNotifies(t *testing.T) {
+	addr := startTestBus(t)
+	notes := &notifServer{conn: busConn(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
+	if err := notes.conn.Export(notes, notifPath, notifIface); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := notes.conn.RequestName(notifIface, dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own %s: %v %v", notifIface, r, err)
+	}
+	bob := baresip.Start(t, baresip.Options{User: "bob"})
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("[sip]\nuser = \"alice\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&contacts.Book{Contacts: []contacts.Contact{{Name: "Bob From Contacts", SIP: []string{"sip:bob@127.0.0.1"}}}}).Save(filepath.Join(home, "state")); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	cmd := exec.Command(binary, "--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--audio-in", "null", "--audio-out", "null")
+	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=", "WAYLAND_DISPLAY=")
+	var log syncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("trayphone log:\n%s", log.String())
+		}
+	})
+	sock := filepath.Join(home, "control.sock")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("trayphone did not start")
+		}
+	}
+	if err := bob.Dial(fmt.Sprintf("sip:alice@127.0.0.1:%d", port)); err != nil {
+		t.Fatal(err)
+	}
+	n := notes.nextNote(t)
+	if !slices.Contains(n.Actions, "answer") || !strings.Contains(n.Body, "Bob From Contacts") {
+		t.Fatalf("notification %q / %q with actions %q: want the contact's name and an answer button", n.Summary, n.Body, n.Actions)
+	}
+	if err := notes.conn.Emit(notifPath, notifIface+".ActionInvoked", n.ID, "answer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	notes.waitClosed(t, n.ID)
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallClosed, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if c := strings.Count(log.String(), "no system tray found"); c != 1 {
+		t.Errorf("said %d times that there is no tray, want once", c)
+	}
 }

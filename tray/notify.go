@@ -56,6 +56,8 @@ type Notifier struct {
 	seen     map[string]bool   // incoming calls seen ringing, until they end
 	declined map[string]bool   // calls declined by the user here: not "missed"
 	regFail  map[string]string // account ID → the failure last shown
+	sending  int               // incoming-call notifications sent whose ID is not known yet
+	early    map[uint32]string // notification ID → action pressed before its ID was known
 }
 
 // NewNotifier connects to the session bus (a private connection, so that signals meant for the
@@ -99,6 +101,7 @@ func newNotifier(conn *dbus.Conn, ctl CallHandler, names func(string) string, lo
 		ctx: ctx, cancel: cancel, ctl: ctl, log: log, names: names, conn: conn,
 		byCall: map[string]uint32{}, byNote: map[uint32]string{},
 		seen: map[string]bool{}, declined: map[string]bool{}, regFail: map[string]string{},
+		early: map[uint32]string{},
 	}
 	if conn != nil {
 		fd, err := notify.New(conn,
@@ -217,15 +220,29 @@ func (n *Notifier) incoming(c phone.CallInfo) {
 		ExpireTimeout: notify.ExpireTimeoutNever,
 	}
 	note.SetUrgency(notify.UrgencyCritical)
+	n.mu.Lock()
+	n.sending++
+	n.mu.Unlock()
 	id, err := n.fd.SendNotification(note)
+	n.mu.Lock()
+	n.sending--
+	key, pressed := n.early[id]
+	if n.sending == 0 {
+		clear(n.early)
+	}
+	if err == nil {
+		n.byCall[c.ID] = id
+		n.byNote[id] = c.ID
+	}
+	n.mu.Unlock()
 	if err != nil {
 		n.log.Warn("incoming call notification", "call_id", c.ID, "err", err)
 		return
 	}
-	n.mu.Lock()
-	n.byCall[c.ID] = id
-	n.byNote[id] = c.ID
-	n.mu.Unlock()
+	if pressed {
+		// The button was pressed before the server's reply told us the notification's ID.
+		n.act(id, key)
+	}
 }
 
 func (n *Notifier) account(a phone.AccountInfo) {
@@ -301,8 +318,22 @@ func (n *Notifier) capabilities() []string {
 // onAction runs on the notifier's signal goroutine: it starts the command and returns at once.
 func (n *Notifier) onAction(s *notify.ActionInvokedSignal) {
 	n.mu.Lock()
-	id, ok := n.byNote[s.ID]
-	if ok && s.ActionKey == actionDecline {
+	_, known := n.byNote[s.ID]
+	if !known && n.sending > 0 {
+		n.early[s.ID] = s.ActionKey
+	}
+	n.mu.Unlock()
+	if known {
+		n.act(s.ID, s.ActionKey)
+	}
+}
+
+// act runs the action key pressed on notification note, if that note still belongs to a ringing
+// call; it returns at once.
+func (n *Notifier) act(note uint32, key string) {
+	n.mu.Lock()
+	id, ok := n.byNote[note]
+	if ok && key == actionDecline {
 		n.declined[id] = true
 	}
 	n.mu.Unlock()
@@ -310,7 +341,7 @@ func (n *Notifier) onAction(s *notify.ActionInvokedSignal) {
 		return
 	}
 	var do func(context.Context, string) error
-	switch s.ActionKey {
+	switch key {
 	case actionAnswer:
 		do = n.ctl.Answer
 	case actionDecline:
@@ -324,7 +355,7 @@ func (n *Notifier) onAction(s *notify.ActionInvokedSignal) {
 		ctx, cancel := context.WithTimeout(n.ctx, actionTimeout)
 		defer cancel()
 		if err := do(ctx, id); err != nil {
-			n.log.Warn("notification action", "action", s.ActionKey, "call_id", id, "err", err)
+			n.log.Warn("notification action", "action", key, "call_id", id, "err", err)
 		}
 	}()
 }
