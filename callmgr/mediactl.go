@@ -187,6 +187,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 			return err
 		}
 	}
+	stream = m.switchable(c, stream) // conference.go: device fallback and local conferences
 	id := c.id
 	sess, err := media.NewSession(media.SessionConfig{
 		Conn:             c.rtp,
