@@ -76,6 +76,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
 	}
+	ctl.Handle("conference", callmgr.ConferenceCommand(mgr))
 	if err := ua.Start(); err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1

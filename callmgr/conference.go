@@ -143,15 +143,15 @@ func (m *Manager) Conference(ctx context.Context, ids []string) error {
 	})
 }
 
-// ConferenceArgs are the arguments of the "conference" control command.
-type ConferenceArgs struct {
+// conferenceArgs are the arguments of the "conference" control command (control.ConferenceArgs).
+type conferenceArgs struct {
 	IDs []string `json:"ids"`
 }
 
 // ConferenceCommand is the control handler of "conference": {"ids": ["1", "2"]}.
 func ConferenceCommand(m *Manager) func(ctx context.Context, raw json.RawMessage) (any, error) {
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var args ConferenceArgs
+		var args conferenceArgs
 		if err := json.Unmarshal(raw, &args); err != nil {
 			return nil, fmt.Errorf("conference: %v", err)
 		}
