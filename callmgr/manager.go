@@ -124,6 +124,7 @@ func New(cfg Config) (*Manager, error) {
 	srv.OnAck(m.handleAck)
 	srv.OnBye(m.handleBye)
 	srv.OnOptions(m.handleOptions)
+	srv.OnInfo(m.handleInfo)
 	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))

@@ -247,4 +247,4 @@ func byeDialog(dlg interface{ Bye(context.Context) error }) {
 	_ = dlg.Bye(ctx)
 }
 
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
