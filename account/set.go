@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,6 +133,18 @@ func (s *Set) Outbound(id string) (*sipua.Outbound, error) {
 		return nil, err
 	}
 	return &o, nil
+}
+
+// AccountFor returns the first account whose AOR domain is uri's host (and port, when both give
+// one), or "".
+func (s *Set) AccountFor(uri sip.Uri) string {
+	for _, r := range s.regs {
+		a := r.spec.AOR
+		if strings.EqualFold(a.Host, uri.Host) && (a.Port == uri.Port || a.Port == 0 || uri.Port == 0) {
+			return r.spec.ID
+		}
+	}
+	return ""
 }
 
 // Admit decides whether an incoming INVITE came through one of our registrars: its Request-URI

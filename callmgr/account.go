@@ -18,6 +18,9 @@ type Accounts interface {
 	// Outbound says how a call leaves through account id ("" = the default account); nil and no
 	// error when there is no account.
 	Outbound(id string) (*sipua.Outbound, error)
+	// AccountFor returns the account whose domain is uri's host ("" if none), so that a call to
+	// sip:bob@work.example goes through the work account.
+	AccountFor(uri sip.Uri) string
 	// Admit reports whether an incoming INVITE came through one of our registrars (its source or
 	// its Request-URI's registration token) and for which account.
 	Admit(req *sip.Request) (id string, ok bool)
@@ -39,9 +42,9 @@ func (m *Manager) accountSnapshots() []phone.AccountInfo {
 	return m.cfg.Accounts.Snapshots()
 }
 
-// outboundFor picks the account a call to target leaves through: the one asked for, else the
-// default account. It returns nil for direct calls (no account configured, or the echo test).
-func (m *Manager) outboundFor(account string, echo bool) (*sipua.Outbound, error) {
+// outboundFor picks the account a call to uri (when resolved) leaves through: the one asked for,
+// else the one whose domain the URI names, else the default account. It returns nil for direct calls (no account configured, or the echo test).
+func (m *Manager) outboundFor(account string, echo bool, uri sip.Uri, resolved bool) (*sipua.Outbound, error) {
 	if echo {
 		return nil, nil
 	}
@@ -50,6 +53,9 @@ func (m *Manager) outboundFor(account string, echo bool) (*sipua.Outbound, error
 			return nil, fmt.Errorf("no account %q is configured", account)
 		}
 		return nil, nil
+	}
+	if account == "" && resolved {
+		account = m.cfg.Accounts.AccountFor(uri)
 	}
 	return m.cfg.Accounts.Outbound(account)
 }

@@ -23,7 +23,7 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		return nil, ErrStopped
 	}
 	uri, echo, err := resolveTarget(target, m.cfg.Favorites)
-	ob, oberr := m.outboundFor(account, echo)
+	ob, oberr := m.outboundFor(account, echo, uri, err == nil)
 	if oberr != nil {
 		return nil, oberr
 	}
