@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,6 +76,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		return 1
 	}
 	ctl.Handle("conference", callmgr.ConferenceCommand(mgr))
+	control.HandleDTMF(ctl, mgr)
 	if err := ua.Start(); err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
@@ -190,7 +190,7 @@ func (c trayController) Status() phone.Status                      { return c.mg
 func (c trayController) Subscribe() (<-chan phone.Event, func())   { return c.mgr.Subscribe() }
 func (c trayController) Recent() []phone.CallInfo                  { return c.mgr.Recent() }
 func (c trayController) SendDTMF(ctx context.Context, id, digits string) error {
-	return errors.New("sending DTMF is not available yet")
+	return c.mgr.SendDTMF(ctx, id, digits)
 }
 func (c trayController) Favorites() []tray.Favorite {
 	var out []tray.Favorite

@@ -58,6 +58,8 @@ var cliCommands = map[string]*cliCommand{
 		run: muteCommand(true)},
 	"unmute": {usage: "[ID]", maxArgs: 1, summary: "unmute the microphone in the call (or call ID)",
 		run: muteCommand(false)},
+	"dtmf": {usage: "[ID] DIGITS", minArgs: 1, maxArgs: 2, summary: "send DTMF digits (0-9, *, #, A-D) in the call (or call ID)",
+		run: runDTMF},
 	"dnd": {usage: "on|off", minArgs: 1, maxArgs: 1, summary: "turn do-not-disturb on or off",
 		run: runDND},
 	"status": {usage: "[--json]", json: true, summary: "show accounts and calls",
