@@ -171,3 +171,28 @@ func TestKamailioTLSUntrusted(t *testing.T) {
 		t.Errorf("REGISTERs reached Kamailio over an untrusted connection: %d", n)
 	}
 }
+
+// TestKamailioRestartTCP kills the registrar while registered over TCP: the closed connection is
+// noticed without any Kick, and the account is registered again within 5 s of Kamailio coming back.
+func TestKamailioRestartTCP(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	ua := startUA(t, nil)
+	rn := startRegistration(t, ua, aliceOn(k, "tcp"), "alicepw")
+	rn.waitState(t, phone.RegRegistered, 5*time.Second)
+	k.Kill()
+	time.Sleep(time.Second)
+	k.Restart()
+	back := time.Now()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cs, err := k.Contacts("alice")
+		if err == nil && len(cs) == 1 && rn.reg.Info().State == phone.RegRegistered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not registered again within 5 s of the restart: %+v, contacts %+v", rn.reg.Info(), cs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("registered again %s after Kamailio came back", time.Since(back).Round(time.Millisecond))
+}

@@ -19,6 +19,9 @@ const (
 	// KeepaliveInterval is the CRLF ping period on UDP (RFC 5626 §4.4.1; NATs drop UDP flows after
 	// ~30 s).
 	KeepaliveInterval = 25 * time.Second
+	// FlowCheckInterval is how often a TCP or TLS registration checks that its connection to the
+	// registrar is still open (a closed one re-registers at once).
+	FlowCheckInterval = 2 * time.Second
 	// maxExpires bounds a Min-Expires the registrar may ask for (423).
 	maxExpires = 24 * time.Hour
 )

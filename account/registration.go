@@ -39,7 +39,7 @@ const (
 // UA is what a registration needs from the SIP user agent (*sipua.UA has it).
 type UA interface {
 	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
-	Ping(dst netip.AddrPort) error
+	Ping(transport string, dst netip.AddrPort) error
 	ContactFor(user string, dst netip.Addr, transport string, params ...string) sip.Uri
 }
 
@@ -137,7 +137,11 @@ func (r *Registration) Kick() {
 func (r *Registration) Serve(ctx context.Context) error {
 	timer := r.clk.NewTimer(0)
 	defer timer.Stop()
-	ka := r.clk.NewTimer(KeepaliveInterval)
+	kaEvery := KeepaliveInterval
+	if r.spec.Transport != "udp" {
+		kaEvery = FlowCheckInterval
+	}
+	ka := r.clk.NewTimer(kaEvery)
 	defer ka.Stop()
 	for {
 		select {
@@ -151,8 +155,10 @@ func (r *Registration) Serve(ctx context.Context) error {
 		case <-timer.C():
 			r.attempt(ctx, timer)
 		case <-ka.C():
-			r.keepalive()
-			ka.Reset(KeepaliveInterval)
+			if lost := r.keepalive(); lost {
+				r.attempt(ctx, timer)
+			}
+			ka.Reset(kaEvery)
 		}
 	}
 }
@@ -430,22 +436,27 @@ func (r *Registration) unregister() {
 	r.publish()
 }
 
-// keepalive sends a CRLF ping to the next hop on UDP while registered.
-func (r *Registration) keepalive() {
-	if r.spec.Transport != "udp" || r.m.state != phone.RegRegistered {
-		return
+// keepalive pings the next hop while registered: a CRLF on UDP, a check that the connection is
+// still open on TCP and TLS. It reports whether the flow is lost (re-register now).
+func (r *Registration) keepalive() (lost bool) {
+	if r.m.state != phone.RegRegistered {
+		return false
 	}
 	ip, ok := r.spec.HopIP()
 	if !ok {
-		return
+		return false
 	}
-	port := r.spec.Proxy.Port
-	if port == 0 {
-		port = 5060
+	_, p, _ := net.SplitHostPort(r.spec.HopAddr())
+	port, _ := strconv.Atoi(p)
+	err := r.ua.Ping(r.spec.Transport, netip.AddrPortFrom(ip, uint16(port)))
+	if errors.Is(err, sipua.ErrNoFlow) {
+		r.log.Info("connection to the registrar closed: registering again")
+		return true
 	}
-	if err := r.ua.Ping(netip.AddrPortFrom(ip, uint16(port))); err != nil {
+	if err != nil {
 		r.log.Debug("keepalive failed", "error", err)
 	}
+	return false
 }
 
 // publish stores and announces the current snapshot.

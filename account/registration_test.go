@@ -40,7 +40,7 @@ func (f *fakeUA) Do(ctx context.Context, req *sip.Request) (*sip.Response, error
 	return answer(n, req)
 }
 
-func (f *fakeUA) Ping(netip.AddrPort) error {
+func (f *fakeUA) Ping(string, netip.AddrPort) error {
 	f.mu.Lock()
 	f.pings++
 	f.mu.Unlock()
@@ -373,7 +373,7 @@ func TestServeBackoffAndKeepalive(t *testing.T) {
 	h.state(phone.RegRegistered)
 	for i := 1; i <= 3; i++ {
 		h.clk.Advance(KeepaliveInterval)
-		h.until("a CRLF keepalive", func() bool { h.ua.mu.Lock(); defer h.ua.mu.Unlock(); return h.ua.pings == i })
+		h.until(fmt.Sprintf("CRLF keepalive %d", i), func() bool { h.ua.mu.Lock(); defer h.ua.mu.Unlock(); return h.ua.pings == i })
 	}
 }
 

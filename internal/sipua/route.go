@@ -37,11 +37,23 @@ func (u *UA) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	return u.Client.Do(ctx, req)
 }
 
-// Ping sends a CRLF keepalive (RFC 5626 §4.4.1: "\r\n\r\n") to dst from the UDP listener, so that a
-// NAT keeps the flow the registrar reaches us on open.
-func (u *UA) Ping(dst netip.AddrPort) error {
+// ErrNoFlow is returned by Ping when no TCP or TLS connection to the destination is open.
+var ErrNoFlow = errors.New("no open connection")
+
+// Ping keeps the flow to dst alive. On UDP it sends a CRLF keepalive (RFC 5626 §4.4.1: "\r\n\r\n")
+// from the listener, so that a NAT keeps the mapping the registrar reaches us on. On TCP and TLS
+// the kernel's keepalive (Go's default, 15 s) probes the connection; Ping reports ErrNoFlow when
+// it has closed (the registrar restarted, the network changed), so that the caller re-registers.
+func (u *UA) Ping(transport string, dst netip.AddrPort) error {
 	if !dst.IsValid() {
 		return errors.New("keepalive: no address")
+	}
+	if t := strings.ToLower(transport); t == "tcp" || t == "tls" {
+		c, err := u.UA.TransportLayer().GetConnection(t, dst.String())
+		if err != nil || c == nil {
+			return ErrNoFlow
+		}
+		return nil
 	}
 	_, err := u.udp.WriteTo([]byte("\r\n\r\n"), net.UDPAddrFromAddrPort(dst))
 	return err
