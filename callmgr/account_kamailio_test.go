@@ -106,6 +106,7 @@ func (c *accountCore) waitAccount(timeout time.Duration, want phone.RegState) ph
 }
 
 func TestAccountCallsBaresipThroughKamailio(t *testing.T) {
+	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
 	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
 	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
@@ -175,6 +176,7 @@ func TestBaresipCallsAccountThroughKamailio(t *testing.T) {
 // TestScannerInviteDoesNotRing sends a SIP-scanner-style INVITE straight to the phone's port while
 // its account is registered: it gets 403, and no call, event or history entry appears.
 func TestScannerInviteDoesNotRing(t *testing.T) {
+	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
 	a := startAccountCore(t, k, "alice", "alicepw", 600)
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -230,6 +232,7 @@ func TestScannerInviteDoesNotRing(t *testing.T) {
 // (here: a Kick, as after a network change) and is registered again within 5 s of the registrar
 // coming back.
 func TestKamailioRestart(t *testing.T) {
+	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
 	a := startAccountCore(t, k, "alice", "alicepw", 600)
 	k.Kill()
