@@ -196,3 +196,54 @@ func TestKamailioRestartTCP(t *testing.T) {
 	}
 	t.Logf("registered again %s after Kamailio came back", time.Since(back).Round(time.Millisecond))
 }
+
+// TestKamailioTwoAccounts registers two accounts at once (UDP and TCP), each with its own state,
+// and removes both bindings on shutdown.
+func TestKamailioTwoAccounts(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	ua := startUA(t, nil)
+	var specs []Spec
+	for _, c := range []config.Account{
+		{ID: "a", AOR: "sip:alice@" + k.Domain(), Transport: "udp"},
+		{ID: "c", AOR: "sip:carol@" + k.Domain(), Transport: "tcp"},
+	} {
+		s, err := FromConfig(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, s)
+	}
+	set := NewSet(specs, ua, func(id string) (string, error) {
+		return map[string]string{"a": "alicepw", "c": "carolpw"}[id], nil
+	}, WithLogger(testLog()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = set.Serve(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := set.Snapshots()
+		if s[0].State == phone.RegRegistered && s[1].State == phone.RegRegistered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("accounts: %+v", s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, u := range []string{"alice", "carol"} {
+		if cs, err := k.Contacts(u); err != nil || len(cs) != 1 {
+			t.Errorf("%s bindings: %+v, %v", u, cs, err)
+		}
+	}
+	cancel()
+	<-done
+	if cs, err := k.Contacts(""); err != nil || len(cs) != 0 {
+		t.Errorf("bindings after shutdown: %+v, %v", cs, err)
+	}
+	for _, s := range set.Snapshots() {
+		if s.State != phone.RegUnregistered {
+			t.Errorf("%s after shutdown: %s", s.ID, s.State)
+		}
+	}
+}

@@ -209,16 +209,23 @@ func TestScannerInviteDoesNotRing(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
+	sawRegistered := false
 	for {
 		select {
 		case ev := <-a.events:
 			if ev.Type == phone.EventCall {
 				t.Fatalf("the scanner INVITE made a call event: %+v", ev.Call)
 			}
+			if ev.Type == phone.EventAccount && ev.Account != nil && ev.Account.State == phone.RegRegistered {
+				sawRegistered = true
+			}
 			continue
 		default:
 		}
 		break
+	}
+	if !sawRegistered {
+		t.Error("no EventAccount with state registered was published")
 	}
 	if st := a.mgr.Status(); len(st.Calls) != 0 {
 		t.Errorf("calls after the scanner INVITE: %+v", st.Calls)
