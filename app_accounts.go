@@ -123,6 +123,12 @@ func (a *accounts) Wait() {
 	}
 }
 
+// printAccountUsage adds the account commands to "trayphone help".
+func printAccountUsage(w io.Writer) {
+	fmt.Fprintf(w, "  %-28s %s\n", "account password ID", "store account ID's password (keyring; asked without echo, or read from stdin)")
+	fmt.Fprintf(w, "  %-28s %s\n", "account trust ID", "show the TLS certificate of account ID's registrar and trust it")
+}
+
 // runAccountCommand runs "trayphone account password ID" and "trayphone account trust ID".
 func runAccountCommand(ctx context.Context, p paths.Paths, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	usage := func() int {

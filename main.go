@@ -136,6 +136,7 @@ Commands:
 	}
 	fmt.Fprintf(w, "  %-28s %s\n", "devices", "list audio devices")
 	printDesktopUsage(w)
+	printAccountUsage(w) // app_accounts.go
 	fmt.Fprint(w, "\nFlags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
