@@ -191,6 +191,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 	id := c.id
 	sess, err := media.NewSession(media.SessionConfig{
 		Conn:             c.rtp,
+		RTCPConn:         c.rtcp,
 		Remote:           c.remoteRTP,
 		Codec:            c.codec,
 		TelephoneEventPT: c.tePT,
@@ -201,6 +202,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		},
 		Log: m.log.With("call", c.id),
 	})
+	c.rtcp = nil // the session owns (or, failing, has closed) the RTCP socket too
 	if err != nil {
 		c.rtp = nil // NewSession closed it
 		return fmt.Errorf("start audio: %w", err)

@@ -47,6 +47,9 @@ func (d Direction) Plays() bool { return d == SendRecv || d == RecvOnly }
 type SessionConfig struct {
 	// Conn is the RTP socket (see ListenRTP). The session owns it from NewSession on and closes it.
 	Conn *net.UDPConn
+	// RTCPConn, if set, is the RTCP socket (see ListenRTP); the session owns it like Conn and
+	// sends and reads RTCP reports on it.
+	RTCPConn *net.UDPConn
 	// Remote is where RTP goes, from the remote SDP; symmetric RTP may replace it (latching).
 	Remote netip.AddrPort
 	// Codec is the negotiated audio codec.
@@ -114,6 +117,12 @@ type Session struct {
 	snd sender
 	rcv receiver
 
+	rtcp     rtcpState
+	cname    string
+	octets   atomic.Uint64 // payload octets sent, for the SR
+	lastTS   atomic.Uint32 // RTP timestamp of the last audio packet sent
+	lastTSAt atomic.Int64  // and when, UnixNano
+
 	startOnce sync.Once
 	closeOnce sync.Once
 	closeErr  error
@@ -127,6 +136,9 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 	if err := checkSessionConfig(cfg); err != nil {
 		if cfg.Conn != nil {
 			cfg.Conn.Close()
+		}
+		if cfg.RTCPConn != nil {
+			cfg.RTCPConn.Close()
 		}
 		if cfg.Stream != nil {
 			cfg.Stream.Close()
@@ -156,6 +168,9 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 	s.jb = newJitterBuffer(cfg.Codec.ClockRate, cfg.Codec.TimestampStep(), defaultPlayoutDelay)
 	s.snd.init(s)
 	s.rcv.init(s)
+	s.rtcp.conn = cfg.RTCPConn
+	s.rtcp.remote = rtcpAddr(remote)
+	s.cname = fmt.Sprintf("trayphone-%08x", s.snd.hdr.SSRC)
 	for _, o := range opts {
 		o(s)
 	}
@@ -196,6 +211,11 @@ func (s *Session) Start() {
 		s.wg.Add(2)
 		go s.sendLoop()
 		go s.recvLoop()
+		if s.rtcp.conn != nil {
+			s.wg.Add(2)
+			go s.rtcpSendLoop()
+			go s.rtcpRecvLoop()
+		}
 	})
 }
 
@@ -207,6 +227,9 @@ func (s *Session) Close() error {
 		close(s.done)
 		// Closing the socket is what ends the receive goroutine's blocking read.
 		errConn := s.conn.Close()
+		if s.rtcp.conn != nil {
+			_ = s.rtcp.conn.Close() // ends the RTCP receive goroutine
+		}
 		s.wg.Wait()
 		errStream := s.stream.Close()
 		if errors.Is(errConn, net.ErrClosed) {
@@ -243,6 +266,14 @@ func (s *Session) SetRemote(addr netip.AddrPort) {
 	}
 	addr = unmapAddrPort(addr)
 	s.remote.Store(&addr)
+	s.rtcp.mu.Lock()
+	s.rtcp.remote = rtcpAddr(addr)
+	s.rtcp.mu.Unlock()
+}
+
+// rtcpAddr is where RTCP goes for RTP at rtp: the next port (RFC 3550 §11).
+func rtcpAddr(rtp netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
 }
 
 // Remote returns where RTP goes now.
@@ -259,8 +290,7 @@ func (s *Session) LocalAddr() netip.AddrPort {
 // Stats returns the stream's counters so far.
 func (s *Session) Stats() phone.MediaStats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return phone.MediaStats{
+	st := phone.MediaStats{
 		PacketsSent:     s.sent.Load(),
 		PacketsReceived: s.received,
 		PacketsLost:     s.jb.lost(),
@@ -268,6 +298,20 @@ func (s *Session) Stats() phone.MediaStats {
 		Late:            s.jb.late,
 		JitterMS:        s.jb.jitterMS(),
 	}
+	playoutMS := float64(s.jb.delay) * 1000 / float64(s.codec.ClockRate)
+	s.mu.Unlock()
+	r := &s.rtcp
+	r.mu.Lock()
+	st.RTTMS, st.RemoteLoss, st.RemoteJitterMS = r.rttMS, r.remoteLoss, r.remoteJit
+	st.RTCPSent, st.RTCPReceived = r.sent, r.recv
+	r.mu.Unlock()
+	// Mouth-to-ear: half the round trip, the playout delay, and one frame of packetisation.
+	var lossPct float64
+	if n := st.PacketsReceived + st.PacketsLost; n > 0 {
+		lossPct = 100 * float64(st.PacketsLost) / float64(n)
+	}
+	st.MOS = EstimateMOS(s.codec.Name, st.RTTMS/2+playoutMS+FrameDuration, lossPct)
+	return st
 }
 
 // SendDTMF queues digits (0-9, *, #, A-D) to be sent as RFC 4733 telephone-events, 100 ms each

@@ -177,6 +177,9 @@ func (sn *sender) send(ts uint32) error {
 		s.sent.Add(^uint64(0))
 		return err
 	}
+	s.octets.Add(uint64(len(pkt) - n))
+	s.lastTS.Store(ts)
+	s.lastTSAt.Store(s.clk.Now().UnixNano())
 	return nil
 }
 

@@ -127,6 +127,17 @@ type MediaStats struct {
 	Duplicates      uint64  `json:"duplicates"`
 	Late            uint64  `json:"late"`
 	JitterMS        float64 `json:"jitter_ms"`
+	// RTTMS is the round-trip time from RTCP (RFC 3550 §6.4.1), 0 until the far end reported.
+	RTTMS float64 `json:"rtt_ms"`
+	// RemoteLoss is the fraction (0-1) of our packets the far end last reported lost, and
+	// RemoteJitterMS the jitter it measured on them, from its RTCP reports.
+	RemoteLoss     float64 `json:"remote_loss"`
+	RemoteJitterMS float64 `json:"remote_jitter_ms"`
+	// RTCPSent and RTCPReceived count RTCP compound packets.
+	RTCPSent     uint64 `json:"rtcp_sent"`
+	RTCPReceived uint64 `json:"rtcp_received"`
+	// MOS is the ITU-T G.107 E-model estimate (1-4.5) of how the received audio sounds.
+	MOS float64 `json:"mos"`
 }
 
 // CallInfo is a snapshot of one call. It is a value: holding it never blocks the core.
