@@ -295,20 +295,18 @@ func (r *Registration) transportOutcome(ctx context.Context, err error) outcome 
 	return outcome{kind: outUnreachable, err: err.Error()}
 }
 
-// learnAddress applies RFC 3581: when the registrar saw our UDP request come from another address
-// than our Contact says (a NAT), register that address instead. It reports whether the Contact
-// changed.
+// learnAddress applies RFC 3581: when the registrar saw our request come from another address than
+// our Contact says (a NAT on UDP; on TCP and TLS the ephemeral port of our connection), register
+// that address instead, so that the registrar reaches us on the flow we opened. It reports whether
+// the Contact changed.
 func (r *Registration) learnAddress(res *sip.Response) bool {
-	if r.spec.Transport != "udp" {
-		return false
-	}
 	via := res.Via()
 	if via == nil {
 		return false
 	}
 	recv, ok := via.Params.Get("received")
 	if !ok {
-		return false
+		recv = r.contact.Host // received is only added when the IP differs (RFC 3581 §4)
 	}
 	ip, err := netip.ParseAddr(recv)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"trayphone/internal/phone"
@@ -109,4 +110,18 @@ func (m *Manager) admit(req *sip.Request) (string, bool) {
 		}
 	}
 	return "", !m.cfg.RejectDirectCalls
+}
+
+// dialogUAFor is the dialog user agent for a call that came through account acct: its answers
+// carry the account's Contact (the flow the registrar reaches us on, e.g. our TLS connection),
+// not the listener's.
+func (m *Manager) dialogUAFor(acct string) *sipgo.DialogUA {
+	if acct == "" || m.cfg.Accounts == nil {
+		return m.dlgUA
+	}
+	ob, err := m.cfg.Accounts.Outbound(acct)
+	if err != nil || ob == nil {
+		return m.dlgUA
+	}
+	return &sipgo.DialogUA{Client: m.ua.Client, ContactHDR: sip.ContactHeader{Address: ob.Contact}}
 }

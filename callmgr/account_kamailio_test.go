@@ -2,6 +2,7 @@ package callmgr
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -29,6 +30,13 @@ type accountCore struct {
 // ghost-call protection on, and waits until the account is registered.
 func startAccountCore(t *testing.T, k *kamailio.Kamailio, user, pw string, toneHz float64) *accountCore {
 	t.Helper()
+	return startAccountCoreOn(t, k, "udp", user, pw, toneHz)
+}
+
+// startAccountCoreOn is startAccountCore registering over transport ("udp", "tcp" or "tls"; TLS
+// trusts Kamailio's self-signed certificate by its fingerprint).
+func startAccountCoreOn(t *testing.T, k *kamailio.Kamailio, transport, user, pw string, toneHz float64) *accountCore {
+	t.Helper()
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, user+"-in.wav"), filepath.Join(dir, user+"-out.wav")
 	if err := audiotest.WriteTone(in, toneHz, 0.5, 8000, 60); err != nil {
@@ -39,12 +47,18 @@ func startAccountCore(t *testing.T, k *kamailio.Kamailio, user, pw string, toneH
 	if err != nil {
 		t.Fatal(err)
 	}
-	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0", User: user, Log: log})
+	registrar := "sip:" + k.Domain()
+	var tlsCfg *tls.Config
+	if transport == "tls" {
+		registrar = "sip:" + k.TLSAddr().String()
+		tlsCfg = account.NewTrust(k.Fingerprint).Config()
+	}
+	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0", User: user, TLS: tlsCfg, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec, err := account.FromConfig(config.Account{ID: "test", AOR: "sip:" + user + "@" + k.Domain(),
-		Registrar: "sip:" + k.Domain(), Expires: 300})
+		Registrar: registrar, Transport: transport, Expires: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,4 +277,63 @@ func TestKamailioRestart(t *testing.T) {
 	if err != nil || len(cs) != 0 {
 		t.Fatalf("location table after quitting (un-REGISTER): %+v, %v", cs, err)
 	}
+}
+
+// TestTLSAccountCallsBothWays registers over TLS and places and receives a call through Kamailio
+// (baresip on UDP at the far end): every request to us comes over the TLS connection we opened,
+// because our Contact names that flow (learnt from rport). Audio is checked both ways.
+func TestTLSAccountCallsBothWays(t *testing.T) {
+	checkGoroutines(t)
+	k := kamailio.Start(t, kamailio.Options{TLS: true})
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
+	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a := startAccountCoreOn(t, k, "tls", "alice", "alicepw", 600)
+	cs, err := k.Contacts("alice")
+	if err != nil || len(cs) != 1 || !strings.HasPrefix(cs[0].Socket, "tls:") || !strings.Contains(cs[0].Address, "transport=tls") {
+		t.Fatalf("alice's binding: %+v, %v", cs, err)
+	}
+	t.Logf("alice's binding: %s (received %s, socket %s)", cs[0].Address, cs[0].Received, cs[0].Socket)
+	// Incoming.
+	if err := bob.Dial("sip:alice@" + k.Domain()); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(10*time.Second, phone.CallIncoming)
+	if err := a.mgr.Answer(ctx(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(5*time.Second, phone.CallActive)
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	if e := a.waitState(5*time.Second, phone.CallEnded); e.EndReason != "the far end hung up" {
+		t.Errorf("incoming call ended: %q, want the far end hung up", e.EndReason)
+	}
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Outgoing.
+	ci, err := a.mgr.Call(ctx(t), "bob", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(10*time.Second, phone.CallActive)
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := a.mgr.Hangup(ctx(t), ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+	checkTone(t, a.out, 1000, 30)
+	checkTone(t, bob.RecordedReceived(), 600, 30)
 }

@@ -63,9 +63,10 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	if echo && !m.isSelf(req) {
 		return reject(403, "Echo test is local only")
 	}
-	viaAccount := false
+	viaAccount, acct := false, ""
 	if !echo || !m.isSelf(req) {
-		acct, ok := m.admit(req)
+		var ok bool
+		acct, ok = m.admit(req)
 		if !ok {
 			// Ghost-call protection: not from our registrar. It never rings, notifies or shows.
 			m.log.Info("INVITE not from a registrar refused", "from", req.Source())
@@ -97,7 +98,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	if _, _, err := sdp.Negotiate(offer, m.supportedFormats()); err != nil {
 		return reject(488, "Not Acceptable Here")
 	}
-	dlg, err := m.dlgUA.ReadInvite(req, tx)
+	dlg, err := m.dialogUAFor(acct).ReadInvite(req, tx)
 	if err != nil {
 		return reject(400, "Bad Request")
 	}
