@@ -231,6 +231,13 @@ func TestKamailioTwoAccounts(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// Steady state: no REGISTER for a few flow checks (the TCP connection stays open).
+	n := k.Requests("REGISTER")
+	time.Sleep(FlowCheckInterval*2 + 500*time.Millisecond)
+	if m := k.Requests("REGISTER"); m != n {
+		t.Errorf("REGISTERs while nothing changed: %d more (%d to register both)", m-n, n)
+	}
+	t.Logf("%d REGISTERs to register both accounts", n)
 	for _, u := range []string{"alice", "carol"} {
 		if cs, err := k.Contacts(u); err != nil || len(cs) != 1 {
 			t.Errorf("%s bindings: %+v, %v", u, cs, err)
