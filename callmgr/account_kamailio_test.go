@@ -337,3 +337,31 @@ func TestTLSAccountCallsBothWays(t *testing.T) {
 	checkTone(t, a.out, 1000, 30)
 	checkTone(t, bob.RecordedReceived(), 600, 30)
 }
+
+// TestChallengedBYE: Kamailio challenges carol's BYEs (407); the hang-up answers with the account's
+// credentials and reaches baresip.
+func TestChallengedBYE(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
+	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := startAccountCore(t, k, "carol", "carolpw", 600)
+	ci, err := c.mgr.Call(ctx(t), "bob", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitState(10*time.Second, phone.CallActive)
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.mgr.Hangup(ctx(t), ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatalf("bob never got the BYE: %v", err)
+	}
+	if n := k.Requests("BYE"); n != 2 {
+		t.Errorf("BYEs at Kamailio: %d, want 2 (challenged, then with credentials)", n)
+	}
+}

@@ -219,11 +219,12 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 			if wg != nil {
 				wg.Add(1)
 			}
+			user, pw := m.byeCredentials(dlg)
 			go func() {
 				if wg != nil {
 					defer wg.Done()
 				}
-				byeDialog(dlg)
+				byeAuth(dlg, user, pw)
 			}()
 		} else if dlg := c.sdlg; dlg != nil {
 			if wg != nil {
