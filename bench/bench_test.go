@@ -1,0 +1,289 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"trayphone/internal/audiotest"
+	"trayphone/internal/phone"
+	"trayphone/internal/siptest/baresip"
+	"trayphone/internal/testenv"
+)
+
+// peerResult is what one side of a benchmarked call measured.
+type peerResult struct {
+	cpuPct  float64 // of one core, over the measured window
+	rssKiB  int
+	hwmKiB  int
+	udpPort []int
+}
+
+// pairResult is one benchmarked call between two peers of one kind.
+type pairResult struct {
+	name          string
+	a, b          peerResult
+	p50, p99, max float64 // RTP send-interval jitter, ms, both directions
+	packets       int
+}
+
+func benchDuration() time.Duration {
+	if s, err := strconv.Atoi(os.Getenv("TRAYPHONE_BENCH_SECONDS")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 60 * time.Second
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := u.LocalAddr().(*net.UDPAddr).Port
+		u.Close()
+		if l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// capture runs tshark on lo for the given UDP ports until stop is called; stop returns the send
+// times of RTP packets of 160-byte payloads (PCMU, 20 ms) grouped by source port.
+func capture(t *testing.T, dir string, ports []int) (stop func() map[int][]float64) {
+	t.Helper()
+	bin := testenv.RequireProgram(t, "tshark")
+	var f []string
+	for _, p := range ports {
+		f = append(f, "port "+strconv.Itoa(p))
+	}
+	file := filepath.Join(dir, "cap.pcapng")
+	cmd := exec.Command(bin, "-i", "lo", "-q", "-f", "udp and ("+strings.Join(f, " or ")+")", "-w", file)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// tshark says "Capturing on 'Loopback'" once it listens.
+	for i := 0; i < 100 && !strings.Contains(errb.String(), "Capturing"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return func() map[int][]float64 {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		out, err := exec.Command(bin, "-r", file, "-T", "fields", "-e", "frame.time_epoch", "-e", "udp.srcport", "-e", "udp.length").Output()
+		if err != nil {
+			t.Fatalf("tshark read: %v", err)
+		}
+		by := map[int][]float64{}
+		for _, line := range strings.Split(string(out), "\n") {
+			fs := strings.Fields(line)
+			if len(fs) != 3 || fs[2] != "180" { // 8 UDP + 12 RTP + 160 PCMU
+				continue
+			}
+			at, _ := strconv.ParseFloat(fs[0], 64)
+			port, _ := strconv.Atoi(fs[1])
+			by[port] = append(by[port], at)
+		}
+		return by
+	}
+}
+
+// measure samples CPU and memory of pids over d while capturing their RTP.
+func measure(t *testing.T, name, dir string, pids [2]int, d time.Duration) pairResult {
+	t.Helper()
+	r := pairResult{name: name}
+	peers := [2]*peerResult{&r.a, &r.b}
+	var ports []int
+	for i, pid := range pids {
+		p, err := UDPPorts(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers[i].udpPort = p
+		ports = append(ports, p...)
+	}
+	stop := capture(t, dir, ports)
+	var cpu0 [2]time.Duration
+	for i, pid := range pids {
+		cpu0[i], _ = CPUTime(pid)
+	}
+	t0 := time.Now()
+	time.Sleep(d)
+	wall := time.Since(t0)
+	for i, pid := range pids {
+		c, err := CPUTime(pid)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		peers[i].cpuPct = 100 * float64(c-cpu0[i]) / float64(wall)
+		peers[i].rssKiB, peers[i].hwmKiB, _ = RSS(pid)
+	}
+	var jit []float64
+	for _, times := range stop() {
+		r.packets += len(times)
+		jit = append(jit, SendJitter(times, 20*time.Millisecond)...)
+	}
+	r.p50, r.p99, r.max = Percentiles(jit)
+	t.Logf("%s: %+v", name, r)
+	return r
+}
+
+func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
+	bin := filepath.Join(dir, "trayphone")
+	if out, err := exec.Command("go", "build", "-o", bin, "trayphone").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	type peer struct {
+		home, in, out string
+		port          int
+		cmd           *exec.Cmd
+	}
+	cli := func(p *peer, args ...string) ([]byte, error) {
+		return exec.Command(bin, append([]string{"--home", p.home}, args...)...).Output()
+	}
+	var peers [2]*peer
+	for i, name := range []string{"a", "b"} {
+		p := &peer{home: filepath.Join(dir, name), in: filepath.Join(dir, name+"-in.wav"), out: filepath.Join(dir, name+"-out.wav"), port: freeUDPPort(t)}
+		if err := os.MkdirAll(p.home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		cfg := "[sip]\nuser = \"" + name + "\"\n\n[audio]\ncodecs = [\"PCMU\"]\n"
+		if err := os.WriteFile(filepath.Join(p.home, "config.toml"), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := audiotest.WriteTone(p.in, 1000+200*float64(i), 0.5, 8000, (d + 20*time.Second).Seconds()); err != nil {
+			t.Fatal(err)
+		}
+		logf, _ := os.Create(filepath.Join(dir, name+".log"))
+		p.cmd = exec.Command(bin, "--home", p.home, "--headless", "--listen", fmt.Sprintf("127.0.0.1:%d", p.port),
+			"--audio-in", p.in, "--audio-out", p.out, "--log-level", "warn")
+		p.cmd.Stdout, p.cmd.Stderr = logf, logf
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = p.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = p.cmd.Process.Kill()
+			}
+			logf.Close()
+		})
+		peers[i] = p
+	}
+	waitFor := func(what string, f func() bool) {
+		for range 200 {
+			if f() {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("trayphone pair: no %s", what)
+	}
+	for _, p := range peers {
+		waitFor("control socket", func() bool { _, err := cli(p, "status"); return err == nil })
+	}
+	if out, err := cli(peers[0], "call", fmt.Sprintf("sip:b@127.0.0.1:%d", peers[1].port)); err != nil {
+		t.Fatalf("call: %v %s", err, out)
+	}
+	state := func(p *peer) phone.CallState {
+		out, err := cli(p, "calls", "--json")
+		if err != nil {
+			return phone.CallUnknown
+		}
+		var calls []phone.CallInfo
+		if json.Unmarshal(out, &calls) != nil || len(calls) == 0 {
+			return phone.CallUnknown
+		}
+		return calls[0].State
+	}
+	waitFor("incoming call", func() bool { return state(peers[1]) == phone.CallIncoming })
+	if out, err := cli(peers[1], "answer"); err != nil {
+		t.Fatalf("answer: %v %s", err, out)
+	}
+	waitFor("active call", func() bool { return state(peers[0]) == phone.CallActive })
+	time.Sleep(time.Second)
+	r := measure(t, "trayphone", dir, [2]int{peers[0].cmd.Process.Pid, peers[1].cmd.Process.Pid}, d)
+	_, _ = cli(peers[0], "hangup")
+	return r
+}
+
+func runBaresipPair(t *testing.T, dir string, d time.Duration) pairResult {
+	src := filepath.Join(dir, "baresip-src.wav")
+	if err := audiotest.WriteTone(src, 1000, 0.5, 8000, (d + 20*time.Second).Seconds()); err != nil {
+		t.Fatal(err)
+	}
+	a := baresip.Start(t, baresip.Options{User: "alice", Codecs: []string{"pcmu"}, SourceWAV: src})
+	b := baresip.Start(t, baresip.Options{User: "bob", Codecs: []string{"pcmu"}, SourceWAV: src, AnswerMode: "auto"})
+	if err := a.Dial(b.URI()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.WaitEvent("CALL_ESTABLISHED", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pa, pb := FindPID("baresip", a.Dir()), FindPID("baresip", b.Dir())
+	if pa == 0 || pb == 0 {
+		t.Fatalf("baresip PIDs not found (%d, %d)", pa, pb)
+	}
+	time.Sleep(time.Second)
+	r := measure(t, "baresip", dir, [2]int{pa, pb}, d)
+	_ = a.Hangup()
+	return r
+}
+
+// TestCompare runs a PCMU call between two trayphone processes and one between two baresip
+// processes, file audio both, and prints CPU per call, memory and RTP send-interval jitter side
+// by side. Run by bench/run.sh (TRAYPHONE_BENCH=1; TRAYPHONE_BENCH_SECONDS, default 60).
+func TestCompare(t *testing.T) {
+	if os.Getenv("TRAYPHONE_BENCH") == "" {
+		t.Skip("benchmark: run bench/run.sh (TRAYPHONE_BENCH=1)")
+	}
+	d := benchDuration()
+	dir := t.TempDir()
+	tp := runTrayphonePair(t, mkdir(t, filepath.Join(dir, "tp")), d)
+	bs := runBaresipPair(t, mkdir(t, filepath.Join(dir, "bs")), d)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "PCMU call, %v, file audio, both peers on this machine\n\n", d)
+	fmt.Fprintf(&b, "| measure | trayphone | baresip | ratio |\n|---|---|---|---|\n")
+	row := func(name, unit string, x, y float64) {
+		fmt.Fprintf(&b, "| %s | %.3g %s | %.3g %s | %.2f |\n", name, x, unit, y, unit, x/y)
+	}
+	row("CPU per call (mean of the two processes, % of one core)", "%", (tp.a.cpuPct+tp.b.cpuPct)/2, (bs.a.cpuPct+bs.b.cpuPct)/2)
+	row("RSS per process (mean)", "MiB", float64(tp.a.rssKiB+tp.b.rssKiB)/2048, float64(bs.a.rssKiB+bs.b.rssKiB)/2048)
+	row("RTP send-interval jitter p50", "ms", tp.p50, bs.p50)
+	row("RTP send-interval jitter p99", "ms", tp.p99, bs.p99)
+	row("RTP send-interval jitter max", "ms", tp.max, bs.max)
+	fmt.Fprintf(&b, "\npackets captured: trayphone %d, baresip %d\n", tp.packets, bs.packets)
+	t.Log("\n" + b.String())
+	if out := os.Getenv("TRAYPHONE_BENCH_OUT"); out != "" {
+		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func mkdir(t *testing.T, d string) string {
+	t.Helper()
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
