@@ -155,6 +155,10 @@ func TestKamailioWrongPassword(t *testing.T) {
 	if n := k.Requests("REGISTER") - before; n != 2 {
 		t.Errorf("REGISTERs sent: got %d, want 2 (one challenge, one answer, no retry)", n)
 	}
+	rn.stop() // nothing was registered: nothing to remove
+	if n := k.Requests("REGISTER") - before; n != 2 {
+		t.Errorf("REGISTERs after quitting: got %d, want still 2", n)
+	}
 }
 
 // TestKamailioTLSUntrusted registers over TLS without trusting the self-signed certificate: the

@@ -66,7 +66,7 @@ type Registration struct {
 	contact sip.Uri          // the Contact we register
 	fixed   *netip.AddrPort  // our address as the registrar sees it (rport/received), UDP only
 	old     *sip.Uri         // a Contact to remove in the next REGISTER
-	bound   bool             // the registrar may hold a binding of ours
+	bound   bool             // the registrar accepted a binding of ours that we have not removed
 
 	mu   sync.Mutex
 	info phone.AccountInfo
@@ -213,7 +213,6 @@ func (r *Registration) register(ctx context.Context, expires time.Duration) outc
 			r.chal = nil
 		}
 	}
-	r.bound = true
 	var res *sip.Response
 	for tries := 0; ; tries++ {
 		res, err = r.ua.Do(ctx, req)
@@ -246,8 +245,8 @@ func (r *Registration) classify(req *sip.Request, res *sip.Response, expires tim
 	switch {
 	case code >= 200 && code < 300:
 		r.old = nil
+		r.bound = expires != 0
 		if expires == 0 {
-			r.bound = false
 			return outcome{kind: outOK, code: code}
 		}
 		if r.learnAddress(res) {
