@@ -54,3 +54,22 @@ func TestAudioProcessingAndTones(t *testing.T) {
 		})
 	}
 }
+
+func TestAudioVAD(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{{"", true}, {"[audio]\nvad = true\n", true}, {"[audio]\nvad = false\n", false}} {
+		c, err := loadString(t, tt.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Audio.VAD != tt.want {
+			t.Errorf("%q: vad %v, want %v", tt.text, c.Audio.VAD, tt.want)
+		}
+	}
+	if _, err := loadString(t, "[audio]\nvad = 1\n"); err == nil || !strings.Contains(err.Error(), "audio.vad") {
+		t.Errorf("vad = 1: got %v, want an error naming audio.vad", err)
+	}
+}

@@ -62,6 +62,9 @@ type Audio struct {
 	EchoCancel       bool `toml:"echo_cancel"`
 	NoiseSuppression bool `toml:"noise_suppression"`
 	AGC              bool `toml:"agc,omitempty"`
+	// VAD sends nothing but comfort-noise updates while the user is silent (RFC 3389 for G.711
+	// and G.722, DTX for Opus); on unless set to false.
+	VAD bool `toml:"vad"`
 	// ToneRegion picks the dial, ringback and busy tones: "us", "uk", "eu", "jp", "au", or ""
 	// (from the locale, LANG/LC_ALL).
 	ToneRegion string `toml:"tone_region,omitempty"`
@@ -100,6 +103,7 @@ func Default() *Config {
 
 			EchoCancel:       true,
 			NoiseSuppression: true,
+			VAD:              true,
 		},
 	}
 }
@@ -189,6 +193,9 @@ func applyDefaults(c *Config, idx *keyIndex) {
 	}
 	if !idx.has("audio.noise_suppression") {
 		c.Audio.NoiseSuppression = d.Audio.NoiseSuppression
+	}
+	if !idx.has("audio.vad") {
+		c.Audio.VAD = d.Audio.VAD
 	}
 }
 
