@@ -13,6 +13,15 @@ import (
 // DefaultTelephoneEventPT is the payload type trayphone offers RFC 4733 telephone-events on.
 const DefaultTelephoneEventPT = 101
 
+// TelephoneEvent48kPT is the payload type trayphone offers telephone-event/48000 on, next to
+// telephone-event/8000, when it offers a 48 kHz codec (Opus): RFC 4733 §2.1 wants the event
+// clock to be the audio codec's.
+const TelephoneEvent48kPT = 100
+
+// ComfortNoisePT is the static payload type of comfort noise at 8000 Hz, RFC 3389 §4 and RFC 3551
+// table 4.
+const ComfortNoisePT = 13
+
 // defaultPTime is the packet time trayphone sends and asks for, in milliseconds.
 const defaultPTime = 20
 
@@ -29,8 +38,12 @@ type OfferParams struct {
 	// Formats are our codecs in preference order; telephone-event is added by Offer.
 	Formats []Format
 	// TelephoneEventPT is the payload type for telephone-event/8000; 0 means
-	// DefaultTelephoneEventPT.
+	// DefaultTelephoneEventPT. telephone-event/48000 is added on TelephoneEvent48kPT when a
+	// format runs at 48 kHz.
 	TelephoneEventPT uint8
+	// ComfortNoise adds CN/8000 (RFC 3389) on ComfortNoisePT when a format runs at 8 kHz
+	// (G.711, G.722).
+	ComfortNoise bool
 	// PTime is the packet time in milliseconds; 0 means 20.
 	PTime int
 	// Direction is SendRecv for a normal call, SendOnly to put the call on hold, Inactive when
@@ -61,6 +74,12 @@ func Offer(o OfferParams) ([]byte, error) {
 		te.PayloadType = DefaultTelephoneEventPT
 	}
 	formats := append(append([]Format(nil), o.Formats...), te)
+	if hasRate(o.Formats, 48000) {
+		formats = append(formats, Format{PayloadType: TelephoneEvent48kPT, Name: "telephone-event", ClockRate: 48000, Channels: 1, Fmtp: "0-16"})
+	}
+	if o.ComfortNoise && hasRate(o.Formats, 8000) {
+		formats = append(formats, comfortNoise)
+	}
 	seen := map[uint8]bool{}
 	for _, f := range formats {
 		if seen[f.PayloadType] {
@@ -81,6 +100,8 @@ type AnswerParams struct {
 	Port int
 	// Formats are the codecs we support; the offer's order decides which one is chosen.
 	Formats []Format
+	// ComfortNoise answers CN (RFC 3389) when the offer has it at the chosen codec's clock rate.
+	ComfortNoise bool
 	// PTime is the packet time we ask for in milliseconds; 0 means 20.
 	PTime int
 	// Direction is what we want: SendRecv normally, SendOnly when we hold the call, Inactive when
@@ -103,6 +124,9 @@ func Answer(offer *Session, local AnswerParams) ([]byte, Format, error) {
 	if te != nil {
 		formats = append(formats, *te)
 	}
+	if cn := ComfortNoise(offer, chosen.ClockRate); cn != nil && local.ComfortNoise {
+		formats = append(formats, *cn)
+	}
 	want := local.Direction
 	dir := directionOf(offer.Audio.Direction.receives() && want.sends(), offer.Audio.Direction.sends() && want.receives())
 	b, err := build(local.SessionID, local.Version, local.Addr, local.Port, formats, local.PTime, dir, offer.streams, offer.audio)
@@ -110,6 +134,31 @@ func Answer(offer *Session, local AnswerParams) ([]byte, Format, error) {
 		return nil, Format{}, err
 	}
 	return b, chosen, nil
+}
+
+// comfortNoise is the CN format trayphone offers.
+var comfortNoise = Format{PayloadType: ComfortNoisePT, Name: "CN", ClockRate: 8000, Channels: 1}
+
+// hasRate reports whether an audio format of fs runs at clockRate.
+func hasRate(fs []Format, clockRate int) bool {
+	for _, f := range fs {
+		if f.ClockRate == clockRate && !isTelephoneEvent(f) && !isComfortNoise(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// ComfortNoise returns the first comfort-noise format (RFC 3389 CN) of s's audio stream at
+// clockRate, or nil: the payload type the session sends and accepts silence descriptors on.
+func ComfortNoise(s *Session, clockRate int) *Format {
+	for _, f := range s.Audio.Formats {
+		if isComfortNoise(f) && f.ClockRate == clockRate {
+			f.Name, f.Channels, f.Fmtp = "CN", 1, ""
+			return &f
+		}
+	}
+	return nil
 }
 
 // build writes a description with one audio stream at index audio among others, which are all

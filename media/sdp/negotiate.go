@@ -19,11 +19,11 @@ func Negotiate(offer *Session, supported []Format) (answerFormat Format, te *For
 	}
 	found := false
 	for _, f := range a.Formats {
-		if isTelephoneEvent(f) {
+		if isTelephoneEvent(f) || isComfortNoise(f) {
 			continue
 		}
 		for _, s := range supported {
-			if !isTelephoneEvent(s) && strings.EqualFold(f.Name, s.Name) && f.ClockRate == s.ClockRate {
+			if !isTelephoneEvent(s) && !isComfortNoise(s) && strings.EqualFold(f.Name, s.Name) && f.ClockRate == s.ClockRate {
 				answerFormat, found = s, true
 				answerFormat.PayloadType = f.PayloadType
 				break
@@ -49,6 +49,9 @@ func Negotiate(offer *Session, supported []Format) (answerFormat Format, te *For
 
 // isTelephoneEvent reports whether f carries RFC 4733 events rather than audio.
 func isTelephoneEvent(f Format) bool { return strings.EqualFold(f.Name, "telephone-event") }
+
+// isComfortNoise reports whether f is RFC 3389 comfort noise rather than a codec.
+func isComfortNoise(f Format) bool { return strings.EqualFold(f.Name, "CN") }
 
 // describe lists formats for an error message: "PT name/rate" each.
 func describe(formats []Format) string {

@@ -498,3 +498,63 @@ func TestDirection(t *testing.T) {
 		}
 	}
 }
+
+// TestOfferWideEventsAndComfortNoise checks that an Opus offer carries telephone-event at 48 kHz
+// next to 8 kHz (RFC 4733 §2.1), and that CN/8000 (RFC 3389) is offered with 8 kHz codecs only.
+func TestOfferWideEventsAndComfortNoise(t *testing.T) {
+	t.Parallel()
+	opus := Format{PayloadType: 111, Name: "opus", ClockRate: 48000, Channels: 2, Fmtp: "useinbandfec=1"}
+	b, err := Offer(OfferParams{SessionID: 1, Version: 1, Addr: netip.MustParseAddr("192.0.2.10"), Port: 40000,
+		Formats: []Format{opus, pcmu}, ComfortNoise: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"m=audio 40000 RTP/AVP 111 0 101 100 13\r\n", "a=rtpmap:100 telephone-event/48000\r\n",
+		"a=fmtp:100 0-16\r\n", "a=rtpmap:101 telephone-event/8000\r\n", "a=rtpmap:13 CN/8000\r\n"} {
+		if !strings.Contains(string(b), line) {
+			t.Errorf("offer lacks %q:\n%s", line, b)
+		}
+	}
+	s, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Answering our own offer: Opus comes with the 48 kHz events, PCMU with the 8 kHz ones.
+	f, te, err := Negotiate(s, []Format{opus, pcmu})
+	if err != nil || f.Name != "opus" || te == nil || te.PayloadType != 100 || te.ClockRate != 48000 {
+		t.Errorf("Negotiate(opus): %+v %+v %v", f, te, err)
+	}
+	if cn := ComfortNoise(s, 48000); cn != nil {
+		t.Errorf("ComfortNoise(48000) = %+v, want nil", cn)
+	}
+	if cn := ComfortNoise(s, 8000); cn == nil || cn.PayloadType != 13 {
+		t.Errorf("ComfortNoise(8000) = %+v, want PT 13", cn)
+	}
+	// Opus only: no CN; without ComfortNoise: no CN either.
+	for _, p := range []OfferParams{{Formats: []Format{opus}, ComfortNoise: true}, {Formats: []Format{pcmu}}} {
+		p.Addr, p.Port = netip.MustParseAddr("192.0.2.10"), 40000
+		b, err := Offer(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "CN/8000") {
+			t.Errorf("offer %+v has CN:\n%s", p.Formats, b)
+		}
+	}
+
+	// Answers: CN when offered at the chosen codec's rate and asked for, never chosen as the codec.
+	offer, err := Parse([]byte("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n" +
+		"m=audio 4000 RTP/AVP 13 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := AnswerParams{Addr: netip.MustParseAddr("192.0.2.50"), Port: 30000, Formats: []Format{pcmu}, ComfortNoise: true}
+	b, chosen, err := Answer(offer, local)
+	if err != nil || chosen.Name != "PCMU" || !strings.Contains(string(b), "m=audio 30000 RTP/AVP 0 101 13\r\n") {
+		t.Errorf("Answer with CN: chosen %+v err %v\n%s", chosen, err, b)
+	}
+	local.ComfortNoise = false
+	if b, _, _ := Answer(offer, local); strings.Contains(string(b), "CN") {
+		t.Errorf("Answer without ComfortNoise has CN:\n%s", b)
+	}
+}
