@@ -1,6 +1,7 @@
 package media_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -234,5 +235,25 @@ func TestSoundCardProcessing(t *testing.T) {
 	dev := NewNull()
 	if got := WithSoundCardProcessing(dev, DefaultProcessing); got != dev {
 		t.Errorf("null device: got %v, want it unprocessed", got)
+	}
+}
+
+// BenchmarkProcessing is one 20 ms frame through the echo canceller and noise suppressor.
+func BenchmarkProcessing(b *testing.B) {
+	for _, rate := range []int{8000, 16000, 48000} {
+		b.Run(fmt.Sprintf("%dk", rate/1000), func(b *testing.B) {
+			room := &leakyRoom{delay: rate / 50, gain: 0.5, near: func(i int) int16 { return int16(i * 7919 % 2000) }}
+			st, err := WithProcessing(room, DefaultProcessing).Open(rate, rate/50)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			f := make([]int16, rate/50)
+			b.ReportAllocs()
+			for b.Loop() {
+				st.Read(f)
+				st.Write(f)
+			}
+		})
 	}
 }

@@ -265,3 +265,13 @@ func TestDecodeRingtone(t *testing.T) {
 		t.Errorf("got %d samples, want about 8000", len(pcm))
 	}
 }
+
+// BenchmarkToneGenerator is one 20 ms frame of a two-frequency tone at 8 kHz.
+func BenchmarkToneGenerator(b *testing.B) {
+	g, _ := NewToneGenerator(Tone(RegionUS, ToneRingback), 8000)
+	buf := make([]int16, 160)
+	b.ReportAllocs()
+	for b.Loop() {
+		g.Fill(buf)
+	}
+}
