@@ -38,6 +38,11 @@ type Config struct {
 	// TLS is the client TLS configuration for accounts on TLS (nil: system roots).
 	TLS *tls.Config
 	Log *slog.Logger
+	// Intercept, if set, sees every datagram the UDP listener receives before SIP parsing; when
+	// it reports true the datagram is consumed (not SIP: e.g. a STUN response to a binding
+	// request sent with SendUDP, so that STUN finds the SIP socket's own public mapping). It
+	// runs on the listener's read goroutine and must not block.
+	Intercept func(b []byte, from netip.AddrPort) bool
 }
 
 // UA is the started user agent. Its fields are read-only after New.
@@ -102,6 +107,9 @@ func New(cfg Config) (*UA, error) {
 	if cfg.TLS != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
 	}
+	if cfg.Intercept != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(interceptFilter(cfg.Intercept))))
+	}
 	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		udp.Close()
@@ -135,6 +143,32 @@ func New(cfg Config) (*UA, error) {
 	cli.TxRequester = fromListener{tx: ua.TransactionLayer(), laddr: laddr}
 	return &UA{UA: ua, Server: srv, Client: cli, Host: adv, Port: bound, User: user,
 		DisplayName: cfg.DisplayName, log: log, udp: udp, tcp: tcp}, nil
+}
+
+// interceptFilter adapts Config.Intercept to sipgo's read filter. An empty result makes sipgo
+// skip the datagram; an error would stop its read loop, so it never returns one.
+func interceptFilter(f func(b []byte, from netip.AddrPort) bool) sip.TransportReadFilter {
+	return func(info sip.TransportReadProps, data []byte) ([]byte, error) {
+		if !strings.EqualFold(info.Transport, "udp") {
+			return data, nil
+		}
+		var from netip.AddrPort
+		if u, ok := info.RemoteAddr.(*net.UDPAddr); ok {
+			ap := u.AddrPort()
+			from = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
+		if f(data, from) {
+			return nil, nil
+		}
+		return data, nil
+	}
+}
+
+// SendUDP sends one datagram from the SIP listening socket (STUN binding requests and
+// keepalives for the SIP socket's own NAT mapping).
+func (u *UA) SendUDP(b []byte, to netip.AddrPort) error {
+	_, err := u.udp.WriteTo(b, net.UDPAddrFromAddrPort(to))
+	return err
 }
 
 // bindPair binds UDP and TCP on the same port, starting at port and moving up when it is taken.
