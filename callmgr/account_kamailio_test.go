@@ -365,3 +365,79 @@ func TestChallengedBYE(t *testing.T) {
 		t.Errorf("BYEs at Kamailio: %d, want 2 (challenged, then with credentials)", n)
 	}
 }
+
+// TestChallengedInDialogRequests: a call that reached carol through Kamailio, which challenges
+// carol's in-dialog INVITEs and BYEs: hold and resume (re-INVITEs) and the hang-up (a BYE sent
+// by the callee) are answered with carol's credentials and go through.
+func TestChallengedInDialogRequests(t *testing.T) {
+	checkGoroutines(t)
+	k := kamailio.Start(t, kamailio.Options{})
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
+	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := startAccountCore(t, k, "carol", "carolpw", 600)
+	if err := bob.Dial("sip:carol@" + k.Domain()); err != nil {
+		t.Fatal(err)
+	}
+	in := c.waitState(10*time.Second, phone.CallIncoming)
+	if in.Account != "test" {
+		t.Errorf("incoming call's account %q, want %q", in.Account, "test")
+	}
+	if err := c.mgr.Answer(ctx(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.waitState(5*time.Second, phone.CallActive)
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	invites := k.Requests("INVITE")
+	if err := c.mgr.Hold(ctx(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if h := c.waitState(5*time.Second, phone.CallHeld); !h.LocalHold {
+		t.Errorf("held call %+v", h)
+	}
+	if err := c.mgr.Resume(ctx(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.waitState(5*time.Second, phone.CallActive)
+	if n := k.Requests("INVITE") - invites; n != 4 {
+		t.Errorf("re-INVITEs at Kamailio: %d, want 4 (hold and resume, each challenged once)", n)
+	}
+	if err := c.mgr.Hangup(ctx(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatalf("bob never got the BYE: %v", err)
+	}
+	if n := k.Requests("BYE"); n != 2 {
+		t.Errorf("BYEs at Kamailio: %d, want 2 (challenged, then with credentials)", n)
+	}
+	if r := c.mgr.Recent(); len(r) != 1 || r[0].Account != "test" {
+		t.Errorf("history %+v, want the call with its account", r)
+	}
+}
+
+// TestScannerOptionsUnanswered: with ghost-call protection on, an OPTIONS probe sent straight to
+// the phone gets no answer at all, so a scanner cannot even tell a phone is there.
+func TestScannerOptionsUnanswered(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	src := conn.LocalAddr().(*net.UDPAddr)
+	ruri := "sip:100@" + a.ua.SelfAddr().String()
+	msg := fmt.Sprintf("OPTIONS %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-probe;rport\r\n"+
+		"From: <sip:100@1.1.1.1>;tag=probe\r\nTo: <%s>\r\nCall-ID: probe-1\r\nCSeq: 1 OPTIONS\r\n"+
+		"Max-Forwards: 70\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n", ruri, src, ruri)
+	if _, err := conn.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(a.ua.SelfAddr())); err != nil {
+		t.Fatal(err)
+	}
+	if codes := readStatusCodes(conn, time.Second); len(codes) != 0 {
+		t.Errorf("the phone answered a scanner's OPTIONS with %v", codes)
+	}
+}

@@ -24,6 +24,7 @@ type call struct {
 	dir       phone.Direction
 	remote    string
 	remoteNm  string
+	account   string // the account the call went through; "" for a direct call
 	state     phone.CallState
 	started   time.Time
 	answerAt  time.Time
@@ -61,10 +62,7 @@ func (c *call) answered() bool {
 }
 
 // dialog returns the call's in-dialog request sender, whichever side created it.
-func (c *call) dialog() interface {
-	Do(context.Context, *sip.Request) (*sip.Response, error)
-	WriteRequest(*sip.Request) error
-} {
+func (c *call) dialog() inDialog {
 	if c.cdlg != nil {
 		return c.cdlg
 	}
@@ -96,6 +94,7 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		Direction:  c.dir,
 		Remote:     c.remote,
 		RemoteName: c.remoteNm,
+		Account:    c.account,
 		State:      c.state,
 		Codec:      c.codec.Name,
 		Muted:      c.muted,

@@ -32,19 +32,24 @@ func (m *Manager) setHold(c *call, hold bool) error {
 		c.localHold = !hold
 		return err
 	}
-	req := sip.NewRequest(sip.INVITE, c.remoteTarget())
-	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
-	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(body)
+	target := c.remoteTarget()
+	build := func() *sip.Request {
+		req := sip.NewRequest(sip.INVITE, target)
+		req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
+		req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+		return req
+	}
+	user, pw := m.credentials(c)
 	c.reinviting = true
 	go func() {
 		// Ends when the re-INVITE has a final response (bounded by Timer B) or the phone stops.
 		ctx, cancel := context.WithTimeout(m.ctx, 32*time.Second)
 		defer cancel()
-		res, err := dlg.Do(ctx, req)
+		res, err := doAuthed(ctx, dlg, build, user, pw)
 		if err == nil && res.IsSuccess() {
-			ack := sip.NewRequest(sip.ACK, req.Recipient)
+			ack := sip.NewRequest(sip.ACK, target)
 			if werr := dlg.WriteRequest(ack); werr != nil {
 				err = fmt.Errorf("send ACK: %w", werr)
 			}

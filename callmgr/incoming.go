@@ -104,6 +104,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	}
 	c := m.newCall(phone.Incoming, req.From().Address.String())
 	c.remoteNm = req.From().DisplayName
+	c.account = acct
 	c.sipCallID = string(*req.CallID())
 	c.sdlg = dlg
 	c.offer = offer
@@ -302,8 +303,15 @@ func (m *Manager) handleBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// handleOptions answers OPTIONS pings and capability queries.
+// handleOptions answers OPTIONS pings and capability queries; with ghost-call protection on,
+// only those that come through a registrar.
 func (m *Manager) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if m.cfg.RejectDirectCalls && m.cfg.Accounts != nil {
+		if _, ok := m.cfg.Accounts.Admit(req); !ok {
+			// A scanner probing for phones: answering would tell it one is here.
+			return
+		}
+	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))

@@ -46,6 +46,9 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		c.remoteNm = "Echo test"
 	}
 	c.state = phone.CallDialing
+	if ob != nil {
+		c.account = ob.Account
+	}
 	c.localIP = m.ua.Host
 	if ip, err := netip.ParseAddr(uri.Host); err == nil {
 		c.localIP = m.ua.LocalIPFor(ip.Unmap())
@@ -230,11 +233,12 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 			if wg != nil {
 				wg.Add(1)
 			}
+			user, pw := m.credentials(c)
 			go func() {
 				if wg != nil {
 					defer wg.Done()
 				}
-				byeDialog(dlg)
+				byeServerAuth(dlg, user, pw)
 			}()
 		}
 	}

@@ -1,0 +1,84 @@
+package callmgr
+
+import (
+	"context"
+	"errors"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/sipua"
+)
+
+// inDialog is what both kinds of sipgo dialog offer for requests inside the dialog.
+type inDialog interface {
+	Do(context.Context, *sip.Request) (*sip.Response, error)
+	WriteRequest(*sip.Request) error
+}
+
+// credentials returns the login of the account call c went through ("" for a direct call).
+func (m *Manager) credentials(c *call) (user, password string) {
+	if c.account == "" || m.cfg.Accounts == nil {
+		return "", ""
+	}
+	ob, err := m.cfg.Accounts.Outbound(c.account)
+	if err != nil || ob == nil {
+		return "", ""
+	}
+	return ob.AuthUser, ob.Password
+}
+
+// doAuthed sends the request build makes inside dlg. If a proxy challenges it (401/407) and there
+// are credentials, it sends a fresh copy (new CSeq) once more with them (RFC 3261 §22.2).
+func doAuthed(ctx context.Context, dlg inDialog, build func() *sip.Request, user, password string) (*sip.Response, error) {
+	res, err := dlg.Do(ctx, build())
+	if err != nil || password == "" || (res.StatusCode != 401 && res.StatusCode != 407) {
+		return res, err
+	}
+	chal, cerr := sipua.ChallengeOf(res)
+	if cerr != nil {
+		return res, nil
+	}
+	req := build()
+	if err := sipua.Authorize(req, chal, user, password, 1); err != nil {
+		return res, nil
+	}
+	return dlg.Do(ctx, req)
+}
+
+// byeServerAuth ends a call we answered: BYE, and once more with the account's credentials if a
+// proxy challenges it. It returns when the BYE is answered or after shutdownGrace.
+func byeServerAuth(dlg *sipgo.DialogServerSession, user, password string) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := dlg.Bye(ctx)
+	if err == nil || password == "" {
+		return
+	}
+	var v sipgo.ErrDialogResponse
+	var p *sipgo.ErrDialogResponse
+	var res *sip.Response
+	switch {
+	case errors.As(err, &v):
+		res = v.Res
+	case errors.As(err, &p):
+		res = p.Res
+	}
+	if res == nil || (res.StatusCode != 401 && res.StatusCode != 407) {
+		return
+	}
+	ct := dlg.InviteRequest.Contact()
+	if ct == nil {
+		return
+	}
+	chal, err := sipua.ChallengeOf(res)
+	if err != nil {
+		return
+	}
+	bye := sip.NewRequest(sip.BYE, *ct.Address.Clone())
+	bye.SetTransport(dlg.InviteRequest.Transport())
+	if err := sipua.Authorize(bye, chal, user, password, 1); err != nil {
+		return
+	}
+	_, _ = dlg.Do(ctx, bye)
+}
