@@ -99,7 +99,7 @@ func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr)
 
 // estimateMOS is the ITU-T G.107 E-model, reduced to what a G.711 call on a LAN varies in: packet
 // loss (Ie,eff with G.113's Bpl = 25.1 for G.711 with concealment, random loss) and one-way delay
-// (Id, simplified). It stands in until the session reports a MOS of its own.
+// (Id, simplified). It stands in when the session reports no MOS of its own, and cross-checks it.
 func estimateMOS(lossPct, delayMS float64) float64 {
 	const ro, ie, bpl = 93.2, 0.0, 25.1
 	ieEff := ie + (95-ie)*lossPct/(lossPct+bpl)
@@ -212,7 +212,11 @@ func runImpaired(t *testing.T, imp impairment, seed uint64, dur time.Duration) i
 	}
 	// One-way delay: the relay's, plus the jitter buffer's (about the relay's jitter, at least 20 ms).
 	delay := float64((imp.base+imp.jitter/2)/time.Millisecond) + max(20, float64(imp.jitter/time.Millisecond))
-	r.mos = estimateMOS(r.lossPct, delay)
+	r.mos = st.MOS // the session's own E-model estimate (media/emodel.go)
+	if r.mos == 0 {
+		r.mos = estimateMOS(r.lossPct, delay)
+	}
+	t.Logf("MOS: session %.2f, this test's estimate %.2f", st.MOS, estimateMOS(r.lossPct, delay))
 	t.Logf("loss %.0f%% jitter %v: measured loss %.1f%%, jitter %.1f ms, received %d, late %d, dups %d; tone SNR %.1f dB, 20 ms gaps %d (sender skips %d), MOS %.2f",
 		imp.loss*100, imp.jitter, r.lossPct, st.JitterMS, st.PacketsReceived, st.Late, st.Duplicates, r.snr, r.gaps, r.skips, r.mos)
 	return r
