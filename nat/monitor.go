@@ -117,6 +117,17 @@ func (m *Monitor) Run(ctx context.Context) error {
 			}
 		case <-settleC:
 			settle, settleC = nil, nil
+			// Changes that arrived together with the timer belong to this burst.
+			for drained := false; !drained; {
+				select {
+				case what := <-events:
+					if !slices.Contains(pending, what) {
+						pending = append(pending, what)
+					}
+				default:
+					drained = true
+				}
+			}
 			m.emit(Change{Time: m.clk.Now(), Reason: "network", Detail: strings.Join(pending, ", ")})
 			pending = nil
 		case <-wake.C():

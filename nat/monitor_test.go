@@ -79,6 +79,9 @@ func TestMonitorDebounce(t *testing.T) {
 	src.c <- "address added"
 	src.c <- "route added"
 	waitTimers(t, clk, 2) // wake timer + settle timer
+	// The last change may still be between the feed reader and the loop; give it a moment to
+	// arrive (the loop also drains what is queued when the settle timer fires).
+	time.Sleep(20 * time.Millisecond)
 	clk.Advance(300 * time.Millisecond)
 	c := <-m.Changes()
 	if c.Reason != "network" || c.Detail != "address removed, address added, route added" {
