@@ -371,7 +371,11 @@ func TestServeBackoffAndKeepalive(t *testing.T) {
 	mu.Unlock()
 	h.reg.Kick()
 	h.state(phone.RegRegistered)
+	h.until("the refresh and keepalive timers", func() bool { return h.clk.Timers() >= 2 })
+	armed := h.clk.Timers()
 	for i := 1; i <= 3; i++ {
+		// Advance only once the loop has re-armed its keepalive timer after the last ping.
+		h.until("the keepalive timer", func() bool { return h.clk.Timers() >= armed })
 		h.clk.Advance(KeepaliveInterval)
 		h.until(fmt.Sprintf("CRLF keepalive %d", i), func() bool { h.ua.mu.Lock(); defer h.ua.mu.Unlock(); return h.ua.pings == i })
 	}
