@@ -266,3 +266,30 @@ func (jb *jitterBuffer) delayMS() float64 {
 	}
 	return float64(jb.adapt.pLo-lo) * 1000 / float64(jb.clockRate)
 }
+
+// silenceLevel is the peak below which a G.711 frame counts as silence for the jitter buffer's
+// adjustments (about -44 dBFS).
+const silenceLevel = 200
+
+// silenceDetector returns the payload silence test the jitter buffer uses to place its drift
+// adjustments for the codec named name, or nil when it has none (the buffer then adjusts at
+// once). The session sets jitterBuffer.silent from it.
+func silenceDetector(name string) func(payload []byte) bool {
+	var table *[256]int16
+	switch name {
+	case PCMU.Name:
+		table = &ulawTable
+	case PCMA.Name:
+		table = &alawTable
+	default:
+		return nil
+	}
+	return func(payload []byte) bool {
+		for _, b := range payload {
+			if v := table[b]; v > silenceLevel || v < -silenceLevel {
+				return false
+			}
+		}
+		return true
+	}
+}

@@ -230,3 +230,26 @@ func TestJitterBufferPrefersSilence(t *testing.T) {
 		t.Errorf("frames dropped on silence %d, on speech %d; want all on silence", onSilence, onSpeech)
 	}
 }
+
+func TestSilenceDetector(t *testing.T) {
+	t.Parallel()
+	quiet, loud := make([]byte, 160), make([]byte, 160)
+	for i := range quiet {
+		quiet[i] = EncodeULaw(int16(i%50 - 25))
+		loud[i] = EncodeULaw(int16(i * 100))
+	}
+	s := silenceDetector("PCMU")
+	if !s(quiet) || s(loud) {
+		t.Errorf("PCMU: quiet %v, loud %v; want true, false", s(quiet), s(loud))
+	}
+	a := silenceDetector("PCMA")
+	for i := range quiet {
+		quiet[i] = EncodeALaw(0)
+	}
+	if !a(quiet) {
+		t.Errorf("PCMA silence not silent")
+	}
+	if silenceDetector("opus") != nil {
+		t.Errorf("opus: got a detector, want none (DTX does that job)")
+	}
+}
