@@ -200,7 +200,8 @@ func loopTone(t *testing.T, name string, rate int) {
 	if math.Abs(gotDB-wantDB) > 3 {
 		t.Errorf("got %.1f dBFS, want %.1f ± 3", gotDB, wantDB)
 	}
-	if span < 1.8 || span > 2.2 {
+	// A loaded machine may stall the server for a moment, stretching or clipping the tone a little.
+	if span < 1.7 || span > 2.4 {
 		t.Errorf("got %.2f s of tone, want about 2", span)
 	}
 }
