@@ -61,15 +61,17 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		return 1
 	}
 	defer ua.Close()
+	natp := newNATProvider(cfg, acc.secrets, log) // app_nat.go
 	mgr, err := callmgr.New(callmgr.Config{
 		UA: ua, Device: dev, Codecs: codecs, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
+		NAT: natp.callmgr(cfg),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
 	}
-	core, runNAT := setupNAT(cfg, mgr, acc.NetworkChanged, log) // app_nat.go
+	core, runNAT := setupNAT(cfg, mgr, natp, acc.NetworkChanged, mgr.NetworkChanged, log) // app_nat.go
 	ctl, err := control.NewServer(p.Socket, core, log.With("component", "control"))
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

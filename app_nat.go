@@ -2,13 +2,21 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 
+	"trayphone/account"
+	"trayphone/callmgr"
 	"trayphone/control"
 	"trayphone/internal/config"
+	"trayphone/internal/paths"
 	"trayphone/internal/phone"
 	"trayphone/nat"
 )
+
+// turnSecretID is the name the TURN password is kept under in the keyring (next to the accounts').
+const turnSecretID = "[turn]"
 
 // natCore adds what nat found to the core's status for the control socket.
 type natCore struct {
@@ -22,16 +30,61 @@ func (c natCore) Status() phone.Status {
 	return st
 }
 
+// natProvider is what the call manager sees of NAT traversal (callmgr.NAT): the service's last
+// report and the TURN server. Its service is set by setupNAT; before that (or without a STUN
+// server) it reports nothing and calls use their local address.
+type natProvider struct {
+	svc  *nat.Service
+	turn nat.TURNConfig
+	log  *slog.Logger
+}
+
+// newNATProvider reads the [turn] settings and the TURN password from the keyring.
+func newNATProvider(cfg *config.Config, secrets *account.Secrets, log *slog.Logger) *natProvider {
+	np := &natProvider{log: log}
+	if cfg.STUN == "" {
+		return np
+	}
+	if cfg.TURN.Server != "" {
+		pw, err := secrets.Password(turnSecretID)
+		if err != nil {
+			log.Warn("the TURN server has no password: set it with \"trayphone turn password\"", "server", cfg.TURN.Server)
+		}
+		np.turn = nat.TURNConfig{Server: cfg.TURN.Server, Username: cfg.TURN.Username, Password: pw}
+	}
+	return np
+}
+
+func (np *natProvider) Report() (nat.Report, error) {
+	if np.svc == nil {
+		return nat.Report{}, nat.ErrNotYet
+	}
+	return np.svc.Report()
+}
+
+func (np *natProvider) TURN() (nat.TURNConfig, bool) {
+	return np.turn, np.turn.Server != "" && np.turn.Password != ""
+}
+
+// callmgr returns np as the call manager's NAT, nil without a STUN server.
+func (np *natProvider) callmgr(cfg *config.Config) callmgr.NAT {
+	if cfg.STUN == "" {
+		return nil
+	}
+	return np
+}
+
 // setupNAT prepares the NAT service and network monitor when the config names a STUN server. It
 // returns the core to hand to the control socket (with NAT status added) and a function that starts
 // them; their goroutines return when that function's ctx is done. onChange runs after each network
-// change or wake-up (re-register, re-INVITE).
-func setupNAT(cfg *config.Config, core control.Core, onChange func(nat.Change), log *slog.Logger) (control.Core, func(context.Context)) {
+// change or wake-up, before rediscovery (re-register); afterChange after it (re-INVITE calls).
+func setupNAT(cfg *config.Config, core control.Core, np *natProvider, onChange func(nat.Change), afterChange func(), log *slog.Logger) (control.Core, func(context.Context)) {
 	if cfg.STUN == "" {
 		return core, func(context.Context) {}
 	}
 	log = log.With("component", "nat")
-	cfgs := nat.ServiceConfig{STUN: cfg.STUN, OnChange: onChange, Log: log}
+	cfgs := nat.ServiceConfig{STUN: cfg.STUN, OnChange: onChange, Log: log,
+		AfterChange: func(nat.Report, error) { afterChange() }}
 	mon, err := nat.NewMonitor()
 	if err != nil {
 		log.Warn("network changes will not be noticed", "err", err)
@@ -39,10 +92,41 @@ func setupNAT(cfg *config.Config, core control.Core, onChange func(nat.Change), 
 		cfgs.Watcher = mon
 	}
 	svc := nat.NewService(cfgs)
+	np.svc = svc
 	return natCore{Core: core, svc: svc}, func(ctx context.Context) {
 		if mon != nil {
 			go func() { _ = mon.Run(ctx) }()
 		}
 		go func() { _ = svc.Run(ctx) }()
 	}
+}
+
+// runTURNCommand is "trayphone turn password": it stores the TURN server's password in the keyring
+// (read without echo on a terminal, or from a pipe).
+func runTURNCommand(p paths.Paths, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] != "password" {
+		fmt.Fprintln(stderr, "usage: trayphone turn password   (stores the [turn] server's password in the keyring)")
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg, err := config.Load(p.Config, config.LoadOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 2
+	}
+	if cfg.TURN.Server == "" {
+		fmt.Fprintf(stderr, "trayphone: no [turn] server in %s\n", p.Config)
+		return 2
+	}
+	pw, err := readPassword(stdin, stderr, fmt.Sprintf("Password for the TURN server %s: ", cfg.TURN.Server))
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 1
+	}
+	if err := account.NewSecrets(secretsDir(p), log).SetPassword(turnSecretID, pw); err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "TURN password stored; it is used from the next start of the phone")
+	return 0
 }

@@ -72,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDesktopCommand(rest, p, stdout, stderr)
 	case cmd == "account": // password, trust: app_accounts.go
 		return runAccountCommand(ctx, p, rest[1:], os.Stdin, stdout, stderr)
+	case cmd == "turn": // password: app_nat.go
+		return runTURNCommand(p, rest[1:], os.Stdin, stdout, stderr)
 	case control.IsClientCommand(cmd):
 		return control.RunCLI(ctx, p.Socket, rest, stdout, stderr)
 	case isDialable(cmd) && len(rest) == 1:

@@ -58,8 +58,10 @@ type Config struct {
 	// RejectDirectCalls refuses (403) INVITEs that did not come through an account's registrar:
 	// ghost-call protection against SIP scanners.
 	RejectDirectCalls bool
-	Clock             clock.Clock
-	Log               *slog.Logger
+	// NAT gives the public address and TURN relay for media behind a NAT (nil: none; nat.go).
+	NAT   NAT
+	Clock clock.Clock
+	Log   *slog.Logger
 }
 
 // Manager is the call manager. Create it with New and run it with Run.
@@ -87,6 +89,8 @@ type Manager struct {
 
 	histMu   sync.Mutex
 	histSnap []phone.CallInfo
+
+	nat natState // owned by the Run goroutine; nat.go
 }
 
 // New wires a manager onto the user agent's SIP server. Nothing runs until Run.

@@ -22,11 +22,13 @@ func (m *Manager) openRTP(c *call) error {
 		return fmt.Errorf("no free port for audio: %w", err)
 	}
 	c.rtp, c.rtcp = rtp, rtcp
+	m.natOpen(c) // nat.go: the public or relayed address for SDP
 	return nil
 }
 
 // closeRTP releases sockets that never made it into a media session.
 func (m *Manager) closeRTP(c *call) {
+	m.natForget(c)
 	if c.rtp != nil && c.sess == nil {
 		c.rtp.Close()
 	}
@@ -83,9 +85,10 @@ func (m *Manager) buildOffer(c *call) ([]byte, error) {
 		// Re-offers keep the codec in use first so the far end has no reason to switch.
 		formats = preferFormat(formats, c.codec.Name)
 	}
+	addr, port := m.sdpAddr(c)
 	return sdp.Offer(sdp.OfferParams{
-		Addr:      c.localIP,
-		Port:      localPort(c),
+		Addr:      addr,
+		Port:      port,
 		Formats:   formats,
 		Direction: localDirection(c),
 		SessionID: c.sdpSession,
@@ -104,9 +107,10 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 		return nil, err
 	}
 	c.sdpVersion++
+	addr, port := m.sdpAddr(c)
 	body, _, err := sdp.Answer(offer, sdp.AnswerParams{
-		Addr:      c.localIP,
-		Port:      localPort(c),
+		Addr:      addr,
+		Port:      port,
 		Formats:   m.supportedFormats(),
 		Direction: localDirection(c),
 		SessionID: c.sdpSession,
@@ -189,10 +193,19 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 	}
 	stream = m.switchable(c, stream) // conference.go: device fallback and local conferences
 	id := c.id
+	conn, remote, err := m.mediaConn(c) // nat.go: the TURN relay's bridge, if any
+	if err != nil {
+		return fmt.Errorf("start audio through the TURN relay: %w", err)
+	}
+	rtcp := c.rtcp
+	if conn != c.rtp && rtcp != nil {
+		rtcp.Close() // RTCP does not go through the relay
+		rtcp = nil
+	}
 	sess, err := media.NewSession(media.SessionConfig{
-		Conn:             c.rtp,
-		RTCPConn:         c.rtcp,
-		Remote:           c.remoteRTP,
+		Conn:             conn,
+		RTCPConn:         rtcp,
+		Remote:           remote,
 		Codec:            c.codec,
 		TelephoneEventPT: c.tePT,
 		Stream:           stream,
@@ -204,12 +217,15 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 	})
 	c.rtcp = nil // the session owns (or, failing, has closed) the RTCP socket too
 	if err != nil {
-		c.rtp = nil // NewSession closed it
+		if conn == c.rtp {
+			c.rtp = nil // NewSession closed it
+		}
 		return fmt.Errorf("start audio: %w", err)
 	}
 	c.sess = sess
 	sess.SetMuted(c.muted || c.localHold)
 	sess.Start()
+	m.natStarted(c) // nat.go: no-RTP warning, keepalive on idle media
 	return nil
 }
 

@@ -24,6 +24,9 @@ type ServiceConfig struct {
 	// OnChange runs (on the Service's goroutine) right after a change, before rediscovery: the
 	// place to Kick registrations and re-INVITE calls. Nil means nothing.
 	OnChange func(Change)
+	// AfterChange runs (on the Service's goroutine) after the rediscovery that follows a change,
+	// with its result: the place to re-INVITE calls with the new address. Nil means nothing.
+	AfterChange func(Report, error)
 	// Recheck is how often discovery runs without a change (default 5 minutes).
 	Recheck time.Duration
 	Clock   clock.Clock
@@ -76,6 +79,9 @@ func (s *Service) Run(ctx context.Context) error {
 				s.cfg.OnChange(c)
 			}
 			s.discover(ctx)
+			if s.cfg.AfterChange != nil && ctx.Err() == nil {
+				s.cfg.AfterChange(s.Report())
+			}
 		case <-t.C():
 			s.discover(ctx)
 		}

@@ -1,0 +1,386 @@
+package callmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
+	"trayphone/media"
+	"trayphone/nat"
+)
+
+// NAT is what the call manager needs from NAT traversal (the app adapts *nat.Service to it).
+type NAT interface {
+	// Report is the last discovery of the public address and NAT type (an error before the first
+	// one finished, or when it failed).
+	Report() (nat.Report, error)
+	// TURN is the relay server to fall back on when the NAT is symmetric; ok is false when
+	// none is configured.
+	TURN() (cfg nat.TURNConfig, ok bool)
+}
+
+// Timings of media NAT handling.
+const (
+	// noRTPAfter is how long after answer a call with no audio from the far end gets a warning.
+	noRTPAfter = 2 * time.Second
+	// mediaKeepalive is how often a media socket that sends nothing (on hold) sends a STUN
+	// binding indication, below common NAT UDP timeouts (~30 s).
+	mediaKeepalive = 25 * time.Second
+	// rtpSTUNWait bounds the STUN binding on a new RTP socket (two tries; the call is waiting).
+	rtpSTUNWait = 1200 * time.Millisecond
+)
+
+// natCall is what NAT traversal keeps for one call. Owned by the manager goroutine.
+type natCall struct {
+	public   netip.AddrPort // the RTP socket's public address for SDP; invalid: the local one
+	relay    *nat.Relay     // the TURN allocation media goes through, if any
+	base     *net.UDPConn   // the socket the relay runs over (the call's RTP socket)
+	bridged  bool           // the media session runs on the relay's bridge
+	symNoRel bool           // behind a symmetric NAT without a relay: media may not get through
+	warned   bool           // the no-RTP warning was given
+	done     chan struct{}  // closed when the call's media stops: ends its watcher
+}
+
+// natState is the manager's NAT bookkeeping.
+type natState struct {
+	calls map[*call]*natCall
+}
+
+func (m *Manager) natFor(c *call) *natCall {
+	if m.nat.calls == nil {
+		m.nat.calls = map[*call]*natCall{}
+	}
+	st := m.nat.calls[c]
+	if st == nil {
+		st = &natCall{}
+		m.nat.calls[c] = st
+	}
+	return st
+}
+
+// behindNAT returns the NAT report when a call from localIP goes out the way STUN saw: the
+// discovery's local address, or the public address an account learned from its registrar.
+func (m *Manager) behindNAT(localIP netip.Addr) (nat.Report, bool) {
+	if m.cfg.NAT == nil {
+		return nat.Report{}, false
+	}
+	rep, err := m.cfg.NAT.Report()
+	if err != nil || !rep.Public.IsValid() || rep.Mapping == nat.NoNAT || rep.Public.Addr() == rep.Local.Addr() {
+		return rep, false
+	}
+	if localIP != rep.Local.Addr() && localIP != rep.Public.Addr() {
+		return rep, false // a call on the LAN, or on loopback: no NAT on its way
+	}
+	return rep, true
+}
+
+// natOpen finds how the far end reaches the call's new RTP socket: behind a NAT, a STUN binding
+// on the socket itself (before the media session reads it) gives its public address; behind a
+// symmetric NAT with a TURN server configured, a relay is allocated on it instead. It runs on the
+// manager goroutine and blocks for at most a few round trips to the servers.
+func (m *Manager) natOpen(c *call) {
+	rep, ok := m.behindNAT(c.localIP)
+	if !ok || c.rtp == nil {
+		return
+	}
+	st := m.natFor(c)
+	if rep.Symmetric() {
+		if cfg, ok := m.cfg.NAT.TURN(); ok {
+			relay, err := allocateTimeout(c.rtp, cfg, 5*time.Second)
+			if err == nil {
+				st.relay, st.base, st.public = relay, c.rtp, relay.Addr()
+				m.log.Info("audio goes through a TURN relay (symmetric NAT)", "call", c.id, "relay", relay.Addr())
+				return
+			}
+			m.warn(c, fmt.Sprintf("could not get a TURN relay for the call's audio: %v", err))
+		}
+		st.symNoRel = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), rtpSTUNWait)
+	defer cancel()
+	r, err := bindOn(ctx, c.rtp, rep.Server)
+	if err != nil {
+		// A port-preserving NAT (most home routers, Linux MASQUERADE) keeps the local port.
+		st.public = netip.AddrPortFrom(rep.Public.Addr(), uint16(localPort(c)))
+		m.log.Info("no STUN answer on the audio socket; assuming the NAT keeps its port", "call", c.id, "err", err, "public", st.public)
+		return
+	}
+	st.public = r.Mapped
+	m.log.Debug("audio socket's public address", "call", c.id, "public", r.Mapped)
+}
+
+// allocateTimeout is nat.Allocate bounded in time: on timeout the allocation goes on in the
+// background and is closed when it finishes.
+func allocateTimeout(base net.PacketConn, cfg nat.TURNConfig, d time.Duration) (*nat.Relay, error) {
+	type result struct {
+		r   *nat.Relay
+		err error
+	}
+	ch := make(chan result, 1)
+	// Returns when Allocate does (pion's transactions time out on their own).
+	go func() { r, err := nat.Allocate(base, cfg); ch <- result{r, err} }()
+	select {
+	case res := <-ch:
+		return res.r, res.err
+	case <-time.After(d):
+		go func() {
+			if res := <-ch; res.r != nil {
+				res.r.Close()
+			}
+		}()
+		return nil, fmt.Errorf("the TURN server %s did not answer", cfg.Server)
+	}
+}
+
+// bindOn sends a STUN binding request from conn, which nothing else reads yet, and reads the
+// answer itself.
+func bindOn(ctx context.Context, conn *net.UDPConn, server netip.AddrPort) (nat.Response, error) {
+	p := nat.NewProber(nat.PacketSender(conn), nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	// Reads conn until the binding is over (a short read deadline lets it notice).
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1500)
+		for ctx.Err() == nil {
+			conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			n, from, err := conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					continue
+				}
+				return
+			}
+			p.Handle(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
+		}
+	}()
+	r, err := p.Bind(ctx, server)
+	cancel()
+	<-done
+	conn.SetReadDeadline(time.Time{})
+	return r, err
+}
+
+// sdpAddr is the address and port our SDP advertises for c's audio: the relay's or the public
+// one when behind a NAT, else the local one.
+func (m *Manager) sdpAddr(c *call) (netip.Addr, int) {
+	if st := m.nat.calls[c]; st != nil && st.public.IsValid() {
+		return st.public.Addr(), int(st.public.Port())
+	}
+	return c.localIP, localPort(c)
+}
+
+// mediaConn is the socket and far-end address the media session gets: the relay's bridge when
+// the call goes through TURN.
+func (m *Manager) mediaConn(c *call) (*net.UDPConn, netip.AddrPort, error) {
+	st := m.nat.calls[c]
+	if st == nil || st.relay == nil || !c.remoteRTP.IsValid() {
+		return c.rtp, c.remoteRTP, nil
+	}
+	app, peer, err := st.relay.Bridge(c.remoteRTP)
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	st.bridged = true
+	return app, peer, nil
+}
+
+// natStarted runs once c's media session has started: it arms the no-RTP check and the
+// keepalive for idle media.
+func (m *Manager) natStarted(c *call) {
+	st := m.natFor(c)
+	if st.done != nil {
+		return
+	}
+	st.done = make(chan struct{})
+	done, id := st.done, c.id
+	// Ends when the call's media stops (natForget closes done) or the phone stops.
+	go func() {
+		check := m.clk.NewTimer(noRTPAfter)
+		defer check.Stop()
+		keep := m.clk.NewTimer(mediaKeepalive)
+		defer keep.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-m.ctxDone():
+				return
+			case <-check.C():
+				m.post(func() { m.checkRTP(id) })
+			case <-keep.C():
+				m.post(func() { m.keepalive(id) })
+				keep.Reset(mediaKeepalive)
+			}
+		}
+	}()
+}
+
+func (m *Manager) ctxDone() <-chan struct{} {
+	if m.ctx == nil {
+		return nil
+	}
+	return m.ctx.Done()
+}
+
+// natForget releases c's NAT state when its media stops: the watcher ends, the relay closes.
+func (m *Manager) natForget(c *call) {
+	st := m.nat.calls[c]
+	if st == nil {
+		return
+	}
+	delete(m.nat.calls, c)
+	if st.done != nil {
+		close(st.done)
+	}
+	if st.relay != nil {
+		st.relay.Close()
+		if st.base != nil {
+			st.base.Close() // the relay's base socket is the call's RTP socket
+		}
+	}
+}
+
+// checkRTP warns, once per call, when no audio arrived within noRTPAfter of the media starting,
+// with the likely cause in plain words, and tries the remedies there are.
+func (m *Manager) checkRTP(id string) {
+	c := m.calls[id]
+	if c == nil || c.sess == nil || c.hidden || c.state == phone.CallEnded {
+		return
+	}
+	st := m.natFor(c)
+	if st.warned || !c.sess.LastReceived().IsZero() || c.localHold || c.remHold {
+		return
+	}
+	st.warned = true
+	m.warn(c, noRTPMessage(c.remote, st))
+	// Remedy: a packet towards the far end now re-opens our NAT's pinhole for its replies.
+	m.keepaliveTo(c)
+}
+
+// noRTPMessage says in plain words why no audio arrives and what would help.
+func noRTPMessage(remote string, st *natCall) string {
+	switch {
+	case st.relay != nil:
+		return fmt.Sprintf("No audio is arriving from %s, even through the TURN relay: the far end's audio is probably blocked by a firewall on its side.", remote)
+	case st.symNoRel:
+		return fmt.Sprintf("No audio is arriving from %s: this network's router is a symmetric NAT, which blocks the far end's audio; a TURN relay is needed (set [turn] server and username in the config, and the password with \"trayphone turn password\").", remote)
+	case st.public.IsValid():
+		return fmt.Sprintf("No audio is arriving from %s: the far end's audio is probably blocked by a firewall; a TURN relay may be needed. Our audio may not reach them either.", remote)
+	}
+	return fmt.Sprintf("No audio is arriving from %s: the far end's audio is probably blocked by a firewall or a NAT on the way; our audio may not reach them either.", remote)
+}
+
+// keepalive keeps the NAT binding of a call's media open while the session sends nothing.
+func (m *Manager) keepalive(id string) {
+	c := m.calls[id]
+	if c == nil || c.sess == nil {
+		return
+	}
+	if d := mediaDirection(c); d == media.SendRecv || d == media.SendOnly {
+		return // RTP itself keeps the binding
+	}
+	m.keepaliveTo(c)
+}
+
+// keepaliveTo sends a STUN binding indication from the call's media socket to the far end: every
+// RTP stack drops it (it is not RTP), and every NAT on the way refreshes the binding.
+func (m *Manager) keepaliveTo(c *call) {
+	st := m.nat.calls[c]
+	if st != nil && st.bridged {
+		return // through TURN: the relay client refreshes the allocation and permissions
+	}
+	remote := c.sess.Remote()
+	if c.rtp == nil || !remote.IsValid() {
+		return
+	}
+	_, _ = c.rtp.WriteToUDPAddrPort(nat.BindingIndication(), remote)
+}
+
+// NetworkChanged re-offers every answered call with our new address after a network change or
+// wake-up (a re-INVITE with a new c=), so the far end sends its audio where we are now. It is safe
+// from any goroutine and does not wait.
+func (m *Manager) NetworkChanged() {
+	m.post(func() {
+		for _, c := range m.calls {
+			if c.answered() && !c.hidden && c.sess != nil {
+				m.reofferAddress(c)
+			}
+		}
+	})
+}
+
+// reofferAddress sends a re-INVITE (RFC 3264 §8) with c's current media address, on the pattern of
+// setHold (hold.go), keeping the hold state as it is.
+func (m *Manager) reofferAddress(c *call) {
+	if c.reinviting {
+		return
+	}
+	dlg := c.dialog()
+	if dlg == nil {
+		return
+	}
+	if st := m.nat.calls[c]; st != nil && st.relay == nil {
+		// The media socket stays; its public address is the new NAT's, port kept (the session
+		// reads the socket, so STUN cannot ask on it now).
+		if rep, ok := m.behindNAT(m.ua.LocalIPFor(c.remoteRTP.Addr())); ok {
+			st.public = netip.AddrPortFrom(rep.Public.Addr(), uint16(localPort(c)))
+		}
+	}
+	c.localIP = m.ua.LocalIPFor(c.remoteRTP.Addr())
+	body, err := m.buildOffer(c)
+	if err != nil {
+		return
+	}
+	target := c.remoteTarget()
+	build := func() *sip.Request {
+		req := sip.NewRequest(sip.INVITE, target)
+		req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
+		req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+		return req
+	}
+	user, pw := m.credentials(c)
+	c.reinviting = true
+	m.log.Info("network changed: sending our new address to the far end", "call", c.id)
+	go func() {
+		// Ends when the re-INVITE has a final response (bounded by Timer B) or the phone stops.
+		ctx, cancel := context.WithTimeout(m.ctx, 32*time.Second)
+		defer cancel()
+		res, err := doAuthed(ctx, dlg, build, user, pw)
+		if err == nil && res.IsSuccess() {
+			if werr := dlg.WriteRequest(sip.NewRequest(sip.ACK, target)); werr != nil {
+				err = fmt.Errorf("send ACK: %w", werr)
+			}
+		}
+		m.post(func() {
+			c.reinviting = false
+			if c.state == phone.CallEnded {
+				return
+			}
+			switch {
+			case err != nil:
+				m.warn(c, fmt.Sprintf("could not tell %s our new network address: %v; the call may lose audio", c.remote, err))
+			case !res.IsSuccess():
+				m.warn(c, fmt.Sprintf("%s refused our new network address (%d %s); the call may lose audio", c.remote, res.StatusCode, res.Reason))
+			default:
+				if err := m.applyAnswer(c, res.Body()); err != nil {
+					m.warn(c, fmt.Sprintf("the answer from %s to our new address was not usable: %v", c.remote, err))
+				}
+				if st := m.nat.calls[c]; c.sess != nil && c.remoteRTP.IsValid() && (st == nil || !st.bridged) {
+					c.sess.SetRemote(c.remoteRTP)
+				}
+			}
+		})
+	}()
+}
