@@ -2,6 +2,7 @@ package media_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"trayphone/internal/audiotest"
@@ -159,7 +160,10 @@ func TestOpusDTXAndConceal(t *testing.T) {
 	// with the clean frames' (about -13.5 dBFS): FEC keeps more of it than plain concealment.
 	var out []int16
 	buf := make([]int16, 0, 6*n)
-	var fecWorst, plcNextWorst float64
+	// Medians, not minima: once the encoder moves to CELT for the steady tone a packet has no
+	// FEC to give and libopus conceals instead, so a rebuilt frame can be as poor as a concealed
+	// one; most are not.
+	var fecLevels, plcNextLevels []float64
 	for i, p := range packets {
 		var pcm []int16
 		var err error
@@ -178,17 +182,18 @@ func TestOpusDTXAndConceal(t *testing.T) {
 			lvl := audiotest.RMSdBFS(pcm)
 			switch i % 10 {
 			case 5, 6:
-				fecWorst = min(fecWorst, lvl)
+				fecLevels = append(fecLevels, lvl)
 			case 9:
-				plcNextWorst = min(plcNextWorst, lvl)
+				plcNextLevels = append(plcNextLevels, lvl)
 			}
 		}
 		out = append(out, pcm...)
 	}
-	if fecWorst < plcNextWorst+2 {
-		t.Errorf("frames rebuilt from FEC: lowest level %.1f dBFS, want 2 dB above plain concealment's %.1f", fecWorst, plcNextWorst)
+	fecMedian, plcNextMedian := median(fecLevels), median(plcNextLevels)
+	if fecMedian < plcNextMedian+2 {
+		t.Errorf("frames rebuilt from FEC: median level %.1f dBFS, want 2 dB above plain concealment's %.1f", fecMedian, plcNextMedian)
 	}
-	t.Logf("lowest level: FEC-rebuilt frames %.1f dBFS, frames after plain concealment %.1f dBFS", fecWorst, plcNextWorst)
+	t.Logf("median level: FEC-rebuilt frames %.1f dBFS, frames after plain concealment %.1f dBFS", fecMedian, plcNextMedian)
 	if a := audiotest.Analyze(out[4800:], 48000); a.DominantHz < 990 || a.DominantHz > 1010 {
 		t.Errorf("with 20%% loss concealed: got %v, want the 1000 Hz tone", a)
 	}
@@ -207,6 +212,36 @@ func TestWidebandAllocs(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s encode+decode: got %.1f allocs per frame, want 0", c.Name, allocs)
+		}
+	}
+}
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	y := slices.Clone(x)
+	slices.Sort(y)
+	return y[len(y)/2]
+}
+
+// TestOpusConcealRoomyBuffer: the session conceals into a buffer with room for any payload;
+// hraban/opus conceals cap(buffer) samples, so Conceal must hand it exactly one frame or libopus
+// refuses ("invalid argument") and the session falls back to a fade.
+func TestOpusConcealRoomyBuffer(t *testing.T) {
+	t.Parallel()
+	n := Opus.FrameSamples()
+	enc, dec := Opus.NewEncoder(), Opus.NewDecoder().(concealer)
+	tone := audiotest.Tone(440, 0.3, 48000, 2*n)
+	p1, _ := enc.Encode(make([]byte, 0, maxRTPPayload), tone[:n])
+	p2, _ := enc.Encode(make([]byte, 0, maxRTPPayload), tone[n:])
+	buf := make([]int16, 0, n+2*maxRTPPayload)
+	if _, err := dec.Decode(buf[:0], p1); err != nil {
+		t.Fatal(err)
+	}
+	for _, next := range [][]byte{p2, nil} {
+		if pcm, err := dec.Conceal(buf[:0], next); err != nil || len(pcm) != n {
+			t.Errorf("Conceal(next %d bytes) into a %d-sample buffer: %d samples, %v", len(next), cap(buf), len(pcm), err)
 		}
 	}
 }

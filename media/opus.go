@@ -114,7 +114,9 @@ func (d *opusDecoder) Conceal(dst []int16, next []byte) ([]int16, error) {
 	if cap(dst)-len(dst) < d.frame {
 		return dst, fmt.Errorf("opus conceal: room for %d samples, need %d", cap(dst)-len(dst), d.frame)
 	}
-	out := dst[len(dst) : len(dst)+d.frame]
+	// The capacity must be one frame too: hraban/opus tells libopus to conceal cap(out) samples,
+	// and anything but a valid frame length is refused ("invalid argument").
+	out := dst[len(dst) : len(dst)+d.frame : len(dst)+d.frame]
 	var err error
 	if len(next) > opusDTXMax {
 		err = d.dec.DecodeFEC(next, out)

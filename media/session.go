@@ -54,8 +54,20 @@ type SessionConfig struct {
 	Remote netip.AddrPort
 	// Codec is the negotiated audio codec.
 	Codec Codec
-	// TelephoneEventPT is the negotiated RFC 4733 payload type, 0 for none.
+	// TelephoneEventPT is the negotiated RFC 4733 payload type, 0 for none. Its clock is the
+	// codec's (RFC 4733 §2.1): event timestamps and durations count in Codec.ClockRate units.
 	TelephoneEventPT uint8
+	// TelephoneEventRecvPT, if set, is a further payload type whose telephone-events are
+	// received (not sent): the far end's events at another clock rate than the codec's, which
+	// some phones send anyway (baresip sends telephone-event/8000 in Opus calls).
+	TelephoneEventRecvPT uint8
+	// ComfortNoisePT is the negotiated RFC 3389 comfort-noise payload type, 0 for none. With it
+	// the session plays comfort noise when the far end's silence descriptors say so, and, unless
+	// NoVAD, sends descriptors instead of audio while the user is silent.
+	ComfortNoisePT uint8
+	// NoVAD sends every frame even when the user is silent: no comfort-noise descriptors in
+	// place of G.711/G.722 silence, no Opus DTX.
+	NoVAD bool
 	// Stream is the open audio device. The session owns it and closes it.
 	Stream Stream
 	// Direction is the initial media direction.
@@ -95,6 +107,8 @@ type Session struct {
 	conn   *net.UDPConn
 	codec  Codec
 	evPT   uint8
+	evRecv uint8 // TelephoneEventRecvPT
+	cnPT   uint8
 	stream Stream
 	clk    clock.Clock
 	log    *slog.Logger
@@ -109,10 +123,12 @@ type Session struct {
 	lastRecv  atomic.Int64 // UnixNano of the last valid RTP packet, 0 for none
 	garbage   garbage
 
-	mu sync.Mutex // guards jb and received
+	mu sync.Mutex // guards jb, received and cn
 	jb *jitterBuffer
 	// received counts valid RTP packets of our payload types.
 	received uint64
+	// cn is the far end's latest comfort-noise descriptor.
+	cn cnState
 
 	snd sender
 	rcv receiver
@@ -149,6 +165,8 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 		conn:   cfg.Conn,
 		codec:  cfg.Codec,
 		evPT:   cfg.TelephoneEventPT,
+		evRecv: cfg.TelephoneEventRecvPT,
+		cnPT:   cfg.ComfortNoisePT,
 		stream: cfg.Stream,
 		clk:    cfg.Clock,
 		log:    cfg.Log,
@@ -166,7 +184,7 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 	remote := unmapAddrPort(cfg.Remote)
 	s.remote.Store(&remote)
 	s.jb = newJitterBuffer(cfg.Codec.ClockRate, cfg.Codec.TimestampStep(), defaultPlayoutDelay)
-	s.snd.init(s)
+	s.snd.init(s, !cfg.NoVAD)
 	s.rcv.init(s)
 	s.rtcp.conn = cfg.RTCPConn
 	s.rtcp.remote = rtcpAddr(remote)
@@ -194,6 +212,11 @@ func checkSessionConfig(cfg SessionConfig) error {
 			c.Name, c.PayloadType, c.ClockRate, c.SampleRate)
 	case cfg.TelephoneEventPT > 127 || (cfg.TelephoneEventPT != 0 && cfg.TelephoneEventPT == c.PayloadType):
 		return fmt.Errorf("new rtp session: invalid telephone-event payload type %d", cfg.TelephoneEventPT)
+	case cfg.TelephoneEventRecvPT > 127 || (cfg.TelephoneEventRecvPT != 0 && cfg.TelephoneEventRecvPT == c.PayloadType):
+		return fmt.Errorf("new rtp session: invalid telephone-event payload type %d", cfg.TelephoneEventRecvPT)
+	case cfg.ComfortNoisePT > 127 || (cfg.ComfortNoisePT != 0 &&
+		(cfg.ComfortNoisePT == c.PayloadType || cfg.ComfortNoisePT == cfg.TelephoneEventPT || cfg.ComfortNoisePT == cfg.TelephoneEventRecvPT)):
+		return fmt.Errorf("new rtp session: invalid comfort-noise payload type %d", cfg.ComfortNoisePT)
 	case cfg.Direction < SendRecv || cfg.Direction > Inactive:
 		return fmt.Errorf("new rtp session: invalid direction %d", cfg.Direction)
 	}

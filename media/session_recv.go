@@ -102,7 +102,9 @@ func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	h := &r.pkt.Header
 	audio := h.PayloadType == s.codec.PayloadType
-	if !audio && (s.evPT == 0 || h.PayloadType != s.evPT) {
+	cn := !audio && s.cnPT != 0 && h.PayloadType == s.cnPT
+	event := !audio && !cn && h.PayloadType != 0 && (h.PayloadType == s.evPT || h.PayloadType == s.evRecv)
+	if !audio && !cn && !event {
 		s.dropGarbage(&s.garbage.unknownPT, now)
 		return
 	}
@@ -123,15 +125,23 @@ func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 
 	s.mu.Lock()
 	s.received++
-	if audio {
+	switch {
+	case audio:
 		s.jb.insert(rtpIn{ssrc: h.SSRC, seq: h.SequenceNumber, ts: h.Timestamp, marker: h.Marker,
 			payload: r.pkt.Payload}, now)
-	} else {
+	case cn:
+		// A silence descriptor shares the audio's sequence numbers: the loss statistics count it
+		// like an event. It is not played; it sets the comfort noise played in the silence.
+		s.jb.insertEvent(h.SSRC, h.SequenceNumber)
+		if level, ok := parseCN(r.pkt.Payload); ok {
+			s.cn = cnState{have: true, ts: h.Timestamp, level: level}
+		}
+	default:
 		s.jb.insertEvent(h.SSRC, h.SequenceNumber)
 	}
 	s.mu.Unlock()
 
-	if !audio {
+	if event {
 		s.handleEvent(h.Timestamp, r.pkt.Payload)
 	}
 }

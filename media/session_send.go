@@ -36,7 +36,29 @@ type sender struct {
 	concealer concealer
 	next      []byte // the packet after a lost one, for FEC
 
+	// Silence suppression with comfort noise (RFC 3389, cng.go): vadOn when a comfort-noise
+	// payload type was negotiated and VAD is not off; inSilence while the user is silent;
+	// sidDue counts down the frames to the next silence descriptor.
+	vadOn     bool
+	vad       vad
+	inSilence bool
+	sidDue    int
+	// noise plays the far end's comfort noise. quiet is the mean square of the far end's
+	// recent quiet decoded frames (its background), haveQuiet says it is set: a gap the decoder's
+	// own concealment fades to silence (Opus DTX) is filled with noise at that level.
+	noise     noiseGen
+	quiet     float64
+	haveQuiet bool
+
 	limit rateLimiter
+}
+
+// cnState is the far end's latest comfort-noise descriptor: from the frame at RTP timestamp ts
+// on, until audio plays again, the player plays noise at level (-dBov).
+type cnState struct {
+	have  bool
+	ts    uint32
+	level uint8
 }
 
 // silencer is an Encoder that can tell that a payload it made carries only silence and need not
@@ -51,7 +73,7 @@ type concealer interface {
 	Conceal(dst []int16, next []byte) ([]int16, error)
 }
 
-func (sn *sender) init(s *Session) {
+func (sn *sender) init(s *Session, vadOn bool) {
 	n := s.codec.FrameSamples()
 	ssrc, seq, ts := randomRTPStart()
 	*sn = sender{
@@ -73,6 +95,11 @@ func (sn *sender) init(s *Session) {
 	}
 	sn.silencer, _ = sn.enc.(silencer)
 	sn.concealer, _ = sn.dec.(concealer)
+	if !vadOn {
+		sn.silencer = nil // Opus DTX packets are sent like any other
+	}
+	sn.vadOn = vadOn && s.cnPT != 0 && sn.silencer == nil
+	sn.vad = newVAD()
 }
 
 // sendLoop runs the 20 ms ticks. It returns when Close closes s.done.
@@ -124,7 +151,10 @@ func (sn *sender) tick(tick, skipped int64) {
 		if ev, evTS, marker, ok := sn.dtmf.next(ts); ok {
 			err = sn.sendEvent(ev, evTS, marker)
 			sn.marker = true // audio after the event starts a new talkspurt
+		} else if sn.vadOn && !sn.vad.update(sn.pcm) {
+			err = sn.sendSilence(ts)
 		} else {
+			sn.inSilence = false
 			err = sn.send(ts)
 		}
 		// A send failing because Close closed the socket is not worth a warning.
@@ -183,6 +213,41 @@ func (sn *sender) send(ts uint32) error {
 	return nil
 }
 
+// sendSilence is the frame at ts of the user's silence: no audio, but a comfort-noise
+// descriptor when the silence starts and every cnSIDFrames after (RFC 3389 §4). The first audio
+// packet after it starts a talkspurt (marker, RFC 3551 §4.1). It allocates nothing.
+func (sn *sender) sendSilence(ts uint32) error {
+	sn.marker = true
+	if sn.inSilence {
+		sn.sidDue--
+		if sn.sidDue > 0 {
+			return nil
+		}
+	}
+	sn.inSilence, sn.sidDue = true, cnSIDFrames
+	s := sn.s
+	sn.hdr.SequenceNumber++
+	h := sn.hdr
+	h.PayloadType = s.cnPT
+	h.Marker = false
+	h.Timestamp = ts
+	n, err := h.MarshalTo(sn.buf[:cap(sn.buf)])
+	if err != nil {
+		return err
+	}
+	pkt := appendCN(sn.buf[:n], sn.vad.level())
+	if s.observe != nil {
+		s.observe(s.clk.Now(), h.SequenceNumber, ts)
+	}
+	s.sent.Add(1)
+	if _, err := s.conn.WriteToUDPAddrPort(pkt, *s.remote.Load()); err != nil {
+		s.sent.Add(^uint64(0))
+		return err
+	}
+	s.octets.Add(uint64(len(pkt) - n))
+	return nil
+}
+
 // sendEvent sends one RFC 4733 telephone-event packet in the audio stream's SSRC and sequence
 // space. It allocates nothing.
 func (sn *sender) sendEvent(ev telephoneEvent, ts uint32, marker bool) error {
@@ -217,7 +282,12 @@ func (sn *sender) play() {
 	payload, res := s.jb.pop()
 	if res == popFrame {
 		sn.payload = append(sn.payload[:0], payload...)
+		// Audio from the last descriptor's time on ends the far end's silence.
+		if s.cn.have && int32(s.jb.playTS-s.jb.step-s.cn.ts) >= 0 {
+			s.cn.have = false
+		}
 	}
+	cn := s.cn
 	sn.next = sn.next[:0]
 	if res == popMissing && sn.concealer != nil {
 		sn.next = append(sn.next, s.jb.peekDue()...)
@@ -237,7 +307,15 @@ func (sn *sender) play() {
 		clear(out[n:])
 		copy(sn.last, out)
 		sn.conceal = 0
+		if sn.concealer != nil {
+			sn.trackQuiet(out)
+		}
 	case popMissing:
+		if cn.have {
+			// The far end is silent and said how loud its background is (RFC 3389).
+			sn.noise.fill(out, cn.level)
+			break
+		}
 		if sn.concealer != nil {
 			var next []byte
 			if len(sn.next) > 0 {
@@ -245,6 +323,7 @@ func (sn *sender) play() {
 			}
 			pcm, err := sn.concealer.Conceal(sn.out[:0], next)
 			if err == nil && len(pcm) >= frame {
+				sn.fillGap(out)
 				break
 			}
 		}
@@ -255,6 +334,34 @@ func (sn *sender) play() {
 	if err := s.stream.Write(out); err != nil && sn.limit.allow(s.clk.Now()) {
 		s.log.Warn("audio playback failed", "err", err)
 	}
+}
+
+// quietDB is the level under which a decoded frame counts as the far end's background, in dBov.
+const quietDB = -45
+
+// trackQuiet follows the level of the far end's quiet frames (its background noise between
+// words, and the comfort-noise updates of Opus DTX).
+func (sn *sender) trackQuiet(frame []int16) {
+	ms := meanSquare(frame)
+	if dBov(ms) > quietDB {
+		return
+	}
+	if !sn.haveQuiet {
+		sn.quiet, sn.haveQuiet = ms, true
+		return
+	}
+	sn.quiet += (ms - sn.quiet) / 4
+}
+
+// fillGap replaces a concealed frame that has faded well under the far end's background level
+// with comfort noise at that level: Opus DTX sends one packet per 400 ms during silence, and the
+// decoder's concealment between them fades towards digital silence, which sounds like a dropped
+// call.
+func (sn *sender) fillGap(out []int16) {
+	if !sn.haveQuiet || meanSquare(out) >= sn.quiet/4 {
+		return
+	}
+	sn.noise.fill(out, cnLevel(sn.quiet))
 }
 
 // concealFrame fills out for a missing frame: the last good frame again, faded linearly to
