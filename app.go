@@ -63,7 +63,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	defer ua.Close()
 	natp := newNATProvider(cfg, acc.secrets, log) // app_nat.go
 	mgr, err := callmgr.New(callmgr.Config{
-		UA: ua, Device: dev, Codecs: codecs, Favorites: cfg.Favorites, DND: cfg.DND,
+		UA: ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: natp.callmgr(cfg),
 	})
