@@ -50,6 +50,8 @@ type call struct {
 	rtp, rtcp  *net.UDPConn
 	codec      media.Codec
 	tePT       uint8
+	teRecvPT   uint8 // the far end's telephone-event at another clock rate: received only
+	cnPT       uint8 // RFC 3389 comfort noise, 0 if the far end has none
 	remoteRTP  netip.AddrPort
 	sess       *media.Session
 	sdpSession uint64

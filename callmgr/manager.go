@@ -43,6 +43,9 @@ type Config struct {
 	Device media.Device
 	// Codecs in order of preference; empty means PCMU, PCMA.
 	Codecs []media.Codec
+	// NoVAD sends every audio frame during the user's silence (audio.vad = false): no comfort
+	// noise descriptors in place of G.711/G.722 silence, no Opus DTX.
+	NoVAD bool
 	// Favorites maps names to SIP URIs (or "echo").
 	Favorites map[string]string
 	// DND rejects incoming calls with 486 when set.

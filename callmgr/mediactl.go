@@ -93,6 +93,8 @@ func (m *Manager) buildOffer(c *call) ([]byte, error) {
 		Direction: localDirection(c),
 		SessionID: c.sdpSession,
 		Version:   c.sdpVersion,
+		// We can always play comfort noise; whether we send it is the VAD setting.
+		ComfortNoise: true,
 	})
 }
 
@@ -109,12 +111,13 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 	c.sdpVersion++
 	addr, port := m.sdpAddr(c)
 	body, _, err := sdp.Answer(offer, sdp.AnswerParams{
-		Addr:      addr,
-		Port:      port,
-		Formats:   m.supportedFormats(),
-		Direction: localDirection(c),
-		SessionID: c.sdpSession,
-		Version:   c.sdpVersion,
+		Addr:         addr,
+		Port:         port,
+		Formats:      m.supportedFormats(),
+		Direction:    localDirection(c),
+		SessionID:    c.sdpSession,
+		Version:      c.sdpVersion,
+		ComfortNoise: true,
 	})
 	return body, err
 }
@@ -152,9 +155,16 @@ func (m *Manager) useRemote(c *call, s *sdp.Session, format sdp.Format, te *sdp.
 		return fmt.Errorf("%s switched codec mid-call (%s to %s), which trayphone does not support yet", c.remote, c.codec.Name, codec.Name)
 	}
 	c.codec = codec
-	c.tePT = 0
+	c.tePT, c.teRecvPT, c.cnPT = 0, 0, 0
 	if te != nil {
 		c.tePT = te.PayloadType
+	} else if e := s.Audio.TelephoneEvent; e != nil && e.PayloadType != format.PayloadType {
+		// Events at another clock rate than the codec's (baresip's telephone-event/8000 next
+		// to Opus): we do not send them (RFC 4733 §2.1; SIP INFO instead), but we take them.
+		c.teRecvPT = e.PayloadType
+	}
+	if cn := sdp.ComfortNoise(s, format.ClockRate); cn != nil && cn.PayloadType != format.PayloadType && cn.PayloadType != c.tePT && cn.PayloadType != c.teRecvPT {
+		c.cnPT = cn.PayloadType
 	}
 	a := s.Audio
 	dir := a.Direction
@@ -203,13 +213,16 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		rtcp = nil
 	}
 	sess, err := media.NewSession(media.SessionConfig{
-		Conn:             conn,
-		RTCPConn:         rtcp,
-		Remote:           remote,
-		Codec:            c.codec,
-		TelephoneEventPT: c.tePT,
-		Stream:           stream,
-		Direction:        mediaDirection(c),
+		Conn:                 conn,
+		RTCPConn:             rtcp,
+		Remote:               remote,
+		Codec:                c.codec,
+		TelephoneEventPT:     c.tePT,
+		TelephoneEventRecvPT: c.teRecvPT,
+		ComfortNoisePT:       c.cnPT,
+		NoVAD:                m.cfg.NoVAD,
+		Stream:               stream,
+		Direction:            mediaDirection(c),
 		OnDTMF: func(d rune) {
 			m.post(func() { m.onDTMF(id, d) })
 		},
