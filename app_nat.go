@@ -83,15 +83,28 @@ func setupNAT(cfg *config.Config, core control.Core, np *natProvider, onChange f
 		return core, func(context.Context) {}
 	}
 	log = log.With("component", "nat")
-	cfgs := nat.ServiceConfig{STUN: cfg.STUN, OnChange: onChange, Log: log,
-		AfterChange: func(nat.Report, error) { afterChange() }}
+	var last nat.Report // the report before the change; both hooks run on the service's goroutine
+	var svc *nat.Service
+	cfgs := nat.ServiceConfig{STUN: cfg.STUN, Log: log,
+		OnChange: func(c nat.Change) {
+			last, _ = svc.Report()
+			onChange(c)
+		},
+		AfterChange: func(rep nat.Report, err error) {
+			// Calls are re-offered only when our address really moved: address events that
+			// change nothing (an IPv6 address becoming valid) must not re-INVITE every call.
+			if err != nil || (rep.Local.Addr() == last.Local.Addr() && rep.Public.Addr() == last.Public.Addr()) {
+				return
+			}
+			afterChange()
+		}}
 	mon, err := nat.NewMonitor()
 	if err != nil {
 		log.Warn("network changes will not be noticed", "err", err)
 	} else {
 		cfgs.Watcher = mon
 	}
-	svc := nat.NewService(cfgs)
+	svc = nat.NewService(cfgs)
 	np.svc = svc
 	return natCore{Core: core, svc: svc}, func(ctx context.Context) {
 		if mon != nil {

@@ -29,4 +29,9 @@ fi
 ip netns exec ${P}nat iptables -P FORWARD DROP
 ip netns exec ${P}nat iptables -A FORWARD -i nat-lan -o nat-wan -j ACCEPT
 ip netns exec ${P}nat iptables -A FORWARD -i nat-wan -o nat-lan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+# Unasked packets from wan to the router itself are dropped before conntrack confirms them (as a
+# home router's firewall does): a confirmed UNREPLIED entry for a far end's early RTP would make
+# MASQUERADE move our flow to another public port when we then send to that far end.
+ip netns exec ${P}nat iptables -A INPUT -i nat-wan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+ip netns exec ${P}nat iptables -A INPUT -i nat-wan -j DROP
 echo "netns up: ${P}lan=$N.1.2 ${P}nat=$N.1.1/$N.2.1 ${P}wan=$N.2.2$([ "${ALT_IP:-0}" = 1 ] && echo ",$N.2.3")"

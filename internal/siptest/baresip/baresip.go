@@ -120,6 +120,12 @@ type Options struct {
 	AnswerMode string
 	// BindIP is the address baresip binds and advertises. Default 127.0.0.1.
 	BindIP string
+	// NetNS, if set, runs baresip inside that network namespace (ip netns exec) on fixed ports
+	// (SIP 25060, ctrl_tcp 25070 on the namespace's loopback); Dial must then reach into it.
+	NetNS string
+	// Dial opens the ctrl_tcp connection (default net.DialTimeout with 1 s); with NetNS it must
+	// dial from inside the namespace.
+	Dial func(network, addr string) (net.Conn, error)
 }
 
 // Event is one ctrl_tcp event.
@@ -242,9 +248,11 @@ func (b *Baresip) start(bin string) error {
 	} else if abs, err := filepath.Abs(src); err == nil {
 		src = abs
 	}
-	sip, ctrl, err := pickPorts(b.ip)
-	if err != nil {
-		return err
+	sip, ctrl, err := uint16(25060), uint16(25070), error(nil)
+	if b.opts.NetNS == "" {
+		if sip, ctrl, err = pickPorts(b.ip); err != nil {
+			return err
+		}
 	}
 	b.sipPort, b.ctrlPort = sip, ctrl
 	if err := os.WriteFile(filepath.Join(b.dir, "config"), []byte(b.config(src)), 0o644); err != nil {
@@ -261,6 +269,9 @@ func (b *Baresip) start(bin string) error {
 	}
 	defer logf.Close() // the child keeps its own descriptor
 	b.cmd = exec.Command(bin, "-f", b.dir)
+	if b.opts.NetNS != "" {
+		b.cmd = exec.Command("ip", "netns", "exec", b.opts.NetNS, bin, "-f", b.dir)
+	}
 	b.cmd.Dir = b.dir
 	b.cmd.Stdin = nil // /dev/null
 	b.cmd.Stdout = logf
@@ -275,7 +286,11 @@ func (b *Baresip) start(bin string) error {
 	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), b.ctrlPort).String()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		dial := b.opts.Dial
+		if dial == nil {
+			dial = func(network, addr string) (net.Conn, error) { return net.DialTimeout(network, addr, time.Second) }
+		}
+		c, err := dial("tcp", addr)
 		if err == nil {
 			b.conn = c
 			break

@@ -52,6 +52,12 @@ import (
 type Options struct {
 	// TLS adds a TLS listener with a self-signed certificate generated for 127.0.0.1.
 	TLS bool
+	// NetNS, if set, runs Kamailio inside that network namespace (ip netns exec); its ctl socket
+	// is a file, so Contacts and Requests work from the test as usual. The ports are then fixed
+	// (15060, 15061): the namespace is the test's own.
+	NetNS string
+	// IP is the address to listen on (default 127.0.0.1).
+	IP string
 }
 
 // Kamailio is one running (or stopped) Kamailio instance.
@@ -89,6 +95,13 @@ func Start(t testing.TB, o Options) *Kamailio {
 		}
 	}
 	k := &Kamailio{t: t, opts: o, bin: bin, kamcmd: kamcmd, ip: netip.MustParseAddr("127.0.0.1")}
+	if o.IP != "" {
+		ip, err := netip.ParseAddr(o.IP)
+		if err != nil {
+			t.Fatalf("kamailio: IP %q: %v", o.IP, err)
+		}
+		k.ip = ip
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		k.dir = t.TempDir()
@@ -116,9 +129,11 @@ func Start(t testing.TB, o Options) *Kamailio {
 
 // prepare picks ports and writes the configuration, the user database and the TLS files.
 func (k *Kamailio) prepare() error {
-	port, tlsPort, err := pickPorts(k.ip)
-	if err != nil {
-		return err
+	port, tlsPort, err := uint16(15060), uint16(15061), error(nil)
+	if k.opts.NetNS == "" {
+		if port, tlsPort, err = pickPorts(k.ip); err != nil {
+			return err
+		}
 	}
 	k.port, k.tlsPort = port, tlsPort
 	src := repoFile("testdata/kamailio")
@@ -209,6 +224,9 @@ func (k *Kamailio) run() error {
 		args = append(args, "-A", "WITH_TLS")
 	}
 	cmd := exec.Command(k.bin, args...)
+	if k.opts.NetNS != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", k.opts.NetNS, k.bin}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -248,6 +266,9 @@ func (k *Kamailio) Kill() {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
+	}
+	if k.opts.NetNS != "" {
+		return // its ports are in the namespace, which the test removes
 	}
 	// Children may outlive the main process for a moment; wait until the ports are free.
 	for i := 0; i < 100; i++ {
