@@ -1,0 +1,40 @@
+package media
+
+import "testing"
+
+// TestDTMFSenderOpusClock: on an Opus call the events count in the codec's 48 kHz clock (RFC 4733
+// §2.1): one 20 ms frame adds 960 to the duration, and a 100 ms digit ends at 4800.
+func TestDTMFSenderOpusClock(t *testing.T) {
+	d := newDTMFSender(Opus.TimestampStep())
+	if err := d.enqueue("5"); err != nil {
+		t.Fatal(err)
+	}
+	var durs []uint16
+	ts := uint32(1000)
+	for range dtmfEventFrames + dtmfEndPackets - 1 {
+		ev, evTS, _, ok := d.next(ts)
+		if !ok || evTS != 1000 || ev.Event != 5 {
+			t.Fatalf("frame at %d: %+v at %d, %v", ts, ev, evTS, ok)
+		}
+		durs = append(durs, ev.Duration)
+		ts += 960
+	}
+	want := []uint16{960, 1920, 2880, 3840, 4800, 4800, 4800}
+	for i := range want {
+		if durs[i] != want[i] {
+			t.Fatalf("durations %v, want %v", durs, want)
+		}
+	}
+}
+
+// FuzzParseCN: any payload either parses to a level 0-127 or is refused, without panicking.
+func FuzzParseCN(f *testing.F) {
+	f.Add([]byte{60})
+	f.Add([]byte{127, 1, 2, 3})
+	f.Add([]byte{0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if l, ok := parseCN(b); ok && (l > 127 || appendCN(nil, l)[0] != b[0]) {
+			t.Fatalf("parseCN(% x) = %d", b, l)
+		}
+	})
+}
