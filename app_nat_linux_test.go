@@ -299,7 +299,7 @@ func TestSymmetricNATThroughTURN(t *testing.T) {
 	w.hangupAll(t)
 	w.bobHeard(t)
 	checkHeardQuiet(t, w.phone.out, 1000)
-	if !strings.Contains(w.log.String(), "TURN relay") {
+	if !strings.Contains(w.log.String(), "audio goes through a TURN relay") {
 		t.Errorf("the call did not go through the TURN relay")
 	}
 }
