@@ -54,14 +54,16 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 2
 	}
-	acc := setupAccounts(cfg, p, log) // app_accounts.go
-	ua, err := sipua.New(sipua.Config{Listen: cfg.SIP.Listen, User: cfg.UserOrLogin(), DisplayName: cfg.SIP.DisplayName, TLS: acc.TLS(), Log: log})
+	acc := setupAccounts(cfg, p, log)             // app_accounts.go
+	natp := newNATProvider(cfg, acc.secrets, log) // app_nat.go
+	ua, err := sipua.New(sipua.Config{Listen: cfg.SIP.Listen, User: cfg.UserOrLogin(), DisplayName: cfg.SIP.DisplayName, TLS: acc.TLS(), Log: log,
+		Intercept: natp.intercept})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
 	}
 	defer ua.Close()
-	natp := newNATProvider(cfg, acc.secrets, log) // app_nat.go
+	natp.attach(ua)
 	mgr, err := callmgr.New(callmgr.Config{
 		UA: ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),

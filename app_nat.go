@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
 
 	"trayphone/account"
 	"trayphone/callmgr"
@@ -12,6 +15,7 @@ import (
 	"trayphone/internal/config"
 	"trayphone/internal/paths"
 	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
 	"trayphone/nat"
 )
 
@@ -37,6 +41,45 @@ type natProvider struct {
 	svc  *nat.Service
 	turn nat.TURNConfig
 	log  *slog.Logger
+
+	prober *nat.Prober // STUN on the SIP socket: sends through ua.SendUDP, answers come via intercept
+	sipPub atomic.Pointer[netip.AddrPort]
+}
+
+// attach lets STUN run on ua's SIP socket.
+func (np *natProvider) attach(ua *sipua.UA) {
+	np.prober = nat.NewProber(ua.SendUDP, nil)
+}
+
+// intercept is sipua's Intercept: STUN answers on the SIP socket go to the prober, not to SIP.
+func (np *natProvider) intercept(b []byte, from netip.AddrPort) bool {
+	return np.prober != nil && np.prober.Handle(b, from)
+}
+
+// findSIPPublic asks the STUN server that just answered for the SIP socket's own public
+// address (its mapping differs from the discovery socket's behind most NATs).
+func (np *natProvider) findSIPPublic(rep nat.Report, err error) {
+	if err != nil || np.prober == nil || !rep.Server.IsValid() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r, err := np.prober.Bind(ctx, rep.Server)
+	if err != nil {
+		np.log.Warn("no STUN answer on the SIP socket", "err", err)
+		return
+	}
+	if old := np.sipPub.Load(); old == nil || *old != r.Mapped {
+		np.log.Info("SIP socket's public address", "public", r.Mapped)
+	}
+	np.sipPub.Store(&r.Mapped)
+}
+
+func (np *natProvider) SIPPublic() netip.AddrPort {
+	if p := np.sipPub.Load(); p != nil {
+		return *p
+	}
+	return netip.AddrPort{}
 }
 
 // newNATProvider reads the [turn] settings and the TURN password from the keyring.
@@ -85,7 +128,7 @@ func setupNAT(cfg *config.Config, core control.Core, np *natProvider, onChange f
 	log = log.With("component", "nat")
 	var last nat.Report // the report before the change; both hooks run on the service's goroutine
 	var svc *nat.Service
-	cfgs := nat.ServiceConfig{STUN: cfg.STUN, Log: log,
+	cfgs := nat.ServiceConfig{STUN: cfg.STUN, Log: log, OnReport: np.findSIPPublic,
 		OnChange: func(c nat.Change) {
 			last, _ = svc.Report()
 			onChange(c)

@@ -211,6 +211,15 @@ func TestNATCallsBothWays(t *testing.T) {
 	if !strings.HasPrefix(st.NAT.Public, n.NATOuter.String()+":") {
 		t.Errorf("public address %q, want the router's %v", st.NAT.Public, n.NATOuter)
 	}
+	// STUN on the SIP socket itself (its answers are taken out of the SIP listener's reads):
+	// MASQUERADE kept the port, so direct calls' Contact is the router's address and port 5070.
+	sipPub := fmt.Sprintf("msg=\"SIP socket's public address\" public=%s:5070", n.NATOuter)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(w.log.String(), sipPub); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the phone's log", sipPub)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if cs, err := w.kam.Contacts("alice"); err != nil || len(cs) != 1 || !strings.Contains(cs[0].Address+cs[0].Received, n.NATOuter.String()) {
 		t.Errorf("Kamailio's contact for alice: %+v, %v; want one at %v", cs, err, n.NATOuter)
 	}

@@ -24,6 +24,9 @@ type NAT interface {
 	// TURN is the relay server to fall back on when the NAT is symmetric; ok is false when
 	// none is configured.
 	TURN() (cfg nat.TURNConfig, ok bool)
+	// SIPPublic is the SIP listening socket's public address (STUN on that socket), invalid
+	// when unknown.
+	SIPPublic() netip.AddrPort
 }
 
 // Timings of media NAT handling.
@@ -168,6 +171,19 @@ func bindOn(ctx context.Context, conn *net.UDPConn, server netip.AddrPort) (nat.
 	<-done
 	conn.SetReadDeadline(time.Time{})
 	return r, err
+}
+
+// directContact is the Contact of a direct (account-less) outgoing call: behind a NAT, the SIP
+// socket's public address, so the far end's in-dialog requests (BYE, re-INVITE) reach us.
+// Calls through an account use the Contact its registrar taught it (rport/received) instead.
+func (m *Manager) directContact(c *call) sip.Uri {
+	contact := sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port}
+	if _, ok := m.behindNAT(c.localIP); ok {
+		if pub := m.cfg.NAT.SIPPublic(); pub.IsValid() {
+			contact.Host, contact.Port = pub.Addr().String(), int(pub.Port())
+		}
+	}
+	return contact
 }
 
 // sdpAddr is the address and port our SDP advertises for c's audio: the relay's or the public

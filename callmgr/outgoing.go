@@ -79,7 +79,7 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}})
-	contact := sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port}
+	contact := m.directContact(c) // nat.go: the SIP socket's public address behind a NAT
 	var auth sipgo.AnswerOptions
 	if ob != nil {
 		from.DisplayName, from.Address = ob.DisplayName, ob.From

@@ -27,6 +27,9 @@ type ServiceConfig struct {
 	// AfterChange runs (on the Service's goroutine) after the rediscovery that follows a change,
 	// with its result: the place to re-INVITE calls with the new address. Nil means nothing.
 	AfterChange func(Report, error)
+	// OnReport runs (on the Service's goroutine) after every discovery with its result: the
+	// place to ask the same server about other sockets (the SIP socket). Nil means nothing.
+	OnReport func(Report, error)
 	// Recheck is how often discovery runs without a change (default 5 minutes).
 	Recheck time.Duration
 	Clock   clock.Clock
@@ -99,6 +102,9 @@ func (s *Service) discover(ctx context.Context) {
 	s.rep, s.err, s.at = rep, err, s.cfg.Clock.Now()
 	s.runs++
 	s.mu.Unlock()
+	if s.cfg.OnReport != nil {
+		s.cfg.OnReport(rep, err)
+	}
 	if err != nil {
 		s.cfg.Log.Warn("could not find the public address", "stun", s.cfg.STUN, "err", err)
 	} else if rep.Public != prev.Public || rep.Mapping != prev.Mapping {
