@@ -19,6 +19,7 @@ type fakeNAT struct{ rep nat.Report }
 
 func (f fakeNAT) Report() (nat.Report, error)     { return f.rep, nil }
 func (f fakeNAT) TURN() (nat.TURNConfig, bool)    { return nat.TURNConfig{}, false }
+func (f fakeNAT) SIPPublic() netip.AddrPort       { return netip.AddrPort{} }
 func (f fakeNAT) withServer(s netip.AddrPort) NAT { f.rep.Server = s; return f }
 
 // stunResponder answers binding requests on loopback with a mapped address of 198.51.100.1 and
