@@ -65,15 +65,14 @@ func TestSDPPublicAddress(t *testing.T) {
 	_, cb := established(t, a, b)
 	got := make(chan netip.AddrPort, 1)
 	b.mgr.post(func() { got <- b.mgr.calls[cb.ID].remoteRTP })
-	var aPort int
+	remote := <-got
+	ports := make(chan int, 1)
 	a.mgr.post(func() {
 		for _, c := range a.mgr.calls {
-			aPort = localPort(c)
+			ports <- localPort(c)
 		}
-		got <- netip.AddrPort{}
 	})
-	remote := <-got
-	<-got
+	aPort := <-ports
 	want := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), uint16(aPort+1000))
 	if remote != want {
 		t.Errorf("bob sees alice's audio at %v, want the STUN-mapped %v", remote, want)
