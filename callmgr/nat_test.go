@@ -77,7 +77,33 @@ func TestSDPPublicAddress(t *testing.T) {
 	if remote != want {
 		t.Errorf("bob sees alice's audio at %v, want the STUN-mapped %v", remote, want)
 	}
+	time.Sleep(700 * time.Millisecond)
+	// A network change: alice re-offers (re-INVITE, new SDP version) and the call goes on.
+	version := func() (v uint64, busy bool) {
+		ch := make(chan struct{})
+		a.mgr.post(func() {
+			for _, c := range a.mgr.calls {
+				v, busy = c.sdpVersion, c.reinviting
+			}
+			close(ch)
+		})
+		<-ch
+		return v, busy
+	}
+	v0, _ := version()
+	a.mgr.NetworkChanged()
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if v, busy := version(); v > v0 && !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no re-INVITE completed within 3 s of NetworkChanged")
+		}
+	}
 	time.Sleep(1500 * time.Millisecond)
+	if st := b.mgr.Status(); len(st.Calls) != 1 || st.Calls[0].State != phone.CallActive {
+		t.Fatalf("bob after the re-INVITE: %+v", st.Calls)
+	}
 	if err := a.mgr.Hangup(ctx(t), ""); err != nil {
 		t.Fatal(err)
 	}
