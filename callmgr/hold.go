@@ -43,10 +43,19 @@ func (m *Manager) setHold(c *call, hold bool) error {
 	}
 	user, pw := m.credentials(c)
 	c.reinviting = true
+	answered := c.inviteDone // nil for calls we placed
 	go func() {
 		// Ends when the re-INVITE has a final response (bounded by Timer B) or the phone stops.
 		ctx, cancel := context.WithTimeout(m.ctx, 32*time.Second)
 		defer cancel()
+		if answered != nil {
+			// A new INVITE waits until the ACK for our 200 OK ended the first one (RFC 3261
+			// §14.1); the answering goroutine is also still using the dialog until then.
+			select {
+			case <-answered:
+			case <-ctx.Done():
+			}
+		}
 		res, err := doAuthed(ctx, dlg, build, user, pw)
 		if err == nil && res.IsSuccess() {
 			ack := sip.NewRequest(sip.ACK, target)
