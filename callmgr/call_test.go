@@ -241,3 +241,25 @@ func TestCallErrors(t *testing.T) {
 		t.Errorf("bob's end reason %q", e.EndReason)
 	}
 }
+
+// TestLateSubscriberSeesRingingCall: a consumer that subscribes while a call already rings (a
+// notifier starting late) gets that call first thing.
+func TestLateSubscriberSeesRingingCall(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "alice", coreOpts{})
+	b := startCore(t, "bob", coreOpts{})
+	if _, err := a.mgr.Call(ctx(t), b.ua.AOR(), ""); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(5*time.Second, phone.CallIncoming)
+	late, cancel := b.mgr.Subscribe()
+	defer cancel()
+	select {
+	case ev := <-late:
+		if ev.Type != phone.EventCall || ev.Call == nil || ev.Call.State != phone.CallIncoming {
+			t.Errorf("first event for a late subscriber: %+v", ev)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a late subscriber got nothing about the ringing call")
+	}
+}

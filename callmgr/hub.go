@@ -42,17 +42,32 @@ func (h *hub) publish(ev phone.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for ch := range h.subs {
-		for {
+		deliver(ch, ev)
+	}
+}
+
+// publishTo delivers ev to the one subscription ch (from subscribe), if it is still open.
+func (h *hub) publishTo(ch <-chan phone.Event, ev phone.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.subs {
+		if c == ch {
+			deliver(c, ev)
+		}
+	}
+}
+
+// deliver sends ev on ch, dropping the oldest queued event when ch is full. h.mu is held.
+func deliver(ch chan phone.Event, ev phone.Event) {
+	for {
+		select {
+		case ch <- ev:
+			return
+		default:
 			select {
-			case ch <- ev:
+			case <-ch: // drop the oldest and try again
 			default:
-				select {
-				case <-ch: // drop the oldest and try again
-				default:
-				}
-				continue
 			}
-			break
 		}
 	}
 }

@@ -79,7 +79,8 @@ type Manager struct {
 	done  chan struct{} // closed when Run has returned
 	ctx   context.Context
 
-	status atomic.Pointer[statusSnap]
+	status  atomic.Pointer[statusSnap]
+	running atomic.Bool // Run has started
 
 	// Owned by the Run goroutine.
 	calls    map[string]*call                      // by our short ID
@@ -144,6 +145,7 @@ func New(cfg Config) (*Manager, error) {
 // by two seconds), closes their media and returns.
 func (m *Manager) Run(ctx context.Context) error {
 	m.ctx = ctx
+	m.running.Store(true)
 	defer close(m.done)
 	defer m.hub.closeAll()
 	for {
@@ -313,9 +315,42 @@ func (m *Manager) Recent() []phone.CallInfo {
 // Favorites returns the configured favorites.
 func (m *Manager) Favorites() map[string]string { return m.cfg.Favorites }
 
-// Subscribe returns a stream of events and a function that ends it. A slow reader loses the
-// oldest events, never blocks the core; the channel closes when the core stops.
-func (m *Manager) Subscribe() (<-chan phone.Event, func()) { return m.hub.subscribe() }
+// Subscribe returns a stream of events and a function that ends it. The stream starts with an
+// EventCall for every call already under way, so a late subscriber (a notifier starting while
+// a call rings) misses nothing. A slow reader loses the oldest events, never blocks the core;
+// the channel closes when the core stops.
+func (m *Manager) Subscribe() (<-chan phone.Event, func()) {
+	if !m.running.Load() {
+		// No call exists before Run handles its first work.
+		return m.hub.subscribe()
+	}
+	type sub struct {
+		ch     <-chan phone.Event
+		cancel func()
+	}
+	res := make(chan sub, 1)
+	m.post(func() {
+		// On the manager goroutine, the only publisher of call events: the replay and the live
+		// stream cannot cross.
+		ch, cancel := m.hub.subscribe()
+		now := m.clk.Now()
+		for _, c := range m.liveCalls() {
+			if !c.hidden {
+				snap := c.snapshot(now)
+				m.hub.publishTo(ch, phone.Event{Type: phone.EventCall, Time: now, Call: &snap})
+			}
+		}
+		res <- sub{ch, cancel}
+	})
+	select {
+	case s := <-res:
+		return s.ch, s.cancel
+	case <-m.done:
+		ch := make(chan phone.Event)
+		close(ch)
+		return ch, func() {}
+	}
+}
 
 // Done is closed when Run has returned.
 func (m *Manager) Done() <-chan struct{} { return m.done }
