@@ -87,15 +87,19 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		m.missed(req, "rejected: busy")
 		return reject(486, "Busy Here")
 	}
-	if len(req.Body()) == 0 {
-		return reject(488, "Not Acceptable Here") // offerless INVITEs are not supported yet
-	}
-	offer, err := sdp.Parse(req.Body())
-	if err != nil {
-		m.log.Info("incoming call with bad SDP rejected", "error", err)
-		return reject(488, "Not Acceptable Here")
-	}
-	if _, _, err := sdp.Negotiate(offer, m.supportedFormats()); err != nil {
+	// An INVITE without SDP asks us to offer in the 200 OK; the answer comes in the ACK (RFC
+	// 3261 §13.2.1, "late offer").
+	var offer *sdp.Session
+	if len(req.Body()) > 0 {
+		var err error
+		if offer, err = sdp.Parse(req.Body()); err != nil {
+			m.log.Info("incoming call with bad SDP rejected", "error", err)
+			return reject(488, "Not Acceptable Here")
+		}
+		if _, _, err := sdp.Negotiate(offer, m.supportedFormats()); err != nil {
+			return reject(488, "Not Acceptable Here")
+		}
+	} else if echo {
 		return reject(488, "Not Acceptable Here")
 	}
 	dlg, err := m.dialogUAFor(acct).ReadInvite(req, tx)
@@ -167,6 +171,17 @@ func (m *Manager) answer(c *call) error {
 		m.endCall(c, err.Error())
 		return err
 	}
+	if c.offer == nil {
+		// Late offer: our offer goes in the 200 OK, media starts with the answer in the ACK.
+		body, err := m.buildOffer(c)
+		if err != nil {
+			m.respondFinal(c, 500, "Server Internal Error", nil)
+			m.endCall(c, err.Error())
+			return err
+		}
+		m.sendAnswer(c, body)
+		return nil
+	}
 	body, err := m.answerOffer(c, c.offer)
 	if err != nil {
 		m.respondFinal(c, 488, "Not Acceptable Here", nil)
@@ -183,6 +198,13 @@ func (m *Manager) answer(c *call) error {
 		m.endCall(c, err.Error())
 		return err
 	}
+	m.sendAnswer(c, body)
+	return nil
+}
+
+// sendAnswer marks c answered and sends the 200 OK with body (our SDP answer, or our offer when
+// the INVITE had none) until the ACK comes.
+func (m *Manager) sendAnswer(c *call, body []byte) {
 	c.state = phone.CallActive
 	c.answerAt = m.clk.Now()
 	dlg, done := c.sdlg, c.inviteDone
@@ -202,7 +224,6 @@ func (m *Manager) answer(c *call) error {
 	}()
 	m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
 	m.changed(c)
-	return nil
 }
 
 // respondFinal sends a final non-2xx response to the INVITE of incoming call c. If wg is set it
@@ -259,6 +280,9 @@ func (m *Manager) handleAck(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		if c.sdlg != nil {
 			_ = c.sdlg.ReadAck(req, tx)
+		}
+		if c.dir == phone.Incoming && c.offer == nil && c.sess == nil && c.answered() {
+			m.lateAnswer(c, req.Body())
 		}
 		if c.acked != nil {
 			close(c.acked)
@@ -344,5 +368,21 @@ func respond2xx(tx sip.ServerTransaction, res *sip.Response, acked <-chan struct
 			_ = tx.Respond(res)
 			interval = min(2*interval, sip.T2)
 		}
+	}
+}
+
+// lateAnswer takes the SDP answer in the ACK of a call whose INVITE had no offer, and starts
+// its media; without a usable answer the call ends with a BYE.
+func (m *Manager) lateAnswer(c *call, body []byte) {
+	err := m.applyAnswer(c, body)
+	if err == nil {
+		m.syncCallState(c)
+		m.changed(c)
+		return
+	}
+	m.endCall(c, err.Error())
+	if dlg := c.sdlg; dlg != nil {
+		user, pw := m.credentials(c)
+		go byeServerAuth(dlg, user, pw)
 	}
 }

@@ -442,6 +442,7 @@ func (m *Manager) endCall(c *call, reason string) {
 	if c.state == phone.CallIncoming && !c.hidden && reason == "" {
 		reason = "missed"
 	}
+	wasAnswered := c.answered()
 	c.state = phone.CallEnded
 	c.ended = m.clk.Now()
 	if c.endReason == "" {
@@ -454,7 +455,7 @@ func (m *Manager) endCall(c *call, reason string) {
 	delete(m.calls, c.id)
 	if k := dialogKey(c.sipCallID, c.localTag); m.byDialog[k] == c {
 		delete(m.byDialog, k)
-		if c.sdlg != nil && c.answered() && !closed(c.inviteDone) {
+		if c.sdlg != nil && wasAnswered && !closed(c.inviteDone) {
 			// Our 200 OK is not acknowledged yet: the BYE waits for the ACK, which must still
 			// find the dialog (RFC 3261 §15).
 			m.unacked[k] = c.sdlg
