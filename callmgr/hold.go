@@ -32,45 +32,12 @@ func (m *Manager) setHold(c *call, hold bool) error {
 		c.localHold = !hold
 		return err
 	}
-	target := c.remoteTarget()
-	build := func() *sip.Request {
-		req := sip.NewRequest(sip.INVITE, target)
-		req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
-		req.AppendHeader(sip.NewHeader("Allow", allowMethods))
-		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		req.SetBody(body)
-		return req
-	}
-	user, pw := m.credentials(c)
-	c.reinviting = true
-	answered := c.inviteDone // nil for calls we placed
-	go func() {
-		// Ends when the re-INVITE has a final response (bounded by Timer B) or the phone stops.
-		ctx, cancel := context.WithTimeout(m.ctx, 32*time.Second)
-		defer cancel()
-		if answered != nil {
-			// A new INVITE waits until the ACK for our 200 OK ended the first one (RFC 3261
-			// §14.1); the answering goroutine is also still using the dialog until then.
-			select {
-			case <-answered:
-			case <-ctx.Done():
-			}
-		}
-		res, err := doAuthed(ctx, dlg, build, user, pw)
-		if err == nil && res.IsSuccess() {
-			ack := sip.NewRequest(sip.ACK, target)
-			if werr := dlg.WriteRequest(ack); werr != nil {
-				err = fmt.Errorf("send ACK: %w", werr)
-			}
-		}
-		m.post(func() { m.onReinviteDone(c, hold, res, err) })
-	}()
+	m.reinvite(c, body, func(res *sip.Response, err error) { m.onReinviteDone(c, hold, res, err) })
 	return nil
 }
 
 // onReinviteDone applies the far end's answer to our hold/resume re-INVITE.
 func (m *Manager) onReinviteDone(c *call, hold bool, res *sip.Response, err error) {
-	c.reinviting = false
 	if c.state == phone.CallEnded {
 		return
 	}
@@ -175,4 +142,46 @@ func (m *Manager) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err := respond2xx(tx, r.res, r.acked); err != nil {
 		m.log.Warn("re-INVITE answer not acknowledged", "error", err)
 	}
+}
+
+// reinvite sends an in-dialog INVITE with our new offer body on c (RFC 3264 §8), answers a proxy's
+// challenge with the account's credentials, ACKs a 2xx, and calls done on the manager goroutine
+// with the final response or the error. c.reinviting is set until then.
+func (m *Manager) reinvite(c *call, body []byte, done func(*sip.Response, error)) {
+	dlg := c.dialog()
+	target := c.remoteTarget()
+	build := func() *sip.Request {
+		req := sip.NewRequest(sip.INVITE, target)
+		req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
+		req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+		return req
+	}
+	user, pw := m.credentials(c)
+	c.reinviting = true
+	answered := c.inviteDone // nil for calls we placed
+	go func() {
+		// Ends when the re-INVITE has a final response (bounded by Timer B) or the phone stops.
+		ctx, cancel := context.WithTimeout(m.ctx, 32*time.Second)
+		defer cancel()
+		if answered != nil {
+			// A new INVITE waits until the ACK for our 200 OK ended the first one (RFC 3261
+			// §14.1); the answering goroutine is also still using the dialog until then.
+			select {
+			case <-answered:
+			case <-ctx.Done():
+			}
+		}
+		res, err := doAuthed(ctx, dlg, build, user, pw)
+		if err == nil && res.IsSuccess() {
+			if werr := dlg.WriteRequest(sip.NewRequest(sip.ACK, target)); werr != nil {
+				err = fmt.Errorf("send ACK: %w", werr)
+			}
+		}
+		m.post(func() {
+			c.reinviting = false
+			done(res, err)
+		})
+	}()
 }

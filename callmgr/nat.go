@@ -11,7 +11,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"trayphone/internal/phone"
-	"trayphone/internal/sipua"
 	"trayphone/media"
 	"trayphone/nat"
 )
@@ -357,46 +356,23 @@ func (m *Manager) reofferAddress(c *call) {
 	if err != nil {
 		return
 	}
-	target := c.remoteTarget()
-	build := func() *sip.Request {
-		req := sip.NewRequest(sip.INVITE, target)
-		req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
-		req.AppendHeader(sip.NewHeader("Allow", allowMethods))
-		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		req.SetBody(body)
-		return req
-	}
-	user, pw := m.credentials(c)
-	c.reinviting = true
 	m.log.Info("network changed: sending our new address to the far end", "call", c.id)
-	go func() {
-		// Ends when the re-INVITE has a final response (bounded by Timer B) or the phone stops.
-		ctx, cancel := context.WithTimeout(m.ctx, 32*time.Second)
-		defer cancel()
-		res, err := doAuthed(ctx, dlg, build, user, pw)
-		if err == nil && res.IsSuccess() {
-			if werr := dlg.WriteRequest(sip.NewRequest(sip.ACK, target)); werr != nil {
-				err = fmt.Errorf("send ACK: %w", werr)
+	m.reinvite(c, body, func(res *sip.Response, err error) {
+		if c.state == phone.CallEnded {
+			return
+		}
+		switch {
+		case err != nil:
+			m.warn(c, fmt.Sprintf("could not tell %s our new network address: %v; the call may lose audio", c.remote, err))
+		case !res.IsSuccess():
+			m.warn(c, fmt.Sprintf("%s refused our new network address (%d %s); the call may lose audio", c.remote, res.StatusCode, res.Reason))
+		default:
+			if err := m.applyAnswer(c, res.Body()); err != nil {
+				m.warn(c, fmt.Sprintf("the answer from %s to our new address was not usable: %v", c.remote, err))
+			}
+			if st := m.nat.calls[c]; c.sess != nil && c.remoteRTP.IsValid() && (st == nil || !st.bridged) {
+				c.sess.SetRemote(c.remoteRTP)
 			}
 		}
-		m.post(func() {
-			c.reinviting = false
-			if c.state == phone.CallEnded {
-				return
-			}
-			switch {
-			case err != nil:
-				m.warn(c, fmt.Sprintf("could not tell %s our new network address: %v; the call may lose audio", c.remote, err))
-			case !res.IsSuccess():
-				m.warn(c, fmt.Sprintf("%s refused our new network address (%d %s); the call may lose audio", c.remote, res.StatusCode, res.Reason))
-			default:
-				if err := m.applyAnswer(c, res.Body()); err != nil {
-					m.warn(c, fmt.Sprintf("the answer from %s to our new address was not usable: %v", c.remote, err))
-				}
-				if st := m.nat.calls[c]; c.sess != nil && c.remoteRTP.IsValid() && (st == nil || !st.bridged) {
-					c.sess.SetRemote(c.remoteRTP)
-				}
-			}
-		})
-	}()
+	})
 }
