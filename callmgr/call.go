@@ -54,6 +54,7 @@ type call struct {
 	cnPT       uint8 // RFC 3389 comfort noise, 0 if the far end has none
 	remoteRTP  netip.AddrPort
 	sess       *media.Session
+	mediaAt    time.Time // when sess started
 	sdpSession uint64
 	sdpVersion uint64
 	reinviting bool

@@ -263,3 +263,22 @@ func TestLateSubscriberSeesRingingCall(t *testing.T) {
 		t.Fatal("a late subscriber got nothing about the ringing call")
 	}
 }
+
+// TestFarEndVanishes: the far end stops sending audio without a BYE (it crashed or lost its
+// network): after the RTP timeout the call is hung up and the user told why.
+func TestFarEndVanishes(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "alice", coreOpts{rtpTimeout: time.Second})
+	b := startCore(t, "bob", coreOpts{})
+	_, cb := established(t, a, b)
+	time.Sleep(500 * time.Millisecond)
+	// Bob's media dies silently: his phone neither sends audio nor says goodbye.
+	if err := b.mgr.do(ctx(t), func() error { return b.mgr.calls[cb.ID].sess.Close() }); err != nil {
+		t.Fatal(err)
+	}
+	e := a.waitState(5*time.Second, phone.CallEnded)
+	if !strings.Contains(e.EndReason, "no audio from") || !strings.Contains(e.EndReason, "connection to the far end was lost") {
+		t.Errorf("end reason %q", e.EndReason)
+	}
+	b.waitState(5*time.Second, phone.CallEnded) // alice's BYE still reaches bob's SIP side
+}

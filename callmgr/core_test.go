@@ -38,6 +38,7 @@ type coreOpts struct {
 	dnd         bool
 	callWaiting bool
 	ringTimeout time.Duration
+	rtpTimeout  time.Duration
 	nat         NAT
 }
 
@@ -95,7 +96,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		t.Fatal(err)
 	}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
-		RingTimeout: o.ringTimeout, NAT: o.nat, Log: log})
+		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

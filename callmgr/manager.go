@@ -30,6 +30,7 @@ var ErrStopped = errors.New("the phone is shutting down")
 // Defaults.
 const (
 	defaultRingTimeout = 60 * time.Second
+	defaultRTPTimeout  = 60 * time.Second
 	historySize        = 50
 	maxCalls           = 4
 	shutdownGrace      = 2 * time.Second
@@ -52,6 +53,9 @@ type Config struct {
 	DND bool
 	// CallWaiting lets a second call ring while one is active; otherwise the caller gets 486.
 	CallWaiting bool
+	// RTPTimeout hangs up an answered call whose far end has sent no audio for this long (default
+	// 60 s; negative: never).
+	RTPTimeout time.Duration
 	// RingTimeout cancels an outgoing call nobody answers (default 60 s).
 	RingTimeout time.Duration
 	// RTPPortMin and RTPPortMax bound media ports (0, 0: any).

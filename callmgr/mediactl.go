@@ -238,7 +238,8 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 	c.sess = sess
 	sess.SetMuted(c.muted || c.localHold)
 	sess.Start()
-	m.natStarted(c) // nat.go: no-RTP warning, keepalive on idle media
+	c.mediaAt = m.clk.Now()
+	m.natStarted(c) // nat.go: no-RTP warning, keepalive on idle media, RTP timeout
 	return nil
 }
 

@@ -224,6 +224,8 @@ func (m *Manager) natStarted(c *call) {
 		defer check.Stop()
 		keep := m.clk.NewTimer(mediaKeepalive)
 		defer keep.Stop()
+		lost := m.clk.NewTimer(m.rtpCheckEvery())
+		defer lost.Stop()
 		for {
 			select {
 			case <-done:
@@ -235,6 +237,9 @@ func (m *Manager) natStarted(c *call) {
 			case <-keep.C():
 				m.post(func() { m.keepalive(id) })
 				keep.Reset(mediaKeepalive)
+			case <-lost.C():
+				m.post(func() { m.checkRTPTimeout(id) })
+				lost.Reset(m.rtpCheckEvery())
 			}
 		}
 	}()
@@ -375,4 +380,34 @@ func (m *Manager) reofferAddress(c *call) {
 			}
 		}
 	})
+}
+
+// rtpCheckEvery is how often a call is checked for a far end that went silent for good.
+func (m *Manager) rtpCheckEvery() time.Duration { return min(5*time.Second, m.rtpTimeout()/4) }
+
+// checkRTPTimeout hangs up a call whose far end has sent nothing for RTPTimeout while it should
+// be sending (not on hold either way): the far end vanished without a BYE (crash, lost network).
+func (m *Manager) checkRTPTimeout(id string) {
+	c := m.calls[id]
+	if c == nil || c.sess == nil || c.state != phone.CallActive || c.localHold || c.remHold || m.cfg.RTPTimeout < 0 {
+		return
+	}
+	last := c.sess.LastReceived()
+	if last.IsZero() {
+		last = c.mediaAt
+	}
+	if silent := m.clk.Now().Sub(last); silent >= m.rtpTimeout() {
+		m.hangup(c, fmt.Sprintf("no audio from %s for %s: the connection to the far end was lost", c.remote, silent.Round(time.Second)), nil)
+	}
+}
+
+// rtpTimeout is Config.RTPTimeout with its default.
+func (m *Manager) rtpTimeout() time.Duration {
+	switch {
+	case m.cfg.RTPTimeout == 0:
+		return defaultRTPTimeout
+	case m.cfg.RTPTimeout < 0:
+		return 24 * time.Hour // never, in practice; checkRTPTimeout also skips
+	}
+	return m.cfg.RTPTimeout
 }
