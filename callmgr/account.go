@@ -1,7 +1,6 @@
 package callmgr
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -125,60 +124,4 @@ func (m *Manager) dialogUAFor(acct string) *sipgo.DialogUA {
 		return m.dlgUA
 	}
 	return &sipgo.DialogUA{Client: m.ua.Client, ContactHDR: sip.ContactHeader{Address: ob.Contact}}
-}
-
-// byeCredentials returns the login of the account an outgoing call went through (its From is the
-// account's AOR), for a BYE the proxy challenges; "" when it was a direct call.
-func (m *Manager) byeCredentials(dlg *sipgo.DialogClientSession) (user, password string) {
-	if m.cfg.Accounts == nil || dlg.InviteRequest == nil || dlg.InviteRequest.From() == nil {
-		return "", ""
-	}
-	from := dlg.InviteRequest.From().Address
-	id := m.cfg.Accounts.AccountFor(from)
-	if id == "" {
-		return "", ""
-	}
-	ob, err := m.cfg.Accounts.Outbound(id)
-	if err != nil || ob == nil || ob.From.User != from.User {
-		return "", ""
-	}
-	return ob.AuthUser, ob.Password
-}
-
-// byeAuth sends BYE on an outgoing call's dialog and, when the proxy challenges it (401/407) and
-// the call went through an account, sends it again with digest credentials. It returns when the
-// BYE is answered or after shutdownGrace.
-func byeAuth(dlg *sipgo.DialogClientSession, user, password string) {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	err := dlg.Bye(ctx)
-	if err == nil || password == "" {
-		return
-	}
-	var res *sip.Response
-	var v sipgo.ErrDialogResponse
-	var p *sipgo.ErrDialogResponse
-	switch {
-	case errors.As(err, &v):
-		res = v.Res
-	case errors.As(err, &p):
-		res = p.Res
-	}
-	if res == nil || (res.StatusCode != 401 && res.StatusCode != 407) {
-		return
-	}
-	chal, err := sipua.ChallengeOf(res)
-	if err != nil || dlg.InviteResponse == nil {
-		return
-	}
-	target := dlg.InviteRequest.Recipient
-	if ct := dlg.InviteResponse.Contact(); ct != nil {
-		target = ct.Address
-	}
-	bye := sip.NewRequest(sip.BYE, *target.Clone())
-	bye.SetTransport(dlg.InviteRequest.Transport())
-	if err := sipua.Authorize(bye, chal, user, password, 1); err != nil {
-		return
-	}
-	_, _ = dlg.Do(ctx, bye)
 }

@@ -46,9 +46,32 @@ func doAuthed(ctx context.Context, dlg inDialog, build func() *sip.Request, user
 	return dlg.Do(ctx, req)
 }
 
-// byeServerAuth ends a call we answered: BYE, and once more with the account's credentials if a
-// proxy challenges it. It returns when the BYE is answered or after shutdownGrace.
-func byeServerAuth(dlg *sipgo.DialogServerSession, user, password string) {
+// byeTarget is where a BYE on dlg goes: the far end's Contact (RFC 3261 §12.2.1.1).
+func byeTarget(dlg inDialog) (sip.Uri, string, bool) {
+	switch d := dlg.(type) {
+	case *sipgo.DialogClientSession:
+		if d.InviteResponse == nil {
+			return sip.Uri{}, "", false
+		}
+		target := d.InviteRequest.Recipient
+		if ct := d.InviteResponse.Contact(); ct != nil {
+			target = ct.Address
+		}
+		return *target.Clone(), d.InviteRequest.Transport(), true
+	case *sipgo.DialogServerSession:
+		if ct := d.InviteRequest.Contact(); ct != nil {
+			return *ct.Address.Clone(), d.InviteRequest.Transport(), true
+		}
+	}
+	return sip.Uri{}, "", false
+}
+
+// byeAuthed ends a call: BYE, and once more with the account's credentials when a proxy
+// challenges it (401/407). It returns when the BYE is answered or after shutdownGrace.
+func byeAuthed(dlg interface {
+	inDialog
+	Bye(context.Context) error
+}, user, password string) {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := dlg.Bye(ctx)
@@ -67,16 +90,16 @@ func byeServerAuth(dlg *sipgo.DialogServerSession, user, password string) {
 	if res == nil || (res.StatusCode != 401 && res.StatusCode != 407) {
 		return
 	}
-	ct := dlg.InviteRequest.Contact()
-	if ct == nil {
-		return
-	}
 	chal, err := sipua.ChallengeOf(res)
 	if err != nil {
 		return
 	}
-	bye := sip.NewRequest(sip.BYE, *ct.Address.Clone())
-	bye.SetTransport(dlg.InviteRequest.Transport())
+	target, transport, ok := byeTarget(dlg)
+	if !ok {
+		return
+	}
+	bye := sip.NewRequest(sip.BYE, target)
+	bye.SetTransport(transport)
 	if err := sipua.Authorize(bye, chal, user, password, 1); err != nil {
 		return
 	}

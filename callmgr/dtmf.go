@@ -113,9 +113,7 @@ func parseDTMFRelay(body []byte) (rune, bool) {
 // handleInfo answers an in-dialog INFO: a DTMF digit is published; other INFO packages are
 // refused with 415 (RFC 6086 §4.2.2 lets a UA without INFO packages do so).
 func (m *Manager) handleInfo(req *sip.Request, tx sip.ServerTransaction) {
-	done := make(chan struct{})
-	m.post(func() {
-		defer close(done)
+	m.await(func() {
 		c := m.dialogOf(req)
 		if c == nil {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
@@ -143,8 +141,4 @@ func (m *Manager) handleInfo(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		m.onDTMF(c.id, d)
 	})
-	select {
-	case <-done:
-	case <-m.done:
-	}
 }

@@ -260,9 +260,7 @@ func (m *Manager) onDialogEnded(c *call) {
 
 // handleAck confirms the 2xx of an incoming INVITE or re-INVITE.
 func (m *Manager) handleAck(req *sip.Request, tx sip.ServerTransaction) {
-	done := make(chan struct{})
-	m.post(func() {
-		defer close(done)
+	m.await(func() {
 		if req.CallID() == nil {
 			return
 		}
@@ -289,17 +287,11 @@ func (m *Manager) handleAck(req *sip.Request, tx sip.ServerTransaction) {
 			c.acked = nil
 		}
 	})
-	select {
-	case <-done:
-	case <-m.done:
-	}
 }
 
 // handleBye ends the call the BYE belongs to, or answers 481.
 func (m *Manager) handleBye(req *sip.Request, tx sip.ServerTransaction) {
-	done := make(chan struct{})
-	m.post(func() {
-		defer close(done)
+	m.await(func() {
 		c := m.dialogOf(req)
 		if c == nil {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
@@ -321,10 +313,6 @@ func (m *Manager) handleBye(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		m.endCall(c, reason)
 	})
-	select {
-	case <-done:
-	case <-m.done:
-	}
 }
 
 // handleOptions answers OPTIONS pings and capability queries; with ghost-call protection on,
@@ -383,6 +371,6 @@ func (m *Manager) lateAnswer(c *call, body []byte) {
 	m.endCall(c, err.Error())
 	if dlg := c.sdlg; dlg != nil {
 		user, pw := m.credentials(c)
-		go byeServerAuth(dlg, user, pw)
+		go byeAuthed(dlg, user, pw)
 	}
 }

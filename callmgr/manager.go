@@ -186,6 +186,20 @@ func (m *Manager) shutdown() {
 // post runs f on the manager goroutine. It never blocks.
 func (m *Manager) post(f func()) { m.work.push(f) }
 
+// await runs f on the manager goroutine and waits for it, or for the manager to stop. sipgo
+// handlers use it: their transaction must outlive the work.
+func (m *Manager) await(f func()) {
+	done := make(chan struct{})
+	m.post(func() {
+		defer close(done)
+		f()
+	})
+	select {
+	case <-done:
+	case <-m.done:
+	}
+}
+
 // do runs f on the manager goroutine and waits for its result.
 func (m *Manager) do(ctx context.Context, f func() error) error {
 	errc := make(chan error, 1)

@@ -222,12 +222,12 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 			if wg != nil {
 				wg.Add(1)
 			}
-			user, pw := m.byeCredentials(dlg)
+			user, pw := m.credentials(c)
 			go func() {
 				if wg != nil {
 					defer wg.Done()
 				}
-				byeAuth(dlg, user, pw)
+				byeAuthed(dlg, user, pw)
 			}()
 		} else if dlg := c.sdlg; dlg != nil {
 			if wg != nil {
@@ -238,7 +238,7 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 				if wg != nil {
 					defer wg.Done()
 				}
-				byeServerAuth(dlg, user, pw)
+				byeAuthed(dlg, user, pw)
 			}()
 		}
 	}
