@@ -75,6 +75,11 @@ type SessionConfig struct {
 	// OnDTMF, if set, is called with each received telephone-event digit ('0'-'9', '*', '#',
 	// 'A'-'D'), once per event. It runs on the receive goroutine and must not block.
 	OnDTMF func(digit rune)
+	// OnSTUN, if set, is offered each received datagram that is a STUN message (RFC 8489 §5:
+	// two zero bits and the magic cookie), e.g. answers to binding requests the call manager
+	// sends from this socket. It runs on the receive goroutine, must not block or keep b, and
+	// reports whether it took the datagram; untaken ones are dropped as not RTP.
+	OnSTUN func(b []byte, from netip.AddrPort) bool
 	// Clock paces the stream; nil means the real clock.
 	Clock clock.Clock
 	// Log receives the session's rare messages; nil discards them.
@@ -113,6 +118,7 @@ type Session struct {
 	clk    clock.Clock
 	log    *slog.Logger
 	onDTMF func(rune)
+	onSTUN func([]byte, netip.AddrPort) bool
 
 	observe func(time.Time, uint16, uint32)
 
@@ -171,6 +177,7 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 		clk:    cfg.Clock,
 		log:    cfg.Log,
 		onDTMF: cfg.OnDTMF,
+		onSTUN: cfg.OnSTUN,
 		done:   make(chan struct{}),
 	}
 	if s.clk == nil {

@@ -16,6 +16,7 @@ const recvBufferSize = 64 << 10
 // receiver is the state of the receive goroutine. Only recvLoop (or a test calling handlePacket
 // in its place) touches it.
 type receiver struct {
+	udp  udpReader // reads s.conn (rawudp_linux.go)
 	buf  []byte
 	pkt  rtp.Packet
 	ssrc uint32
@@ -30,12 +31,13 @@ type receiver struct {
 	readErrors   int
 }
 
-func (r *receiver) init(*Session) {
+func (r *receiver) init(s *Session) {
 	*r = receiver{
 		buf:          make([]byte, recvBufferSize),
 		limit:        rateLimiter{every: 10 * time.Second},
 		garbageLimit: rateLimiter{every: 30 * time.Second},
 	}
+	r.udp.init(s.conn)
 }
 
 // recvLoop reads the RTP socket. It returns when the socket is closed, which Close does.
@@ -43,7 +45,7 @@ func (s *Session) recvLoop() {
 	defer s.wg.Done()
 	r := &s.rcv
 	for {
-		n, from, err := s.conn.ReadFromUDPAddrPort(r.buf)
+		n, from, err := r.udp.read(r.buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || s.closing() {
 				return
@@ -65,8 +67,19 @@ func (s *Session) recvLoop() {
 			continue
 		}
 		r.readErrors = 0
+		if s.onSTUN != nil && isSTUN(r.buf[:n]) && s.onSTUN(r.buf[:n], unmapAddrPort(from)) {
+			continue
+		}
 		s.handlePacket(r.buf[:n], from, s.clk.Now())
 	}
+}
+
+// isSTUN reports whether b looks like a STUN message (RFC 8489 §5: the first two bits zero, the
+// magic cookie 0x2112A442 at bytes 4-7, a length that is a multiple of 4 and fits). RTP and RTCP
+// start with version bits 10 and never match.
+func isSTUN(b []byte) bool {
+	return len(b) >= 20 && b[0]>>6 == 0 && b[4] == 0x21 && b[5] == 0x12 && b[6] == 0xa4 && b[7] == 0x42 &&
+		b[3]&3 == 0 && int(b[2])<<8|int(b[3]) == len(b)-20
 }
 
 func (s *Session) closing() bool {
