@@ -226,7 +226,8 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		OnDTMF: func(d rune) {
 			m.post(func() { m.onDTMF(id, d) })
 		},
-		Log: m.log.With("call", c.id),
+		OnSTUN: m.natSTUN(c, conn), // nat.go: STUN on the live socket after network changes
+		Log:    m.log.With("call", c.id),
 	})
 	c.rtcp = nil // the session owns (or, failing, has closed) the RTCP socket too
 	if err != nil {

@@ -46,6 +46,7 @@ type natCall struct {
 	base     *net.UDPConn   // the socket the relay runs over (the call's RTP socket)
 	bridged  bool           // the media session runs on the relay's bridge
 	symNoRel bool           // behind a symmetric NAT without a relay: media may not get through
+	prober   *nat.Prober    // STUN on the live RTP socket (answers come through the session's OnSTUN)
 	warned   bool           // the no-RTP warning was given
 	done     chan struct{}  // closed when the call's media stops: ends its watcher
 }
@@ -326,6 +327,18 @@ func (m *Manager) keepaliveTo(c *call) {
 	_, _ = c.rtp.WriteToUDPAddrPort(nat.BindingIndication(), remote)
 }
 
+// natSTUN is the media session's OnSTUN for c on conn: STUN answers on the live RTP socket go to
+// the call's prober, so that after a network change a binding on the socket itself finds its new
+// public address. Nil without NAT traversal, or when the session runs on a relay's bridge.
+func (m *Manager) natSTUN(c *call, conn *net.UDPConn) func([]byte, netip.AddrPort) bool {
+	if m.cfg.NAT == nil || conn == nil || conn != c.rtp {
+		return nil
+	}
+	st := m.natFor(c)
+	st.prober = nat.NewProber(nat.PacketSender(conn), nil)
+	return st.prober.Handle
+}
+
 // NetworkChanged re-offers every answered call with our new address after a network change or
 // wake-up (a re-INVITE with a new c=), so the far end sends its audio where we are now. It is safe
 // from any goroutine and does not wait.
@@ -333,15 +346,53 @@ func (m *Manager) NetworkChanged() {
 	m.post(func() {
 		for _, c := range m.calls {
 			if c.answered() && !c.hidden && c.sess != nil {
-				m.reofferAddress(c)
+				m.rediscover(c)
 			}
 		}
 	})
 }
 
+// rediscover re-offers c after a network change. Behind a NAT it first asks the STUN server, from
+// the call's live RTP socket, for that socket's new public address and port (the new NAT's mapping
+// need not keep the port); without an answer the re-offer assumes the port was kept.
+func (m *Manager) rediscover(c *call) {
+	st := m.nat.calls[c]
+	if st == nil || st.prober == nil || st.relay != nil {
+		m.reofferAddress(c, false)
+		return
+	}
+	rep, ok := m.behindNAT(m.ua.LocalIPFor(c.remoteRTP.Addr()))
+	if !ok || !rep.Server.IsValid() {
+		m.reofferAddress(c, false)
+		return
+	}
+	p, id := st.prober, c.id
+	// Returns after one binding transaction, at most rtpSTUNWait.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), rtpSTUNWait)
+		defer cancel()
+		r, err := p.Bind(ctx, rep.Server)
+		m.post(func() {
+			c := m.calls[id]
+			if c == nil || c.state == phone.CallEnded || m.nat.calls[c] != st {
+				return
+			}
+			if err != nil {
+				m.log.Info("no STUN answer on the audio socket after the network change; assuming the NAT keeps its port", "call", id, "err", err)
+				m.reofferAddress(c, false)
+				return
+			}
+			m.log.Debug("audio socket's new public address", "call", id, "public", r.Mapped)
+			st.public = r.Mapped
+			m.reofferAddress(c, true)
+		})
+	}()
+}
+
 // reofferAddress sends a re-INVITE (RFC 3264 §8) with c's current media address, on the pattern of
-// setHold (hold.go), keeping the hold state as it is.
-func (m *Manager) reofferAddress(c *call) {
+// setHold (hold.go), keeping the hold state as it is. found says st.public was just found by STUN
+// on the media socket; otherwise, behind a NAT, the new public address is taken with our port.
+func (m *Manager) reofferAddress(c *call, found bool) {
 	if c.reinviting {
 		return
 	}
@@ -349,9 +400,8 @@ func (m *Manager) reofferAddress(c *call) {
 	if dlg == nil {
 		return
 	}
-	if st := m.nat.calls[c]; st != nil && st.relay == nil {
-		// The media socket stays; its public address is the new NAT's, port kept (the session
-		// reads the socket, so STUN cannot ask on it now).
+	if st := m.nat.calls[c]; st != nil && st.relay == nil && !found {
+		// The NAT's new public address, port kept (port-preserving NATs, Linux MASQUERADE).
 		if rep, ok := m.behindNAT(m.ua.LocalIPFor(c.remoteRTP.Addr())); ok {
 			st.public = netip.AddrPortFrom(rep.Public.Addr(), uint16(localPort(c)))
 		}
