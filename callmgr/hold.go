@@ -75,7 +75,7 @@ func (m *Manager) syncCallState(c *call) {
 		c.sess.SetDirection(mediaDirection(c))
 		c.sess.SetMuted(c.muted || c.localHold) // on hold the far end hears silence, not our room
 		if c.remoteRTP.IsValid() {
-			c.sess.SetRemote(c.remoteRTP)
+			c.sess.SetRemote(m.rtpTarget(c)) // nat.go: the TURN bridge when relayed
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -28,6 +29,29 @@ type NAT interface {
 	SIPPublic() netip.AddrPort
 }
 
+// RelayReporter is an optional part of NAT: when the NAT also implements it, it is told (on the
+// manager goroutine) the TURN relay addresses that calls' audio goes through whenever they
+// change, for status. An empty list means no relay is in use.
+type RelayReporter interface {
+	RelaysInUse(addrs []netip.AddrPort)
+}
+
+// reportRelays tells a RelayReporter which relays are in use now.
+func (m *Manager) reportRelays() {
+	rr, ok := m.cfg.NAT.(RelayReporter)
+	if !ok {
+		return
+	}
+	var addrs []netip.AddrPort
+	for _, st := range m.nat.calls {
+		if st.relay != nil {
+			addrs = append(addrs, st.relay.Addr())
+		}
+	}
+	slices.SortFunc(addrs, netip.AddrPort.Compare)
+	rr.RelaysInUse(addrs)
+}
+
 // Timings of media NAT handling.
 const (
 	// noRTPAfter is how long after answer a call with no audio from the far end gets a warning.
@@ -44,9 +68,11 @@ type natCall struct {
 	public   netip.AddrPort // the RTP socket's public address for SDP; invalid: the local one
 	relay    *nat.Relay     // the TURN allocation media goes through, if any
 	base     *net.UDPConn   // the socket the relay runs over (the call's RTP socket)
-	bridged  bool           // the media session runs on the relay's bridge
+	bridged  bool           // the media session's audio goes through the relay's bridge
+	proxy    netip.AddrPort // then: the bridge's address standing for the far end
 	symNoRel bool           // behind a symmetric NAT without a relay: media may not get through
 	prober   *nat.Prober    // STUN on the live RTP socket (answers come through the session's OnSTUN)
+	relaying bool           // a mid-call relay is being allocated
 	warned   bool           // the no-RTP warning was given
 	done     chan struct{}  // closed when the call's media stops: ends its watcher
 }
@@ -99,6 +125,7 @@ func (m *Manager) natOpen(c *call) {
 			relay, err := allocateTimeout(c.rtp, cfg, 5*time.Second)
 			if err == nil {
 				st.relay, st.base, st.public = relay, c.rtp, relay.Addr()
+				m.reportRelays()
 				m.log.Info("audio goes through a TURN relay (symmetric NAT)", "call", c.id, "relay", relay.Addr())
 				return
 			}
@@ -206,8 +233,17 @@ func (m *Manager) mediaConn(c *call) (*net.UDPConn, netip.AddrPort, error) {
 	if err != nil {
 		return nil, netip.AddrPort{}, err
 	}
-	st.bridged = true
+	st.bridged, st.proxy = true, peer
 	return app, peer, nil
+}
+
+// rtpTarget is where c's media session sends: the relay bridge's stand-in for the far end when
+// the audio goes through TURN, else the far end's SDP address.
+func (m *Manager) rtpTarget(c *call) netip.AddrPort {
+	if st := m.nat.calls[c]; st != nil && st.bridged {
+		return st.proxy
+	}
+	return c.remoteRTP
 }
 
 // natStarted runs once c's media session has started: it arms the no-RTP check and the
@@ -266,8 +302,9 @@ func (m *Manager) natForget(c *call) {
 	if st.relay != nil {
 		st.relay.Close()
 		if st.base != nil {
-			st.base.Close() // the relay's base socket is the call's RTP socket
+			st.base.Close() // the relay's base socket: the call's RTP socket, or its own (mid-call)
 		}
+		m.reportRelays()
 	}
 }
 
@@ -284,8 +321,112 @@ func (m *Manager) checkRTP(id string) {
 	}
 	st.warned = true
 	m.warn(c, noRTPMessage(c.remote, st))
-	// Remedy: a packet towards the far end now re-opens our NAT's pinhole for its replies.
+	// Remedies: a packet towards the far end now re-opens our NAT's pinhole for its replies; and
+	// behind a NAT that filters or maps per destination, a TURN relay if one is configured.
 	m.keepaliveTo(c)
+	m.relayMidCall(c, st)
+}
+
+// relayMidCall moves c's audio to a TURN relay after no audio arrived, when the NAT maps or
+// filters per destination (the far end's packets cannot get in unless we sent to exactly their
+// source first) and a TURN server is configured: it allocates a relay on a socket of its own,
+// bridges the media session's socket to it, and re-INVITEs with the relay's address (RFC 3264 §8).
+// The allocation runs off the manager goroutine; the rest follows in relayReady.
+func (m *Manager) relayMidCall(c *call, st *natCall) {
+	if st.relay != nil || st.relaying || c.reinviting || c.sess == nil || !c.remoteRTP.IsValid() {
+		return
+	}
+	rep, ok := m.behindNAT(c.localIP)
+	if !ok || !(rep.Symmetric() || rep.Filtering == nat.AddressDependent || rep.Filtering == nat.AddressPortDependent) {
+		return
+	}
+	cfg, ok := m.cfg.NAT.TURN()
+	if !ok {
+		return
+	}
+	st.relaying = true
+	id, peer := c.id, c.remoteRTP
+	app := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), c.sess.LocalAddr().Port())
+	m.log.Info("no audio arriving; moving the call's audio to a TURN relay", "call", id, "turn", cfg.Server)
+	// Returns when the allocation is done or has timed out (allocateTimeout bounds it).
+	go func() {
+		var (
+			relay *nat.Relay
+			proxy netip.AddrPort
+		)
+		base, err := net.ListenUDP("udp4", nil)
+		if err == nil {
+			if relay, err = allocateTimeout(base, cfg, 5*time.Second); err == nil {
+				proxy, err = relay.BridgeTo(peer, app)
+			}
+		}
+		m.post(func() { m.relayReady(id, st, base, relay, proxy, err) })
+	}()
+}
+
+// relayReady takes a mid-call relay into use: media goes through its bridge at once, and the far
+// end is asked to send to the relay. A refusal takes it out of use again.
+func (m *Manager) relayReady(id string, st *natCall, base *net.UDPConn, relay *nat.Relay, proxy netip.AddrPort, err error) {
+	release := func() {
+		if relay != nil {
+			relay.Close()
+		}
+		if base != nil {
+			base.Close()
+		}
+	}
+	st.relaying = false
+	c := m.calls[id]
+	if c == nil || c.state == phone.CallEnded || c.sess == nil || m.nat.calls[c] != st {
+		release()
+		return
+	}
+	if err != nil {
+		release()
+		m.warn(c, fmt.Sprintf("could not get a TURN relay for the call's audio: %v", err))
+		return
+	}
+	if c.reinviting || c.dialog() == nil {
+		release()
+		m.log.Info("a re-INVITE is under way; not moving the audio to the TURN relay now", "call", id)
+		return
+	}
+	oldPublic := st.public
+	st.relay, st.base, st.bridged, st.proxy, st.public = relay, base, true, proxy, relay.Addr()
+	c.sess.SetRemote(proxy)
+	m.reportRelays()
+	undo := func() {
+		st.relay, st.base, st.bridged, st.proxy, st.public = nil, nil, false, netip.AddrPort{}, oldPublic
+		release()
+		m.reportRelays()
+		if c.sess != nil && c.remoteRTP.IsValid() {
+			c.sess.SetRemote(c.remoteRTP)
+		}
+	}
+	body, err := m.buildOffer(c)
+	if err != nil {
+		undo()
+		return
+	}
+	m.reinvite(c, body, func(res *sip.Response, err error) {
+		if c.state == phone.CallEnded || m.nat.calls[c] != st {
+			return // natForget released the relay
+		}
+		switch {
+		case err != nil:
+			undo()
+			m.warn(c, fmt.Sprintf("could not move the call's audio to the TURN relay: %v", err))
+		case !res.IsSuccess():
+			undo()
+			m.warn(c, fmt.Sprintf("%s refused our TURN relay address (%d %s); the call may stay without audio", c.remote, res.StatusCode, res.Reason))
+		default:
+			if err := m.applyAnswer(c, res.Body()); err != nil {
+				m.warn(c, fmt.Sprintf("the answer from %s to our TURN relay address was not usable: %v", c.remote, err))
+			}
+			m.log.Info("the call's audio now goes through the TURN relay", "call", c.id, "relay", relay.Addr())
+			m.changed(c)
+		}
+	})
 }
 
 // noRTPMessage says in plain words why no audio arrives and what would help.

@@ -61,19 +61,29 @@ func (r *Relay) Conn() net.PacketConn { return r.conn }
 // Bridge returns a loopback UDP socket that stands for the relay, for code that wants a
 // *net.UDPConn (media.Session): datagrams it sends to the returned address go to the peer through
 // the relay, and what the peer sends through the relay arrives on it from that address. Call it
-// once; the bridge stops at Close.
+// (or BridgeTo) once; the bridge stops at Close.
 func (r *Relay) Bridge(peer netip.AddrPort) (*net.UDPConn, netip.AddrPort, error) {
-	lo := net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0"))
-	app, err := net.ListenUDP("udp", lo) // the socket the media session gets
+	app, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
 	if err != nil {
 		return nil, netip.AddrPort{}, err
 	}
-	proxy, err := net.ListenUDP("udp", lo) // our end, standing for the peer
+	proxy, err := r.BridgeTo(peer, app.LocalAddr().(*net.UDPAddr).AddrPort())
 	if err != nil {
 		app.Close()
 		return nil, netip.AddrPort{}, err
 	}
-	appAddr := app.LocalAddr().(*net.UDPAddr).AddrPort()
+	return app, proxy, nil
+}
+
+// BridgeTo is Bridge for a socket that already exists (a media session's, mid-call): it returns
+// a loopback address standing for peer; datagrams sent to it go to peer through the relay, and
+// what peers send through the relay is sent from it to app. Call it (or Bridge) once; the bridge
+// stops at Close.
+func (r *Relay) BridgeTo(peer, app netip.AddrPort) (netip.AddrPort, error) {
+	proxy, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
 	r.mu.Lock()
 	r.bridge = proxy
 	r.mu.Unlock()
@@ -99,10 +109,10 @@ func (r *Relay) Bridge(peer netip.AddrPort) (*net.UDPConn, netip.AddrPort, error
 			if err != nil {
 				return
 			}
-			proxy.WriteToUDPAddrPort(buf[:n], appAddr)
+			proxy.WriteToUDPAddrPort(buf[:n], app)
 		}
 	}()
-	return app, proxy.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+	return proxy.LocalAddr().(*net.UDPAddr).AddrPort(), nil
 }
 
 // Close releases the allocation and stops a bridge.
