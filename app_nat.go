@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,11 +27,15 @@ const turnSecretID = "[turn]"
 type natCore struct {
 	control.Core
 	svc *nat.Service
+	np  *natProvider
 }
 
 func (c natCore) Status() phone.Status {
 	st := c.Core.Status()
 	st.NAT = c.svc.Info()
+	if r := c.np.relays.Load(); r != nil {
+		st.NAT.Relay = *r
+	}
 	return st
 }
 
@@ -44,6 +49,17 @@ type natProvider struct {
 
 	prober *nat.Prober // STUN on the SIP socket: sends through ua.SendUDP, answers come via intercept
 	sipPub atomic.Pointer[netip.AddrPort]
+	relays atomic.Pointer[string] // the TURN relays calls' audio goes through, "" for none
+}
+
+// RelaysInUse makes the provider a callmgr.RelayReporter: status shows the relays in use.
+func (np *natProvider) RelaysInUse(addrs []netip.AddrPort) {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	r := strings.Join(s, ", ")
+	np.relays.Store(&r)
 }
 
 // attach lets STUN run on ua's SIP socket.
@@ -149,7 +165,7 @@ func setupNAT(cfg *config.Config, core control.Core, np *natProvider, onChange f
 	}
 	svc = nat.NewService(cfgs)
 	np.svc = svc
-	return natCore{Core: core, svc: svc}, func(ctx context.Context) {
+	return natCore{Core: core, svc: svc, np: np}, func(ctx context.Context) {
 		if mon != nil {
 			go func() { _ = mon.Run(ctx) }()
 		}
@@ -186,3 +202,5 @@ func runTURNCommand(p paths.Paths, args []string, stdin io.Reader, stdout, stder
 	fmt.Fprintln(stdout, "TURN password stored; it is used from the next start of the phone")
 	return 0
 }
+
+var _ callmgr.RelayReporter = (*natProvider)(nil)

@@ -320,30 +320,39 @@ func (m *Manager) checkRTP(id string) {
 		return
 	}
 	st.warned = true
-	m.warn(c, noRTPMessage(c.remote, st))
+	cfg, relay := m.relayCandidate(c, st)
+	msg := noRTPMessage(c.remote, st)
+	if relay {
+		msg += fmt.Sprintf(" Trying to route the call's audio through the TURN relay %s.", cfg.Server)
+	}
+	m.warn(c, msg)
 	// Remedies: a packet towards the far end now re-opens our NAT's pinhole for its replies; and
 	// behind a NAT that filters or maps per destination, a TURN relay if one is configured.
 	m.keepaliveTo(c)
-	m.relayMidCall(c, st)
+	if relay {
+		m.relayMidCall(c, st, cfg)
+	}
 }
 
-// relayMidCall moves c's audio to a TURN relay after no audio arrived, when the NAT maps or
-// filters per destination (the far end's packets cannot get in unless we sent to exactly their
-// source first) and a TURN server is configured: it allocates a relay on a socket of its own,
-// bridges the media session's socket to it, and re-INVITEs with the relay's address (RFC 3264 §8).
-// The allocation runs off the manager goroutine; the rest follows in relayReady.
-func (m *Manager) relayMidCall(c *call, st *natCall) {
+// relayCandidate reports whether c's audio should move to a TURN relay: it is not relayed yet,
+// the NAT maps or filters per destination (the far end's packets cannot get in unless we sent to
+// exactly their source first), and a TURN server is configured.
+func (m *Manager) relayCandidate(c *call, st *natCall) (nat.TURNConfig, bool) {
 	if st.relay != nil || st.relaying || c.reinviting || c.sess == nil || !c.remoteRTP.IsValid() {
-		return
+		return nat.TURNConfig{}, false
 	}
 	rep, ok := m.behindNAT(c.localIP)
 	if !ok || !(rep.Symmetric() || rep.Filtering == nat.AddressDependent || rep.Filtering == nat.AddressPortDependent) {
-		return
+		return nat.TURNConfig{}, false
 	}
-	cfg, ok := m.cfg.NAT.TURN()
-	if !ok {
-		return
-	}
+	return m.cfg.NAT.TURN()
+}
+
+// relayMidCall moves c's audio to the TURN relay cfg (see relayCandidate): it allocates a relay
+// on a socket of its own, bridges the media session's socket to it, and re-INVITEs with the
+// relay's address (RFC 3264 §8). The allocation runs off the manager goroutine; the rest follows
+// in relayReady.
+func (m *Manager) relayMidCall(c *call, st *natCall, cfg nat.TURNConfig) {
 	st.relaying = true
 	id, peer := c.id, c.remoteRTP
 	app := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), c.sess.LocalAddr().Port())

@@ -13,9 +13,11 @@ import (
 
 // mutNAT is a NAT whose report and TURN server a test changes mid-call (a network change).
 type mutNAT struct {
-	mu   sync.Mutex
-	rep  nat.Report
-	turn nat.TURNConfig
+	mu      sync.Mutex
+	rep     nat.Report
+	turn    nat.TURNConfig
+	relays  []netip.AddrPort // RelaysInUse's last list
+	reports int              // and how many there were
 }
 
 func (f *mutNAT) Report() (nat.Report, error) { f.mu.Lock(); defer f.mu.Unlock(); return f.rep, nil }
