@@ -19,6 +19,7 @@ import (
 	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
 	"trayphone/media"
+	"trayphone/media/portaudio"
 	"trayphone/tray"
 )
 
@@ -43,6 +44,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	if o.audioOut != "" {
 		cfg.Audio.Output = o.audioOut
 	}
+	media.UseSoundCard(portaudio.SoundCard{}) // "default" and "portaudio:NAME" devices, here and in callmgr
 	dev, err := media.NewDevice(cfg.Audio.Input, cfg.Audio.Output, log.With("component", "audio"))
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: audio: %v\n", err)
@@ -160,7 +162,7 @@ func codecsFor(names []string) ([]media.Codec, error) {
 }
 
 func listDevices(stdout, stderr io.Writer) int {
-	devs, err := media.ListDevices()
+	devs, err := portaudio.ListDevices()
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1

@@ -106,24 +106,12 @@ func (s *processedStream) Close() error {
 	return s.in.Close()
 }
 
-// WithSoundCardProcessing is WithProcessing for a device whose microphone is a sound card
-// (PortAudio): a WAV file or null input has no room, no echo and no background noise to remove,
-// so such a device is returned as it is.
+// WithSoundCardProcessing is WithProcessing for a device whose microphone is a sound card (a
+// SoundCardDevice): a WAV file or null input has no room, no echo and no background noise to
+// remove, so such a device is returned as it is.
 func WithSoundCardProcessing(dev Device, opts ProcessingOptions) Device {
 	if !soundCardInput(dev) {
 		return dev
 	}
 	return WithProcessing(dev, opts)
-}
-
-func soundCardInput(dev Device) bool {
-	switch d := dev.(type) {
-	case *PortAudio:
-		return true
-	case *splitDevice:
-		return soundCardInput(d.in)
-	case interface{ Unwrap() Device }:
-		return soundCardInput(d.Unwrap())
-	}
-	return false
 }

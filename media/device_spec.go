@@ -1,34 +1,73 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 )
 
-// DeviceInfo describes one sound device as ListDevices reports it.
-type DeviceInfo struct {
-	// Name is what "portaudio:NAME" selects.
-	Name string
-	// MaxIn and MaxOut are the most input and output channels it has; 0 means it has no
-	// such side.
-	MaxIn, MaxOut int
-	// Default reports whether it is the default input or output device.
-	Default bool
-	// DefaultRate is its preferred sample rate.
-	DefaultRate int
+// SoundCard is the backend behind the "default" and "portaudio:NAME" device specs: it makes
+// Devices on the machine's sound cards. media has no sound card driver of its own; the binary's
+// main registers one (trayphone's is media/portaudio) with UseSoundCard, so only main depends on
+// the native audio library.
+type SoundCard interface {
+	// Device returns a device on the named input and output sound devices ("" is the system
+	// default). Only the sides asked for are used: both as one duplex stream, or the input or
+	// the output alone. Nothing is opened before the device's Open.
+	Device(in, out string, useIn, useOut bool, log *slog.Logger) (SoundCardDevice, error)
+}
+
+// SoundCardDevice is a Device on a sound card, as a SoundCard makes them. Tones, ringing and
+// echo cancelling apply to such devices only (SoundCardOutput, WithSoundCardProcessing).
+type SoundCardDevice interface {
+	Device
+	// SoundCardSides reports which sides it uses: the microphone, the speaker or both.
+	SoundCardSides() (in, out bool)
+}
+
+// soundCard holds the registered SoundCard; nil until UseSoundCard.
+var soundCard atomic.Pointer[SoundCard]
+
+// UseSoundCard makes NewDevice build sound-card specs on sc (nil: none, the default). main
+// calls it once before building devices; it is safe to call at any time, and devices already
+// built keep the backend they were built on.
+func UseSoundCard(sc SoundCard) {
+	if sc == nil {
+		soundCard.Store(nil)
+		return
+	}
+	soundCard.Store(&sc)
+}
+
+// errNoSoundCard is NewDevice's answer to a sound-card spec when no SoundCard is registered.
+var errNoSoundCard = errors.New("this program has no sound card support: use a .wav file or null as the audio device")
+
+// newSoundCard builds the sound-card side(s) of a spec on the registered SoundCard.
+func newSoundCard(in, out string, useIn, useOut bool, log *slog.Logger) (Device, error) {
+	sc := soundCard.Load()
+	if sc == nil {
+		return nil, errNoSoundCard
+	}
+	d, err := (*sc).Device(in, out, useIn, useOut, log)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // NewDevice builds the Device named by an input and an output spec. Each spec is one of:
 //
-//   - "" or "default": the system's default sound device, through PortAudio;
-//   - "portaudio:NAME": the PortAudio device NAME (exact, or the one whose name contains it);
+//   - "" or "default": the system's default sound device, through the SoundCard registered
+//     with UseSoundCard;
+//   - "portaudio:NAME": the sound device NAME (exact, or the one whose name contains it);
 //   - "null": silence in, output discarded;
 //   - a path ending in .wav: an input file that must exist and be a readable WAV file, or an
 //     output file whose directory must exist.
 //
-// Sound cards are not touched here: PortAudio opens them only inside Open, so one is held only
-// during calls. The two sides open independently.
+// Without a registered SoundCard the sound-card specs fail. Sound cards are not touched here:
+// they are opened only inside Open, so one is held only during calls. The two sides open independently.
 func NewDevice(in, out string, log *slog.Logger) (Device, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -42,16 +81,16 @@ func NewDevice(in, out string, log *slog.Logger) (Device, error) {
 		return nil, fmt.Errorf("audio output %q: %w", out, err)
 	}
 	switch {
-	case inKind == specPortAudio && outKind == specPortAudio:
+	case inKind == specSoundCard && outKind == specSoundCard:
 		// One duplex stream, as sound cards prefer.
-		d, err := newPortAudio(inArg, outArg, true, true, log)
+		d, err := newSoundCard(inArg, outArg, true, true, log)
 		if err != nil {
 			return nil, fmt.Errorf("audio device: %w", err)
 		}
 		return d, nil
 	case inKind == specNull && outKind == specNull:
 		return NewNull(), nil
-	case inKind != specPortAudio && outKind != specPortAudio:
+	case inKind != specSoundCard && outKind != specSoundCard:
 		f, err := NewFile(inArg, outArg)
 		if err != nil {
 			return nil, err
@@ -59,8 +98,8 @@ func NewDevice(in, out string, log *slog.Logger) (Device, error) {
 		return f, nil
 	}
 	var inDev, outDev Device
-	if inKind == specPortAudio {
-		d, err := newPortAudio(inArg, "", true, false, log)
+	if inKind == specSoundCard {
+		d, err := newSoundCard(inArg, "", true, false, log)
 		if err != nil {
 			return nil, fmt.Errorf("audio input: %w", err)
 		}
@@ -69,7 +108,7 @@ func NewDevice(in, out string, log *slog.Logger) (Device, error) {
 			return nil, err
 		}
 	} else {
-		d, err := newPortAudio("", outArg, false, true, log)
+		d, err := newSoundCard("", outArg, false, true, log)
 		if err != nil {
 			return nil, fmt.Errorf("audio output: %w", err)
 		}
@@ -85,7 +124,7 @@ type specKind int
 
 const (
 	specUnknown specKind = iota
-	specPortAudio
+	specSoundCard
 	specNull
 	specFile
 )
@@ -95,13 +134,13 @@ const (
 func parseSpec(spec string) (specKind, string, error) {
 	switch {
 	case spec == "" || spec == "default":
-		return specPortAudio, "", nil
+		return specSoundCard, "", nil
 	case strings.HasPrefix(spec, "portaudio:"):
 		name := strings.TrimPrefix(spec, "portaudio:")
 		if name == "default" {
 			name = ""
 		}
-		return specPortAudio, name, nil
+		return specSoundCard, name, nil
 	case spec == "null":
 		return specNull, "", nil
 	case strings.HasSuffix(strings.ToLower(spec), ".wav"):

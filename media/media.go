@@ -1,7 +1,7 @@
 // Package media is trayphone's audio engine: codecs, the RTP session that paces 20 ms frames onto
-// the network and plays what arrives, and the audio devices (PortAudio, WAV files, null) behind one
-// Device interface. It knows nothing about SIP: the call manager gives it a socket, a remote address
-// and a negotiated codec.
+// the network and plays what arrives, and the audio devices (WAV files, null, and sound cards
+// through the SoundCard main registers: media/portaudio) behind one Device interface. It knows
+// nothing about SIP: the call manager gives it a socket, a remote address and a negotiated codec.
 package media
 
 // FrameDuration is the length of one audio frame in milliseconds: one frame per RTP packet.

@@ -37,21 +37,3 @@ func Forbid(t *testing.T, onlyStd bool, forbidden ...string) {
 		}
 	}
 }
-
-// ForbidDirect fails t if the package in the current directory (tests excluded) imports any of
-// forbidden itself. Use it where a dependency may come in through another package that owns it
-// (callmgr gets PortAudio only inside media.Device values main gives it).
-func ForbidDirect(t *testing.T, forbidden ...string) {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, path := range strings.Fields(string(out)) {
-		for _, bad := range forbidden {
-			if path == strings.TrimSuffix(bad, "/") || (strings.HasSuffix(bad, "/") && strings.HasPrefix(path, bad)) {
-				t.Errorf("this package imports %s, which ARCHITECTURE.md forbids", path)
-			}
-		}
-	}
-}

@@ -1,6 +1,10 @@
 //go:build !noportaudio
 
-package media
+// Package portaudio is trayphone's sound card driver: a media.Device on PortAudio (cgo). It is
+// the one package that links the native library; main registers SoundCard with
+// media.UseSoundCard, so media and everything above it stay free of it. Built with the
+// noportaudio tag, every entry point fails with a plain message instead.
+package portaudio
 
 import (
 	"errors"
@@ -11,29 +15,31 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gordonklaus/portaudio"
+	pa "github.com/gordonklaus/portaudio"
+
+	"trayphone/media"
 )
 
-// PortAudio is a Device on a sound card reached through PortAudio. The sound card is opened only
-// by Open and released by the stream's Close; PortAudio itself is initialized while at least one
-// stream is open (or while ListDevices runs) and terminated after.
+// Device is a media.Device on a sound card reached through PortAudio. The sound card is opened
+// only by Open and released by the stream's Close; PortAudio itself is initialized while at
+// least one stream is open (or while ListDevices runs) and terminated after.
 //
 // Between PortAudio's callback thread and Read/Write sit two single-producer single-consumer ring
 // buffers, so the callback never allocates, locks or blocks, and the media session's 20 ms clock
 // never waits for the device.
-type PortAudio struct {
+type Device struct {
 	inName, outName string // "" is the default device
 	in, out         bool   // which sides to open
 	log             *slog.Logger
 }
 
-// NewPortAudio returns a PortAudio device using the named input and output devices ("" or
-// "default" for the system default). Nothing is opened until Open.
-func NewPortAudio(in, out string, log *slog.Logger) (*PortAudio, error) {
-	return newPortAudio(in, out, true, true, log)
+// New returns a duplex Device using the named input and output devices ("" or "default" for the
+// system default). Nothing is opened until Open.
+func New(in, out string, log *slog.Logger) (*Device, error) {
+	return newDevice(in, out, true, true, log)
 }
 
-func newPortAudio(inName, outName string, in, out bool, log *slog.Logger) (*PortAudio, error) {
+func newDevice(inName, outName string, in, out bool, log *slog.Logger) (*Device, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -43,11 +49,11 @@ func newPortAudio(inName, outName string, in, out bool, log *slog.Logger) (*Port
 	if outName == "default" {
 		outName = ""
 	}
-	return &PortAudio{inName: inName, outName: outName, in: in, out: out, log: log}, nil
+	return &Device{inName: inName, outName: outName, in: in, out: out, log: log}, nil
 }
 
 // Name describes the device, e.g. "portaudio:default" or "portaudio:USB Headset".
-func (d *PortAudio) Name() string {
+func (d *Device) Name() string {
 	side := func(n string) string {
 		if n == "" {
 			return "portaudio:default"
@@ -65,8 +71,11 @@ func (d *PortAudio) Name() string {
 	return side(d.inName) + " > " + side(d.outName)
 }
 
-// pa reference-counts PortAudio initialization.
-var pa struct {
+// SoundCardSides reports which sides the device uses (media.SoundCardDevice).
+func (d *Device) SoundCardSides() (in, out bool) { return d.in, d.out }
+
+// paInit reference-counts PortAudio initialization.
+var paInit struct {
 	mu      sync.Mutex
 	refs    int
 	skipIDs sync.Once
@@ -80,29 +89,29 @@ var pa struct {
 // No upstream issue covers this yet (issue #57 is a different checkptr failure).
 func skipLowStreamIDs() {
 	for range 4096 {
-		portaudio.OpenStream(portaudio.StreamParameters{})
+		pa.OpenStream(pa.StreamParameters{})
 	}
 }
 
 func paAcquire() error {
-	pa.mu.Lock()
-	defer pa.mu.Unlock()
-	if pa.refs == 0 {
-		if err := portaudio.Initialize(); err != nil {
+	paInit.mu.Lock()
+	defer paInit.mu.Unlock()
+	if paInit.refs == 0 {
+		if err := pa.Initialize(); err != nil {
 			return fmt.Errorf("initialize portaudio: %w", err)
 		}
-		pa.skipIDs.Do(skipLowStreamIDs)
+		paInit.skipIDs.Do(skipLowStreamIDs)
 	}
-	pa.refs++
+	paInit.refs++
 	return nil
 }
 
 func paRelease() {
-	pa.mu.Lock()
-	defer pa.mu.Unlock()
-	pa.refs--
-	if pa.refs == 0 {
-		portaudio.Terminate()
+	paInit.mu.Lock()
+	defer paInit.mu.Unlock()
+	paInit.refs--
+	if paInit.refs == 0 {
+		pa.Terminate()
 	}
 }
 
@@ -112,15 +121,15 @@ func ListDevices() ([]DeviceInfo, error) {
 		return nil, err
 	}
 	defer paRelease()
-	devs, err := portaudio.Devices()
+	devs, err := pa.Devices()
 	if err != nil {
 		return nil, fmt.Errorf("list audio devices: %w", err)
 	}
 	var defIn, defOut string
-	if d, err := portaudio.DefaultInputDevice(); err == nil {
+	if d, err := pa.DefaultInputDevice(); err == nil {
 		defIn = d.Name
 	}
-	if d, err := portaudio.DefaultOutputDevice(); err == nil {
+	if d, err := pa.DefaultOutputDevice(); err == nil {
 		defOut = d.Name
 	}
 	out := make([]DeviceInfo, 0, len(devs))
@@ -138,31 +147,31 @@ func ListDevices() ([]DeviceInfo, error) {
 
 // findDevice returns the named device: an exact name, or else the one device whose name
 // contains name, ignoring case.
-func findDevice(name string, input bool) (*portaudio.DeviceInfo, error) {
+func findDevice(name string, input bool) (*pa.DeviceInfo, error) {
 	if name == "" {
-		var d *portaudio.DeviceInfo
+		var d *pa.DeviceInfo
 		var err error
 		if input {
-			d, err = portaudio.DefaultInputDevice()
+			d, err = pa.DefaultInputDevice()
 		} else {
-			d, err = portaudio.DefaultOutputDevice()
+			d, err = pa.DefaultOutputDevice()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("no default audio %s device: %w", direction(input), err)
 		}
 		return d, nil
 	}
-	devs, err := portaudio.Devices()
+	devs, err := pa.Devices()
 	if err != nil {
 		return nil, err
 	}
-	usable := func(d *portaudio.DeviceInfo) bool {
+	usable := func(d *pa.DeviceInfo) bool {
 		if input {
 			return d.MaxInputChannels > 0
 		}
 		return d.MaxOutputChannels > 0
 	}
-	var matches []*portaudio.DeviceInfo
+	var matches []*pa.DeviceInfo
 	var names []string
 	for _, d := range devs {
 		if !usable(d) {
@@ -194,9 +203,9 @@ func direction(input bool) string {
 
 // Open opens the sound card at rate, or, if it refuses that rate, at its default rate with
 // resampling in Read and Write.
-func (d *PortAudio) Open(rate, frameSamples int) (Stream, error) {
-	if err := checkOpen(d.Name(), rate, frameSamples); err != nil {
-		return nil, err
+func (d *Device) Open(rate, frameSamples int) (media.Stream, error) {
+	if rate <= 0 || frameSamples <= 0 {
+		return nil, fmt.Errorf("open audio device %q: invalid rate %d or frame size %d", d.Name(), rate, frameSamples)
 	}
 	if err := paAcquire(); err != nil {
 		return nil, fmt.Errorf("open audio device %q: %w", d.Name(), err)
@@ -209,15 +218,15 @@ func (d *PortAudio) Open(rate, frameSamples int) (Stream, error) {
 	return s, nil
 }
 
-func (d *PortAudio) open(rate, frameSamples int) (*paStream, error) {
-	var params portaudio.StreamParameters
+func (d *Device) open(rate, frameSamples int) (*paStream, error) {
+	var params pa.StreamParameters
 	name := ""
 	if d.in {
 		dev, err := findDevice(d.inName, true)
 		if err != nil {
 			return nil, err
 		}
-		params.Input = portaudio.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultLowInputLatency}
+		params.Input = pa.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultLowInputLatency}
 		name = dev.Name
 	}
 	if d.out {
@@ -225,7 +234,7 @@ func (d *PortAudio) open(rate, frameSamples int) (*paStream, error) {
 		if err != nil {
 			return nil, err
 		}
-		params.Output = portaudio.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultLowOutputLatency}
+		params.Output = pa.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultLowOutputLatency}
 		if name != dev.Name {
 			name = strings.TrimPrefix(name+" > "+dev.Name, " > ")
 		}
@@ -292,7 +301,7 @@ type paStream struct {
 	devRate      int
 	devFrame     int // samples per frame at devRate
 	in, out      bool
-	stream       *portaudio.Stream
+	stream       *pa.Stream
 	capture      *ring // producer: callback; consumer: Read
 	play         *ring // producer: Write; consumer: callback
 	started      time.Time
@@ -302,7 +311,7 @@ type paStream struct {
 	primed       atomic.Bool // playback has enough queued to start; used by the callback only
 
 	// Owned by Read.
-	inRes      *Resampler
+	inRes      *media.Resampler
 	inDev      []int16
 	inConv     []int16
 	inMissing  atomic.Uint64
@@ -310,7 +319,7 @@ type paStream struct {
 	readFailed error
 
 	// Owned by Write.
-	outRes      *Resampler
+	outRes      *media.Resampler
 	outConv     []int16
 	outDropped  atomic.Uint64
 	writeFailed error
@@ -328,13 +337,13 @@ func newPAStream(name string, rate, frame int, in, out bool, log *slog.Logger) *
 	return &paStream{name: name, log: log, rate: rate, frame: frame, in: in, out: out}
 }
 
-func (s *paStream) openAt(params portaudio.StreamParameters, devRate int) (*portaudio.Stream, error) {
+func (s *paStream) openAt(params pa.StreamParameters, devRate int) (*pa.Stream, error) {
 	if err := s.setDeviceRate(devRate); err != nil {
 		return nil, err
 	}
 	params.SampleRate = float64(devRate)
 	params.FramesPerBuffer = s.frame * devRate / s.rate
-	return portaudio.OpenStream(params, s.callback)
+	return pa.OpenStream(params, s.callback)
 }
 
 // setDeviceRate sizes the rings and, if the device runs at another rate, the resamplers.
@@ -348,10 +357,10 @@ func (s *paStream) setDeviceRate(devRate int) error {
 	s.play = newRing(paRingFrames * s.devFrame)
 	if devRate != s.rate {
 		var err error
-		if s.inRes, err = NewResampler(devRate, s.rate); err != nil {
+		if s.inRes, err = media.NewResampler(devRate, s.rate); err != nil {
 			return err
 		}
-		if s.outRes, err = NewResampler(s.rate, devRate); err != nil {
+		if s.outRes, err = media.NewResampler(s.rate, devRate); err != nil {
 			return err
 		}
 		s.inDev = make([]int16, s.devFrame)
@@ -408,7 +417,7 @@ func (s *paStream) callback(in, out []int16) {
 // server gone.
 func (s *paStream) health() error {
 	if s.closed.Load() {
-		return errClosed(s.name)
+		return fmt.Errorf("audio device %q: stream is closed", s.name)
 	}
 	last := time.Duration(s.lastCallback.Load())
 	since := time.Since(s.started)
@@ -495,7 +504,7 @@ func (s *paStream) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		err := s.stream.Abort()
-		if errors.Is(err, portaudio.StreamIsStopped) {
+		if errors.Is(err, pa.StreamIsStopped) {
 			err = nil
 		}
 		if cerr := s.stream.Close(); err == nil {
@@ -562,6 +571,3 @@ func (r *ring) discard(n int) {
 	m := min(uint64(n), r.head.Load()-tail)
 	r.tail.Store(tail + m)
 }
-
-// hasOutput reports whether the device plays sound.
-func (d *PortAudio) hasOutput() bool { return d.out }

@@ -1,6 +1,6 @@
 //go:build !noportaudio
 
-package media
+package portaudio
 
 import (
 	"bufio"
@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"trayphone/internal/audiotest"
 	"trayphone/internal/testenv"
+	"trayphone/media"
 )
 
 // startPipeWire starts a private PipeWire whose null sink loops playback into the default
@@ -26,7 +28,7 @@ func startPipeWire(t *testing.T) string {
 		testenv.RequireProgram(t, p)
 	}
 	dir := t.TempDir()
-	script, err := filepath.Abs("../scripts/audio_start.sh")
+	script, err := filepath.Abs("../../scripts/audio_start.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,15 +85,29 @@ func TestPortAudioPipeWire(t *testing.T) {
 	}
 	t.Run("ByName", func(t *testing.T) { loopTone(t, "pulse", 16000) })
 
+	// The way the phone uses it: main registers SoundCard, the "default" spec becomes a duplex
+	// PortAudio device, echo cancelling goes on it, and a call plays it through a SwitchStream
+	// that hears when the device disappears and moves the call on (callmgr's fallback).
 	t.Run("Disappears", func(t *testing.T) {
-		d, err := NewPortAudio("", "", nil)
+		media.UseSoundCard(SoundCard{})
+		defer media.UseSoundCard(nil)
+		dev, err := media.NewDevice("default", "default", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := d.Open(8000, 160)
+		if _, ok := dev.(*Device); !ok || !media.SoundCardOutput(dev) {
+			t.Fatalf("NewDevice(default, default) = %T %q, want a *Device playing on the sound card", dev, dev.Name())
+		}
+		dev = media.WithSoundCardProcessing(dev, media.DefaultProcessing)
+		if _, ok := dev.(*Device); ok {
+			t.Fatal("WithSoundCardProcessing left the sound card unprocessed")
+		}
+		st, err := dev.Open(8000, 160)
 		if err != nil {
 			t.Fatal(err)
 		}
+		failed := make(chan error, 1)
+		s := media.NewSwitchStream(st, func(err error) { failed <- err }, nil)
 		defer s.Close()
 		frame := make([]int16, 160)
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -112,28 +128,46 @@ func TestPortAudioPipeWire(t *testing.T) {
 			exec.Command("kill", "-9", strings.TrimSpace(string(b))).Run()
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+		var gone error
+		for gone == nil && time.Now().Before(deadline) {
 			<-tick.C
-			err := s.Write(frame)
-			if err == nil {
-				err = s.Read(frame)
-			}
-			if err != nil {
-				if !strings.Contains(err.Error(), "disappeared") {
-					t.Errorf("got %v, want an error saying the device disappeared", err)
-				}
-				t.Logf("after the server died: %v", err)
-				return
+			s.Write(frame)
+			s.Read(frame)
+			select {
+			case gone = <-failed:
+			default:
 			}
 		}
-		t.Error("Read and Write kept succeeding 10 s after the sound server died")
+		if gone == nil {
+			t.Fatal("Read and Write kept succeeding 10 s after the sound server died")
+		}
+		t.Logf("after the server died: %v", gone)
+		if !strings.Contains(gone.Error(), "disappeared") {
+			t.Errorf("got %v, want an error saying the device disappeared", gone)
+		}
+		// The call moves on to another device and goes on without errors.
+		next, err := media.NewNull().Open(8000, 160)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Swap(next).Close(); err != nil {
+			t.Logf("closing the dead stream: %v", err)
+		}
+		for range 5 {
+			if err := s.Write(frame); err != nil {
+				t.Errorf("Write after moving on: %v", err)
+			}
+			if err := s.Read(frame); err != nil {
+				t.Errorf("Read after moving on: %v", err)
+			}
+		}
 	})
 }
 
 // loopTone writes 2 s of 1 kHz at -9 dBFS frame by frame on a 20 ms ticker, reads the monitor at
 // the same time, and checks the capture.
 func loopTone(t *testing.T, name string, rate int) {
-	d, err := NewPortAudio(name, name, nil)
+	d, err := New(name, name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +178,7 @@ func loopTone(t *testing.T, name string, rate int) {
 	}
 	defer s.Close()
 	const frames = 100
-	src := tone(1000, 0.5*32767, rate, frames*frameN)
+	src := audiotest.Tone(1000, 0.5, rate, frames*frameN)
 	var got []int16
 	frame := make([]int16, frameN)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -220,6 +254,27 @@ func dominant(p []int16, rate int) float64 {
 	scan(50, float64(rate)/2-50, 25)
 	scan(best-25, best+25, 1)
 	return best
+}
+
+func rms(p []int16) float64 {
+	var s float64
+	for _, v := range p {
+		s += float64(v) * float64(v)
+	}
+	return math.Sqrt(s / float64(len(p)))
+}
+
+// goertzelAmp returns the amplitude of freq in p.
+func goertzelAmp(p []int16, freq float64, rate int) float64 {
+	w := 2 * math.Pi * freq / float64(rate)
+	c := 2 * math.Cos(w)
+	var s1, s2 float64
+	for _, v := range p {
+		s0 := float64(v) + c*s1 - s2
+		s2, s1 = s1, s0
+	}
+	power := s1*s1 + s2*s2 - c*s1*s2
+	return 2 * math.Sqrt(power) / float64(len(p))
 }
 
 // The rings between the callback and Read/Write must not allocate: the callback runs on the

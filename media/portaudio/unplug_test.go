@@ -1,6 +1,6 @@
 //go:build !noportaudio
 
-package media
+package portaudio
 
 import (
 	"math"
@@ -49,7 +49,7 @@ func TestPortAudioUnplug(t *testing.T) {
 		names = append(names, d.Name)
 	}
 	t.Logf("devices: %q", names)
-	d, err := NewPortAudio("", "tpusb", nil)
+	d, err := New("", "tpusb", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestPortAudioUnplug(t *testing.T) {
 	}
 	// Listen on the default sink's monitor: if the server moved the stream there, the tone
 	// written to the unplugged device is heard on the default one.
-	mic, err := newPortAudio("", "", true, false, nil)
+	mic, err := newDevice("", "", true, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,38 @@
+//go:build noportaudio
+
+// Package portaudio is trayphone's sound card driver. This build has none (build tag
+// noportaudio): every entry point fails with a plain message, and only WAV files and null can be
+// used as audio devices.
+package portaudio
+
+import (
+	"errors"
+	"log/slog"
+
+	"trayphone/media"
+)
+
+// errNoPortAudio is returned by every entry point in a build without PortAudio.
+var errNoPortAudio = errors.New("this trayphone was built without PortAudio (build tag noportaudio): use a .wav file or null as the audio device")
+
+// Device is unavailable in this build; see errNoPortAudio.
+type Device struct{}
+
+// New fails: this build has no PortAudio.
+func New(in, out string, log *slog.Logger) (*Device, error) { return nil, errNoPortAudio }
+
+func newDevice(inName, outName string, in, out bool, log *slog.Logger) (*Device, error) {
+	return nil, errNoPortAudio
+}
+
+// Name returns "portaudio".
+func (*Device) Name() string { return "portaudio" }
+
+// Open fails: this build has no PortAudio.
+func (*Device) Open(rate, frameSamples int) (media.Stream, error) { return nil, errNoPortAudio }
+
+// SoundCardSides reports no sides: there is no sound card.
+func (*Device) SoundCardSides() (in, out bool) { return false, false }
+
+// ListDevices fails: this build has no PortAudio.
+func ListDevices() ([]DeviceInfo, error) { return nil, errNoPortAudio }

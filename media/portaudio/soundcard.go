@@ -1,0 +1,34 @@
+package portaudio
+
+import (
+	"log/slog"
+
+	"trayphone/media"
+)
+
+// SoundCard is the media.SoundCard that makes PortAudio Devices: main registers it with
+// media.UseSoundCard, and the "default" and "portaudio:NAME" device specs then open sound cards.
+type SoundCard struct{}
+
+// Device returns a Device on the named input and output devices ("" is the system default),
+// using only the sides asked for.
+func (SoundCard) Device(in, out string, useIn, useOut bool, log *slog.Logger) (media.SoundCardDevice, error) {
+	d, err := newDevice(in, out, useIn, useOut, log)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DeviceInfo describes one sound device as ListDevices reports it.
+type DeviceInfo struct {
+	// Name is what "portaudio:NAME" selects.
+	Name string
+	// MaxIn and MaxOut are the most input and output channels it has; 0 means it has no
+	// such side.
+	MaxIn, MaxOut int
+	// Default reports whether it is the default input or output device.
+	Default bool
+	// DefaultRate is its preferred sample rate.
+	DefaultRate int
+}
