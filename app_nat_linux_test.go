@@ -301,11 +301,14 @@ func TestSymmetricNATThroughTURN(t *testing.T) {
 	t.Logf("status: nat %+v", *st.NAT)
 	w.phone.cli("call", "bob")
 	w.activeCall(t)
+	st = w.waitStatus(t, 2*time.Second, "showing the TURN relay", func(st phone.Status) bool { return st.NAT.Relay != "" })
+	t.Logf("status during the call: relay %s", st.NAT.Relay)
 	time.Sleep(3 * time.Second)
 	if got := w.packetsReceived(t); got < 100 {
 		t.Errorf("the phone received %d RTP packets through the relay in 3 s, want ≥ 100", got)
 	}
 	w.hangupAll(t)
+	w.waitStatus(t, 2*time.Second, "without a relay after the call", func(st phone.Status) bool { return st.NAT.Relay == "" })
 	w.bobHeard(t)
 	checkHeardQuiet(t, w.phone.out, 1000)
 	if !strings.Contains(w.log.String(), "audio goes through a TURN relay") {
