@@ -128,6 +128,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}
 	<-ctlDone
 	acc.Wait()
+	natp.wait() // app_nat.go: router port mappings removed
 	ua.Close()
 	log.Info("trayphone stopped")
 	return 0

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,7 @@ func (c natCore) Status() phone.Status {
 	if r := c.np.relays.Load(); r != nil {
 		st.NAT.Relay = *r
 	}
+	st.NAT.PortMapping = c.np.mappedBy()
 	return st
 }
 
@@ -50,6 +52,65 @@ type natProvider struct {
 	prober *nat.Prober // STUN on the SIP socket: sends through ua.SendUDP, answers come via intercept
 	sipPub atomic.Pointer[netip.AddrPort]
 	relays atomic.Pointer[string] // the TURN relays calls' audio goes through, "" for none
+
+	ua       *sipua.UA                      // its listening port is mapped on a UPnP gateway
+	maps     atomic.Pointer[[]*nat.PortMap] // the gateway's mappings once one was found
+	gwName   string                         // its protocol, set before maps
+	mapsDone sync.WaitGroup                 // mapPorts, until its mappings are removed
+}
+
+// mapPorts asks a UPnP gateway on the LAN (SSDP, bounded by nat.UPnPTimeout) to forward the SIP
+// port, UDP and TCP, to us, renews the mappings, and removes them when ctx ends (the phone
+// quits). It returns then, or at once when no gateway answers.
+func (np *natProvider) mapPorts(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(ctx, nat.UPnPTimeout)
+	gw, err := nat.DiscoverUPnP(dctx, "")
+	cancel()
+	if err != nil {
+		np.log.Info("no port mapping on the router", "err", err)
+		return
+	}
+	if np.ua == nil {
+		return
+	}
+	port := np.ua.Port
+	maps := []*nat.PortMap{nat.NewPortMap(gw, "udp", port, nil), nat.NewPortMap(gw, "tcp", port, nil)}
+	np.gwName = gw.Name()
+	np.maps.Store(&maps)
+	np.log.Info("the router maps the SIP port", "gateway", gw.Name(), "port", port)
+	var wg sync.WaitGroup
+	for _, m := range maps {
+		wg.Add(1)
+		// Returns when ctx ends, after removing the mapping.
+		go func() { defer wg.Done(); _ = m.Serve(ctx) }()
+	}
+	wg.Wait()
+}
+
+// mappedBy names the gateway protocol that maps our ports now, "" for none.
+func (np *natProvider) mappedBy() string {
+	maps := np.maps.Load()
+	if maps == nil {
+		return ""
+	}
+	for _, m := range *maps {
+		if m.External() != 0 {
+			return np.gwName
+		}
+	}
+	return ""
+}
+
+// wait gives the port mappings a moment to be removed at quit (a gateway that does not answer
+// does not hold the phone up for long).
+func (np *natProvider) wait() {
+	done := make(chan struct{})
+	// Returns when mapPorts has (it ends with the phone's context).
+	go func() { np.mapsDone.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(nat.UPnPTimeout + time.Second):
+	}
 }
 
 // RelaysInUse makes the provider a callmgr.RelayReporter: status shows the relays in use.
@@ -65,6 +126,7 @@ func (np *natProvider) RelaysInUse(addrs []netip.AddrPort) {
 // attach lets STUN run on ua's SIP socket.
 func (np *natProvider) attach(ua *sipua.UA) {
 	np.prober = nat.NewProber(ua.SendUDP, nil)
+	np.ua = ua
 }
 
 // intercept is sipua's Intercept: STUN answers on the SIP socket go to the prober, not to SIP.
@@ -170,6 +232,8 @@ func setupNAT(cfg *config.Config, core control.Core, np *natProvider, onChange f
 			go func() { _ = mon.Run(ctx) }()
 		}
 		go func() { _ = svc.Run(ctx) }()
+		np.mapsDone.Add(1)
+		go func() { defer np.mapsDone.Done(); np.mapPorts(ctx) }()
 	}
 }
 
