@@ -104,7 +104,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	go func() { _ = mgr.Run(ctx) }()
 	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
 	runNAT(ctx)
-	acc.Run(ctx, mgr, ctl) // registers until ctx is done, then un-REGISTERs
+	acc.Run(ctx, mgr, ctl)            // registers until ctx is done, then un-REGISTERs
+	book := loadContacts(p, ctl, log) // app_tray.go; "contacts.reload"
 	ctlDone := make(chan struct{})
 	go func() { _ = ctl.Serve(ctx); close(ctlDone) }()
 	log.Info("trayphone is ready", "address", ua.AOR(), "transports", "udp,tcp", "config", p.Config, "control", p.Socket)
@@ -118,7 +119,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		}()
 	}
 
-	runDesktop(ctx, o.headless, p, mgr, log) // tray or notifications; app_tray.go
+	runDesktop(ctx, o.headless, p, mgr, book, log) // tray or notifications; app_tray.go
 
 	cancel()
 	select {

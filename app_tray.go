@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"trayphone/callmgr"
+	"trayphone/control"
 	"trayphone/internal/contacts"
 	"trayphone/internal/paths"
 	"trayphone/tray"
@@ -18,19 +21,15 @@ import (
 
 // runDesktop shows the running phone on the desktop until ctx is done or the user quits from the
 // tray: the tray icon and menu when a tray host is there, otherwise (or with --headless)
-// notifications only. Either way incoming calls, missed calls and registration failures notify.
-// It returns when ctx is done or the user picked Quit; the caller then shuts the core down.
-func runDesktop(ctx context.Context, headless bool, p paths.Paths, mgr *callmgr.Manager, log *slog.Logger) {
-	book, err := contacts.Load(p.State)
-	if err != nil {
-		log.Warn("contacts not loaded; callers are shown by address", "error", err)
-		book = &contacts.Book{}
-	}
+// notifications only. Either way incoming calls, missed calls and registration failures notify,
+// naming callers from book as it is at the time. It returns when ctx is done or the user picked
+// Quit; the caller then shuts the core down.
+func runDesktop(ctx context.Context, headless bool, p paths.Paths, mgr *callmgr.Manager, book *addressBook, log *slog.Logger) {
 	ctl := desktopController{trayController: trayController{mgr: mgr}, book: book}
 	notifyOnly := func() {
 		events, unsubscribe := mgr.Subscribe()
 		defer unsubscribe()
-		names := tray.NamesFrom(ctl.Favorites(), book.Name)
+		names := func(uri string) string { return tray.NamesFrom(ctl.Favorites(), book.Name)(uri) }
 		tray.Notifications(ctx, ctl, events, names, log.With("component", "notify"))
 		<-ctx.Done()
 	}
@@ -47,6 +46,7 @@ func runDesktop(ctx context.Context, headless bool, p paths.Paths, mgr *callmgr.
 			EchoTestURI:   callmgr.EchoTarget,
 			Logger:        log.With("component", "tray"),
 			Names:         book.Name,
+			Refresh:       book.changed,
 			PrepareConfig: func() error { return ensureConfig(p.Config) },
 		})
 		if err != nil {
@@ -55,11 +55,66 @@ func runDesktop(ctx context.Context, headless bool, p paths.Paths, mgr *callmgr.
 	}
 }
 
+// addressBook is the imported contacts as the running phone knows them: read at start, and again
+// on the control command "contacts.reload" that "trayphone contacts import" sends. A reload
+// replaces the whole book, so a lookup from any goroutine sees the old one or the new one.
+type addressBook struct {
+	dir     string // the state directory holding contacts.FileName
+	log     *slog.Logger
+	cur     atomic.Pointer[contacts.Book]
+	changed chan struct{} // one pending signal: the tray rebuilds its menu after a reload
+}
+
+// loadContacts reads the address book in p.State (an unreadable one is logged and used empty)
+// and adds the "contacts.reload" control command.
+func loadContacts(p paths.Paths, ctl *control.Server, log *slog.Logger) *addressBook {
+	b := &addressBook{dir: p.State, log: log, changed: make(chan struct{}, 1)}
+	if _, err := b.reload(); err != nil {
+		log.Warn("contacts not loaded; callers are shown by address", "error", err)
+		b.cur.Store(&contacts.Book{})
+	}
+	ctl.Handle("contacts.reload", func(context.Context, json.RawMessage) (any, error) {
+		book, err := b.reload()
+		if err != nil {
+			return nil, err // the book in use stays
+		}
+		log.Info("contacts reloaded", "contacts", len(book.Contacts), "favorites", len(book.Favorites()))
+		return contactsReloaded{Contacts: len(book.Contacts), Favorites: len(book.Favorites())}, nil
+	})
+	return b
+}
+
+// contactsReloaded is the answer to "contacts.reload".
+type contactsReloaded struct {
+	Contacts  int `json:"contacts"`
+	Favorites int `json:"favorites"`
+}
+
+// reload reads the book from disk and makes it the current one; on error the current one stays.
+func (b *addressBook) reload() (*contacts.Book, error) {
+	book, err := contacts.Load(b.dir)
+	if err != nil {
+		return nil, err
+	}
+	b.cur.Store(book)
+	select {
+	case b.changed <- struct{}{}:
+	default: // a rebuild is already pending
+	}
+	return book, nil
+}
+
+// Book returns the current address book; never nil.
+func (b *addressBook) Book() *contacts.Book { return b.cur.Load() }
+
+// Name names uri from the current address book, or returns "".
+func (b *addressBook) Name(uri string) string { return b.Book().Name(uri) }
+
 // desktopController is the tray's controller: the call manager plus the imported contacts, whose
 // favorites follow the config's in the Favorites submenu.
 type desktopController struct {
 	trayController
-	book *contacts.Book
+	book *addressBook
 }
 
 // Favorites returns the config's favorites (sorted by name), then the favorite contacts whose
@@ -70,7 +125,7 @@ func (c desktopController) Favorites() []tray.Favorite {
 	for _, f := range out {
 		seen[strings.ToLower(f.URI)] = true
 	}
-	for _, ct := range c.book.Favorites() {
+	for _, ct := range c.book.Book().Favorites() {
 		uri := ct.DialTarget()
 		if seen[strings.ToLower(uri)] {
 			continue

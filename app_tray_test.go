@@ -273,12 +273,14 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 		return parseMenu(l)
 	}
 	var root menuItem
+	var menuSeen time.Time
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		root = layout()
 		_, bobOK := root.find("Favorites/Bob")
 		_, carolOK := root.find("Favorites/Carol Contact")
 		if bobOK && carolOK {
+			menuSeen = time.Now()
 			break
 		}
 		if time.Now().After(deadline) {
@@ -288,6 +290,33 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 	}
 	if _, ok := root.find("Favorites/Dave NotFavorite"); ok {
 		t.Error("a contact that is not a favorite is in the Favorites menu")
+	}
+
+	// Contacts imported while the phone runs reach its Favorites menu without a restart. Once the
+	// tray's one-off refresh a second after start is over, only the reload can rebuild the menu.
+	time.Sleep(time.Until(menuSeen.Add(1500 * time.Millisecond)))
+	vcf := filepath.Join(home, "more.vcf")
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Erin Imported\r\nIMPP:sip:erin@192.0.2.2\r\nCATEGORIES:starred\r\nEND:VCARD\r\n"
+	if err := os.WriteFile(vcf, []byte(card), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	imp := exec.Command(binary, "--home", home, "contacts", "import", vcf)
+	imp.Env = cmd.Env
+	importStart := time.Now()
+	if out, err := imp.CombinedOutput(); err != nil || !strings.Contains(string(out), "the running phone now knows 3 contacts") {
+		t.Fatalf("contacts import with the phone running: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, ok := layout().find("Favorites/Erin Imported"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a favorite contact imported while the phone runs is not in the Favorites menu 5 s later")
+		}
+	}
+	t.Logf("imported favorite in the menu %v after the import started", time.Since(importStart).Round(time.Millisecond))
+	if _, ok := layout().find("Favorites/Carol Contact"); !ok {
+		t.Error("the favorites imported before are gone from the menu after a reload")
 	}
 	click := func(label string) {
 		t.Helper()
@@ -514,8 +543,8 @@ func TestScreenshot(t *testing.T) {
 }
 
 // TestNoTrayStillNotifies runs the real binary on a bus with a notification server but no tray host:
-// it says once that there is no tray, and a call from baresip still notifies and is answered from
-// the notification's button.
+// it says once that there is no tray, and a call from baresip still notifies, naming the caller from
+// contacts imported while the phone runs, and is answered from the notification's button.
 func TestNoTrayStillNotifies(t *testing.T) {
 	addr := startTestBus(t)
 	notes := &notifServer{conn: busConn(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
@@ -530,7 +559,7 @@ func TestNoTrayStillNotifies(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("[sip]\nuser = \"alice\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&contacts.Book{Contacts: []contacts.Contact{{Name: "Bob From Contacts", SIP: []string{"sip:bob@127.0.0.1"}}}}).Save(filepath.Join(home, "state")); err != nil {
+	if err := (&contacts.Book{Contacts: []contacts.Contact{{Name: "Dave", Numbers: []string{"+1 555 0100"}}}}).Save(filepath.Join(home, "state")); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
@@ -557,6 +586,17 @@ func TestNoTrayStillNotifies(t *testing.T) {
 			t.Fatal("trayphone did not start")
 		}
 	}
+	// Bob becomes a contact only now: the running phone reloads its book and names him.
+	vcf := filepath.Join(home, "bob.vcf")
+	card := "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Bob From Contacts\r\nIMPP:sip:bob@127.0.0.1\r\nEND:VCARD\r\n"
+	if err := os.WriteFile(vcf, []byte(card), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	imp := exec.Command(binary, "--home", home, "contacts", "import", vcf)
+	imp.Env = cmd.Env
+	if out, err := imp.CombinedOutput(); err != nil || !strings.Contains(string(out), "the running phone now knows 2 contacts") {
+		t.Fatalf("contacts import with the phone running: %v\n%s", err, out)
+	}
 	if err := bob.Dial(fmt.Sprintf("sip:alice@127.0.0.1:%d", port)); err != nil {
 		t.Fatal(err)
 	}
@@ -579,5 +619,41 @@ func TestNoTrayStillNotifies(t *testing.T) {
 	}
 	if c := strings.Count(log.String(), "no system tray found"); c != 1 {
 		t.Errorf("said %d times that there is no tray, want once", c)
+	}
+}
+
+// TestAddressBookReload swaps the whole book on reload, keeps the one in use when the file on disk
+// is unreadable, and signals the tray at most once per pending rebuild.
+func TestAddressBookReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := &addressBook{dir: dir, changed: make(chan struct{}, 1)}
+	if _, err := b.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Name("sip:erin@192.0.2.2"); got != "" {
+		t.Errorf("empty book: got name %q", got)
+	}
+	book := &contacts.Book{Contacts: []contacts.Contact{{Name: "Erin", SIP: []string{"sip:erin@192.0.2.2"}, Favorite: true}}}
+	if err := book.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Name("<sip:erin@192.0.2.2;transport=udp>"); got != "Erin" {
+		t.Errorf("after reload: got name %q, want Erin", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, contacts.FileName), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.reload(); err == nil {
+		t.Error("reload of a corrupt file: got no error")
+	}
+	if got := b.Name("sip:erin@192.0.2.2"); got != "Erin" {
+		t.Errorf("after a failed reload: got name %q, want the book in use (Erin)", got)
+	}
+	if len(b.changed) != 1 {
+		t.Errorf("got %d pending tray rebuilds, want 1", len(b.changed))
 	}
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"trayphone/control"
 	"trayphone/internal/contacts"
 	"trayphone/internal/paths"
 )
@@ -73,7 +76,7 @@ func runDesktopCommand(args []string, p paths.Paths, stdout, stderr io.Writer) i
 	case args[0] == "autostart":
 		return fail("usage: trayphone autostart on|off")
 	case args[0] == "contacts" && len(args) == 3 && args[1] == "import":
-		return importContacts(args[2], p.State, stdout, stderr)
+		return importContacts(args[2], p, stdout, stderr)
 	case args[0] == "contacts" && (len(args) == 1 || len(args) == 2 && args[1] == "list"):
 		book, err := contacts.Load(p.State)
 		if err != nil {
@@ -96,8 +99,10 @@ func runDesktopCommand(args []string, p paths.Paths, stdout, stderr io.Writer) i
 	}
 }
 
-// importContacts merges the vCards in file into the address book in stateDir.
-func importContacts(file, stateDir string, stdout, stderr io.Writer) int {
+// importContacts merges the vCards in file into the address book in p.State and tells a running
+// phone to reload it ("contacts.reload").
+func importContacts(file string, p paths.Paths, stdout, stderr io.Writer) int {
+	stateDir := p.State
 	f, err := os.Open(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: contacts import: %v\n", err)
@@ -125,7 +130,21 @@ func importContacts(file, stateDir string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "imported %d contacts (%d new, %d updated); %d favorites; %d contacts in all\n",
 		len(cs), added, replaced, len(book.Favorites()), len(book.Contacts))
-	fmt.Fprintln(stdout, "a running trayphone picks them up when it is restarted")
+	c, err := control.Dial(p.Socket)
+	if err != nil {
+		return 0 // no phone running: it reads them when it starts
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got struct {
+		Contacts int `json:"contacts"`
+	}
+	if err := c.Do(ctx, "contacts.reload", nil, &got); err != nil {
+		fmt.Fprintf(stderr, "trayphone: the running phone did not reload its contacts (%v); restart it to use them\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "the running phone now knows %d contacts\n", got.Contacts)
 	return 0
 }
 

@@ -276,9 +276,9 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.CallInfo) {
 	t.config.set("Open config", t.opts.ConfigPath != "")
 }
 
-// loop consumes the core's events and keeps the tray current, ticking once a second during a call
-// for its duration. It returns when ctx is done, or when the event channel closes (the core has
-// stopped), in which case it also ends Run.
+// loop consumes the core's events and Options.Refresh and keeps the tray current, ticking once a
+// second during a call for its duration. It returns when ctx is done, or when the event channel
+// closes (the core has stopped), in which case it also ends Run.
 func (t *trayUI) loop() {
 	events, unsubscribe := t.ctl.Subscribe()
 	defer unsubscribe()
@@ -293,6 +293,8 @@ func (t *trayUI) loop() {
 			return
 		case <-again.C:
 			t.iconSet = false
+			t.refresh()
+		case <-t.opts.Refresh:
 			t.refresh()
 		case ev, ok := <-events:
 			if !ok {

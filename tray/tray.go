@@ -58,6 +58,9 @@ type Options struct {
 	// Names maps a remote URI to a display name (imported contacts); it is asked when no favorite
 	// matches, from any goroutine. Nil means favorites only.
 	Names func(uri string) string
+	// Refresh, when it delivers, makes the tray rebuild its menu from fresh snapshots, e.g. after
+	// the contacts behind Favorites and Names were reloaded. Nil never does.
+	Refresh <-chan struct{}
 	// PrepareConfig runs before "Open config" opens ConfigPath, e.g. to create a commented default
 	// file; nil does nothing.
 	PrepareConfig func() error
