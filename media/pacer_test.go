@@ -75,3 +75,25 @@ func sessWaitTimers(t testing.TB, clk *clock.Fake, n int) {
 		time.Sleep(50 * time.Microsecond)
 	}
 }
+
+// TestPacerRealClockNotEarly checks the real-clock pacer, which sleeps its last stretch in the
+// kernel when it can, never runs a tick before it is due.
+func TestPacerRealClockNotEarly(t *testing.T) {
+	t.Parallel()
+	p := newPacer(clock.Real{}, 20*time.Millisecond)
+	defer p.stop()
+	done := make(chan struct{})
+	for range 5 {
+		tick, _, ok := p.wait(done)
+		if !ok {
+			t.Fatal("wait ended without done closed")
+		}
+		if now := time.Now(); now.Before(p.due(tick)) {
+			t.Fatalf("tick %d ran %v before it was due", tick, p.due(tick).Sub(now))
+		}
+	}
+	close(done)
+	if _, _, ok := p.wait(done); ok {
+		t.Fatal("wait ran a tick after done was closed")
+	}
+}
