@@ -34,6 +34,7 @@ type pairResult struct {
 	a, b          peerResult
 	p50, p99, max float64 // RTP send-interval jitter, ms, both directions
 	packets       int
+	idleCPUPct    float64 // mean of the two processes before the call, % of one core (trayphone only)
 }
 
 func benchDuration() time.Duration {
@@ -200,6 +201,19 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 	for _, p := range peers {
 		waitFor("control socket", func() bool { _, err := cli(p, "status"); return err == nil })
 	}
+	// The idle daemon's cost, so the call's own cost can be told apart from it.
+	idle := min(10*time.Second, d/3)
+	var idle0 [2]time.Duration
+	for i, p := range peers {
+		idle0[i], _ = CPUTime(p.cmd.Process.Pid)
+	}
+	t0 := time.Now()
+	time.Sleep(idle)
+	var idlePct float64
+	for i, p := range peers {
+		c, _ := CPUTime(p.cmd.Process.Pid)
+		idlePct += 100 * float64(c-idle0[i]) / float64(time.Since(t0)) / 2
+	}
 	if out, err := cli(peers[0], "call", fmt.Sprintf("sip:b@127.0.0.1:%d", peers[1].port)); err != nil {
 		t.Fatalf("call: %v %s", err, out)
 	}
@@ -221,6 +235,7 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 	waitFor("active call", func() bool { return state(peers[0]) == phone.CallActive })
 	time.Sleep(time.Second)
 	r := measure(t, "trayphone", dir, [2]int{peers[0].cmd.Process.Pid, peers[1].cmd.Process.Pid}, d)
+	r.idleCPUPct = idlePct
 	_, _ = cli(peers[0], "hangup")
 	return r
 }
@@ -272,6 +287,7 @@ func TestCompare(t *testing.T) {
 	row("RTP send-interval jitter p99", "ms", tp.p99, bs.p99)
 	row("RTP send-interval jitter max", "ms", tp.max, bs.max)
 	fmt.Fprintf(&b, "\npackets captured: trayphone %d, baresip %d\n", tp.packets, bs.packets)
+	fmt.Fprintf(&b, "trayphone idle daemon before the call (mean of the two, %% of one core): %.3g %%\n", tp.idleCPUPct)
 	t.Log("\n" + b.String())
 	if out := os.Getenv("TRAYPHONE_BENCH_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
