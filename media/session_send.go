@@ -13,6 +13,7 @@ const concealFrames = 3
 // side of the jitter buffer (decode and conceal). Only sendLoop touches it after Start.
 type sender struct {
 	s      *Session
+	udp    udpWriter // sends on s.conn with a raw sendto: no runtime netpoller wake-up per packet
 	enc    Encoder
 	dec    Decoder
 	hdr    rtp.Header
@@ -100,6 +101,7 @@ func (sn *sender) init(s *Session, vadOn bool) {
 	}
 	sn.vadOn = vadOn && s.cnPT != 0 && sn.silencer == nil
 	sn.vad = newVAD()
+	sn.udp.init(s.conn)
 }
 
 // sendLoop runs the 20 ms ticks. It returns when Close closes s.done.
@@ -203,7 +205,7 @@ func (sn *sender) send(ts uint32) error {
 	}
 	// Counted before the write, so a reader that has seen the packet arrive sees it counted.
 	s.sent.Add(1)
-	if _, err := s.conn.WriteToUDPAddrPort(pkt, remote); err != nil {
+	if _, err := sn.udp.writeTo(pkt, remote); err != nil {
 		s.sent.Add(^uint64(0))
 		return err
 	}
@@ -240,7 +242,7 @@ func (sn *sender) sendSilence(ts uint32) error {
 		s.observe(s.clk.Now(), h.SequenceNumber, ts)
 	}
 	s.sent.Add(1)
-	if _, err := s.conn.WriteToUDPAddrPort(pkt, *s.remote.Load()); err != nil {
+	if _, err := sn.udp.writeTo(pkt, *s.remote.Load()); err != nil {
 		s.sent.Add(^uint64(0))
 		return err
 	}
@@ -266,7 +268,7 @@ func (sn *sender) sendEvent(ev telephoneEvent, ts uint32, marker bool) error {
 		s.observe(s.clk.Now(), h.SequenceNumber, ts)
 	}
 	s.sent.Add(1)
-	if _, err := s.conn.WriteToUDPAddrPort(pkt, *s.remote.Load()); err != nil {
+	if _, err := sn.udp.writeTo(pkt, *s.remote.Load()); err != nil {
 		s.sent.Add(^uint64(0))
 		return err
 	}
