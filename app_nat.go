@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,14 +60,25 @@ type natProvider struct {
 	mapsDone sync.WaitGroup                 // mapPorts, until its mappings are removed
 }
 
-// mapPorts asks a UPnP gateway on the LAN (SSDP, bounded by nat.UPnPTimeout) to forward the SIP
+// mapPorts asks a UPnP gateway on the LAN (or, failing that, a NAT-PMP router) (SSDP, bounded by nat.UPnPTimeout) to forward the SIP
 // port, UDP and TCP, to us, renews the mappings, and removes them when ctx ends (the phone
 // quits). It returns then, or at once when no gateway answers.
 func (np *natProvider) mapPorts(ctx context.Context) {
 	dctx, cancel := context.WithTimeout(ctx, nat.UPnPTimeout)
+	var gw nat.Gateway
 	gw, err := nat.DiscoverUPnP(dctx, "")
 	cancel()
 	if err != nil {
+		// No UPnP: try NAT-PMP (RFC 6886) on the default route's router.
+		router, rerr := nat.DefaultGateway()
+		if rerr == nil {
+			var perr error
+			if gw, _, perr = nat.DiscoverPMP(router, 2*time.Second); perr != nil {
+				err = errors.Join(err, perr)
+			}
+		}
+	}
+	if gw == nil {
 		np.log.Info("no port mapping on the router", "err", err)
 		return
 	}
