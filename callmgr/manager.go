@@ -438,6 +438,8 @@ func (m *Manager) changed(c *call) {
 		return
 	}
 	snap := c.snapshot(m.clk.Now())
+	// Status first: a consumer that asks for it on this event must already see the change.
+	m.publishStatus()
 	m.hub.publish(phone.Event{Type: phone.EventCall, Time: m.clk.Now(), Call: &snap})
 }
 
