@@ -2,7 +2,6 @@ package callmgr
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -172,31 +171,12 @@ func allocateTimeout(base net.PacketConn, cfg nat.TURNConfig, d time.Duration) (
 // bindOn sends a STUN binding request from conn, which nothing else reads yet, and reads the
 // answer itself.
 func bindOn(ctx context.Context, conn *net.UDPConn, server netip.AddrPort) (nat.Response, error) {
-	p := nat.NewProber(nat.PacketSender(conn), nil)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	// Reads conn until the binding is over (a short read deadline lets it notice).
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for ctx.Err() == nil {
-			conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-				return
-			}
-			p.Handle(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
-		}
-	}()
-	r, err := p.Bind(ctx, server)
-	cancel()
-	<-done
-	conn.SetReadDeadline(time.Time{})
+	var r nat.Response
+	err := nat.WithConn(ctx, conn, func(ctx context.Context, p *nat.Prober) error {
+		var err error
+		r, err = p.Bind(ctx, server)
+		return err
+	})
 	return r, err
 }
 

@@ -119,16 +119,29 @@ func localFor(local netip.AddrPort, dst netip.Addr) netip.AddrPort {
 
 // DiscoverConn runs Discover on conn, reading it until done; it does not close conn.
 func DiscoverConn(ctx context.Context, conn net.PacketConn, server netip.AddrPort) (Report, error) {
+	var rep Report
+	err := WithConn(ctx, conn, func(ctx context.Context, p *Prober) error {
+		var err error
+		rep, err = Discover(ctx, p, server, netAddrPort(conn.LocalAddr()))
+		return err
+	})
+	return rep, err
+}
+
+// WithConn runs f with a Prober that sends on conn while a goroutine reads conn for it, for a
+// socket nothing else reads yet. It returns when f has, after the reader stopped; it does not
+// close conn.
+func WithConn(ctx context.Context, conn net.PacketConn, f func(context.Context, *Prober) error) error {
 	p := NewProber(PacketSender(conn), nil)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
-	// This goroutine reads conn until Discover returns (a past read deadline wakes it).
+	// This goroutine reads conn until f returns (a short read deadline lets it notice).
 	go func() {
 		defer close(done)
 		buf := make([]byte, 1500)
 		for ctx.Err() == nil {
-			conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 			n, from, err := conn.ReadFrom(buf)
 			if err != nil {
 				var ne net.Error
@@ -140,9 +153,9 @@ func DiscoverConn(ctx context.Context, conn net.PacketConn, server netip.AddrPor
 			p.Handle(buf[:n], netAddrPort(from))
 		}
 	}()
-	rep, err := Discover(ctx, p, server, netAddrPort(conn.LocalAddr()))
+	err := f(ctx, p)
 	cancel()
 	<-done
 	conn.SetReadDeadline(time.Time{})
-	return rep, err
+	return err
 }
