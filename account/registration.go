@@ -65,6 +65,7 @@ type Registration struct {
 	nc      int              // nonce count used with chal
 	contact sip.Uri          // the Contact we register
 	fixed   *netip.AddrPort  // our address as the registrar sees it (rport/received), UDP only
+	hop     netip.AddrPort   // where the last accepted REGISTER's answer came from (a named registrar's IP)
 	old     *sip.Uri         // a Contact to remove in the next REGISTER
 	bound   bool             // the registrar accepted a binding of ours that we have not removed
 
@@ -246,6 +247,9 @@ func (r *Registration) classify(req *sip.Request, res *sip.Response, expires tim
 	case code >= 200 && code < 300:
 		r.old = nil
 		r.bound = expires != 0
+		if ap, err := netip.ParseAddrPort(res.Source()); err == nil {
+			r.hop = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
 		if expires == 0 {
 			return outcome{kind: outOK, code: code}
 		}
@@ -439,13 +443,18 @@ func (r *Registration) keepalive() (lost bool) {
 	if r.m.state != phone.RegRegistered {
 		return false
 	}
-	ip, ok := r.spec.HopIP()
-	if !ok {
+	var dst netip.AddrPort
+	if ip, ok := r.spec.HopIP(); ok {
+		_, p, _ := net.SplitHostPort(r.spec.HopAddr())
+		port, _ := strconv.Atoi(p)
+		dst = netip.AddrPortFrom(ip, uint16(port))
+	} else if r.hop.IsValid() {
+		// A registrar given by name: ping the address its answers came from (what DNS gave sipgo).
+		dst = r.hop
+	} else {
 		return false
 	}
-	_, p, _ := net.SplitHostPort(r.spec.HopAddr())
-	port, _ := strconv.Atoi(p)
-	err := r.ua.Ping(r.spec.Transport, netip.AddrPortFrom(ip, uint16(port)))
+	err := r.ua.Ping(r.spec.Transport, dst)
 	if errors.Is(err, sipua.ErrNoFlow) {
 		r.log.Info("connection to the registrar closed: registering again")
 		return true

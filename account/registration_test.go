@@ -28,6 +28,7 @@ type fakeUA struct {
 	mu     sync.Mutex
 	reqs   []*sip.Request
 	pings  int
+	pinged netip.AddrPort // where the last keepalive went
 	answer func(n int, req *sip.Request) (*sip.Response, error)
 }
 
@@ -40,9 +41,10 @@ func (f *fakeUA) Do(ctx context.Context, req *sip.Request) (*sip.Response, error
 	return answer(n, req)
 }
 
-func (f *fakeUA) Ping(string, netip.AddrPort) error {
+func (f *fakeUA) Ping(_ string, dst netip.AddrPort) error {
 	f.mu.Lock()
 	f.pings++
+	f.pinged = dst
 	f.mu.Unlock()
 	return nil
 }
@@ -120,7 +122,12 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, answer func(n int, req *sip.Request) (*sip.Response, error)) *harness {
-	spec, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Registrar: "sip:10.0.0.5", Expires: 3600})
+	return newHarnessAt(t, "sip:10.0.0.5", answer)
+}
+
+// newHarnessAt is newHarness with the account's registrar at registrar.
+func newHarnessAt(t *testing.T, registrar string, answer func(n int, req *sip.Request) (*sip.Response, error)) *harness {
+	spec, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Registrar: registrar, Expires: 3600})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,5 +406,26 @@ func TestAuthorizeSHA256(t *testing.T) {
 	want := h(h("alice:example.org:pw") + ":abc:00000001:" + a.Cnonce + ":auth:" + h("REGISTER:sip:example.org"))
 	if a.Response != want || a.Algorithm != "SHA-256" || a.QOP != "auth" || a.URI != "sip:example.org" {
 		t.Errorf("credentials %+v, want SHA-256 response %s", a, want)
+	}
+}
+
+// TestKeepaliveNamedRegistrar: a registrar given by host name is kept alive at the address its
+// answers came from, since the keepalive cannot wait for DNS.
+func TestKeepaliveNamedRegistrar(t *testing.T) {
+	h := newHarnessAt(t, "sip:registrar.example.org", func(n int, req *sip.Request) (*sip.Response, error) {
+		res, err := registrar(3600)(n, req)
+		if res != nil {
+			res.SetSource("192.0.2.44:5060")
+		}
+		return res, err
+	})
+	h.state(phone.RegRegistered)
+	h.until("the refresh and keepalive timers", func() bool { return h.clk.Timers() >= 2 })
+	h.clk.Advance(KeepaliveInterval)
+	h.until("a keepalive", func() bool { h.ua.mu.Lock(); defer h.ua.mu.Unlock(); return h.ua.pings == 1 })
+	h.ua.mu.Lock()
+	defer h.ua.mu.Unlock()
+	if want := netip.MustParseAddrPort("192.0.2.44:5060"); h.ua.pinged != want {
+		t.Errorf("keepalive went to %v, want %v (where the registrar answered from)", h.ua.pinged, want)
 	}
 }
