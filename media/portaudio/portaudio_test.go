@@ -205,7 +205,7 @@ func loopTone(t *testing.T, name string, rate int) {
 	// Measure the captured tone, without its first and last 100 ms (fade in/out of the server).
 	first, last := -1, -1
 	for i := 0; i+frameN <= len(got); i += frameN {
-		if rms(got[i:i+frameN]) > 1000 {
+		if audiotest.RMSdBFS(got[i:i+frameN]) > -30 {
 			if first < 0 {
 				first = i
 			}
@@ -219,13 +219,13 @@ func loopTone(t *testing.T, name string, rate int) {
 	body := got[first+rate/10 : max(last-rate/10, first+rate/10)]
 	var silentFrames int
 	for i := 0; i+frameN <= len(body); i += frameN {
-		if rms(body[i:i+frameN]) < 100 {
+		if audiotest.RMSdBFS(body[i:i+frameN]) < -50 {
 			silentFrames++
 		}
 	}
 	wantDB := 20 * math.Log10(0.5/math.Sqrt2)
-	gotDB := 20 * math.Log10(rms(body)/32768)
-	freq := dominant(body, rate)
+	an := audiotest.Analyze(body, rate)
+	gotDB, freq := an.RMSdBFS, an.DominantHz
 	t.Logf("%d Hz: tone captured for %.2f s (wrote 2.00 s), %.1f dBFS (wrote %.1f), dominant %.1f Hz, %d silent frames in the middle",
 		rate, span, gotDB, wantDB, freq, silentFrames)
 	if math.Abs(freq-1000) > 10 {
@@ -238,43 +238,6 @@ func loopTone(t *testing.T, name string, rate int) {
 	if span < 1.7 || span > 2.4 {
 		t.Errorf("got %.2f s of tone, want about 2", span)
 	}
-}
-
-// dominant returns the frequency of the strongest Goertzel response from 50 Hz to Nyquist, in
-// 1 Hz steps near the peak.
-func dominant(p []int16, rate int) float64 {
-	best, bestAmp := 0.0, 0.0
-	scan := func(from, to, step float64) {
-		for f := from; f <= to; f += step {
-			if a := goertzelAmp(p, f, rate); a > bestAmp {
-				best, bestAmp = f, a
-			}
-		}
-	}
-	scan(50, float64(rate)/2-50, 25)
-	scan(best-25, best+25, 1)
-	return best
-}
-
-func rms(p []int16) float64 {
-	var s float64
-	for _, v := range p {
-		s += float64(v) * float64(v)
-	}
-	return math.Sqrt(s / float64(len(p)))
-}
-
-// goertzelAmp returns the amplitude of freq in p.
-func goertzelAmp(p []int16, freq float64, rate int) float64 {
-	w := 2 * math.Pi * freq / float64(rate)
-	c := 2 * math.Cos(w)
-	var s1, s2 float64
-	for _, v := range p {
-		s0 := float64(v) + c*s1 - s2
-		s2, s1 = s1, s0
-	}
-	power := s1*s1 + s2*s2 - c*s1*s2
-	return 2 * math.Sqrt(power) / float64(len(p))
 }
 
 // The rings between the callback and Read/Write must not allocate: the callback runs on the
