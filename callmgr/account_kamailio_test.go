@@ -122,10 +122,7 @@ func (c *accountCore) waitAccount(timeout time.Duration, want phone.RegState) ph
 func TestAccountCallsBaresipThroughKamailio(t *testing.T) {
 	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
-	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
-	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	bob := registeredBob(t, k)
 	a := startAccountCore(t, k, "alice", "alicepw", 600)
 	ci, err := a.mgr.Call(ctx(t), "bob", "")
 	if err != nil {
@@ -158,22 +155,9 @@ func TestAccountCallsBaresipThroughKamailio(t *testing.T) {
 
 func TestBaresipCallsAccountThroughKamailio(t *testing.T) {
 	k := kamailio.Start(t, kamailio.Options{})
-	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
-	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	bob := registeredBob(t, k)
 	a := startAccountCore(t, k, "alice", "alicepw", 600)
-	if err := bob.Dial("sip:alice@" + k.Domain()); err != nil {
-		t.Fatal(err)
-	}
-	a.waitState(10*time.Second, phone.CallIncoming)
-	if err := a.mgr.Answer(ctx(t), ""); err != nil {
-		t.Fatal(err)
-	}
-	a.waitState(5*time.Second, phone.CallActive)
-	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	bobCalls(t, bob, a.core, "sip:alice@"+k.Domain())
 	time.Sleep(3 * time.Second)
 	if err := bob.Hangup(); err != nil {
 		t.Fatal(err)
@@ -285,10 +269,7 @@ func TestKamailioRestart(t *testing.T) {
 func TestTLSAccountCallsBothWays(t *testing.T) {
 	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{TLS: true})
-	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
-	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	bob := registeredBob(t, k)
 	a := startAccountCoreOn(t, k, "tls", "alice", "alicepw", 600)
 	cs, err := k.Contacts("alice")
 	if err != nil || len(cs) != 1 || !strings.HasPrefix(cs[0].Socket, "tls:") || !strings.Contains(cs[0].Address, "transport=tls") {
@@ -296,17 +277,7 @@ func TestTLSAccountCallsBothWays(t *testing.T) {
 	}
 	t.Logf("alice's binding: %s (received %s, socket %s)", cs[0].Address, cs[0].Received, cs[0].Socket)
 	// Incoming.
-	if err := bob.Dial("sip:alice@" + k.Domain()); err != nil {
-		t.Fatal(err)
-	}
-	a.waitState(10*time.Second, phone.CallIncoming)
-	if err := a.mgr.Answer(ctx(t), ""); err != nil {
-		t.Fatal(err)
-	}
-	a.waitState(5*time.Second, phone.CallActive)
-	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	bobCalls(t, bob, a.core, "sip:alice@"+k.Domain())
 	time.Sleep(2 * time.Second)
 	if err := bob.Hangup(); err != nil {
 		t.Fatal(err)
@@ -342,10 +313,7 @@ func TestTLSAccountCallsBothWays(t *testing.T) {
 // credentials and reaches baresip.
 func TestChallengedBYE(t *testing.T) {
 	k := kamailio.Start(t, kamailio.Options{})
-	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
-	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	bob := registeredBob(t, k)
 	c := startAccountCore(t, k, "carol", "carolpw", 600)
 	ci, err := c.mgr.Call(ctx(t), "bob", "")
 	if err != nil {
@@ -372,24 +340,11 @@ func TestChallengedBYE(t *testing.T) {
 func TestChallengedInDialogRequests(t *testing.T) {
 	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
-	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
-	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	bob := registeredBob(t, k)
 	c := startAccountCore(t, k, "carol", "carolpw", 600)
-	if err := bob.Dial("sip:carol@" + k.Domain()); err != nil {
-		t.Fatal(err)
-	}
-	in := c.waitState(10*time.Second, phone.CallIncoming)
+	in := bobCalls(t, bob, c.core, "sip:carol@"+k.Domain())
 	if in.Account != "test" {
 		t.Errorf("incoming call's account %q, want %q", in.Account, "test")
-	}
-	if err := c.mgr.Answer(ctx(t), in.ID); err != nil {
-		t.Fatal(err)
-	}
-	c.waitState(5*time.Second, phone.CallActive)
-	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
-		t.Fatal(err)
 	}
 	invites := k.Requests("INVITE")
 	if err := c.mgr.Hold(ctx(t), in.ID); err != nil {
@@ -440,4 +395,32 @@ func TestScannerOptionsUnanswered(t *testing.T) {
 	if codes := readStatusCodes(conn, time.Second); len(codes) != 0 {
 		t.Errorf("the phone answered a scanner's OPTIONS with %v", codes)
 	}
+}
+
+// registeredBob starts a baresip "bob" (1000 Hz) registered at k.
+func registeredBob(t *testing.T, k *kamailio.Kamailio) *baresip.Baresip {
+	t.Helper()
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
+	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return bob
+}
+
+// bobCalls has bob dial uri and c answer, and waits until both sides have the call up. It
+// returns the incoming call as c saw it ring.
+func bobCalls(t *testing.T, bob *baresip.Baresip, c *core, uri string) phone.CallInfo {
+	t.Helper()
+	if err := bob.Dial(uri); err != nil {
+		t.Fatal(err)
+	}
+	in := c.waitState(10*time.Second, phone.CallIncoming)
+	if err := c.mgr.Answer(ctx(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.waitState(5*time.Second, phone.CallActive)
+	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return in
 }
