@@ -142,30 +142,7 @@ func TestDTMFOpusBaresip(t *testing.T) {
 	}
 	te, teRecv, _, _ := callMedia(t, a, ci.ID)
 	t.Logf("baresip's answer: telephone-event %d (sent), %d (received only)", te, teRecv)
-	const digits = "19#*"
-	if err := a.mgr.SendDTMF(ctx(t), ci.ID, digits); err != nil {
-		t.Fatal(err)
-	}
-	var got string
-	for range digits {
-		ev, err := bob.WaitEvent(baresip.CallDTMFStart, 5*time.Second)
-		if err != nil {
-			t.Fatalf("baresip recognised %q of %q: %v", got, digits, err)
-		}
-		got += ev.Param
-	}
-	if got != digits {
-		t.Errorf("baresip recognised %q, want %q", got, digits)
-	}
-	for _, d := range "5#" {
-		if _, err := bob.Command("sndcode", string(d)); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if got := a.waitDigits(2, 5*time.Second); got != "5#" {
-		t.Errorf("from baresip: got %q, want %q", got, "5#")
-	}
+	dtmfWithBaresip(t, a, bob, ci.ID)
 	if err := a.mgr.Hangup(ctx(t), ci.ID); err != nil {
 		t.Fatal(err)
 	}
