@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -20,49 +19,9 @@ import (
 	"trayphone/internal/config"
 	"trayphone/internal/contacts"
 	"trayphone/internal/siptest/baresip"
+	"trayphone/internal/siptest/dbustest"
 	"trayphone/internal/testenv"
 )
-
-// startTestBus starts a private session dbus-daemon for t and returns its address.
-func startTestBus(t *testing.T) string {
-	t.Helper()
-	daemon := testenv.RequireProgram(t, "dbus-daemon")
-	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address=1",
-		"--address=unix:path="+filepath.Join(t.TempDir(), "bus"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() { // exits when dbus-daemon prints its address or is killed
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		addr <- strings.TrimSpace(line)
-	}()
-	select {
-	case a := <-addr:
-		if a == "" {
-			t.Fatal("dbus-daemon printed no address")
-		}
-		return a
-	case <-time.After(10 * time.Second):
-		t.Fatal("dbus-daemon did not start")
-	}
-	return ""
-}
-
-func busConn(t *testing.T, addr string) *dbus.Conn {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect %s: %v", addr, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // syncBuffer is a bytes.Buffer that a child process's output can be written to while the test
 // reads it.
@@ -197,8 +156,8 @@ func (n menuItem) find(path string) (menuItem, bool) {
 // from baresip notify with Answer/Decline buttons that work; a cancelled call closes its
 // notification and leaves a missed-call one; Quit shuts the phone down cleanly.
 func TestDesktopTrayAndNotifications(t *testing.T) {
-	addr := startTestBus(t)
-	conn := busConn(t, addr)
+	addr := dbustest.StartBus(t)
+	conn := dbustest.Connect(t, addr)
 	w := &sniWatcher{items: make(chan string, 4)}
 	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
 		t.Fatal(err)
@@ -206,7 +165,7 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 	if r, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("own watcher: %v %v", r, err)
 	}
-	notes := &notifServer{conn: busConn(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
+	notes := &notifServer{conn: dbustest.Connect(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
 	if err := notes.conn.Export(notes, notifPath, notifIface); err != nil {
 		t.Fatal(err)
 	}
@@ -546,8 +505,8 @@ func TestScreenshot(t *testing.T) {
 // it says once that there is no tray, and a call from baresip still notifies, naming the caller from
 // contacts imported while the phone runs, and is answered from the notification's button.
 func TestNoTrayStillNotifies(t *testing.T) {
-	addr := startTestBus(t)
-	notes := &notifServer{conn: busConn(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
+	addr := dbustest.StartBus(t)
+	notes := &notifServer{conn: dbustest.Connect(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
 	if err := notes.conn.Export(notes, notifPath, notifIface); err != nil {
 		t.Fatal(err)
 	}

@@ -1,62 +1,12 @@
 package tray
 
 import (
-	"bufio"
 	"context"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
 	"trayphone/internal/phone"
-	"trayphone/internal/testenv"
 )
-
-// startBus starts a private session dbus-daemon for t and returns its address.
-func startBus(t *testing.T) string {
-	t.Helper()
-	daemon := testenv.RequireProgram(t, "dbus-daemon")
-	dir := t.TempDir()
-	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address=1",
-		"--address=unix:path="+filepath.Join(dir, "bus"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		addr <- strings.TrimSpace(line)
-	}()
-	select {
-	case a := <-addr:
-		if a == "" {
-			t.Fatal("dbus-daemon printed no address")
-		}
-		return a
-	case <-time.After(10 * time.Second):
-		t.Fatal("dbus-daemon did not start")
-	}
-	return ""
-}
-
-// connect opens a connection to the bus at addr, closed when t ends.
-func connect(t *testing.T, addr string) *dbus.Conn {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect %s: %v", addr, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // recorder is a Controller that records the commands it gets as "verb arg..." lines.
 type recorder struct {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"trayphone/internal/siptest/dbustest"
 
 	"github.com/godbus/dbus/v5"
 
@@ -37,7 +38,7 @@ type notifServer struct {
 
 func startNotifServer(t *testing.T, addr string, actions bool) *notifServer {
 	t.Helper()
-	s := &notifServer{conn: connect(t, addr), notes: make(chan notifyCall, 10), closed: make(chan uint32, 10), actions: actions}
+	s := &notifServer{conn: dbustest.Connect(t, addr), notes: make(chan notifyCall, 10), closed: make(chan uint32, 10), actions: actions}
 	if err := s.conn.Export(s, notifPath, notifIface); err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +147,10 @@ func checkIncoming(t *testing.T, n notifyCall) uint32 {
 }
 
 func TestNotifierIncomingCall(t *testing.T) {
-	addr := startBus(t)
+	addr := dbustest.StartBus(t)
 	srv := startNotifServer(t, addr, true)
 	ctl := newRecorder()
-	n := newNotifier(connect(t, addr), ctl, nil, nil)
+	n := newNotifier(dbustest.Connect(t, addr), ctl, nil, nil)
 	defer n.Close()
 
 	t.Run("answer", func(t *testing.T) {
@@ -201,9 +202,9 @@ func TestNotifierIncomingCall(t *testing.T) {
 }
 
 func TestNotifierRegistrationFailsOnce(t *testing.T) {
-	addr := startBus(t)
+	addr := dbustest.StartBus(t)
 	srv := startNotifServer(t, addr, true)
-	n := newNotifier(connect(t, addr), newRecorder(), nil, nil)
+	n := newNotifier(dbustest.Connect(t, addr), newRecorder(), nil, nil)
 	defer n.Close()
 	acct := func(state phone.RegState, reason string) phone.Event {
 		return phone.Event{Type: phone.EventAccount, Account: &phone.AccountInfo{ID: "a1", AOR: "sip:alice@example.com", State: state, Reason: reason}}
@@ -230,10 +231,10 @@ func TestNotifierRegistrationFailsOnce(t *testing.T) {
 // Without the "actions" capability the ringing call gets no D-Bus note with buttons (beeep's plain
 // note goes to the same server, without actions); the tray menu's Answer/Decline are the fallback.
 func TestNotifierWithoutActions(t *testing.T) {
-	addr := startBus(t)
+	addr := dbustest.StartBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr) // beeep's plain notification goes to this bus
 	srv := startNotifServer(t, addr, false)
-	n := newNotifier(connect(t, addr), newRecorder(), nil, nil)
+	n := newNotifier(dbustest.Connect(t, addr), newRecorder(), nil, nil)
 	defer n.Close()
 	n.Handle(callEvent("c1", phone.CallIncoming, false, ""))
 	got := srv.nextNote(t)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"trayphone/internal/siptest/dbustest"
 
 	"github.com/godbus/dbus/v5"
 
@@ -104,12 +105,12 @@ func (n menuNode) find(path string) (menuNode, bool) {
 }
 
 func TestRunMenuOverDBus(t *testing.T) {
-	addr := startBus(t)
+	addr := dbustest.StartBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
 	if Available() {
 		t.Fatal("Available() = true before any StatusNotifierWatcher exists")
 	}
-	conn := connect(t, addr)
+	conn := dbustest.Connect(t, addr)
 	w := &watcher{items: make(chan string, 4)}
 	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
 		t.Fatal(err)
