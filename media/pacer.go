@@ -1,7 +1,7 @@
 package media
 
 import (
-	"runtime"
+	"sync"
 	"time"
 
 	"trayphone/internal/clock"
@@ -11,35 +11,38 @@ import (
 // by more than this skips the missed ticks instead of bursting them onto the network.
 const pacerMaxCatchUp = 2
 
-// pacerFinish is how long before a tick is due the pacer stops waiting on a Go timer and sleeps the
-// rest in the kernel (see fineSleep), when it can. Go's timers on Linux wake through epoll_pwait,
-// whose timeout counts whole milliseconds: a timer fires up to 1 ms after it is due (0.35 ms
-// typically), which was most of the RTP send-interval jitter. The Go timer, set this much early,
-// fires in [due-1.5 ms, due-0.5 ms] plus scheduling delay; the kernel sleep then ends on time.
-const pacerFinish = 1500 * time.Microsecond
-
 // pacer wakes a loop on an absolute grid: tick n is due at start + n×period, so the schedule does
 // not drift however long each tick takes, and tick n always corresponds to n periods of wall
 // clock (the RTP timestamp is derived from it). It is owned by one goroutine.
+//
+// With the real clock on Linux the grid is a kernel interval timer (tickTimer, ticker_linux.go):
+// ticks come within microseconds of when they are due and cost no Go timer. Otherwise (a fake
+// clock in tests, other platforms, or no timerfd to be had) a Go timer is reset for each tick.
 type pacer struct {
 	clk    clock.Clock
 	timer  clock.Timer
 	period time.Duration
 	start  time.Time
 	n      int64 // index of the next tick
-	// finish is pacerFinish when the last stretch is slept in the kernel: with the real clock,
-	// on a platform with fineSleep, and when another P can run the rest of the process meanwhile.
-	finish time.Duration
+
+	kt      *tickTimer // nil: Go timer
+	pending uint64     // kernel timer expiries read but not yet delivered
+	watched bool       // a goroutine interrupts kt when wait's done channel closes
+	quit    chan struct{}
+	once    sync.Once
 }
 
 // newPacer returns a pacer whose tick 0 is due at once.
 func newPacer(clk clock.Clock, period time.Duration) *pacer {
-	t := clk.NewTimer(time.Hour)
-	t.Stop()
-	p := &pacer{clk: clk, timer: t, period: period, start: clk.Now()}
-	if _, real := clk.(clock.Real); real && haveFineSleep && runtime.GOMAXPROCS(0) > 1 && period > 4*pacerFinish {
-		p.finish = pacerFinish
+	p := &pacer{clk: clk, period: period, start: clk.Now(), quit: make(chan struct{})}
+	if _, real := clk.(clock.Real); real {
+		if kt, err := newTickTimer(period); err == nil {
+			p.kt = kt
+			return p
+		}
 	}
+	p.timer = clk.NewTimer(time.Hour)
+	p.timer.Stop()
 	return p
 }
 
@@ -49,11 +52,14 @@ func (p *pacer) due(n int64) time.Time { return p.start.Add(time.Duration(n) * p
 // wait blocks until the next tick is due, or until done is closed (then ok is false). It returns
 // the index of the tick to run and how many ticks before it were skipped because the caller fell
 // more than pacerMaxCatchUp periods behind; the caller accounts for the skipped ticks (advances
-// its RTP timestamp) without running them.
+// its RTP timestamp) without running them. A pacer is always waited on with the same done.
 func (p *pacer) wait(done <-chan struct{}) (tick, skipped int64, ok bool) {
+	if p.kt != nil {
+		return p.waitKernel(done)
+	}
 	due := p.due(p.n)
 	for {
-		d := due.Sub(p.clk.Now()) - p.finish
+		d := due.Sub(p.clk.Now())
 		if d <= 0 {
 			break
 		}
@@ -70,11 +76,6 @@ func (p *pacer) wait(done <-chan struct{}) (tick, skipped int64, ok bool) {
 		return p.n, 0, false
 	default:
 	}
-	if p.finish > 0 {
-		for d := due.Sub(p.clk.Now()); d > 0; d = due.Sub(p.clk.Now()) {
-			fineSleep(min(d, p.finish))
-		}
-	}
 	// Ticks due by now, beyond this one.
 	if behind := int64(p.clk.Now().Sub(due) / p.period); behind > pacerMaxCatchUp {
 		p.n += behind
@@ -85,5 +86,52 @@ func (p *pacer) wait(done <-chan struct{}) (tick, skipped int64, ok bool) {
 	return tick, skipped, true
 }
 
-// stop releases the timer.
-func (p *pacer) stop() { p.timer.Stop() }
+// waitKernel is wait on the kernel timer. Each read of the timer says how many ticks have come
+// due since the last one: one is delivered at once, up to pacerMaxCatchUp more on the next calls
+// without blocking; more than that are skipped.
+func (p *pacer) waitKernel(done <-chan struct{}) (tick, skipped int64, ok bool) {
+	if !p.watched {
+		// Exits when done closes (it then ends a blocked read) or when stop is called.
+		p.watched = true
+		go func(kt *tickTimer) {
+			select {
+			case <-done:
+				kt.interrupt()
+			case <-p.quit:
+			}
+		}(p.kt)
+	}
+	if p.pending == 0 {
+		k, err := p.kt.wait()
+		if err != nil {
+			return p.n, 0, false
+		}
+		p.pending = k
+	}
+	select {
+	case <-done:
+		return p.n, 0, false
+	default:
+	}
+	p.pending--
+	if behind := int64(p.pending); behind > pacerMaxCatchUp {
+		p.n += behind
+		skipped = behind
+		p.pending = 0
+	}
+	tick = p.n
+	p.n++
+	return tick, skipped, true
+}
+
+// stop releases the timer. The pacer is not used after it.
+func (p *pacer) stop() {
+	p.once.Do(func() {
+		close(p.quit)
+		if p.kt != nil {
+			p.kt.close()
+		} else {
+			p.timer.Stop()
+		}
+	})
+}

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -216,18 +215,4 @@ func (w *udpWriter) setDest(to netip.AddrPort) error {
 	}
 	w.to = to
 	return nil
-}
-
-// haveFineSleep says fineSleep sleeps in the kernel (pacer.go).
-const haveFineSleep = true
-
-// fineSleep sleeps for d (at most a couple of milliseconds) in nanosleep(2), made as a raw system
-// call: the thread and its P stay with the calling goroutine, so no other thread is woken to take
-// the P and the sleep ends within the kernel's timer slack (~50 µs) instead of on Go's millisecond
-// netpoll timeout. The P is unavailable for d: a stop-the-world waits for it up to d, which is why
-// the pacer only does this with GOMAXPROCS > 1 and for the last pacerFinish. A signal (Go's
-// preemption, the profiler) ends the sleep early; the caller sleeps again.
-func fineSleep(d time.Duration) {
-	ts := syscall.NsecToTimespec(int64(d))
-	syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }

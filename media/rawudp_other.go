@@ -27,8 +27,3 @@ func (w *udpWriter) init(conn *net.UDPConn) { w.conn = conn }
 func (w *udpWriter) writeTo(b []byte, to netip.AddrPort) (int, error) {
 	return w.conn.WriteToUDPAddrPort(b, to)
 }
-
-// haveFineSleep says fineSleep sleeps in the kernel (pacer.go); here it does not.
-const haveFineSleep = false
-
-func fineSleep(d time.Duration) { time.Sleep(d) }

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package media
+
+import (
+	"errors"
+	"time"
+)
+
+// tickTimer is a periodic kernel timer on Linux (ticker_linux.go); elsewhere the pacer uses Go's
+// timers.
+type tickTimer struct{}
+
+func newTickTimer(time.Duration) (*tickTimer, error) {
+	return nil, errors.New("tick timer: not available on this platform")
+}
+
+func (t *tickTimer) wait() (uint64, error) { return 0, errors.New("tick timer: not available") }
+func (t *tickTimer) interrupt()            {}
+func (t *tickTimer) close()                {}
