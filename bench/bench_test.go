@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 // peerResult is what one side of a benchmarked call measured.
 type peerResult struct {
 	cpuPct  float64 // of one core, over the measured window
+	swPerS  float64 // context switches per second, all threads
 	rssKiB  int
 	hwmKiB  int
 	udpPort []int
@@ -32,7 +34,8 @@ type peerResult struct {
 type pairResult struct {
 	name          string
 	a, b          peerResult
-	p50, p99, max float64 // RTP send-interval jitter, ms, both directions
+	p50, p99, max float64   // RTP send-interval jitter, ms, both directions
+	jitter        []float64 // the deviations p50, p99 and max are taken from
 	packets       int
 	idleCPUPct    float64 // mean of the two processes before the call, % of one core (trayphone only)
 }
@@ -119,27 +122,29 @@ func measure(t *testing.T, name, dir string, pids [2]int, d time.Duration) pairR
 	}
 	stop := capture(t, dir, ports)
 	var cpu0 [2]time.Duration
+	var sw0 [2]int64
 	for i, pid := range pids {
-		cpu0[i], _ = CPUTime(pid)
+		cpu0[i], sw0[i], _ = ThreadStats(pid)
 	}
 	t0 := time.Now()
 	time.Sleep(d)
 	wall := time.Since(t0)
 	for i, pid := range pids {
-		c, err := CPUTime(pid)
+		c, sw, err := ThreadStats(pid)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		peers[i].cpuPct = 100 * float64(c-cpu0[i]) / float64(wall)
+		peers[i].swPerS = float64(sw-sw0[i]) / wall.Seconds()
 		peers[i].rssKiB, peers[i].hwmKiB, _ = RSS(pid)
 	}
-	var jit []float64
 	for _, times := range stop() {
 		r.packets += len(times)
-		jit = append(jit, SendJitter(times, 20*time.Millisecond)...)
+		r.jitter = append(r.jitter, SendJitter(times, 20*time.Millisecond)...)
 	}
-	r.p50, r.p99, r.max = Percentiles(jit)
-	t.Logf("%s: %+v", name, r)
+	r.p50, r.p99, r.max = Percentiles(slices.Clone(r.jitter))
+	t.Logf("%s: cpu %.3f %% / %.3f %%, %.0f / %.0f switches/s, jitter p50 %.3f p99 %.3f max %.3f ms, %d packets",
+		name, r.a.cpuPct, r.b.cpuPct, r.a.swPerS, r.b.swPerS, r.p50, r.p99, r.max, r.packets)
 	return r
 }
 
@@ -205,13 +210,13 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 	idle := min(10*time.Second, d/3)
 	var idle0 [2]time.Duration
 	for i, p := range peers {
-		idle0[i], _ = CPUTime(p.cmd.Process.Pid)
+		idle0[i], _, _ = ThreadStats(p.cmd.Process.Pid)
 	}
 	t0 := time.Now()
 	time.Sleep(idle)
 	var idlePct float64
 	for i, p := range peers {
-		c, _ := CPUTime(p.cmd.Process.Pid)
+		c, _, _ := ThreadStats(p.cmd.Process.Pid)
 		idlePct += 100 * float64(c-idle0[i]) / float64(time.Since(t0)) / 2
 	}
 	if out, err := cli(peers[0], "call", fmt.Sprintf("sip:b@127.0.0.1:%d", peers[1].port)); err != nil {
@@ -263,31 +268,71 @@ func runBaresipPair(t *testing.T, dir string, d time.Duration) pairResult {
 	return r
 }
 
-// TestCompare runs a PCMU call between two trayphone processes and one between two baresip
-// processes, file audio both, and prints CPU per call, memory and RTP send-interval jitter side
-// by side. Run by bench/run.sh (TRAYPHONE_BENCH=1; TRAYPHONE_BENCH_SECONDS, default 60).
+// TestCompare runs PCMU calls between two trayphone processes and between two baresip
+// processes, file audio both, and prints CPU per call, context switches, memory and RTP
+// send-interval jitter side by side. The two kinds take turns (trayphone, baresip, trayphone, …)
+// for TRAYPHONE_BENCH_ROUNDS rounds (default 3) so that a busy spell of a shared machine does
+// not land on one side only; CPU and memory are the medians of the rounds, the jitter
+// percentiles are over all rounds' packets. Run by bench/run.sh (TRAYPHONE_BENCH=1;
+// TRAYPHONE_BENCH_SECONDS per call, default 60).
 func TestCompare(t *testing.T) {
 	if os.Getenv("TRAYPHONE_BENCH") == "" {
 		t.Skip("benchmark: run bench/run.sh (TRAYPHONE_BENCH=1)")
 	}
 	d := benchDuration()
+	rounds := 3
+	if n, err := strconv.Atoi(os.Getenv("TRAYPHONE_BENCH_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
 	dir := t.TempDir()
-	tp := runTrayphonePair(t, mkdir(t, filepath.Join(dir, "tp")), d)
-	bs := runBaresipPair(t, mkdir(t, filepath.Join(dir, "bs")), d)
+	var tps, bss []pairResult
+	for i := range rounds {
+		tps = append(tps, runTrayphonePair(t, mkdir(t, filepath.Join(dir, fmt.Sprintf("tp%d", i))), d))
+		bss = append(bss, runBaresipPair(t, mkdir(t, filepath.Join(dir, fmt.Sprintf("bs%d", i))), d))
+	}
+	type summary struct {
+		cpu, sw, rss  float64
+		cpus          []string
+		p50, p99, max float64
+		packets       int
+	}
+	sum := func(rs []pairResult) summary {
+		var s summary
+		var cpu, sw, rss, jit []float64
+		for _, r := range rs {
+			c := (r.a.cpuPct + r.b.cpuPct) / 2
+			cpu = append(cpu, c)
+			s.cpus = append(s.cpus, fmt.Sprintf("%.2f", c))
+			sw = append(sw, (r.a.swPerS+r.b.swPerS)/2)
+			rss = append(rss, float64(r.a.rssKiB+r.b.rssKiB)/2048)
+			jit = append(jit, r.jitter...)
+			s.packets += r.packets
+		}
+		s.cpu, s.sw, s.rss = Median(cpu), Median(sw), Median(rss)
+		s.p50, s.p99, s.max = Percentiles(jit)
+		return s
+	}
+	tp, bs := sum(tps), sum(bss)
+	var idle []float64
+	for _, r := range tps {
+		idle = append(idle, r.idleCPUPct)
+	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "PCMU call, %v, file audio, both peers on this machine\n\n", d)
+	fmt.Fprintf(&b, "PCMU call, %v each, file audio, both peers on this machine; %d rounds, trayphone and baresip taking turns\n\n", d, rounds)
 	fmt.Fprintf(&b, "| measure | trayphone | baresip | ratio |\n|---|---|---|---|\n")
 	row := func(name, unit string, x, y float64) {
 		fmt.Fprintf(&b, "| %s | %.3g %s | %.3g %s | %.2f |\n", name, x, unit, y, unit, x/y)
 	}
-	row("CPU per call (mean of the two processes, % of one core)", "%", (tp.a.cpuPct+tp.b.cpuPct)/2, (bs.a.cpuPct+bs.b.cpuPct)/2)
-	row("RSS per process (mean)", "MiB", float64(tp.a.rssKiB+tp.b.rssKiB)/2048, float64(bs.a.rssKiB+bs.b.rssKiB)/2048)
+	row("CPU per call (% of one core per process, median of rounds)", "%", tp.cpu, bs.cpu)
+	row("context switches per process per second (median of rounds)", "", tp.sw, bs.sw)
+	row("RSS per process (median of rounds)", "MiB", tp.rss, bs.rss)
 	row("RTP send-interval jitter p50", "ms", tp.p50, bs.p50)
 	row("RTP send-interval jitter p99", "ms", tp.p99, bs.p99)
 	row("RTP send-interval jitter max", "ms", tp.max, bs.max)
-	fmt.Fprintf(&b, "\npackets captured: trayphone %d, baresip %d\n", tp.packets, bs.packets)
-	fmt.Fprintf(&b, "trayphone idle daemon before the call (mean of the two, %% of one core): %.3g %%\n", tp.idleCPUPct)
+	fmt.Fprintf(&b, "\nCPU per round (%%): trayphone %s; baresip %s\n", strings.Join(tp.cpus, ", "), strings.Join(bs.cpus, ", "))
+	fmt.Fprintf(&b, "packets captured: trayphone %d, baresip %d\n", tp.packets, bs.packets)
+	fmt.Fprintf(&b, "trayphone idle daemon before the call (%% of one core, median of rounds): %.3g %%\n", Median(idle))
 	t.Log("\n" + b.String())
 	if out := os.Getenv("TRAYPHONE_BENCH_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {

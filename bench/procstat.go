@@ -14,31 +14,51 @@ import (
 	"time"
 )
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat (100 on Linux).
-const clockTicks = 100
+// ThreadStats sums over the live threads of process pid the time they have run on a CPU
+// (/proc/PID/task/TID/schedstat, nanoseconds, unlike the 10 ms ticks of /proc/PID/stat) and
+// their context switches, voluntary and not (/proc/PID/task/TID/status). Threads that have
+// exited no longer count; the processes measured here keep theirs for the whole call.
+func ThreadStats(pid int) (cpu time.Duration, switches int64, err error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, 0, fmt.Errorf("process %d: no threads found", pid)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(task, "schedstat"))
+		if err != nil {
+			continue // the thread just exited
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			cpu += time.Duration(ns)
+		}
+		st, err := os.ReadFile(filepath.Join(task, "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(st), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				switches += n
+			}
+		}
+	}
+	return cpu, switches, nil
+}
 
-// CPUTime returns the user+system CPU time process pid has used (/proc/PID/stat fields 14, 15).
-func CPUTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
+// Median returns the middle value of xs (the mean of the two middle ones for an even count),
+// sorting a copy; NaN for none.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
 	}
-	// The command name (field 2) may hold spaces; the fields after its ')' are plain.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	c := slices.Clone(xs)
+	slices.Sort(c)
+	if n := len(c); n%2 == 0 {
+		return (c[n/2-1] + c[n/2]) / 2
 	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
+	return c[len(c)/2]
 }
 
 // RSS returns the resident set size and its high-water mark of process pid, in KiB.

@@ -9,11 +9,26 @@ import (
 
 func TestProcHelpers(t *testing.T) {
 	t.Parallel()
-	if _, err := CPUTime(os.Getpid()); err != nil {
-		t.Fatal(err)
-	}
 	if rss, hwm, err := RSS(os.Getpid()); err != nil || rss <= 0 || hwm < rss {
 		t.Fatalf("RSS: got %d, %d, %v", rss, hwm, err)
+	}
+	// This process burns 20 ms of CPU: ThreadStats must see at least that much more.
+	cpu0, sw0, err := ThreadStats(os.Getpid())
+	if err != nil || cpu0 <= 0 {
+		t.Fatalf("ThreadStats: got %v, %v", cpu0, err)
+	}
+	for t0 := time.Now(); time.Since(t0) < 20*time.Millisecond; {
+	}
+	time.Sleep(5 * time.Millisecond) // and switches out at least once
+	cpu1, sw1, _ := ThreadStats(os.Getpid())
+	if cpu1-cpu0 < 15*time.Millisecond || sw1 <= sw0 {
+		t.Errorf("ThreadStats after 20 ms busy + a sleep: cpu +%v, switches +%d", cpu1-cpu0, sw1-sw0)
+	}
+	if m := Median([]float64{5, 1, 3}); m != 3 {
+		t.Errorf("median of 5 1 3: got %v", m)
+	}
+	if m := Median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median of 4 1 3 2: got %v", m)
 	}
 	p50, p99, mx := Percentiles([]float64{3, 1, 2, 4, 100})
 	if p50 != 3 || p99 != 100 || mx != 100 {

@@ -5,11 +5,12 @@
 #   2. trayphone↔trayphone against baresip↔baresip (PCMU, file audio, same duration): CPU per
 #      call, RSS, RTP send-interval jitter p50/p99/max, side by side as ratios;
 #   3. mouth-to-ear latency of trayphone's pipeline on loopback.
-# Usage: bench/run.sh [SECONDS]   (default 60; needs baresip and tshark, see scripts/setup.sh;
+# Usage: bench/run.sh [SECONDS [ROUNDS]]   (default 60 s, 3 rounds; needs baresip and tshark, see scripts/setup.sh;
 # tshark captures on lo, so run as root or with the capture capability)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
+rounds="${2:-3}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
@@ -19,10 +20,10 @@ echo "== Go benchmarks (ns per op; allocs per op)"
 go test -run '^$' -bench 'Frame|Mix|JitterBuffer|Session|Processing|ToneGenerator' -benchmem -count 1 ./media \
   | grep -E '^Benchmark' | awk '{printf "%-48s %12s ns/op %6s allocs/op\n", $1, $3, $(NF-1)}'
 echo
-echo "== trayphone vs baresip, ${secs}s PCMU call each"
-TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_SECONDS="$secs" TRAYPHONE_BENCH_OUT="$out/compare.md" \
+echo "== trayphone vs baresip, ${secs}s PCMU calls, ${rounds} rounds taking turns"
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_SECONDS="$secs" TRAYPHONE_BENCH_ROUNDS="$rounds" TRAYPHONE_BENCH_OUT="$out/compare.md" \
   TRAYPHONE_BENCH_LATENCY_OUT="$out/latency.txt" \
-  go test ./bench -run 'TestCompare|TestMouthToEar' -count 1 -timeout "$((secs * 3 + 120))s" >"$out/test.log" 2>&1 \
+  go test ./bench -run 'TestCompare|TestMouthToEar' -count 1 -timeout "$((secs * rounds * 3 + 180))s" >"$out/test.log" 2>&1 \
   || { cat "$out/test.log"; exit 1; }
 cat "$out/compare.md"
 echo
