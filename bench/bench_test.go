@@ -25,8 +25,7 @@ import (
 type peerResult struct {
 	cpuPct  float64 // of one core, over the measured window
 	swPerS  float64 // context switches per second, all threads
-	rssKiB  int
-	hwmKiB  int
+	mem     Memory
 	udpPort []int
 }
 
@@ -136,7 +135,7 @@ func measure(t *testing.T, name, dir string, pids [2]int, d time.Duration) pairR
 		}
 		peers[i].cpuPct = 100 * float64(c-cpu0[i]) / float64(wall)
 		peers[i].swPerS = float64(sw-sw0[i]) / wall.Seconds()
-		peers[i].rssKiB, peers[i].hwmKiB, _ = RSS(pid)
+		peers[i].mem, _ = RSS(pid)
 	}
 	for _, times := range stop() {
 		r.packets += len(times)
@@ -292,23 +291,25 @@ func TestCompare(t *testing.T) {
 	}
 	type summary struct {
 		cpu, sw, rss  float64
+		anon          float64
 		cpus          []string
 		p50, p99, max float64
 		packets       int
 	}
 	sum := func(rs []pairResult) summary {
 		var s summary
-		var cpu, sw, rss, jit []float64
+		var cpu, sw, rss, anon, jit []float64
 		for _, r := range rs {
 			c := (r.a.cpuPct + r.b.cpuPct) / 2
 			cpu = append(cpu, c)
 			s.cpus = append(s.cpus, fmt.Sprintf("%.2f", c))
 			sw = append(sw, (r.a.swPerS+r.b.swPerS)/2)
-			rss = append(rss, float64(r.a.rssKiB+r.b.rssKiB)/2048)
+			rss = append(rss, float64(r.a.mem.RSS+r.b.mem.RSS)/2048)
+			anon = append(anon, float64(r.a.mem.Anon+r.b.mem.Anon)/2048)
 			jit = append(jit, r.jitter...)
 			s.packets += r.packets
 		}
-		s.cpu, s.sw, s.rss = Median(cpu), Median(sw), Median(rss)
+		s.cpu, s.sw, s.rss, s.anon = Median(cpu), Median(sw), Median(rss), Median(anon)
 		s.p50, s.p99, s.max = Percentiles(jit)
 		return s
 	}
@@ -327,6 +328,7 @@ func TestCompare(t *testing.T) {
 	row("CPU per call (% of one core per process, median of rounds)", "%", tp.cpu, bs.cpu)
 	row("context switches per process per second (median of rounds)", "", tp.sw, bs.sw)
 	row("RSS per process (median of rounds)", "MiB", tp.rss, bs.rss)
+	row("of which anonymous (heap, stacks; the rest is the binary's and libraries' pages)", "MiB", tp.anon, bs.anon)
 	row("RTP send-interval jitter p50", "ms", tp.p50, bs.p50)
 	row("RTP send-interval jitter p99", "ms", tp.p99, bs.p99)
 	row("RTP send-interval jitter max", "ms", tp.max, bs.max)

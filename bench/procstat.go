@@ -61,11 +61,18 @@ func Median(xs []float64) float64 {
 	return c[len(c)/2]
 }
 
-// RSS returns the resident set size and its high-water mark of process pid, in KiB.
-func RSS(pid int) (rss, hwm int, err error) {
+// Memory is what /proc/PID/status says of a process's resident memory, in KiB.
+type Memory struct {
+	RSS  int // resident set size: anonymous memory plus the pages of the binary and libraries in use
+	Anon int // anonymous resident memory: heap, stacks, the process's own data; not shared
+	HWM  int // the RSS high-water mark
+}
+
+// RSS returns the resident memory of process pid.
+func RSS(pid int) (m Memory, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return Memory{}, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -77,12 +84,14 @@ func RSS(pid int) (rss, hwm int, err error) {
 		n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 		switch k {
 		case "VmRSS":
-			rss = n
+			m.RSS = n
+		case "RssAnon":
+			m.Anon = n
 		case "VmHWM":
-			hwm = n
+			m.HWM = n
 		}
 	}
-	return rss, hwm, sc.Err()
+	return m, sc.Err()
 }
 
 // UDPPorts returns the local UDP ports of the sockets process pid holds (IPv4 and IPv6).

@@ -9,8 +9,8 @@ import (
 
 func TestProcHelpers(t *testing.T) {
 	t.Parallel()
-	if rss, hwm, err := RSS(os.Getpid()); err != nil || rss <= 0 || hwm < rss {
-		t.Fatalf("RSS: got %d, %d, %v", rss, hwm, err)
+	if m, err := RSS(os.Getpid()); err != nil || m.RSS <= 0 || m.Anon <= 0 || m.Anon > m.RSS || m.HWM < m.RSS {
+		t.Fatalf("RSS: got %+v, %v", m, err)
 	}
 	// This process burns 20 ms of CPU: ThreadStats must see at least that much more.
 	cpu0, sw0, err := ThreadStats(os.Getpid())
