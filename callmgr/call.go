@@ -54,7 +54,10 @@ type call struct {
 	cnPT       uint8 // RFC 3389 comfort noise, 0 if the far end has none
 	remoteRTP  netip.AddrPort
 	sess       *media.Session
-	mediaAt    time.Time // when sess started
+	sw         *media.SwitchStream // the session's stream: the user's device or a conference port
+	tone       *media.Overlay      // laid over the user's device when the call plays there
+	conf       *conference         // the local conference the call is in, nil if none
+	mediaAt    time.Time           // when sess started
 	sdpSession uint64
 	sdpVersion uint64
 	reinviting bool
@@ -103,6 +106,7 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		Muted:      c.muted,
 		LocalHold:  c.localHold,
 		RemoteHold: c.remHold,
+		Conference: c.conf.ids(),
 		Started:    c.started,
 		Answered:   c.answerAt,
 		Ended:      c.ended,

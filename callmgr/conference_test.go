@@ -1,10 +1,14 @@
 package callmgr
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,5 +176,124 @@ func TestDeviceFallback(t *testing.T) {
 	s, rate = lastSeconds(t, fallbackOut, time.Second)
 	if p := tonePower(s, rate, 600); p < -3 {
 		t.Errorf("the fallback speaker plays b (600 Hz) at %.1f dB, want > -3 dB", p)
+	}
+}
+
+// waitCall returns a's next event about call id for which ok holds.
+func (c *core) waitCall(id, what string, ok func(phone.CallInfo) bool) phone.CallInfo {
+	c.t.Helper()
+	return c.wait(5*time.Second, "call "+id+" "+what, func(ci phone.CallInfo) bool { return ci.ID == id && ok(ci) })
+}
+
+// statusCall returns call id from m's status.
+func statusCall(t *testing.T, m *Manager, id string) phone.CallInfo {
+	t.Helper()
+	for _, ci := range m.Status().Calls {
+		if ci.ID == id {
+			return ci
+		}
+	}
+	t.Fatalf("call %s is not in the status", id)
+	return phone.CallInfo{}
+}
+
+// TestConferenceMembers follows a conference of three calls at A (with B, C and D) in the
+// snapshots and events: each call lists the conference's calls; when D hangs up the other two
+// list each other; when C hangs up the conference ends and B's call goes back to A's device,
+// where A and B still hear each other.
+func TestConferenceMembers(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "a", coreOpts{toneHz: 1000})
+	b := startCore(t, "b", coreOpts{toneHz: 600})
+	c := startCore(t, "c", coreOpts{toneHz: 1400})
+	d := startCore(t, "d", coreOpts{toneHz: 1800})
+	ab, _ := established(t, a, b)
+	ac, _ := established(t, a, c)
+	ad, dd := established(t, a, d)
+	all := []string{ab.ID, ac.ID, ad.ID}
+	if ci := statusCall(t, a.mgr, ab.ID); len(ci.Conference) != 0 {
+		t.Errorf("before the conference: call %s lists %v, want no conference", ab.ID, ci.Conference)
+	}
+	if err := a.mgr.Conference(ctx(t), all); err != nil {
+		t.Fatalf("conference: %v", err)
+	}
+	for _, id := range all {
+		ci := a.waitCall(id, "in the conference", func(ci phone.CallInfo) bool { return len(ci.Conference) > 0 })
+		if !slices.Equal(ci.Conference, all) {
+			t.Errorf("event of call %s: conference %v, want %v", id, ci.Conference, all)
+		}
+		if got := statusCall(t, a.mgr, id).Conference; !slices.Equal(got, all) {
+			t.Errorf("status of call %s: conference %v, want %v", id, got, all)
+		}
+	}
+	js, err := json.Marshal(statusCall(t, a.mgr, ab.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`"conference":["%s","%s","%s"]`, ab.ID, ac.ID, ad.ID); !strings.Contains(string(js), want) {
+		t.Errorf("JSON of call %s: %s, want it to contain %s", ab.ID, js, want)
+	}
+	time.Sleep(time.Second)
+
+	// D hangs up: B's and C's calls list the two of them.
+	if err := d.mgr.Hangup(ctx(t), dd.ID); err != nil {
+		t.Fatal(err)
+	}
+	two := []string{ab.ID, ac.ID}
+	for _, id := range two {
+		ci := a.waitCall(id, "in a conference of two", func(ci phone.CallInfo) bool { return len(ci.Conference) == 2 })
+		if !slices.Equal(ci.Conference, two) {
+			t.Errorf("after D hung up, call %s: conference %v, want %v", id, ci.Conference, two)
+		}
+	}
+	if ci := statusCall(t, a.mgr, ab.ID); !slices.Equal(ci.Conference, two) {
+		t.Errorf("status after D hung up: conference %v, want %v", ci.Conference, two)
+	}
+
+	// C hangs up: the conference ends; B's call is on its own again.
+	time.Sleep(500 * time.Millisecond)
+	if err := a.mgr.Hangup(ctx(t), ac.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(ab.ID, "out of the conference", func(ci phone.CallInfo) bool { return len(ci.Conference) == 0 && ci.State == phone.CallActive })
+	if ci := statusCall(t, a.mgr, ab.ID); len(ci.Conference) != 0 || ci.State != phone.CallActive {
+		t.Errorf("status after the conference ended: call %s %s in %v, want active in none", ab.ID, ci.State, ci.Conference)
+	}
+	c.waitState(5*time.Second, phone.CallEnded)
+	time.Sleep(1500 * time.Millisecond)
+	if err := a.mgr.Hangup(ctx(t), ab.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(5*time.Second, phone.CallEnded)
+	time.Sleep(200 * time.Millisecond) // A's device closes with the call
+
+	// The last second: A and B hear each other and nobody else, on the device the conference
+	// had (A's recording went on in one file).
+	for _, tt := range []struct {
+		who     *core
+		hear    float64
+		notHear []float64
+	}{
+		{a, 600, []float64{1400, 1800}},
+		{b, 1000, []float64{1400, 1800}},
+	} {
+		s, rate := lastSeconds(t, tt.who.out, time.Second)
+		if p := tonePower(s, rate, tt.hear); p < -3 {
+			t.Errorf("%s hears %v Hz at %.1f dB of its audio after the conference, want > -3 dB", tt.who.name, tt.hear, p)
+		}
+		for _, f := range tt.notHear {
+			if p := tonePower(s, rate, f); p > -25 {
+				t.Errorf("%s still hears %v Hz at %.1f dB after the conference, want < -25 dB", tt.who.name, f, p)
+			}
+		}
+	}
+	s, rate, err := audiotest.ReadWAVMono(a.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 s from the conference's start: the call after it did not open the device (and rewrite
+	// the file) again.
+	if got := time.Duration(len(s)) * time.Second / time.Duration(rate); got < 2500*time.Millisecond {
+		t.Errorf("A's recording is %v long, want the conference and the call after it in one file (about 3 s)", got)
 	}
 }

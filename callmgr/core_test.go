@@ -40,6 +40,7 @@ type coreOpts struct {
 	ringTimeout time.Duration
 	rtpTimeout  time.Duration
 	nat         NAT
+	toneRegion  string
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -96,7 +97,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		t.Fatal(err)
 	}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
-		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, Log: log})
+		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -52,7 +53,10 @@ type Config struct {
 	// DND rejects incoming calls with 486 when set.
 	DND bool
 	// CallWaiting lets a second call ring while one is active; otherwise the caller gets 486.
+	// While it rings, the call-waiting tone is laid over the active call's audio (waiting.go).
 	CallWaiting bool
+	// ToneRegion picks the call-waiting tone (media.ToneRegions); "" follows the locale.
+	ToneRegion string
 	// RTPTimeout hangs up an answered call whose far end has sent no audio for this long (default
 	// 60 s; negative: never).
 	RTPTimeout time.Duration
@@ -92,6 +96,8 @@ type Manager struct {
 	unacked  map[string]*sipgo.DialogServerSession // ended before the ACK of our 200 OK came
 	nextID   int
 	dnd      bool
+	region   string         // the tone region (media.Tone)
+	waiting  *media.Overlay // where the call-waiting tone plays now, nil if nowhere
 	history  []phone.CallInfo
 	stopping bool
 
@@ -129,6 +135,10 @@ func New(cfg Config) (*Manager, error) {
 		byDialog: make(map[string]*call),
 		unacked:  make(map[string]*sipgo.DialogServerSession),
 		dnd:      cfg.DND,
+		region:   cfg.ToneRegion,
+	}
+	if m.region == "" {
+		m.region = media.RegionFromLocale(os.Getenv)
 	}
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
 	srv := cfg.UA.Server
@@ -434,6 +444,7 @@ func (m *Manager) newCall(dir phone.Direction, remote string) *call {
 
 // changed publishes c's new snapshot.
 func (m *Manager) changed(c *call) {
+	m.syncWaitingTone() // waiting.go
 	if c.hidden {
 		return
 	}

@@ -250,6 +250,7 @@ func (m *Manager) stopMedia(c *call) {
 		_ = c.sess.Close()
 		c.rtp = nil
 	}
+	m.leaveConference(c) // conference.go: its port closed with the session
 	m.closeRTP(c)
 }
 

@@ -25,8 +25,8 @@ type ToneConfig struct {
 	// none. Callers pass it only when it is a sound card (media.SoundCardOutput): a file output
 	// is a call's recording.
 	Speaker media.Device
-	// Ringer is where the ringtone (or, during a call, the call-waiting tone) plays. Nil plays
-	// none.
+	// Ringer is where the ringtone (or, while every call is held, the call-waiting tone) plays.
+	// Nil plays none.
 	Ringer media.Device
 	// Region picks the tones (media.ToneRegions); "" follows the locale.
 	Region string
@@ -51,7 +51,8 @@ type toneSlot struct {
 }
 
 // PlayTones follows the calls in src's events and plays what a phone plays: the ringtone on the
-// ringer while a call rings here (the call-waiting tone instead when another call is up),
+// ringer while a call rings here (the call-waiting tone instead when another call is up but held
+// here; when the user hears a call, the manager plays the call-waiting tone in it instead),
 // ringback on the speaker while an outgoing call rings at the far end, and the busy or congestion
 // tone briefly when an outgoing call fails. It returns when ctx is done or the event stream
 // ends, after stopping whatever plays.
@@ -143,21 +144,25 @@ func failTone(reason string) string {
 
 // apply makes the devices play what the calls call for.
 func (tp *tonePlayer) apply() {
-	var incoming, up, ringing bool
+	var incoming, up, heard, ringing bool
 	for _, c := range tp.calls {
 		switch {
 		case c.State == phone.CallIncoming:
 			incoming = true
 		case c.State == phone.CallActive || c.State == phone.CallHeld:
 			up = true
+			heard = heard || playsToUser(c.State, c.LocalHold)
 		case c.State == phone.CallRinging && c.Direction == phone.Outgoing:
 			ringing = true
 		}
 	}
 	want := ""
 	switch {
+	case incoming && heard:
+		// The manager lays the call-waiting tone over the call the user hears (waiting.go): it
+		// reaches the headset they are wearing, not a ringer across the room.
 	case incoming && up:
-		want = "call-waiting"
+		want = "call-waiting" // every call is held here: the ringer tells
 	case incoming:
 		want = "ring"
 	}

@@ -114,12 +114,27 @@ func TestTones(t *testing.T) {
 	ev.send("1", phone.Incoming, phone.CallActive, "")
 	waitFor(t, "the ringtone to stop", func() bool { _, open, _ := ringer.state(); return open == 0 })
 
-	// A second call while one is up: the call-waiting tone instead; declined: it stops.
+	// A second call while the user hears one: nothing on the ringer (the manager plays the
+	// call-waiting tone in the call, waiting.go).
 	ev.send("2", phone.Incoming, phone.CallIncoming, "")
-	waitFor(t, "the call-waiting tone", func() bool { n, open, _ := ringer.state(); return n == 2 && open == 1 })
 	ev.send("2", phone.Incoming, phone.CallEnded, "declined")
+	// The same while the first call is held here: the call-waiting tone on the ringer; declined:
+	// it stops.
+	held := phone.CallInfo{ID: "1", Direction: phone.Incoming, State: phone.CallHeld, LocalHold: true, Answered: time.Now()}
+	ev.ch <- phone.Event{Type: phone.EventCall, Call: &held}
+	ev.send("7", phone.Incoming, phone.CallIncoming, "")
+	waitFor(t, "the call-waiting tone", func() bool { n, open, _ := ringer.state(); return n == 2 && open == 1 })
+	_, _, last = ringer.state()
+	waitFor(t, "a frame of the call-waiting tone", func() bool { _, _, last = ringer.state(); return len(last) >= 800 })
+	if p440, p400 := goertzel(last[:800], 440), goertzel(last[:800], 400); p440 < 100*p400 {
+		t.Errorf("call-waiting on the ringer: 440 Hz %.2g vs 400 Hz %.2g, want the US call-waiting tone", p440, p400)
+	}
+	ev.send("7", phone.Incoming, phone.CallEnded, "declined")
 	waitFor(t, "the call-waiting tone to stop", func() bool { _, open, _ := ringer.state(); return open == 0 })
 	ev.send("1", phone.Incoming, phone.CallEnded, "hung up")
+	if n, _, _ := ringer.state(); n != 2 {
+		t.Errorf("ringer: %d streams opened, want 2 (the ringtone, then call-waiting while held; none while a call was heard)", n)
+	}
 
 	// An outgoing call rings: US ringback (440+480 Hz) on the speaker until it is answered.
 	ev.send("3", phone.Outgoing, phone.CallDialing, "")

@@ -142,16 +142,19 @@ type MediaStats struct {
 
 // CallInfo is a snapshot of one call. It is a value: holding it never blocks the core.
 type CallInfo struct {
-	ID         string     `json:"id"`
-	Direction  Direction  `json:"direction"`
-	Remote     string     `json:"remote"`
-	RemoteName string     `json:"remote_name,omitempty"`
-	Account    string     `json:"account,omitempty"`
-	State      CallState  `json:"state"`
-	Codec      string     `json:"codec,omitempty"`
-	Muted      bool       `json:"muted"`
-	LocalHold  bool       `json:"local_hold"`
-	RemoteHold bool       `json:"remote_hold"`
+	ID         string    `json:"id"`
+	Direction  Direction `json:"direction"`
+	Remote     string    `json:"remote"`
+	RemoteName string    `json:"remote_name,omitempty"`
+	Account    string    `json:"account,omitempty"`
+	State      CallState `json:"state"`
+	Codec      string    `json:"codec,omitempty"`
+	Muted      bool      `json:"muted"`
+	LocalHold  bool      `json:"local_hold"`
+	RemoteHold bool      `json:"remote_hold"`
+	// Conference lists the calls joined in a local conference with this one, by ID, this one
+	// included, in the order they joined; empty when the call is in no conference.
+	Conference []string   `json:"conference,omitempty"`
 	Started    time.Time  `json:"started"`
 	Answered   time.Time  `json:"answered,omitzero"`
 	Ended      time.Time  `json:"ended,omitzero"`
