@@ -68,7 +68,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	natp.attach(ua)
 	mgr, err := callmgr.New(callmgr.Config{
 		UA: ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Favorites: cfg.Favorites, DND: cfg.DND,
-		CallWaiting: true, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
+		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: natp.callmgr(cfg),
 	})
 	if err != nil {
