@@ -346,8 +346,15 @@ func writeCalls(w io.Writer, calls []phone.CallInfo) error {
 	fmt.Fprintln(tw, "CALL\tDIRECTION\tREMOTE\tSTATE\tCODEC\tDURATION")
 	for _, c := range calls {
 		state := c.State.String()
+		var notes []string
 		if c.Muted {
-			state += " (muted)"
+			notes = append(notes, "muted")
+		}
+		if others := slices.DeleteFunc(slices.Clone(c.Conference), func(id string) bool { return id == c.ID }); len(others) > 0 {
+			notes = append(notes, "conference with "+strings.Join(others, ", "))
+		}
+		if len(notes) > 0 {
+			state += " (" + strings.Join(notes, "; ") + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Direction, c.Remote, state, c.Codec, formatDuration(c.Duration))
 	}
