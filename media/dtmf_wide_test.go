@@ -26,15 +26,3 @@ func TestDTMFSenderOpusClock(t *testing.T) {
 		}
 	}
 }
-
-// FuzzParseCN: any payload either parses to a level 0-127 or is refused, without panicking.
-func FuzzParseCN(f *testing.F) {
-	f.Add([]byte{60})
-	f.Add([]byte{127, 1, 2, 3})
-	f.Add([]byte{0x80})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if l, ok := parseCN(b); ok && (l > 127 || appendCN(nil, l)[0] != b[0]) {
-			t.Fatalf("parseCN(% x) = %d", b, l)
-		}
-	})
-}

@@ -146,8 +146,8 @@ func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 		// A silence descriptor shares the audio's sequence numbers: the loss statistics count it
 		// like an event. It is not played; it sets the comfort noise played in the silence.
 		s.jb.insertEvent(h.SSRC, h.SequenceNumber)
-		if level, ok := parseCN(r.pkt.Payload); ok {
-			s.cn = cnState{have: true, ts: h.Timestamp, level: level}
+		if sid, ok := parseCN(r.pkt.Payload); ok {
+			s.cn = cnState{have: true, ts: h.Timestamp, sid: sid}
 		}
 	default:
 		s.jb.insertEvent(h.SSRC, h.SequenceNumber)

@@ -44,6 +44,8 @@ type sender struct {
 	vad       vad
 	inSilence bool
 	sidDue    int
+	// cnEnc follows the spectrum of the user's silent frames for the descriptors.
+	cnEnc cnAnalyzer
 	// noise plays the far end's comfort noise. quiet is the mean square of the far end's
 	// recent quiet decoded frames (its background), haveQuiet says it is set: a gap the decoder's
 	// own concealment fades to silence (Opus DTX) is filled with noise at that level.
@@ -55,11 +57,11 @@ type sender struct {
 }
 
 // cnState is the far end's latest comfort-noise descriptor: from the frame at RTP timestamp ts
-// on, until audio plays again, the player plays noise at level (-dBov).
+// on, until audio plays again, the player plays the noise sid describes.
 type cnState struct {
-	have  bool
-	ts    uint32
-	level uint8
+	have bool
+	ts   uint32
+	sid  cnSID
 }
 
 // silencer is an Encoder that can tell that a payload it made carries only silence and need not
@@ -216,10 +218,12 @@ func (sn *sender) send(ts uint32) error {
 }
 
 // sendSilence is the frame at ts of the user's silence: no audio, but a comfort-noise
-// descriptor when the silence starts and every cnSIDFrames after (RFC 3389 §4). The first audio
-// packet after it starts a talkspurt (marker, RFC 3551 §4.1). It allocates nothing.
+// descriptor with the background's level and spectrum when the silence starts and every
+// cnSIDFrames after (RFC 3389 §4). The first audio packet after it starts a talkspurt (marker,
+// RFC 3551 §4.1). It allocates nothing.
 func (sn *sender) sendSilence(ts uint32) error {
 	sn.marker = true
+	sn.cnEnc.add(sn.pcm)
 	if sn.inSilence {
 		sn.sidDue--
 		if sn.sidDue > 0 {
@@ -237,7 +241,8 @@ func (sn *sender) sendSilence(ts uint32) error {
 	if err != nil {
 		return err
 	}
-	pkt := appendCN(sn.buf[:n], sn.vad.level())
+	sid := sn.cnEnc.describe(sn.vad.level())
+	pkt := appendCN(sn.buf[:n], &sid)
 	if s.observe != nil {
 		s.observe(s.clk.Now(), h.SequenceNumber, ts)
 	}
@@ -314,8 +319,8 @@ func (sn *sender) play() {
 		}
 	case popMissing:
 		if cn.have {
-			// The far end is silent and said how loud its background is (RFC 3389).
-			sn.noise.fill(out, cn.level)
+			// The far end is silent and said what its background sounds like (RFC 3389).
+			sn.noise.play(out, &cn.sid)
 			break
 		}
 		if sn.concealer != nil {
