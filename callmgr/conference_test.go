@@ -199,11 +199,12 @@ func statusCall(t *testing.T, m *Manager, id string) phone.CallInfo {
 
 // TestConferenceMembers follows a conference of three calls at A (with B, C and D) in the
 // snapshots and events: each call lists the conference's calls; when D hangs up the other two
-// list each other; when C hangs up the conference ends and B's call goes back to A's device,
-// where A and B still hear each other.
+// list each other; while D calls again, the call-waiting tone plays on A's conference device but
+// not into the conference; when C hangs up the conference ends and B's call goes back to A's
+// device, where A and B still hear each other.
 func TestConferenceMembers(t *testing.T) {
 	checkGoroutines(t)
-	a := startCore(t, "a", coreOpts{toneHz: 1000})
+	a := startCore(t, "a", coreOpts{toneHz: 1000, callWaiting: true, toneRegion: media.RegionEU})
 	b := startCore(t, "b", coreOpts{toneHz: 600})
 	c := startCore(t, "c", coreOpts{toneHz: 1400})
 	d := startCore(t, "d", coreOpts{toneHz: 1800})
@@ -250,8 +251,24 @@ func TestConferenceMembers(t *testing.T) {
 		t.Errorf("status after D hung up: conference %v, want %v", ci.Conference, two)
 	}
 
+	// D calls again and rings for a moment: the call-waiting tone (EU: 425 Hz, 200 ms twice)
+	// plays on A's conference device, not into the mix B and C hear.
+	dc, err := d.mgr.Call(ctx(t), a.ua.AOR(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(5*time.Second, phone.CallIncoming)
+	if !waitingTone(t, a.mgr) {
+		t.Errorf("D rings during the conference: no call-waiting tone")
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := d.mgr.Hangup(ctx(t), dc.ID); err != nil {
+		t.Fatal(err)
+	}
+	d.waitState(5*time.Second, phone.CallEnded)
+
 	// C hangs up: the conference ends; B's call is on its own again.
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	if err := a.mgr.Hangup(ctx(t), ac.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -285,6 +302,20 @@ func TestConferenceMembers(t *testing.T) {
 			if p := tonePower(s, rate, f); p > -25 {
 				t.Errorf("%s still hears %v Hz at %.1f dB after the conference, want < -25 dB", tt.who.name, f, p)
 			}
+		}
+	}
+	// The call-waiting tone: two bursts 400 ms apart at A, none at B or C.
+	for _, who := range []*core{a, b, c} {
+		s, rate, err := audiotest.ReadWAVMono(who.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := bursts(toneWindows(s, rate, 425, -40))
+		if who == a && (len(got) != 2 || got[1]-got[0] != 20) {
+			t.Errorf("a hears 425 Hz bursts at windows %v, want two 400 ms (20 windows) apart while D rang", got)
+		}
+		if who != a && len(got) > 0 {
+			t.Errorf("%s hears 425 Hz at windows %v: A's call-waiting tone leaked into the conference", who.name, got)
 		}
 	}
 	s, rate, err := audiotest.ReadWAVMono(a.out)
