@@ -48,6 +48,9 @@ type Config struct {
 	// NoVAD sends every audio frame during the user's silence (audio.vad = false): no comfort
 	// noise descriptors in place of G.711/G.722 silence, no Opus DTX.
 	NoVAD bool
+	// Realtime asks for real-time scheduling while calls are up (media.SessionConfig.Realtime;
+	// audio.realtime).
+	Realtime bool
 	// Favorites maps names to SIP URIs (or "echo").
 	Favorites map[string]string
 	// DND rejects incoming calls with 486 when set.

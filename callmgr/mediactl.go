@@ -221,6 +221,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		TelephoneEventRecvPT: c.teRecvPT,
 		ComfortNoisePT:       c.cnPT,
 		NoVAD:                m.cfg.NoVAD,
+		Realtime:             m.cfg.Realtime,
 		Stream:               stream,
 		Direction:            mediaDirection(c),
 		OnDTMF: func(d rune) {

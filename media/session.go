@@ -80,11 +80,18 @@ type SessionConfig struct {
 	// sends from this socket. It runs on the receive goroutine, must not block or keep b, and
 	// reports whether it took the datagram; untaken ones are dropped as not RTP.
 	OnSTUN func(b []byte, from netip.AddrPort) bool
+	// Realtime runs the process's threads in the real-time scheduling class while the session
+	// is up (realtime_linux.go), where the system permits it, so that a busy computer does not
+	// delay the 20 ms ticks; where it does not, the session logs that once and runs as it is.
+	Realtime bool
 	// Clock paces the stream; nil means the real clock.
 	Clock clock.Clock
 	// Log receives the session's rare messages; nil discards them.
 	Log *slog.Logger
 }
+
+// rtWarned is set once the process has said that it runs without real-time scheduling.
+var rtWarned atomic.Bool
 
 // Option changes a Session for tests.
 type Option func(*Session)
@@ -145,6 +152,9 @@ type Session struct {
 	lastTS   atomic.Uint32 // RTP timestamp of the last audio packet sent
 	lastTSAt atomic.Int64  // and when, UnixNano
 
+	realtime bool // wants real-time scheduling; rtHeld once Start acquired it
+	rtHeld   bool
+
 	startOnce sync.Once
 	closeOnce sync.Once
 	closeErr  error
@@ -168,17 +178,18 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{
-		conn:   cfg.Conn,
-		codec:  cfg.Codec,
-		evPT:   cfg.TelephoneEventPT,
-		evRecv: cfg.TelephoneEventRecvPT,
-		cnPT:   cfg.ComfortNoisePT,
-		stream: cfg.Stream,
-		clk:    cfg.Clock,
-		log:    cfg.Log,
-		onDTMF: cfg.OnDTMF,
-		onSTUN: cfg.OnSTUN,
-		done:   make(chan struct{}),
+		conn:     cfg.Conn,
+		codec:    cfg.Codec,
+		evPT:     cfg.TelephoneEventPT,
+		evRecv:   cfg.TelephoneEventRecvPT,
+		cnPT:     cfg.ComfortNoisePT,
+		stream:   cfg.Stream,
+		clk:      cfg.Clock,
+		log:      cfg.Log,
+		realtime: cfg.Realtime,
+		onDTMF:   cfg.OnDTMF,
+		onSTUN:   cfg.OnSTUN,
+		done:     make(chan struct{}),
 	}
 	if s.clk == nil {
 		s.clk = clock.Real{}
@@ -238,6 +249,12 @@ func (s *Session) Start() {
 			return
 		default:
 		}
+		if s.realtime {
+			s.rtHeld = true
+			if err := realtime.acquire(); err != nil && rtWarned.CompareAndSwap(false, true) {
+				s.log.Info("audio runs in the ordinary scheduling class: it may stutter while the computer is busy", "reason", err)
+			}
+		}
 		s.wg.Add(2)
 		go s.sendLoop()
 		go s.recvLoop()
@@ -261,6 +278,9 @@ func (s *Session) Close() error {
 			_ = s.rtcp.conn.Close() // ends the RTCP receive goroutine
 		}
 		s.wg.Wait()
+		if s.rtHeld {
+			realtime.release()
+		}
 		errStream := s.stream.Close()
 		if errors.Is(errConn, net.ErrClosed) {
 			errConn = nil

@@ -73,3 +73,22 @@ func TestAudioVAD(t *testing.T) {
 		t.Errorf("vad = 1: got %v, want an error naming audio.vad", err)
 	}
 }
+
+func TestAudioRealtime(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{{"", true}, {"[audio]\nvad = false\n", true}, {"[audio]\nrealtime = false\n", false}} {
+		c, err := loadString(t, tt.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Audio.Realtime != tt.want {
+			t.Errorf("%q: realtime %v, want %v", tt.text, c.Audio.Realtime, tt.want)
+		}
+	}
+	if _, err := loadString(t, "[audio]\nrealtime = \"yes\"\n"); err == nil || !strings.Contains(err.Error(), "audio.realtime") {
+		t.Errorf("realtime = \"yes\": got %v, want an error naming audio.realtime", err)
+	}
+}

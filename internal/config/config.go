@@ -65,6 +65,10 @@ type Audio struct {
 	// VAD sends nothing but comfort-noise updates while the user is silent (RFC 3389 for G.711
 	// and G.722, DTX for Opus); on unless set to false.
 	VAD bool `toml:"vad"`
+	// Realtime runs the phone in the real-time scheduling class during calls, where the system
+	// permits it (root, CAP_SYS_NICE or an RLIMIT_RTPRIO, e.g. the audio group), so that a busy
+	// computer does not make the audio stutter; on unless set to false.
+	Realtime bool `toml:"realtime"`
 	// ToneRegion picks the dial, ringback and busy tones: "us", "uk", "eu", "jp", "au", or ""
 	// (from the locale, LANG/LC_ALL).
 	ToneRegion string `toml:"tone_region,omitempty"`
@@ -104,6 +108,7 @@ func Default() *Config {
 			EchoCancel:       true,
 			NoiseSuppression: true,
 			VAD:              true,
+			Realtime:         true,
 		},
 	}
 }
@@ -196,6 +201,9 @@ func applyDefaults(c *Config, idx *keyIndex) {
 	}
 	if !idx.has("audio.vad") {
 		c.Audio.VAD = d.Audio.VAD
+	}
+	if !idx.has("audio.realtime") {
+		c.Audio.Realtime = d.Audio.Realtime
 	}
 }
 

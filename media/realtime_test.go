@@ -1,0 +1,163 @@
+//go:build linux
+
+package media
+
+import (
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// threadPolicies returns how many of the process's threads are in each scheduling class.
+func threadPolicies(t *testing.T) map[int]int {
+	t.Helper()
+	tids, err := threadIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]int{}
+	for _, tid := range tids {
+		p, err := schedGet(tid)
+		if errors.Is(err, syscall.ESRCH) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p]++
+	}
+	return out
+}
+
+// realtimePermitted says whether this process may use SCHED_RR at rtPriority. In CI (root) it
+// must; elsewhere the test checks the refusal path instead.
+func realtimePermitted(t *testing.T) bool {
+	t.Helper()
+	var r syscall.Rlimit
+	const rlimitRTPrio = 14
+	ok := os.Geteuid() == 0 || (syscall.Getrlimit(rlimitRTPrio, &r) == nil && r.Cur >= rtPriority)
+	if !ok && os.Getenv("TRAYPHONE_CI") != "" {
+		t.Fatal("CI runs as root: real-time scheduling must be permitted")
+	}
+	return ok
+}
+
+// TestRealtimeSessions starts two real sessions that want real-time scheduling: while either is
+// up every thread of the process (including ones the runtime starts during the call, after the
+// next re-scan) is SCHED_RR; after the last one closes every thread is back in SCHED_OTHER. Not
+// parallel: it changes the whole process.
+func TestRealtimeSessions(t *testing.T) {
+	permitted := realtimePermitted(t)
+	if got := threadPolicies(t); got[schedRR] != 0 {
+		t.Fatalf("before any session: %d threads already SCHED_RR", got[schedRR])
+	}
+	open := func() *Session {
+		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := NewNull().Open(8000, 160)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSession(SessionConfig{Conn: a, Remote: a.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: PCMU, Stream: st, Realtime: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		return s
+	}
+	s1 := open()
+	s2 := open()
+	defer s1.Close()
+	defer s2.Close()
+	if !permitted {
+		if err := realtime.acquire(); !errors.Is(err, errRealtimeNotPermitted) {
+			t.Errorf("without permission: acquire says %v, want errRealtimeNotPermitted", err)
+		}
+		realtime.release()
+		s1.Close()
+		s2.Close()
+		if got := threadPolicies(t); got[schedRR] != 0 {
+			t.Fatalf("without permission: %d threads SCHED_RR", got[schedRR])
+		}
+		t.Skip("real-time scheduling not permitted here: refusal path checked")
+	}
+	allRR := func(when string) {
+		t.Helper()
+		var got map[int]int
+		for deadline := time.Now().Add(rtRescan + time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if got = threadPolicies(t); got[schedOther] == 0 && got[schedRR] > 0 {
+				return
+			}
+		}
+		t.Fatalf("%s: threads by class %v (at most one re-scan after), want all SCHED_RR (%d)", when, got, schedRR)
+	}
+	allRR("during two calls")
+
+	// Threads the runtime starts during the call join at the next re-scan.
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread() // each holds a thread: the runtime must start new ones
+			<-release
+		}()
+	}
+	allRR("with new threads")
+	close(release)
+	wg.Wait()
+
+	s1.Close()
+	allRR("one call still up")
+	s2.Close()
+	if got := threadPolicies(t); got[schedRR] != 0 {
+		t.Fatalf("after the last call: threads by class %v, want all SCHED_OTHER", got)
+	}
+}
+
+// TestRealtimeRefused checks the bookkeeping when the system says no: every user gets the
+// reason, nothing is left half switched, and nothing is undone that was not done.
+func TestRealtimeRefused(t *testing.T) {
+	t.Parallel()
+	var calls []int
+	r := &rtState{
+		getPolicy: func(int) (int, error) { return schedOther, nil },
+		setPolicy: func(tid, policy, prio int) error {
+			calls = append(calls, policy)
+			if policy != schedOther {
+				return syscall.EPERM
+			}
+			return nil
+		},
+	}
+	if err := r.acquire(); !errors.Is(err, errRealtimeNotPermitted) {
+		t.Fatalf("first acquire: %v", err)
+	}
+	if err := r.acquire(); !errors.Is(err, errRealtimeNotPermitted) {
+		t.Fatalf("second acquire: %v", err)
+	}
+	// One refused attempt, then every thread set back to SCHED_OTHER (nothing else was touched).
+	if len(calls) < 2 || calls[0] != schedRR|schedResetOnFork {
+		t.Fatalf("policy calls %v", calls)
+	}
+	for _, p := range calls[1:] {
+		if p != schedOther {
+			t.Fatalf("policy calls %v: after the refusal only SCHED_OTHER", calls)
+		}
+	}
+	n := len(calls)
+	r.release()
+	r.release()
+	r.release() // one too many does nothing
+	if len(calls) != n || r.users != 0 {
+		t.Fatalf("release after a refusal changed policies (%v) or users (%d)", calls[n:], r.users)
+	}
+}
