@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -273,7 +274,9 @@ func runBaresipPair(t *testing.T, dir string, d time.Duration) pairResult {
 // for TRAYPHONE_BENCH_ROUNDS rounds (default 3) so that a busy spell of a shared machine does
 // not land on one side only; CPU and memory are the medians of the rounds, the jitter
 // percentiles are over all rounds' packets. Run by bench/run.sh (TRAYPHONE_BENCH=1;
-// TRAYPHONE_BENCH_SECONDS per call, default 60).
+// TRAYPHONE_BENCH_SECONDS per call, default 60). With TRAYPHONE_BENCH_LOAD=N, N busy loops (one
+// per core is a saturated machine) run alongside every call: what a call sounds like while the
+// user's computer is building something.
 func TestCompare(t *testing.T) {
 	if os.Getenv("TRAYPHONE_BENCH") == "" {
 		t.Skip("benchmark: run bench/run.sh (TRAYPHONE_BENCH=1)")
@@ -282,6 +285,10 @@ func TestCompare(t *testing.T) {
 	rounds := 3
 	if n, err := strconv.Atoi(os.Getenv("TRAYPHONE_BENCH_ROUNDS")); err == nil && n > 0 {
 		rounds = n
+	}
+	load, _ := strconv.Atoi(os.Getenv("TRAYPHONE_BENCH_LOAD"))
+	if load > 0 {
+		busyLoops(t, load)
 	}
 	dir := t.TempDir()
 	var tps, bss []pairResult
@@ -320,7 +327,11 @@ func TestCompare(t *testing.T) {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "PCMU call, %v each, file audio, both peers on this machine; %d rounds, trayphone and baresip taking turns\n\n", d, rounds)
+	fmt.Fprintf(&b, "PCMU call, %v each, file audio, both peers on this machine; %d rounds, trayphone and baresip taking turns", d, rounds)
+	if load > 0 {
+		fmt.Fprintf(&b, "; %d busy loops running throughout (this machine has %d cores)", load, runtime.NumCPU())
+	}
+	fmt.Fprintf(&b, "\n\n")
 	fmt.Fprintf(&b, "| measure | trayphone | baresip | ratio |\n|---|---|---|---|\n")
 	row := func(name, unit string, x, y float64) {
 		fmt.Fprintf(&b, "| %s | %.3g %s | %.3g %s | %.2f |\n", name, x, unit, y, unit, x/y)
@@ -340,6 +351,18 @@ func TestCompare(t *testing.T) {
 		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// busyLoops starts n processes that spin on a CPU each until the test ends.
+func busyLoops(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	}
 }
 

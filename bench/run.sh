@@ -2,11 +2,15 @@
 # bench/run.sh — trayphone's numbers in one run:
 #   1. Go benchmarks: codecs per 20 ms frame, jitter buffer, mixer at 1 and 18 channels, one RTP
 #      packet through send and receive (allocations included);
-#   2. trayphone↔trayphone against baresip↔baresip (PCMU, file audio, same duration): CPU per
-#      call, RSS, RTP send-interval jitter p50/p99/max, side by side as ratios;
-#   3. mouth-to-ear latency of trayphone's pipeline on loopback.
-# Usage: bench/run.sh [SECONDS [ROUNDS]]   (default 60 s, 3 rounds; needs baresip and tshark, see scripts/setup.sh;
-# tshark captures on lo, so run as root or with the capture capability)
+#   2. trayphone↔trayphone against baresip↔baresip (PCMU, file audio, same duration, the two
+#      taking turns for ROUNDS rounds): CPU per call, context switches, memory, RTP
+#      send-interval jitter p50/p99/max, side by side as ratios;
+#   3. the same once more with every core kept busy by a spinning loop (send jitter under load);
+#   4. mouth-to-ear latency of trayphone's pipeline on loopback.
+# Usage: bench/run.sh [SECONDS [ROUNDS]]   (default 60 s, 3 rounds; the loaded comparison is one
+# round of SECONDS/2. Needs baresip and tshark, see scripts/setup.sh; tshark captures on lo, so
+# run as root or with the capture capability. As root trayphone also gets real-time scheduling
+# during calls, as a user in the audio group would.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
@@ -14,17 +18,25 @@ rounds="${2:-3}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-echo "== trayphone benchmarks — $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -n): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(go version | cut -d' ' -f3)"
+echo "== trayphone benchmarks — $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -n): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "== Go benchmarks (ns per op; allocs per op)"
 go test -run '^$' -bench 'Frame|Mix|JitterBuffer|Session|Processing|ToneGenerator' -benchmem -count 1 ./media \
   | grep -E '^Benchmark' | awk '{printf "%-48s %12s ns/op %6s allocs/op\n", $1, $3, $(NF-1)}'
 echo
+compare() { # compare SECONDS ROUNDS LOAD OUTFILE
+  TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_SECONDS="$1" TRAYPHONE_BENCH_ROUNDS="$2" TRAYPHONE_BENCH_LOAD="$3" \
+    TRAYPHONE_BENCH_OUT="$4" go test ./bench -run 'TestCompare' -count 1 -timeout "$(($1 * $2 * 3 + 180))s" >"$out/test.log" 2>&1 \
+    || { cat "$out/test.log"; exit 1; }
+  cat "$4"
+}
 echo "== trayphone vs baresip, ${secs}s PCMU calls, ${rounds} rounds taking turns"
-TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_SECONDS="$secs" TRAYPHONE_BENCH_ROUNDS="$rounds" TRAYPHONE_BENCH_OUT="$out/compare.md" \
-  TRAYPHONE_BENCH_LATENCY_OUT="$out/latency.txt" \
-  go test ./bench -run 'TestCompare|TestMouthToEar' -count 1 -timeout "$((secs * rounds * 3 + 180))s" >"$out/test.log" 2>&1 \
-  || { cat "$out/test.log"; exit 1; }
-cat "$out/compare.md"
+compare "$secs" "$rounds" 0 "$out/compare.md"
 echo
+half=$(((secs + 1) / 2))
+echo "== the same with every core busy ($(nproc) spinning loops), ${half}s, 1 round"
+compare "$half" 1 "$(nproc)" "$out/loaded.md"
+echo
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_LATENCY_OUT="$out/latency.txt" go test ./bench -run 'TestMouthToEar' -count 1 >"$out/test.log" 2>&1 \
+  || { cat "$out/test.log"; exit 1; }
 cat "$out/latency.txt"

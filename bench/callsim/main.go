@@ -30,6 +30,7 @@ func main() {
 	out := flag.String("out", "", "WAV file to record what is played")
 	secs := flag.Int("secs", 30, "how long the call lasts")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the call to this file")
+	rt := flag.Bool("realtime", false, "real-time scheduling during the call, where permitted (audio.realtime)")
 	flag.Parse()
 
 	remote, err := netip.ParseAddrPort(*peer)
@@ -56,7 +57,7 @@ func main() {
 			sends = append(sends, at)
 		}
 	})
-	s, err := media.NewSession(media.SessionConfig{Conn: rtp, RTCPConn: rtcp, Remote: remote, Codec: codec, Stream: st}, obs)
+	s, err := media.NewSession(media.SessionConfig{Conn: rtp, RTCPConn: rtcp, Remote: remote, Codec: codec, Stream: st, Realtime: *rt}, obs)
 	if err != nil {
 		log.Fatal(err)
 	}
