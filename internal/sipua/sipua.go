@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -60,11 +62,16 @@ type UA struct {
 	// DisplayName goes into From.
 	DisplayName string
 
-	log  *slog.Logger
-	udp  net.PacketConn
-	tcp  net.Listener
-	wg   sync.WaitGroup
-	once sync.Once
+	log *slog.Logger
+	udp net.PacketConn
+	// lc is udp as sipgo's read loop sees it (see listenerConn).
+	lc  *listenerConn
+	tcp net.Listener
+	// closed is set when Close begins: no request leaves and no TCP or TLS connection is dialed
+	// after it.
+	closed atomic.Bool
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 // New binds UDP and TCP on the same port and builds the sipgo user agent. Call Serve to start
@@ -92,6 +99,7 @@ func New(cfg Config) (*UA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	u := &UA{Port: bound, DisplayName: cfg.DisplayName, log: log, udp: udp, tcp: tcp}
 	if port != 0 && bound != port {
 		log.Warn("SIP port taken, using the next free one", "asked", port, "port", bound)
 	}
@@ -103,12 +111,19 @@ func New(cfg Config) (*UA, error) {
 	if user == "" {
 		user = "trayphone"
 	}
-	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(adv.String())}
+	// Our own TCP and TLS transports differ from sipgo's defaults only in their dialer, which
+	// refuses to connect once Close has begun (see dialer).
+	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerTransports(sip.TransportsConfig{
+		TCP: &sip.TransportTCP{DialerCreate: u.dialer},
+		TLS: &sip.TransportTLS{TransportTCP: &sip.TransportTCP{DialerCreate: u.dialer}},
+	})}
+	if cfg.Intercept != nil {
+		tpOpts = append(tpOpts, sip.WithTransportLayerReadFilter(interceptFilter(cfg.Intercept)))
+	}
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(adv.String()),
+		sipgo.WithUserAgentTransportLayerOptions(tpOpts...)}
 	if cfg.TLS != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
-	}
-	if cfg.Intercept != nil {
-		uaOpts = append(uaOpts, sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(interceptFilter(cfg.Intercept))))
 	}
 	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
@@ -140,9 +155,30 @@ func New(cfg Config) (*UA, error) {
 	if la, ok := udp.LocalAddr().(*net.UDPAddr); ok {
 		laddr = sip.Addr{IP: la.IP, Port: la.Port}
 	}
-	cli.TxRequester = fromListener{tx: ua.TransactionLayer(), laddr: laddr}
-	return &UA{UA: ua, Server: srv, Client: cli, Host: adv, Port: bound, User: user,
-		DisplayName: cfg.DisplayName, log: log, udp: udp, tcp: tcp}, nil
+	cli.TxRequester = fromListener{tx: ua.TransactionLayer(), laddr: laddr, closed: &u.closed}
+	u.UA, u.Server, u.Client, u.Host, u.User = ua, srv, cli, adv, user
+	u.lc = newListenerConn(udp.(*net.UDPConn), ua.TransportLayer().Pool("udp"))
+	return u, nil
+}
+
+// errClosed is what requests sent after Close get.
+var errClosed = errors.New("the SIP user agent is closed")
+
+// dialer is sipgo's default TCP/TLS dialer (1 minute timeout, Go's keepalive) that refuses to
+// connect once Close has begun. sipgo handles each incoming request on a goroutine of its own;
+// one that runs after Close has closed every connection finds none to answer on and would dial
+// the request's Via address, leaving a connection and its reader behind.
+func (u *UA) dialer(laddr net.Addr) net.Dialer {
+	return net.Dialer{
+		Timeout:   time.Minute,
+		LocalAddr: laddr,
+		ControlContext: func(context.Context, string, string, syscall.RawConn) error {
+			if u.closed.Load() {
+				return errClosed
+			}
+			return nil
+		},
+	}
 }
 
 // interceptFilter adapts Config.Intercept to sipgo's read filter. An empty result makes sipgo
@@ -261,7 +297,7 @@ func (u *UA) AOR() string {
 // outgoing requests too. The serving goroutines exit when Close is called.
 func (u *UA) Start() error {
 	u.wg.Add(2)
-	go func() { defer u.wg.Done(); _ = u.Server.ServeUDP(u.udp) }()
+	go func() { defer u.wg.Done(); _ = u.Server.ServeUDP(u.lc) }()
 	go func() { defer u.wg.Done(); _ = u.Server.ServeTCP(u.tcp) }()
 	// Requests leave from the UDP listener: wait until sipgo has it in its connection pool, or
 	// the first INVITE would try to bind the port a second time.
@@ -287,28 +323,109 @@ func (u *UA) Serve(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the listeners and the user agent and waits for the serving goroutines. It is safe
-// to call more than once.
+// Close closes the listeners, every connection and the user agent, and waits for the serving
+// goroutines. No socket and no sipgo reader goroutine is left after it, also when requests
+// arrive while it runs. It is safe to call more than once.
+//
+// sipgo's own UserAgent.Close is not used: it empties the UDP connection pool, and a request
+// sipgo read just before (it handles each on a goroutine of its own) would then find no
+// connection to answer on and open a new UDP socket, from an ephemeral port, that nobody closes.
+// Instead the listener's read loop hands its pool entries to a stand-in for the listener before
+// it stops (listenerConn), the UDP pool is kept, and every other pool is cleared.
 func (u *UA) Close() error {
 	var err error
 	u.once.Do(func() {
-		err = errors.Join(u.udp.Close(), u.tcp.Close())
-		u.UA.Close()
-		u.wg.Wait()
+		u.closed.Store(true)
+		u.lc.stop()
+		err = u.tcp.Close()
+		u.wg.Wait() // the UDP read loop has handed over; the TCP accept loop has ended
+		err = errors.Join(err, u.udp.Close())
+		u.UA.TransactionLayer().Close()
+		tl := u.UA.TransportLayer()
+		for _, network := range []string{"tcp", "tls", "ws", "wss"} {
+			if p := tl.Pool(network); p != nil {
+				err = errors.Join(err, p.Clear())
+			}
+		}
 	})
 	return err
+}
+
+// listenerConn is the UDP listening socket as sipgo's read loop sees it. sipgo files the
+// listener in its connection pool under the listener's own address and under the address of
+// every peer it has read from, and answers requests through those entries. When its read loop
+// ends it deletes them all, so a request it read just before, still on its way through the
+// transaction layer, would find no entry and sipgo would open a new socket for it.
+//
+// listenerConn therefore ends the read loop itself: once stop is called, the read loop's next
+// ReadFrom (a read deadline wakes a blocked one) first re-files every one of those addresses
+// under a stand-in for the listener — same socket, but a connection sipgo does not delete — and
+// only then reports the socket closed. Late requests answer through the stand-in (from the
+// listener's port while the socket is open, with an error after), never through a new socket.
+//
+// The set of peers grows like sipgo's own pool: one entry per address the phone has heard from.
+type listenerConn struct {
+	*net.UDPConn
+	pool     *sip.ConnectionPool
+	stopping atomic.Bool
+
+	// Read loop only.
+	last  netip.AddrPort
+	peers map[string]struct{}
+}
+
+func newListenerConn(c *net.UDPConn, pool *sip.ConnectionPool) *listenerConn {
+	return &listenerConn{UDPConn: c, pool: pool, peers: map[string]struct{}{}}
+}
+
+// stop makes the read loop hand over and end; it does not wait for it.
+func (c *listenerConn) stop() {
+	c.stopping.Store(true)
+	_ = c.UDPConn.SetReadDeadline(time.Now())
+}
+
+// ReadFrom is called by sipgo's one read loop only. It returns each datagram, a read error, or,
+// after stop, net.ErrClosed (which ends sipgo's read loop quietly); datagrams that arrive after
+// stop are dropped.
+func (c *listenerConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for !c.stopping.Load() {
+		n, from, err := c.UDPConn.ReadFrom(b)
+		if c.stopping.Load() {
+			break
+		}
+		if err != nil {
+			return n, from, err
+		}
+		// Remember the peer under sipgo's own key for it (raddr.String()), formatted only when
+		// the peer changes.
+		if a, ok := from.(*net.UDPAddr); ok && a.AddrPort() != c.last {
+			c.last = a.AddrPort()
+			c.peers[from.String()] = struct{}{}
+		}
+		return n, from, nil
+	}
+	standIn := &sip.UDPConnection{PacketConn: c.UDPConn, PacketAddr: c.LocalAddr().String(), Listener: true}
+	c.pool.Add(standIn.PacketAddr, standIn)
+	for addr := range c.peers {
+		c.pool.Add(addr, standIn)
+	}
+	return 0, nil, net.ErrClosed
 }
 
 // fromListener sends every UDP request, in-dialog ones (BYE, re-INVITE, ACK) included, from the
 // listening socket. sipgo's dialogs skip the client's connection address and would otherwise open
 // a new ephemeral socket per request: wrong for NAT, and a socket nobody closes.
 type fromListener struct {
-	tx    *sip.TransactionLayer
-	laddr sip.Addr
+	tx     *sip.TransactionLayer
+	laddr  sip.Addr
+	closed *atomic.Bool
 }
 
 // Request implements sipgo.ClientTransactionRequester.
 func (f fromListener) Request(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+	if f.closed.Load() {
+		return nil, errClosed
+	}
 	if strings.EqualFold(req.Transport(), "UDP") {
 		if req.Laddr.IP == nil {
 			f.laddr.Copy(&req.Laddr)
