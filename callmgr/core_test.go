@@ -211,7 +211,6 @@ func checkToneLast(t *testing.T, path string, freq, minSNR float64, last time.Du
 // checkGoroutines fails t if goroutines started by the test are still running shortly after it.
 func checkGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	strayBefore := straySipgoReaders()
 	t.Cleanup(func() {
 		var n int
 		for i := 0; i < 100; i++ {
@@ -223,23 +222,8 @@ func checkGoroutines(t *testing.T) {
 		}
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		// sipgo v1.7.2 now and then opens a second UDP socket for a response or request whose
-		// listener entry its connection pool has dropped, and never closes it: its reader
-		// goroutine outlives the user agent. That is sipgo's leak, not ours; it is reported, and
-		// every other goroutine still counts.
-		if stray := straySipgoReaders() - strayBefore; stray > 0 && n-stray <= before {
-			t.Logf("sipgo left %d stray UDP reader goroutine(s) behind (a sipgo connection-pool leak)", stray)
-			return
-		}
 		t.Errorf("goroutines: %d before, %d after the test\n%s", before, n, leakReport(buf))
 	})
-}
-
-// straySipgoReaders counts sipgo's reader goroutines of sockets it opened itself.
-func straySipgoReaders() int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "sipgo/sip.(*TransportUDP).readUDPConnection")
 }
 
 func leakReport(stacks []byte) string {
