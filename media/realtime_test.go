@@ -47,10 +47,25 @@ func realtimePermitted(t *testing.T) bool {
 	return ok
 }
 
-// TestRealtimeSessions starts two real sessions that want real-time scheduling: while either is
-// up every thread of the process (including ones the runtime starts during the call, after the
-// next re-scan) is SCHED_RR; after the last one closes every thread is back in SCHED_OTHER. Not
-// parallel: it changes the whole process.
+// stallStream is a null stream whose Reads from the 10th to the 13th take 30 ms each: a computer
+// too busy to run the send goroutine on time.
+type stallStream struct {
+	Stream
+	reads int
+}
+
+func (s *stallStream) Read(p []int16) error {
+	s.reads++
+	if s.reads >= 10 && s.reads < 14 {
+		time.Sleep(30 * time.Millisecond)
+	}
+	return s.Stream.Read(p)
+}
+
+// TestRealtimeSessions starts two real sessions that may use real-time scheduling and whose
+// ticks run late (stallStream): once they do, every thread of the process (including ones the
+// runtime starts during the call, after the next re-scan) is SCHED_RR; after the last session
+// closes every thread is back in SCHED_OTHER. Not parallel: it changes the whole process.
 func TestRealtimeSessions(t *testing.T) {
 	permitted := realtimePermitted(t)
 	if got := threadPolicies(t); got[schedRR] != 0 {
@@ -65,7 +80,7 @@ func TestRealtimeSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := NewSession(SessionConfig{Conn: a, Remote: a.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: PCMU, Stream: st, Realtime: true})
+		s, err := NewSession(SessionConfig{Conn: a, Remote: a.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: PCMU, Stream: &stallStream{Stream: st}, Realtime: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +113,7 @@ func TestRealtimeSessions(t *testing.T) {
 		}
 		t.Fatalf("%s: threads by class %v (at most one re-scan after), want all SCHED_RR (%d)", when, got, schedRR)
 	}
-	allRR("during two calls")
+	allRR("during two calls that ran late")
 
 	// Threads the runtime starts during the call join at the next re-scan.
 	var wg sync.WaitGroup
@@ -159,5 +174,36 @@ func TestRealtimeRefused(t *testing.T) {
 	r.release() // one too many does nothing
 	if len(calls) != n || r.users != 0 {
 		t.Fatalf("release after a refusal changed policies (%v) or users (%d)", calls[n:], r.users)
+	}
+}
+
+// TestRTTrigger: when tick lateness says the computer is busy.
+func TestRTTrigger(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	ms := time.Millisecond
+	type tick struct {
+		at      time.Duration // since t0
+		late    time.Duration
+		skipped int64
+		want    bool
+	}
+	for _, tt := range []struct {
+		name  string
+		ticks []tick
+	}{
+		{"on time", []tick{{0, 0, 0, false}, {20 * ms, ms, 0, false}, {40 * ms, rtLateBy - 1, 0, false}}},
+		{"one late tick is a hiccup", []tick{{0, 5 * ms, 0, false}, {20 * ms, 0, 0, false}}},
+		{"three late within the window", []tick{{0, 3 * ms, 0, false}, {time.Second, rtLateBy, 0, false}, {9 * time.Second, 4 * ms, 0, true}}},
+		{"three late spread wider than the window", []tick{{0, 3 * ms, 0, false}, {6 * time.Second, 3 * ms, 0, false}, {11 * time.Second, 3 * ms, 0, false}, {12 * time.Second, 3 * ms, 0, true}}},
+		{"a skipped frame counts as late", []tick{{0, 0, 1, false}, {20 * ms, 0, 1, false}, {40 * ms, 0, 1, true}}},
+		{"held up for frames at once", []tick{{0, 0, rtLateTicks - 1, true}}},
+	} {
+		var tr rtTrigger
+		for i, tk := range tt.ticks {
+			if got := tr.observe(t0.Add(tk.at), tk.late, tk.skipped); got != tk.want {
+				t.Errorf("%s: tick %d (late %v, skipped %d): busy %v, want %v", tt.name, i, tk.late, tk.skipped, got, tk.want)
+			}
+		}
 	}
 }

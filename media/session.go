@@ -80,9 +80,10 @@ type SessionConfig struct {
 	// sends from this socket. It runs on the receive goroutine, must not block or keep b, and
 	// reports whether it took the datagram; untaken ones are dropped as not RTP.
 	OnSTUN func(b []byte, from netip.AddrPort) bool
-	// Realtime runs the process's threads in the real-time scheduling class while the session
-	// is up (realtime_linux.go), where the system permits it, so that a busy computer does not
-	// delay the 20 ms ticks; where it does not, the session logs that once and runs as it is.
+	// Realtime lets the session move the process's threads to the real-time scheduling class
+	// (realtime_linux.go) when its ticks show the computer is busy (realtime.go), until it
+	// closes, where the system permits it, so that a busy computer does not make the audio
+	// stutter; where it does not, the session logs that once and runs as it is.
 	Realtime bool
 	// Clock paces the stream; nil means the real clock.
 	Clock clock.Clock
@@ -152,8 +153,9 @@ type Session struct {
 	lastTS   atomic.Uint32 // RTP timestamp of the last audio packet sent
 	lastTSAt atomic.Int64  // and when, UnixNano
 
-	realtime bool // wants real-time scheduling; rtHeld once Start acquired it
-	rtHeld   bool
+	realtime bool      // may ask for real-time scheduling
+	rtTrig   rtTrigger // the send goroutine's
+	rtHeld   bool      // the send goroutine asked; read by Close after the goroutine ended
 
 	startOnce sync.Once
 	closeOnce sync.Once
@@ -248,12 +250,6 @@ func (s *Session) Start() {
 		case <-s.done:
 			return
 		default:
-		}
-		if s.realtime {
-			s.rtHeld = true
-			if err := realtime.acquire(); err != nil && rtWarned.CompareAndSwap(false, true) {
-				s.log.Info("audio runs in the ordinary scheduling class: it may stutter while the computer is busy", "reason", err)
-			}
 		}
 		s.wg.Add(2)
 		go s.sendLoop()

@@ -116,7 +116,25 @@ func (s *Session) sendLoop() {
 		if !ok {
 			return
 		}
+		if s.realtime && !s.rtHeld {
+			if now := s.clk.Now(); s.rtTrig.observe(now, now.Sub(p.due(tick)), skipped) {
+				s.escalate()
+			}
+		}
 		s.snd.tick(tick, skipped)
+	}
+}
+
+// escalate moves the process to the real-time scheduling class for the rest of the call: its
+// ticks ran late, the computer is busy (realtime.go).
+func (s *Session) escalate() {
+	s.rtHeld = true
+	err := realtime.acquire()
+	switch {
+	case err == nil:
+		s.log.Info("the computer is busy and the call's audio ran late: it now runs with real-time scheduling until the call ends")
+	case rtWarned.CompareAndSwap(false, true):
+		s.log.Warn("the computer is busy and the call's audio runs late; real-time scheduling would help but is not available", "reason", err)
 	}
 }
 
