@@ -48,8 +48,8 @@ type Config struct {
 	// NoVAD sends every audio frame during the user's silence (audio.vad = false): no comfort
 	// noise descriptors in place of G.711/G.722 silence, no Opus DTX.
 	NoVAD bool
-	// Realtime asks for real-time scheduling while calls are up (media.SessionConfig.Realtime;
-	// audio.realtime).
+	// Realtime lets calls move to real-time scheduling when the computer is busy
+	// (media.SessionConfig.Realtime; audio.realtime).
 	Realtime bool
 	// Favorites maps names to SIP URIs (or "echo").
 	Favorites map[string]string

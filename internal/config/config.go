@@ -65,9 +65,9 @@ type Audio struct {
 	// VAD sends nothing but comfort-noise updates while the user is silent (RFC 3389 for G.711
 	// and G.722, DTX for Opus); on unless set to false.
 	VAD bool `toml:"vad"`
-	// Realtime runs the phone in the real-time scheduling class during calls, where the system
-	// permits it (root, CAP_SYS_NICE or an RLIMIT_RTPRIO, e.g. the audio group), so that a busy
-	// computer does not make the audio stutter; on unless set to false.
+	// Realtime moves the phone to the real-time scheduling class for the rest of a call when a
+	// busy computer makes the call's audio run late, where the system permits it (root,
+	// CAP_SYS_NICE or an RLIMIT_RTPRIO, e.g. the audio group); on unless set to false.
 	Realtime bool `toml:"realtime"`
 	// ToneRegion picks the dial, ringback and busy tones: "us", "uk", "eu", "jp", "au", or ""
 	// (from the locale, LANG/LC_ALL).
