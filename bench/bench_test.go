@@ -38,6 +38,7 @@ type pairResult struct {
 	jitter        []float64 // the deviations p50, p99 and max are taken from
 	packets       int
 	idleCPUPct    float64 // mean of the two processes before the call, % of one core (trayphone only)
+	realtime      int     // processes that moved to real-time scheduling during the call (trayphone only)
 }
 
 func benchDuration() time.Duration {
@@ -176,7 +177,7 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 		}
 		logf, _ := os.Create(filepath.Join(dir, name+".log"))
 		p.cmd = exec.Command(bin, "--home", p.home, "--headless", "--listen", fmt.Sprintf("127.0.0.1:%d", p.port),
-			"--audio-in", p.in, "--audio-out", p.out, "--log-level", "warn")
+			"--audio-in", p.in, "--audio-out", p.out, "--log-level", "info")
 		p.cmd.Stdout, p.cmd.Stderr = logf, logf
 		if err := p.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -242,6 +243,11 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 	r := measure(t, "trayphone", dir, [2]int{peers[0].cmd.Process.Pid, peers[1].cmd.Process.Pid}, d)
 	r.idleCPUPct = idlePct
 	_, _ = cli(peers[0], "hangup")
+	for _, name := range []string{"a", "b"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name+".log")); err == nil && bytes.Contains(b, []byte("real-time scheduling until the call ends")) {
+			r.realtime++
+		}
+	}
 	return r
 }
 
@@ -322,8 +328,10 @@ func TestCompare(t *testing.T) {
 	}
 	tp, bs := sum(tps), sum(bss)
 	var idle []float64
+	var rt []string
 	for _, r := range tps {
 		idle = append(idle, r.idleCPUPct)
+		rt = append(rt, strconv.Itoa(r.realtime))
 	}
 
 	var b strings.Builder
@@ -344,6 +352,7 @@ func TestCompare(t *testing.T) {
 	row("RTP send-interval jitter p99", "ms", tp.p99, bs.p99)
 	row("RTP send-interval jitter max", "ms", tp.max, bs.max)
 	fmt.Fprintf(&b, "\nCPU per round (%%): trayphone %s; baresip %s\n", strings.Join(tp.cpus, ", "), strings.Join(bs.cpus, ", "))
+	fmt.Fprintf(&b, "trayphone processes that moved to real-time scheduling (busy computer), per round: %s of 2\n", strings.Join(rt, ", "))
 	fmt.Fprintf(&b, "packets captured: trayphone %d, baresip %d\n", tp.packets, bs.packets)
 	fmt.Fprintf(&b, "trayphone idle daemon before the call (%% of one core, median of rounds): %.3g %%\n", Median(idle))
 	t.Log("\n" + b.String())

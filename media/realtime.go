@@ -11,12 +11,14 @@ import "time"
 // to the real-time class (realtime_linux.go) the first time its ticks show the computer is busy:
 // rtLateTicks ticks later than rtLateBy (or skipped) within rtLateWindow. One late tick is not
 // enough: a virtual machine's host or a page fault delays one now and then, and no scheduling
-// class helps with those. It stays there until the call ends, since ticks on time under the
+// class helps with those. Nor do the first rtGraceTicks count: while a call starts, the phone
+// itself is busy (SIP, opening the sound card) and a few ticks come late on any computer. It stays there until the call ends, since ticks on time under the
 // real-time class no longer tell whether the computer is still busy.
 const (
 	rtLateBy     = 2 * time.Millisecond
 	rtLateTicks  = 3
 	rtLateWindow = 10 * time.Second
+	rtGraceTicks = 50
 )
 
 // rtTrigger watches a session's tick lateness. Its zero value is ready; it is owned by the send
@@ -26,10 +28,10 @@ type rtTrigger struct {
 	i  int
 }
 
-// observe notes one tick that ran late by late (skipped ticks before it count as late ones) at
-// now, and reports whether the computer is busy enough for the real-time class.
-func (t *rtTrigger) observe(now time.Time, late time.Duration, skipped int64) bool {
-	if late < rtLateBy && skipped == 0 {
+// observe notes that tick ran late by late (skipped ticks before it count as late ones) at now,
+// and reports whether the computer is busy enough for the real-time class.
+func (t *rtTrigger) observe(tick int64, now time.Time, late time.Duration, skipped int64) bool {
+	if tick < rtGraceTicks || (late < rtLateBy && skipped == 0) {
 		return false
 	}
 	t.at[t.i] = now

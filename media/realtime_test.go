@@ -47,7 +47,7 @@ func realtimePermitted(t *testing.T) bool {
 	return ok
 }
 
-// stallStream is a null stream whose Reads from the 10th to the 13th take 30 ms each: a computer
+// stallStream is a null stream of which four Reads after the call's start take 30 ms each: a computer
 // too busy to run the send goroutine on time.
 type stallStream struct {
 	Stream
@@ -56,7 +56,7 @@ type stallStream struct {
 
 func (s *stallStream) Read(p []int16) error {
 	s.reads++
-	if s.reads >= 10 && s.reads < 14 {
+	if s.reads >= rtGraceTicks+10 && s.reads < rtGraceTicks+14 {
 		time.Sleep(30 * time.Millisecond)
 	}
 	return s.Stream.Read(p)
@@ -180,6 +180,12 @@ func TestRealtimeRefused(t *testing.T) {
 // TestRTTrigger: when tick lateness says the computer is busy.
 func TestRTTrigger(t *testing.T) {
 	t.Parallel()
+	var grace rtTrigger
+	for n := range int64(rtGraceTicks) {
+		if grace.observe(n, time.Unix(1000, 0).Add(time.Duration(n)*20*time.Millisecond), 0, rtLateTicks) {
+			t.Fatalf("tick %d of the call's start counted as busy", n)
+		}
+	}
 	t0 := time.Unix(1000, 0)
 	ms := time.Millisecond
 	type tick struct {
@@ -201,7 +207,8 @@ func TestRTTrigger(t *testing.T) {
 	} {
 		var tr rtTrigger
 		for i, tk := range tt.ticks {
-			if got := tr.observe(t0.Add(tk.at), tk.late, tk.skipped); got != tk.want {
+			n := rtGraceTicks + int64(tk.at/(20*ms))
+			if got := tr.observe(n, t0.Add(tk.at), tk.late, tk.skipped); got != tk.want {
 				t.Errorf("%s: tick %d (late %v, skipped %d): busy %v, want %v", tt.name, i, tk.late, tk.skipped, got, tk.want)
 			}
 		}

@@ -117,7 +117,7 @@ func (s *Session) sendLoop() {
 			return
 		}
 		if s.realtime && !s.rtHeld {
-			if now := s.clk.Now(); s.rtTrig.observe(now, now.Sub(p.due(tick)), skipped) {
+			if now := s.clk.Now(); s.rtTrig.observe(tick, now, now.Sub(p.due(tick)), skipped) {
 				s.escalate()
 			}
 		}
