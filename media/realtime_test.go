@@ -47,7 +47,7 @@ func realtimePermitted(t *testing.T) bool {
 	return ok
 }
 
-// stallStream is a null stream of which four Reads after the call's start take 30 ms each: a computer
+// stallStream is a null stream of which a few Reads after the call's start take 30 ms each: a computer
 // too busy to run the send goroutine on time.
 type stallStream struct {
 	Stream
@@ -56,7 +56,7 @@ type stallStream struct {
 
 func (s *stallStream) Read(p []int16) error {
 	s.reads++
-	if s.reads >= rtGraceTicks+10 && s.reads < rtGraceTicks+14 {
+	if s.reads >= rtGraceTicks+10 && s.reads < rtGraceTicks+10+rtLateTicks+1 {
 		time.Sleep(30 * time.Millisecond)
 	}
 	return s.Stream.Read(p)
@@ -199,10 +199,10 @@ func TestRTTrigger(t *testing.T) {
 		ticks []tick
 	}{
 		{"on time", []tick{{0, 0, 0, false}, {20 * ms, ms, 0, false}, {40 * ms, rtLateBy - 1, 0, false}}},
-		{"one late tick is a hiccup", []tick{{0, 5 * ms, 0, false}, {20 * ms, 0, 0, false}}},
-		{"three late within the window", []tick{{0, 3 * ms, 0, false}, {time.Second, rtLateBy, 0, false}, {9 * time.Second, 4 * ms, 0, true}}},
-		{"three late spread wider than the window", []tick{{0, 3 * ms, 0, false}, {6 * time.Second, 3 * ms, 0, false}, {11 * time.Second, 3 * ms, 0, false}, {12 * time.Second, 3 * ms, 0, true}}},
-		{"a skipped frame counts as late", []tick{{0, 0, 1, false}, {20 * ms, 0, 1, false}, {40 * ms, 0, 1, true}}},
+		{"a few late ticks are hiccups", []tick{{0, 9 * ms, 0, false}, {20 * ms, 0, 0, false}, {time.Second, rtLateBy, 0, false}, {2 * time.Second, 7 * ms, 0, false}}},
+		{"enough late within the window", []tick{{0, 6 * ms, 0, false}, {time.Second, rtLateBy, 0, false}, {2 * time.Second, 9 * ms, 0, false}, {3 * time.Second, 20 * ms, 0, false}, {4 * time.Second, 6 * ms, 0, true}}},
+		{"late ticks spread wider than the window", []tick{{0, 6 * ms, 0, false}, {2 * time.Second, 6 * ms, 0, false}, {3 * time.Second, 6 * ms, 0, false}, {4 * time.Second, 6 * ms, 0, false}, {6 * time.Second, 6 * ms, 0, false}, {6*time.Second + 20*ms, 6 * ms, 0, true}}},
+		{"a skipped frame counts as late", []tick{{0, 0, 1, false}, {20 * ms, 0, 1, false}, {40 * ms, 0, 1, false}, {60 * ms, 0, 1, false}, {80 * ms, 0, 1, true}}},
 		{"held up for frames at once", []tick{{0, 0, rtLateTicks - 1, true}}},
 	} {
 		var tr rtTrigger
