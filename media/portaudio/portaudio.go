@@ -115,7 +115,8 @@ func paRelease() {
 	}
 }
 
-// ListDevices returns the audio devices PortAudio sees.
+// ListDevices returns the audio devices PortAudio sees and, when a sound server (PipeWire or
+// PulseAudio) answers, its sinks and sources.
 func ListDevices() ([]DeviceInfo, error) {
 	if err := paAcquire(); err != nil {
 		return nil, err
@@ -142,7 +143,32 @@ func ListDevices() ([]DeviceInfo, error) {
 			DefaultRate: int(d.DefaultSampleRate),
 		})
 	}
-	return out, nil
+	return append(out, listServerDevices()...), nil
+}
+
+// listServerDevices returns the sound server's sinks and sources, or none if no server answers.
+func listServerDevices() []DeviceInfo {
+	srv, err := dialSoundServer()
+	if err != nil {
+		return nil
+	}
+	defer srv.close()
+	devs, err := srv.devices()
+	if err != nil {
+		return nil
+	}
+	out := make([]DeviceInfo, 0, len(devs))
+	for _, d := range devs {
+		info := DeviceInfo{Name: d.name, Description: d.description, Default: d.isDefault, DefaultRate: d.rate,
+			Server: true, Monitor: d.monitor}
+		if d.input {
+			info.MaxIn = d.channels
+		} else {
+			info.MaxOut = d.channels
+		}
+		out = append(out, info)
+	}
+	return out
 }
 
 // findDevice returns the named device: an exact name, or else the one device whose name
@@ -218,43 +244,202 @@ func (d *Device) Open(rate, frameSamples int) (media.Stream, error) {
 	return s, nil
 }
 
-func (d *Device) open(rate, frameSamples int) (*paStream, error) {
-	var params pa.StreamParameters
-	name := ""
-	if d.in {
-		dev, err := findDevice(d.inName, true)
+// side is where one direction of a stream goes: a PortAudio device, or a sink or source of the
+// sound server reached through the ALSA pulse plugin.
+type side struct {
+	pa     *pa.DeviceInfo
+	server *serverDevice
+}
+
+func (sd side) name() string {
+	if sd.server != nil {
+		return sd.server.name
+	}
+	return sd.pa.Name
+}
+
+// resolver finds devices by name, asking the sound server (once) only when PortAudio has no
+// device of exactly that name.
+type resolver struct {
+	srv     *soundServer
+	devs    []serverDevice
+	srvErr  error
+	dialled bool
+}
+
+func (r *resolver) find(name string, input bool) (side, error) {
+	if name == "" {
+		d, err := findDevice("", input)
+		return side{pa: d}, err
+	}
+	if d := findExact(name, input); d != nil {
+		return side{pa: d}, nil
+	}
+	if !r.dialled {
+		r.dialled = true
+		if r.srv, r.srvErr = dialSoundServer(); r.srvErr == nil {
+			if r.devs, r.srvErr = r.srv.devices(); r.srvErr != nil {
+				r.srv.close()
+				r.srv = nil
+			}
+		}
+	}
+	if r.srv != nil {
+		sd, err := findServerDevice(r.devs, name, input)
 		if err != nil {
+			return side{}, err
+		}
+		if sd != nil {
+			return side{server: sd}, nil
+		}
+	}
+	d, err := findDevice(name, input)
+	if err != nil && r.srv != nil {
+		var names []string
+		for _, sd := range r.devs {
+			if sd.input == input {
+				names = append(names, fmt.Sprintf("%q", sd.name))
+			}
+		}
+		err = fmt.Errorf("%w, nor does the sound server (it has %s)", err, strings.Join(names, ", "))
+	}
+	return side{pa: d}, err
+}
+
+// close releases the server connection unless keep (a stream watches through it).
+func (r *resolver) close(keep bool) {
+	if r.srv != nil && !keep {
+		r.srv.close()
+	}
+}
+
+// findExact returns the PortAudio device called exactly name, or nil.
+func findExact(name string, input bool) *pa.DeviceInfo {
+	devs, err := pa.Devices()
+	if err != nil {
+		return nil
+	}
+	for _, d := range devs {
+		if d.Name == name && ((input && d.MaxInputChannels > 0) || (!input && d.MaxOutputChannels > 0)) {
+			return d
+		}
+	}
+	return nil
+}
+
+// pulseDevice returns PortAudio's device for the ALSA pulse plugin, whose latencies suit
+// streams on the sound server's devices; nil if PortAudio has none.
+func pulseDevice() *pa.DeviceInfo {
+	devs, err := pa.Devices()
+	if err != nil {
+		return nil
+	}
+	for _, d := range devs {
+		if d.Name == "pulse" {
+			return d
+		}
+	}
+	return nil
+}
+
+func (d *Device) open(rate, frameSamples int) (*paStream, error) {
+	var r resolver
+	var inSide, outSide side
+	var err error
+	if d.in {
+		if inSide, err = r.find(d.inName, true); err != nil {
+			r.close(false)
 			return nil, err
 		}
-		params.Input = pa.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultLowInputLatency}
-		name = dev.Name
 	}
 	if d.out {
-		dev, err := findDevice(d.outName, false)
-		if err != nil {
+		if outSide, err = r.find(d.outName, false); err != nil {
+			r.close(false)
 			return nil, err
 		}
-		params.Output = pa.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultLowOutputLatency}
-		if name != dev.Name {
-			name = strings.TrimPrefix(name+" > "+dev.Name, " > ")
-		}
+	}
+	name := ""
+	if d.in {
+		name = inSide.name()
+	}
+	if d.out && name != outSide.name() {
+		name = strings.TrimPrefix(name+" > "+outSide.name(), " > ")
 	}
 	s := newPAStream(name, rate, frameSamples, d.in, d.out, d.log)
+	var openAt func(devRate int) (paHandle, error)
+	var fallbackRate int
+	if inSide.server == nil && outSide.server == nil {
+		r.close(false)
+		var params pa.StreamParameters
+		if d.in {
+			params.Input = pa.StreamDeviceParameters{Device: inSide.pa, Channels: 1, Latency: inSide.pa.DefaultLowInputLatency}
+			fallbackRate = int(inSide.pa.DefaultSampleRate)
+		}
+		if d.out {
+			params.Output = pa.StreamDeviceParameters{Device: outSide.pa, Channels: 1, Latency: outSide.pa.DefaultLowOutputLatency}
+			fallbackRate = int(outSide.pa.DefaultSampleRate)
+		}
+		openAt = func(devRate int) (paHandle, error) { return s.openAt(params, devRate) }
+	} else {
+		// At least one side is the sound server's: open through the ALSA pulse plugin.
+		plug := pulseDevice()
+		mk := func(sd side, input bool) *alsaSide {
+			if sd.server == nil {
+				lat := sd.pa.DefaultLowOutputLatency
+				if input {
+					lat = sd.pa.DefaultLowInputLatency
+				}
+				fallbackRate = int(sd.pa.DefaultSampleRate)
+				return &alsaSide{device: sd.pa.Name, latency: lat.Seconds()}
+			}
+			fallbackRate = sd.server.rate
+			lat := 0.02
+			if plug != nil {
+				lat = plug.DefaultLowOutputLatency.Seconds()
+				if input {
+					lat = plug.DefaultLowInputLatency.Seconds()
+				}
+			}
+			return &alsaSide{pcm: pulsePCM(sd.server.name), latency: lat}
+		}
+		var in, out *alsaSide
+		if d.in {
+			in = mk(inSide, true)
+		}
+		if d.out {
+			out = mk(outSide, false)
+		}
+		openAt = func(devRate int) (paHandle, error) {
+			if err := s.setDeviceRate(devRate); err != nil {
+				return nil, err
+			}
+			return openALSA(s, in, out, devRate, s.devFrame)
+		}
+		// The stream keeps the server connection to watch its devices (startWatching).
+		s.watchSrv = r.srv
+		for _, sd := range []*serverDevice{inSide.server, outSide.server} {
+			if sd != nil {
+				s.watchDevs = append(s.watchDevs, *sd)
+			}
+		}
+	}
+	ok := false
+	defer func() {
+		if !ok && s.watchSrv != nil {
+			s.watchSrv.close()
+		}
+	}()
 	devRate := rate
-	stream, err := s.openAt(params, devRate)
+	stream, err := openAt(devRate)
 	if err != nil {
 		// The device may not do the codec's rate: open it at its own and resample.
-		if params.Output.Device != nil {
-			devRate = int(params.Output.Device.DefaultSampleRate)
-		} else {
-			devRate = int(params.Input.Device.DefaultSampleRate)
-		}
+		devRate = fallbackRate
 		if devRate == rate || devRate <= 0 {
 			return nil, err
 		}
 		d.log.Info("audio device refused the codec rate; resampling", "device", name, "rate", rate, "device_rate", devRate, "err", err)
 		var err2 error
-		if stream, err2 = s.openAt(params, devRate); err2 != nil {
+		if stream, err2 = openAt(devRate); err2 != nil {
 			return nil, fmt.Errorf("at %d Hz: %w; at the device's %d Hz: %w", rate, err, devRate, err2)
 		}
 	}
@@ -267,7 +452,7 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 		// once more with a fresh stream before giving up.
 		stream.Close()
 		d.log.Info("audio device did not start; retrying", "device", name, "err", err)
-		if stream, err = s.openAt(params, devRate); err != nil {
+		if stream, err = openAt(devRate); err != nil {
 			return nil, fmt.Errorf("start: %w", err)
 		}
 		s.stream = stream
@@ -278,6 +463,8 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 			return nil, fmt.Errorf("start: %w", err)
 		}
 	}
+	ok = true
+	s.startWatching()
 	d.log.Debug("audio device open", "device", name, "rate", rate, "device_rate", devRate)
 	return s, nil
 }
@@ -301,7 +488,7 @@ type paStream struct {
 	devRate      int
 	devFrame     int // samples per frame at devRate
 	in, out      bool
-	stream       *pa.Stream
+	stream       paHandle
 	capture      *ring // producer: callback; consumer: Read
 	play         *ring // producer: Write; consumer: callback
 	started      time.Time
@@ -328,16 +515,51 @@ type paStream struct {
 	underruns atomic.Uint64
 	overflows atomic.Uint64
 
+	// Set when the stream uses the sound server's sinks or sources: the connection to it, the
+	// devices to watch, and, from the watcher, the error saying one of them disappeared.
+	watchSrv  *soundServer
+	watchDevs []serverDevice
+	watchStop chan struct{}
+	watchDone chan struct{}
+	gone      atomic.Pointer[error]
+
 	closeOnce sync.Once
 	closed    atomic.Bool
 	closeErr  error
+}
+
+// startWatching starts the goroutine that watches the stream's sound-server devices, if any. It
+// ends when one of them disappears or the stream is closed.
+func (s *paStream) startWatching() {
+	if s.watchSrv == nil {
+		return
+	}
+	if err := s.watchSrv.subscribe(); err != nil {
+		// The 1 s check still runs.
+		s.log.Debug("sound server refused to report device changes", "err", err)
+	}
+	s.watchStop, s.watchDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.watchDone)
+		watchServerDevices(s.watchSrv, s.watchDevs, s.watchStop, func(err error) {
+			s.gone.Store(&err)
+			s.log.Info("audio device disappeared", "device", s.name, "err", err)
+		})
+	}()
 }
 
 func newPAStream(name string, rate, frame int, in, out bool, log *slog.Logger) *paStream {
 	return &paStream{name: name, log: log, rate: rate, frame: frame, in: in, out: out}
 }
 
-func (s *paStream) openAt(params pa.StreamParameters, devRate int) (*pa.Stream, error) {
+// paHandle is an open PortAudio stream: the binding's, or one opened by openALSA.
+type paHandle interface {
+	Start() error
+	Abort() error
+	Close() error
+}
+
+func (s *paStream) openAt(params pa.StreamParameters, devRate int) (paHandle, error) {
 	if err := s.setDeviceRate(devRate); err != nil {
 		return nil, err
 	}
@@ -418,6 +640,9 @@ func (s *paStream) callback(in, out []int16) {
 func (s *paStream) health() error {
 	if s.closed.Load() {
 		return fmt.Errorf("audio device %q: stream is closed", s.name)
+	}
+	if err := s.gone.Load(); err != nil {
+		return *err
 	}
 	last := time.Duration(s.lastCallback.Load())
 	since := time.Since(s.started)
@@ -503,6 +728,12 @@ func (s *paStream) Write(p []int16) error {
 func (s *paStream) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		if s.watchStop != nil {
+			close(s.watchStop)
+			<-s.watchDone
+		} else if s.watchSrv != nil {
+			s.watchSrv.close()
+		}
 		err := s.stream.Abort()
 		if errors.Is(err, pa.StreamIsStopped) {
 			err = nil

@@ -31,4 +31,13 @@ type DeviceInfo struct {
 	Default bool
 	// DefaultRate is its preferred sample rate.
 	DefaultRate int
+	// Server reports a sink (output) or source (input) of the sound server (PipeWire or
+	// PulseAudio) rather than a device PortAudio lists itself; Default then means the
+	// server's default sink or source.
+	Server bool
+	// Description is the sound server's human-readable name for it ("" for PortAudio's own
+	// devices). "portaudio:" followed by a unique part of it selects it too.
+	Description string
+	// Monitor reports a source that captures what a sink plays.
+	Monitor bool
 }

@@ -3,76 +3,35 @@
 package portaudio
 
 import (
-	"math"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"trayphone/internal/audiotest"
+	"trayphone/media"
 )
 
-// TestPortAudioUnplug plays through a second PipeWire sink ("a USB headset": a null sink reached
-// through its own ALSA PCM, "portaudio:tpusb") and removes it with pactl mid-stream, as unplugging
-// does. Either the stream reports the device gone (trayphone then moves the call to the default
-// device and says so: callmgr's TestDeviceFallback) or, as PipeWire does today, the server moves
-// the stream to the default sink itself, where the audio must be heard. When the sink comes back,
-// a new stream (the next call) opens on it again.
+// TestPortAudioUnplug removes a named sink of the sound server ("a USB headset": a null sink)
+// mid-stream, as unplugging does: the stream must say the device
+// disappeared within 2 s, the call (a SwitchStream, as callmgr's fallback does) goes on on the
+// default device, and when the sink comes back the next stream plays on it.
 func TestPortAudioUnplug(t *testing.T) {
 	startPipeWire(t)
-	home := os.Getenv("HOME")
-	asound := filepath.Join(home, ".asoundrc")
-	b, err := os.ReadFile(asound)
+	mod := loadSink(t, "tpusb", "Trayphone-USB-Headset")
+	dev, err := newDevice("", "tpusb", false, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra := "\npcm.tpusb { type pulse; device \"tpusb\" }\nctl.tpusb { type pulse }\n"
-	if err := os.WriteFile(asound, append(b, extra...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	load := func() string {
-		out, err := exec.Command("pactl", "load-module", "module-null-sink", "sink_name=tpusb", "media.class=Audio/Sink",
-			"channel_map=mono", "rate=48000").Output()
-		if err != nil {
-			t.Fatalf("load the sink: %v", err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	mod := load()
-
-	devs, err := ListDevices()
+	st, err := dev.Open(8000, 160)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, d := range devs {
-		names = append(names, d.Name)
-	}
-	t.Logf("devices: %q", names)
-	d, err := New("", "tpusb", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := d.Open(8000, 160)
-	if err != nil {
-		t.Skipf("PortAudio cannot open the sink's ALSA PCM here: %v", err)
-	}
+	failed := make(chan error, 1)
+	s := media.NewSwitchStream(st, func(err error) { failed <- err }, nil)
 	defer s.Close()
-	frame := make([]int16, 160)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for range 25 {
-		<-tick.C
-		if err := s.Write(frame); err != nil {
-			t.Fatalf("write before unplugging: %v", err)
-		}
-	}
-	if out, err := exec.Command("pactl", "unload-module", mod).CombinedOutput(); err != nil {
-		t.Fatalf("unplug: %v %s", err, out)
-	}
-	// Listen on the default sink's monitor: if the server moved the stream there, the tone
-	// written to the unplugged device is heard on the default one.
-	mic, err := newDevice("", "", true, false, nil)
+	// Listen on the default sink's monitor all along.
+	mic, err := newDevice("nullsink.monitor", "", true, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,46 +40,106 @@ func TestPortAudioUnplug(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ms.Close()
-	for i := range frame {
-		frame[i] = int16(10000 * math.Sin(2*math.Pi*1000*float64(i)/8000))
+	tone := audiotest.Tone(1000, 0.3, 8000, 160)
+	in := make([]int16, 160)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for range 25 {
+		<-tick.C
+		if err := s.Write(tone); err != nil {
+			t.Fatalf("write before unplugging: %v", err)
+		}
+		ms.Read(in)
+	}
+	unplugged := time.Now()
+	if out, err := exec.Command("pactl", "unload-module", mod).CombinedOutput(); err != nil {
+		t.Fatalf("unplug: %v %s", err, out)
 	}
 	var gone error
-	var heard float64
-	in := make([]int16, 160)
-	for i := range 6 * 50 {
+	var detect time.Duration
+	var heard []bool // per 20 ms frame after unplugging: was the tone heard on the default sink
+	for i := 0; i < 150; i++ {
 		<-tick.C
-		if gone = s.Write(frame); gone != nil {
-			break
+		s.Write(tone)
+		ms.Read(in)
+		heard = append(heard, peak(in) > 3000)
+		if gone != nil {
+			continue
 		}
-		if ms.Read(in) == nil && i > 50 {
-			for _, v := range in {
-				heard = max(heard, math.Abs(float64(v)))
+		select {
+		case gone = <-failed:
+			detect = time.Since(unplugged)
+			// What callmgr's moveToDefault does: the default device takes over.
+			d, err := New("", "", nil)
+			if err != nil {
+				t.Fatal(err)
 			}
+			next, err := d.Open(8000, 160)
+			if err != nil {
+				t.Fatalf("open the default device: %v", err)
+			}
+			s.Swap(next).Close()
+		default:
 		}
 	}
-	t.Logf("after unplugging: write error %v; peak heard on the default sink %.0f", gone, heard)
 	if gone == nil {
-		// PipeWire moves the streams of a removed sink to the default one: the call goes on
-		// there without trayphone's fallback. It must be audible.
-		if heard < 3000 {
-			t.Errorf("the stream survived the unplug but is not heard on the default sink (peak %.0f)", heard)
-		}
-	} else if !strings.Contains(gone.Error(), "disappeared") && !strings.Contains(gone.Error(), "did not start") {
-		t.Errorf("after unplugging: got %v, want a device-gone error", gone)
+		t.Fatal("the stream did not report the removed sink within 3 s")
 	}
-	s.Close()
+	if !strings.Contains(gone.Error(), `audio device "tpusb" disappeared`) {
+		t.Errorf("got %v, want it to say the device disappeared", gone)
+	}
+	// The longest run without the tone on the default sink, from unplugging until the end
+	// (the monitor's own latency counts in it).
+	var gap, run, first int
+	first = -1
+	for i, h := range heard {
+		if h {
+			if first < 0 {
+				first = i
+			}
+			run = 0
+			continue
+		}
+		run++
+		gap = max(gap, run)
+	}
+	t.Logf("removal reported after %v (%v); tone first heard on the default %d ms after unplugging; longest silence %d ms",
+		detect.Round(time.Millisecond), gone, first*20, gap*20)
+	if detect > 2*time.Second {
+		t.Errorf("removal reported after %v, want within 2 s", detect)
+	}
+	if first < 0 || gap*20 > 1000 {
+		t.Errorf("got the tone first after %d frames and a longest silence of %d ms, want it continuing with gaps under 1 s", first, gap*20)
+	}
 
-	// Plugged back in: a new stream (the next call) opens on it.
-	load()
-	s2, err := d.Open(8000, 160)
+	// Plugged back in: the next stream opens on it again.
+	loadSink(t, "tpusb", "Trayphone-USB-Headset")
+	s2, err := dev.Open(8000, 160)
 	if err != nil {
 		t.Fatalf("open after re-plugging: %v", err)
 	}
 	defer s2.Close()
-	for range 10 {
+	mic2, err := newDevice("tpusb.monitor", "", true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms2, err := mic2.Open(8000, 160)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms2.Close()
+	var p float64
+	for i := range 50 {
 		<-tick.C
-		if err := s2.Write(frame); err != nil {
+		if err := s2.Write(tone); err != nil {
 			t.Fatalf("write after re-plugging: %v", err)
 		}
+		ms2.Read(in)
+		if i > 20 {
+			p = max(p, peak(in))
+		}
+	}
+	if p < 3000 {
+		t.Errorf("after re-plugging: tone peak %.0f on the sink's monitor, want the tone", p)
 	}
 }
