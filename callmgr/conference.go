@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 
+	"trayphone/internal/phone"
 	"trayphone/media"
 )
 
@@ -21,12 +23,15 @@ var fallbackDevice = func(log *slog.Logger) (media.Device, error) {
 // conference is a local conference: the sessions of its calls play into a mixer, and the user's
 // device is one more port of it, pumped on its own 20 ms schedule. The manager goroutine owns it.
 type conference struct {
-	calls []*call // in the order they joined
-	mixer *media.Mixer
-	local media.Stream   // the user's device; nil if it could not be opened
-	port  *media.Port    // local's port in the mixer
-	stop  func()         // stops the pump between local and port
-	tone  *media.Overlay // laid over local (the call-waiting tone)
+	calls    []*call // in the order they joined
+	mixer    *media.Mixer
+	local    media.Stream        // the user's device as opened (no tone); nil if it could not be opened
+	fallback bool                // local is already the default device (or silence)
+	sw       *media.SwitchStream // what the pump plays: local with tone laid over it
+	port     *media.Port         // the pump's port in the mixer
+	stop     func()              // stops the pump between sw and port
+	tone     *media.Overlay      // laid over local (the call-waiting tone)
+	ended    bool                // fewer than two calls are left; the pump has stopped
 }
 
 // ids lists the calls of cf by ID; nil when cf is nil.
@@ -41,45 +46,165 @@ func (cf *conference) ids() []string {
 	return out
 }
 
+// audioSpot is a place the user's device plays: one call's stream, or a local conference's.
+// Its SwitchStream is swapped only on the manager goroutine, so a call that joins a conference
+// while its lost device is being replaced ends up in the conference, never on the replacement.
+type audioSpot struct {
+	sw          *media.SwitchStream
+	tone        *media.Overlay
+	rate, frame int
+	what        string             // "call" or "conference", for the user's message
+	live        func() bool        // whether the spot still plays the user's device
+	onSwap      func(media.Stream) // hears of the device stream that took over (nil: nobody)
+	warn        func(msg string)   // tells the user
+}
+
+// deviceStream is the user's device as a spot plays it: dev with the spot's tone laid over it.
+// Its first error is reported once, naming the stream, so the manager can tell whether the
+// stream that failed still plays when it gets to act on it.
+type deviceStream struct {
+	media.Stream              // tone.Wrap(dev)
+	dev          media.Stream // the device stream itself
+	fallback     bool         // dev is the default device (or silence) already
+	failed       atomic.Bool  // an error was reported
+	onFail       func(error)  // runs once, on the goroutine that hit the error; posts
+}
+
+func (d *deviceStream) Read(p []int16) error  { return d.check(d.Stream.Read(p)) }
+func (d *deviceStream) Write(p []int16) error { return d.check(d.Stream.Write(p)) }
+
+func (d *deviceStream) check(err error) error {
+	if err != nil && d.failed.CompareAndSwap(false, true) {
+		d.onFail(err)
+	}
+	return err
+}
+
+// wrap returns dev as spot sp plays it: with sp's tone, and reporting its first error to the
+// manager goroutine (deviceFailed). fallback says dev is the default device already.
+func (m *Manager) wrap(sp *audioSpot, dev media.Stream, fallback bool) *deviceStream {
+	d := &deviceStream{Stream: sp.tone.Wrap(dev), dev: dev, fallback: fallback}
+	d.onFail = func(err error) {
+		// On the session's or the pump's goroutine, inside Read or Write: post, never block.
+		m.post(func() { m.deviceFailed(sp, d, err) })
+	}
+	return d
+}
+
+// callSpot is where call c plays the user's device. startMediaWith has set c.sw and c.tone.
+func (m *Manager) callSpot(c *call) *audioSpot {
+	return &audioSpot{
+		sw: c.sw, tone: c.tone, rate: c.codec.SampleRate, frame: c.codec.FrameSamples(), what: "call",
+		live: func() bool { return c.state != phone.CallEnded && c.conf == nil && m.calls[c.id] == c },
+		warn: func(msg string) { m.warn(c, msg) },
+	}
+}
+
+// confSpot is where conference cf plays the user's device.
+func (m *Manager) confSpot(cf *conference, rate, frame int) *audioSpot {
+	return &audioSpot{
+		sw: cf.sw, tone: cf.tone, rate: rate, frame: frame, what: "conference",
+		live:   func() bool { return !cf.ended },
+		onSwap: func(st media.Stream) { cf.local, cf.fallback = st, true },
+		warn: func(msg string) {
+			var c *call // the warning names the conference's first call, whose snapshot lists the others
+			if len(cf.calls) > 0 {
+				c = cf.calls[0]
+			}
+			m.warn(c, msg)
+		},
+	}
+}
+
 // switchable wraps the audio stream of call c so the call can move to the default device when
 // its own disappears, or into a local conference, and so a tone can be laid over what the user
 // hears (c.tone). startMediaWith calls it on every call's stream.
 func (m *Manager) switchable(c *call, st media.Stream) media.Stream {
-	rate, frame := c.codec.SampleRate, c.codec.FrameSamples()
-	tone := media.NewOverlay(rate, frame)
-	var sw *media.SwitchStream
-	sw = media.NewSwitchStream(tone.Wrap(st), func(err error) {
-		// Runs on the session's goroutine inside Read or Write: hand off, never block.
-		go m.moveToDefault(c, sw, tone, err, rate, frame)
-	}, nil)
-	c.sw, c.tone = sw, tone
-	return sw
+	c.tone = media.NewOverlay(c.codec.SampleRate, c.codec.FrameSamples())
+	sp := &audioSpot{tone: c.tone}
+	d := m.wrap(sp, st, false)
+	c.sw = media.NewSwitchStream(d, nil, nil)
+	*sp = *m.callSpot(c) // before the session reads d: the spot is complete when d can fail
+	return c.sw
 }
 
-// moveToDefault moves a call whose audio device failed onto the default device (or, failing that,
-// silence) and tells the user. It runs on its own goroutine: opening a sound card takes a while.
-func (m *Manager) moveToDefault(c *call, sw *media.SwitchStream, tone *media.Overlay, cause error, rate, frame int) {
-	if _, inConf := sw.Current().(*media.Port); inConf {
-		return // a mixer port does not fail; the conference's own device is handled there
+// deviceFailed runs on the manager goroutine when device stream d of spot sp failed: the user's
+// sound card disappeared. If d still plays there, a goroutine opens the default device (opening
+// a sound card takes a while), and the manager swaps it in if d still plays then (moveToDefault).
+// If d was the default device already, the spot goes on without sound.
+func (m *Manager) deviceFailed(sp *audioSpot, d *deviceStream, cause error) {
+	if !sp.live() || sp.sw.Current() != d {
+		m.log.Info("a lost audio device no longer plays; nothing to move", "in", sp.what, "err", cause)
+		return
+	}
+	m.log.Warn("the audio device failed; moving to the default device", "in", sp.what, "err", cause)
+	rate, frame := sp.rate, sp.frame
+	fallback := d.fallback
+	go func() {
+		// Exits once the opened stream is handed to the manager goroutine, or closed because
+		// the manager stopped.
+		st, msg := openFallback(m.log.With("component", "audio"), cause, fallback, rate, frame, sp.what)
+		m.handOver(st, func() { m.moveToDefault(sp, d, st, msg) })
+	}()
+}
+
+// openFallback opens the default device at rate and frame for spot kind what ("call" or
+// "conference"), or the null device if it cannot be opened (or failed already), and returns it
+// with the message that tells the user.
+func openFallback(log *slog.Logger, cause error, wasFallback bool, rate, frame int, what string) (media.Stream, string) {
+	if wasFallback {
+		st, _ := media.NewNull().Open(rate, frame)
+		return st, fmt.Sprintf("%v; the %s continues without sound", cause, what)
 	}
 	var st media.Stream
-	dev, err := fallbackDevice(m.log.With("component", "audio"))
+	dev, err := fallbackDevice(log)
 	if err == nil {
 		st, err = dev.Open(rate, frame)
 	}
-	msg := fmt.Sprintf("%v; the call continues on the default audio device", cause)
 	if err != nil {
 		st, _ = media.NewNull().Open(rate, frame)
-		msg = fmt.Sprintf("%v, and the default audio device cannot be used either (%v); the call continues without sound", cause, err)
+		return st, fmt.Sprintf("%v, and the default audio device cannot be used either (%v); the %s continues without sound", cause, err, what)
 	}
-	old := sw.Swap(tone.Wrap(st))
-	_ = old.Close()
-	id := c.id
+	return st, fmt.Sprintf("%v; the %s continues on the default audio device", cause, what)
+}
+
+// handOver runs f on the manager goroutine; f owns st from then on. If the manager stops before
+// f runs, st is closed here. It waits for one or the other.
+func (m *Manager) handOver(st media.Stream, f func()) {
+	ran := make(chan struct{})
 	m.post(func() {
-		if cur := m.calls[id]; cur == c {
-			m.warn(c, msg)
-		}
+		defer close(ran)
+		f()
 	})
+	select {
+	case <-ran:
+	case <-m.done:
+		// Run has returned: f ran before (ran is closed) or never will.
+		select {
+		case <-ran:
+		default:
+			_ = st.Close()
+		}
+	}
+}
+
+// moveToDefault runs on the manager goroutine with the stream st that replaces spot sp's failed
+// device stream d. If d still plays there, st takes its place (with the tone) and the user is
+// told with msg; if the spot moved on meanwhile (the call joined a conference, or ended; the
+// conference ended), st is closed and nothing changes.
+func (m *Manager) moveToDefault(sp *audioSpot, d *deviceStream, st media.Stream, msg string) {
+	if !sp.live() || sp.sw.Current() != d {
+		_ = st.Close()
+		m.log.Info("the default audio device is no longer needed: the lost device stopped playing while it opened", "in", sp.what)
+		return
+	}
+	fallback := true
+	old := sp.sw.Swap(m.wrap(sp, st, fallback))
+	_ = old.Close()
+	if sp.onSwap != nil {
+		sp.onSwap(st)
+	}
+	sp.warn(msg)
 }
 
 // Conference joins two or more answered calls into a local conference: each call's far end
@@ -129,8 +254,13 @@ func (m *Manager) Conference(ctx context.Context, ids []string) error {
 		if err != nil {
 			m.warn(nil, fmt.Sprintf("could not open the audio device %s for the conference: %v; the calls hear each other but not you", m.cfg.Device.Name(), err))
 		} else {
-			cf.local, cf.port = local, cf.mixer.Join(nil)
-			cf.stop = cf.port.Pump(cf.tone.Wrap(local), m.clk)
+			// The device goes through a SwitchStream, as a call's does, so the conference moves
+			// to the default device when the user's disappears.
+			sp := &audioSpot{tone: cf.tone}
+			cf.local, cf.sw = local, media.NewSwitchStream(m.wrap(sp, local, false), nil, nil)
+			*sp = *m.confSpot(cf, rate, frame)
+			cf.port = cf.mixer.Join(nil)
+			cf.stop = cf.port.Pump(cf.sw, m.clk)
 		}
 		for _, c := range calls {
 			m.changed(c)
@@ -156,7 +286,10 @@ func (m *Manager) leaveConference(c *call) {
 		}
 		return
 	}
+	cf.ended = true
 	if cf.stop != nil {
+		// The pump stops before the device stream is closed or handed on; cf.sw is dropped
+		// without Close, which would close the device too.
 		cf.stop()
 		_ = cf.port.Close()
 	}
@@ -170,14 +303,14 @@ func (m *Manager) leaveConference(c *call) {
 	cf.calls, last.conf = nil, nil
 	// The conference's device stream carries on as the call's own: no second open of the
 	// sound card, and a recording file goes on where it was.
-	st := cf.local
+	st, fallback := cf.local, cf.fallback
 	if st == nil {
 		var err error
 		if st, err = m.cfg.Device.Open(last.codec.SampleRate, last.codec.FrameSamples()); err != nil {
 			st, _ = media.NewNull().Open(last.codec.SampleRate, last.codec.FrameSamples())
 		}
 	}
-	old := last.sw.Swap(last.tone.Wrap(st))
+	old := last.sw.Swap(m.wrap(m.callSpot(last), st, fallback))
 	_ = old.Close()
 	m.log.Info("the conference ends; the call goes back to the audio device", "call", last.id)
 	m.changed(last)
