@@ -30,6 +30,14 @@ type pacer struct {
 	watched bool       // a goroutine interrupts kt when wait's done channel closes
 	quit    chan struct{}
 	once    sync.Once
+	err     error // why the kernel timer was given up, until takeErr
+}
+
+// takeErr returns, once, the error that made the pacer give up its kernel timer, or nil.
+func (p *pacer) takeErr() error {
+	err := p.err
+	p.err = nil
+	return err
 }
 
 // newPacer returns a pacer whose tick 0 is due at once.
@@ -104,7 +112,19 @@ func (p *pacer) waitKernel(done <-chan struct{}) (tick, skipped int64, ok bool) 
 	if p.pending == 0 {
 		k, err := p.kt.wait()
 		if err != nil {
-			return p.n, 0, false
+			select {
+			case <-done:
+				return p.n, 0, false
+			default:
+			}
+			// The kernel timer failed while the loop still runs: never stop the call for that;
+			// go on with Go timers on the same grid and let the owner say so (err).
+			p.err = err
+			p.kt.close()
+			p.kt = nil
+			p.timer = p.clk.NewTimer(time.Hour)
+			p.timer.Stop()
+			return p.wait(done)
 		}
 		p.pending = k
 	}
@@ -130,7 +150,8 @@ func (p *pacer) stop() {
 		close(p.quit)
 		if p.kt != nil {
 			p.kt.close()
-		} else {
+		}
+		if p.timer != nil {
 			p.timer.Stop()
 		}
 	})

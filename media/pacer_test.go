@@ -97,3 +97,40 @@ func TestPacerRealClockNotEarly(t *testing.T) {
 		t.Fatal("wait ran a tick after done was closed")
 	}
 }
+
+// TestPacerKernelTimerFails: a kernel timer that fails mid-call (here: its file closed under it)
+// must not end the loop; the pacer goes on with Go timers on the same grid and says why once.
+func TestPacerKernelTimerFails(t *testing.T) {
+	t.Parallel()
+	p := newPacer(clock.Real{}, 20*time.Millisecond)
+	defer p.stop()
+	if p.kt == nil {
+		t.Skip("no kernel timer on this platform")
+	}
+	done := make(chan struct{})
+	defer close(done)
+	if _, _, ok := p.wait(done); !ok {
+		t.Fatal("first wait failed")
+	}
+	p.kt.close()
+	var last int64
+	for i := range 5 {
+		tick, _, ok := p.wait(done)
+		if !ok {
+			t.Fatalf("wait %d after the timer failed: the loop would stop", i)
+		}
+		if now := time.Now(); now.Before(p.due(tick)) {
+			t.Fatalf("tick %d ran %v early", tick, p.due(tick).Sub(now))
+		}
+		last = tick
+	}
+	if last < 5 {
+		t.Fatalf("ticks did not advance: last %d", last)
+	}
+	if err := p.takeErr(); err == nil {
+		t.Error("takeErr: no error for the failed kernel timer")
+	}
+	if err := p.takeErr(); err != nil {
+		t.Errorf("takeErr twice: %v", err)
+	}
+}

@@ -116,6 +116,9 @@ func (s *Session) sendLoop() {
 		if !ok {
 			return
 		}
+		if err := p.takeErr(); err != nil {
+			s.log.Warn("the kernel tick timer failed; pacing the audio with Go timers", "err", err)
+		}
 		if s.realtime && !s.rtHeld {
 			if now := s.clk.Now(); s.rtTrig.observe(tick, now, now.Sub(p.due(tick)), skipped) {
 				s.escalate()
