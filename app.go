@@ -174,7 +174,18 @@ func listDevices(stdout, stderr io.Writer) int {
 		if d.Default {
 			def = " (default)"
 		}
-		fmt.Fprintf(stdout, "%s%s\tin:%d out:%d rate:%d\n", d.Name, def, d.MaxIn, d.MaxOut, d.DefaultRate)
+		switch {
+		case d.Server && d.Description != "":
+			// A sink or source of the sound server (PipeWire, PulseAudio): its name is what the
+			// config takes, its description what the desktop shows.
+			kind := "sound server"
+			if d.Monitor {
+				kind += ", monitor"
+			}
+			fmt.Fprintf(stdout, "%s%s\t%s (%s)\tin:%d out:%d\n", d.Name, def, d.Description, kind, d.MaxIn, d.MaxOut)
+		default:
+			fmt.Fprintf(stdout, "%s%s\tin:%d out:%d rate:%d\n", d.Name, def, d.MaxIn, d.MaxOut, d.DefaultRate)
+		}
 	}
 	return 0
 }
