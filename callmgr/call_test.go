@@ -157,9 +157,21 @@ func TestHoldResume(t *testing.T) {
 	}
 	a.waitState(5*time.Second, phone.CallActive)
 	b.waitState(5*time.Second, phone.CallActive)
-	// Audio must flow again in both directions after resume.
+	// Audio must flow again in both directions after resume: first packets within a few seconds
+	// (the re-INVITE may take a moment on a loaded machine), then a steady 50 a second.
 	recvA := a.mgr.Status().Calls[0].Media.PacketsReceived
 	recvB := b.mgr.Status().Calls[0].Media.PacketsReceived
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ra, rb := a.mgr.Status().Calls[0].Media.PacketsReceived, b.mgr.Status().Calls[0].Media.PacketsReceived
+		if ra >= recvA+5 && rb >= recvB+5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audio 5 s after resume: alice received %d, bob %d packets", ra-recvA, rb-recvB)
+		}
+	}
+	recvA = a.mgr.Status().Calls[0].Media.PacketsReceived
+	recvB = b.mgr.Status().Calls[0].Media.PacketsReceived
 	time.Sleep(2 * time.Second)
 	if got := a.mgr.Status().Calls[0].Media.PacketsReceived - recvA; got < 80 {
 		t.Errorf("alice received %d packets in 2 s after resume, want ≈100", got)

@@ -152,11 +152,14 @@ func TestCallWaitingToneInCall(t *testing.T) {
 
 	// Declined, cancelled, answered: the tone stops; while A holds its call it stays out of it.
 	ab, _ = established(t, a, b)
+	var cID string // C's side of the waiting call
 	ring := func() phone.CallInfo {
 		t.Helper()
-		if _, err := c.mgr.Call(ctx(t), a.ua.AOR(), ""); err != nil {
+		cc, err := c.mgr.Call(ctx(t), a.ua.AOR(), "")
+		if err != nil {
 			t.Fatal(err)
 		}
+		cID = cc.ID
 		ci := a.waitState(5*time.Second, phone.CallIncoming)
 		if !waitingTone(t, a.mgr) {
 			t.Errorf("C rings during A's call: no call-waiting tone in the call")
@@ -166,7 +169,8 @@ func TestCallWaitingToneInCall(t *testing.T) {
 	ended := func(id, how string) {
 		t.Helper()
 		a.wait(5*time.Second, "call "+id+" to end", func(ci phone.CallInfo) bool { return ci.ID == id && ci.State == phone.CallEnded })
-		c.waitState(5*time.Second, phone.CallEnded)
+		// C's own call, by its ID: an older call's end may still be queued in C's events.
+		c.wait(5*time.Second, "C's call "+cID+" to end", func(ci phone.CallInfo) bool { return ci.ID == cID && ci.State == phone.CallEnded })
 		if waitingTone(t, a.mgr) {
 			t.Errorf("the waiting call %s: the call-waiting tone still plays", how)
 		}
@@ -178,7 +182,7 @@ func TestCallWaitingToneInCall(t *testing.T) {
 	ended(w.ID, "was declined")
 
 	w = ring()
-	if err := c.mgr.Hangup(ctx(t), ""); err != nil {
+	if err := c.mgr.Hangup(ctx(t), cID); err != nil {
 		t.Fatal(err)
 	}
 	ended(w.ID, "was cancelled")
@@ -194,7 +198,7 @@ func TestCallWaitingToneInCall(t *testing.T) {
 	if err := a.mgr.Hangup(ctx(t), w.ID); err != nil {
 		t.Fatal(err)
 	}
-	c.waitState(5*time.Second, phone.CallEnded)
+	c.wait(5*time.Second, "C's call "+cID+" to end", func(ci phone.CallInfo) bool { return ci.ID == cID && ci.State == phone.CallEnded })
 
 	if err := a.mgr.Hold(ctx(t), ab.ID); err != nil {
 		t.Fatal(err)
