@@ -120,27 +120,15 @@ func TestSoundServerDevices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os, err := out.Open(16000, 320)
+	play, err := out.Open(16000, 320)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.Close()
-	if got := os.(*paStream).name; got != "tpusb" {
+	defer play.Close()
+	if got := play.(*paStream).name; got != "tpusb" {
 		t.Errorf("got stream on %q, want tpusb", got)
 	}
-	hear := func(name string) media.Stream {
-		d, err := newDevice(name, "", true, false, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := d.Open(16000, 320)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	onSink, onDefault := hear("tpusb.monitor"), hear("nullsink.monitor")
+	onSink, onDefault := openCapture(t, "tpusb.monitor", 16000, 320), openCapture(t, "nullsink.monitor", 16000, 320)
 	tone := audiotest.Tone(1000, 0.5, 16000, 320)
 	in := make([]int16, 320)
 	var peakSink, peakDefault float64
@@ -148,7 +136,7 @@ func TestSoundServerDevices(t *testing.T) {
 	defer tick.Stop()
 	for i := range 75 {
 		<-tick.C
-		if err := os.Write(tone); err != nil {
+		if err := play.Write(tone); err != nil {
 			t.Fatal(err)
 		}
 		if err := onSink.Read(in); err != nil {
@@ -169,4 +157,20 @@ func TestSoundServerDevices(t *testing.T) {
 	if peakDefault > 500 {
 		t.Errorf("got peak %.0f on the default sink's monitor, want silence", peakDefault)
 	}
+}
+
+// openCapture opens the named capture device (e.g. a sink's monitor) at rate in frames of frame
+// samples; the stream is closed when the test ends.
+func openCapture(t *testing.T, name string, rate, frame int) media.Stream {
+	t.Helper()
+	d, err := newDevice(name, "", true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.Open(rate, frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

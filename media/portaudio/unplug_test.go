@@ -31,15 +31,7 @@ func TestPortAudioUnplug(t *testing.T) {
 	s := media.NewSwitchStream(st, func(err error) { failed <- err }, nil)
 	defer s.Close()
 	// Listen on the default sink's monitor all along.
-	mic, err := newDevice("nullsink.monitor", "", true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := mic.Open(8000, 160)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ms.Close()
+	ms := openCapture(t, "nullsink.monitor", 8000, 160)
 	tone := audiotest.Tone(1000, 0.3, 8000, 160)
 	in := make([]int16, 160)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -119,15 +111,7 @@ func TestPortAudioUnplug(t *testing.T) {
 		t.Fatalf("open after re-plugging: %v", err)
 	}
 	defer s2.Close()
-	mic2, err := newDevice("tpusb.monitor", "", true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms2, err := mic2.Open(8000, 160)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ms2.Close()
+	ms2 := openCapture(t, "tpusb.monitor", 8000, 160)
 	var p float64
 	for i := range 50 {
 		<-tick.C
