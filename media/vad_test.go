@@ -244,9 +244,12 @@ func TestSessionCNPlayout(t *testing.T) {
 	stream := newSessToneStream(0)
 	s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(peer), Stream: stream, Clock: clk, ComfortNoisePT: 13, NoVAD: true})
 	s.Start()
+	// A tick returns once the send goroutine has played it and waits for the next one, so a packet
+	// handed in after tick() is always filed after that tick's pop, never before it.
 	tick := func() {
 		sessWaitTimers(t, clk, 1)
 		clk.Advance(20 * time.Millisecond)
+		sessWaitTimers(t, clk, 1)
 	}
 	sessWaitTimers(t, clk, 1)
 	loud := bytes.Repeat([]byte{EncodeULaw(10000)}, 160)
@@ -280,18 +283,19 @@ func TestSessionCNPlayout(t *testing.T) {
 	out := append([]int16(nil), stream.written...)
 	stream.mu.Unlock()
 	frame := func(i int) []int16 { return out[i*160 : (i+1)*160] }
-	// Played 2 frames (40 ms) after arrival: audio in frames 3-6, noise in 7-26, audio 27-31.
+	// Tick 0 ran at Start, so packet f is filed after tick f and, 40 ms of delay later, plays in
+	// frame f+3: audio in frames 3-6, comfort noise in 7-27, audio again from 28.
 	for i := 3; i <= 6; i++ {
 		if l := dBov(meanSquare(frame(i))); l < -15 {
 			t.Errorf("frame %d: %.0f dBov, want the audio", i, l)
 		}
 	}
-	for i := 7; i <= 26; i++ {
+	for i := 7; i <= 27; i++ {
 		if l := dBov(meanSquare(frame(i))); l < -53 || l > -47 {
 			t.Errorf("frame %d: %.1f dBov, want comfort noise at -50", i, l)
 		}
 	}
-	for i := 27; i <= 31; i++ {
+	for i := 28; i <= 31; i++ {
 		if l := dBov(meanSquare(frame(i))); l < -15 {
 			t.Errorf("frame %d after the silence: %.0f dBov, want the audio", i, l)
 		}
