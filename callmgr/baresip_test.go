@@ -16,26 +16,7 @@ func TestWeCallBaresip(t *testing.T) {
 		t.Run(codec.Name, func(t *testing.T) {
 			bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000, Codecs: []string{"pcmu", "pcma"}})
 			a := startCore(t, "alice", coreOpts{toneHz: 600, codecs: []media.Codec{codec}})
-			ci, err := a.mgr.Call(ctx(t), bob.URI(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := a.waitState(10*time.Second, phone.CallActive); got.Codec != codec.Name {
-				t.Errorf("codec %s, want %s", got.Codec, codec.Name)
-			}
-			if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(3 * time.Second)
-			if err := a.mgr.Hangup(ctx(t), ci.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			a.stop()
-			checkTone(t, a.out, 1000, 30)
-			checkTone(t, bob.RecordedReceived(), 600, 30)
+			callBaresip(t, a, bob, bob.URI(), codec.Name, 3*time.Second, 30)
 		})
 	}
 }

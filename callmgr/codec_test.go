@@ -46,26 +46,7 @@ func TestWidebandBaresip(t *testing.T) {
 			bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000,
 				Codecs: []string{strings.ToLower(codec.Name), "pcmu"}})
 			a := startCore(t, "alice", coreOpts{toneHz: 600, codecs: []media.Codec{codec, media.PCMU, media.PCMA}})
-			ci, err := a.mgr.Call(ctx(t), bob.URI(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := a.waitState(10*time.Second, phone.CallActive); got.Codec != codec.Name {
-				t.Errorf("codec %s, want %s", got.Codec, codec.Name)
-			}
-			if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(3 * time.Second)
-			if err := a.mgr.Hangup(ctx(t), ci.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			a.stop()
-			checkTone(t, a.out, 1000, 20)
-			checkTone(t, bob.RecordedReceived(), 600, 20)
+			callBaresip(t, a, bob, bob.URI(), codec.Name, 3*time.Second, 20)
 		})
 	}
 }
