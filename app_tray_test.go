@@ -42,114 +42,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// sniWatcher is a minimal org.kde.StatusNotifierWatcher, the tray host's side.
-type sniWatcher struct{ items chan string }
-
-func (w *sniWatcher) RegisterStatusNotifierItem(sender dbus.Sender, service string) *dbus.Error {
-	w.items <- string(sender) + service
-	return nil
-}
-func (w *sniWatcher) RegisterStatusNotifierHost(string) *dbus.Error { return nil }
-
-// notifNote is one Notify call the test notification server received.
-type notifNote struct {
-	ID      uint32
-	Summary string
-	Body    string
-	Actions []string
-}
-
-// notifServer is a minimal org.freedesktop.Notifications server with actions.
-type notifServer struct {
-	conn   *dbus.Conn
-	mu     sync.Mutex
-	next   uint32
-	notes  chan notifNote
-	closed chan uint32
-}
-
-const (
-	notifPath  = dbus.ObjectPath("/org/freedesktop/Notifications")
-	notifIface = "org.freedesktop.Notifications"
-)
-
-func (s *notifServer) GetCapabilities() ([]string, *dbus.Error) {
-	return []string{"body", "body-markup", "actions"}, nil
-}
-func (s *notifServer) GetServerInformation() (string, string, string, string, *dbus.Error) {
-	return "testserver", "trayphone", "1", "1.2", nil
-}
-func (s *notifServer) Notify(app string, replaces uint32, icon, summary, body string, actions []string,
-	hints map[string]dbus.Variant, timeout int32) (uint32, *dbus.Error) {
-	s.mu.Lock()
-	s.next++
-	id := s.next
-	s.mu.Unlock()
-	s.notes <- notifNote{ID: id, Summary: summary, Body: body, Actions: actions}
-	return id, nil
-}
-func (s *notifServer) CloseNotification(id uint32) *dbus.Error {
-	s.closed <- id
-	_ = s.conn.Emit(notifPath, notifIface+".NotificationClosed", id, uint32(3))
-	return nil
-}
-
-func (s *notifServer) nextNote(t *testing.T) notifNote {
-	t.Helper()
-	select {
-	case n := <-s.notes:
-		return n
-	case <-time.After(10 * time.Second):
-		t.Fatal("no notification")
-	}
-	return notifNote{}
-}
-
-func (s *notifServer) waitClosed(t *testing.T, want uint32) {
-	t.Helper()
-	select {
-	case id := <-s.closed:
-		if id != want {
-			t.Fatalf("CloseNotification(%d), want %d", id, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("notification %d was not closed", want)
-	}
-}
-
-// menuItem is one node of a com.canonical.dbusmenu layout.
-type menuItem struct {
-	ID       int32
-	Props    map[string]dbus.Variant
-	Children []menuItem
-}
-
-func parseMenu(v any) menuItem {
-	s := v.([]any)
-	n := menuItem{ID: s[0].(int32), Props: s[1].(map[string]dbus.Variant)}
-	for _, c := range s[2].([]dbus.Variant) {
-		n.Children = append(n.Children, parseMenu(c.Value()))
-	}
-	return n
-}
-
-// find returns the visible item at a label path like "Favorites/Bob".
-func (n menuItem) find(path string) (menuItem, bool) {
-	first, rest, more := strings.Cut(path, "/")
-	for _, c := range n.Children {
-		if l, _ := c.Props["label"].Value().(string); l == first {
-			if v, ok := c.Props["visible"]; ok && v.Value() == false {
-				continue
-			}
-			if !more {
-				return c, true
-			}
-			return c.find(rest)
-		}
-	}
-	return menuItem{}, false
-}
-
 // TestDesktopTrayAndNotifications runs the real trayphone binary on a private session bus with a
 // StatusNotifierWatcher and a notification server: a favorite clicked in the tray menu calls a
 // real baresip; a second "trayphone sip:..." launch forwards the URI to the running phone; calls
@@ -158,20 +50,8 @@ func (n menuItem) find(path string) (menuItem, bool) {
 func TestDesktopTrayAndNotifications(t *testing.T) {
 	addr := dbustest.StartBus(t)
 	conn := dbustest.Connect(t, addr)
-	w := &sniWatcher{items: make(chan string, 4)}
-	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
-		t.Fatal(err)
-	}
-	if r, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own watcher: %v %v", r, err)
-	}
-	notes := &notifServer{conn: dbustest.Connect(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
-	if err := notes.conn.Export(notes, notifPath, notifIface); err != nil {
-		t.Fatal(err)
-	}
-	if r, err := notes.conn.RequestName(notifIface, dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own %s: %v %v", notifIface, r, err)
-	}
+	w := dbustest.StartWatcher(t, conn)
+	notes := dbustest.StartNotifServer(t, addr, true)
 
 	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000})
 
@@ -216,28 +96,28 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 
 	var item string
 	select {
-	case item = <-w.items:
+	case item = <-w.Items:
 	case <-time.After(15 * time.Second):
 		t.Fatal("trayphone registered no StatusNotifierItem")
 	}
 	sender, _, _ := strings.Cut(item, "/")
 	menu := conn.Object(sender, "/StatusNotifierItem/menu")
-	layout := func() menuItem {
+	layout := func() dbustest.MenuItem {
 		t.Helper()
 		var rev uint32
 		var l any
 		if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &l); err != nil {
 			t.Fatalf("GetLayout: %v", err)
 		}
-		return parseMenu(l)
+		return dbustest.ParseMenu(l)
 	}
-	var root menuItem
+	var root dbustest.MenuItem
 	var menuSeen time.Time
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		root = layout()
-		_, bobOK := root.find("Favorites/Bob")
-		_, carolOK := root.find("Favorites/Carol Contact")
+		_, bobOK := root.Find("Favorites/Bob")
+		_, carolOK := root.Find("Favorites/Carol Contact")
 		if bobOK && carolOK {
 			menuSeen = time.Now()
 			break
@@ -247,7 +127,7 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if _, ok := root.find("Favorites/Dave NotFavorite"); ok {
+	if _, ok := root.Find("Favorites/Dave NotFavorite"); ok {
 		t.Error("a contact that is not a favorite is in the Favorites menu")
 	}
 
@@ -266,7 +146,7 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 		t.Fatalf("contacts import with the phone running: %v\n%s", err, out)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, ok := layout().find("Favorites/Erin Imported"); ok {
+		if _, ok := layout().Find("Favorites/Erin Imported"); ok {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -274,12 +154,12 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 		}
 	}
 	t.Logf("imported favorite in the menu %v after the import started", time.Since(importStart).Round(time.Millisecond))
-	if _, ok := layout().find("Favorites/Carol Contact"); !ok {
+	if _, ok := layout().Find("Favorites/Carol Contact"); !ok {
 		t.Error("the favorites imported before are gone from the menu after a reload")
 	}
 	click := func(label string) {
 		t.Helper()
-		n, ok := layout().find(label)
+		n, ok := layout().Find(label)
 		if !ok {
 			t.Fatalf("no menu item %q", label)
 		}
@@ -316,12 +196,12 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 	}
 	waitBob(baresip.CallClosed)
 
-	incoming := func() notifNote {
+	incoming := func() dbustest.Notification {
 		t.Helper()
 		if err := bob.Dial(self); err != nil {
 			t.Fatal(err)
 		}
-		n := notes.nextNote(t)
+		n := notes.NextNote(t)
 		if n.Summary != "Incoming call" || !slices.Contains(n.Actions, "answer") || !slices.Contains(n.Actions, "decline") {
 			t.Fatalf("incoming call notification %q with actions %q", n.Summary, n.Actions)
 		}
@@ -330,18 +210,12 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 		}
 		return n
 	}
-	invoke := func(id uint32, key string) {
-		t.Helper()
-		if err := notes.conn.Emit(notifPath, notifIface+".ActionInvoked", id, key); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	// Decline from the notification: baresip's call is closed, no missed-call note.
 	n := incoming()
-	invoke(n.ID, "decline")
+	notes.Invoke(t, n.ID, "decline")
 	waitBob(baresip.CallClosed)
-	notes.waitClosed(t, n.ID)
+	notes.WaitClosed(t, n.ID)
 
 	// The caller gives up: the ringing note closes and a missed-call note stays.
 	n = incoming()
@@ -351,24 +225,24 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 	if err := bob.Hangup(); err != nil {
 		t.Fatal(err)
 	}
-	notes.waitClosed(t, n.ID)
-	if m := notes.nextNote(t); m.Summary != "Missed call from Bob" {
+	notes.WaitClosed(t, n.ID)
+	if m := notes.NextNote(t); m.Summary != "Missed call from Bob" {
 		t.Errorf("after a cancelled call: notification %q, want \"Missed call from Bob\"", m.Summary)
 	}
 	waitBob(baresip.CallClosed)
 
 	// Answer from the notification: the call is established and audio flows both ways.
 	n = incoming()
-	invoke(n.ID, "answer")
+	notes.Invoke(t, n.ID, "answer")
 	waitBob(baresip.CallEstablished)
-	notes.waitClosed(t, n.ID)
+	notes.WaitClosed(t, n.ID)
 	time.Sleep(3 * time.Second)
 	if err := bob.Hangup(); err != nil {
 		t.Fatal(err)
 	}
 	waitBob(baresip.CallClosed)
 	select {
-	case m := <-notes.notes:
+	case m := <-notes.Notes:
 		t.Errorf("unexpected notification %q after an answered call", m.Summary)
 	default:
 	}
@@ -506,13 +380,7 @@ func TestScreenshot(t *testing.T) {
 // contacts imported while the phone runs, and is answered from the notification's button.
 func TestNoTrayStillNotifies(t *testing.T) {
 	addr := dbustest.StartBus(t)
-	notes := &notifServer{conn: dbustest.Connect(t, addr), notes: make(chan notifNote, 10), closed: make(chan uint32, 10)}
-	if err := notes.conn.Export(notes, notifPath, notifIface); err != nil {
-		t.Fatal(err)
-	}
-	if r, err := notes.conn.RequestName(notifIface, dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own %s: %v %v", notifIface, r, err)
-	}
+	notes := dbustest.StartNotifServer(t, addr, true)
 	bob := baresip.Start(t, baresip.Options{User: "bob"})
 	home := t.TempDir()
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("[sip]\nuser = \"alice\"\n"), 0o600); err != nil {
@@ -559,17 +427,15 @@ func TestNoTrayStillNotifies(t *testing.T) {
 	if err := bob.Dial(fmt.Sprintf("sip:alice@127.0.0.1:%d", port)); err != nil {
 		t.Fatal(err)
 	}
-	n := notes.nextNote(t)
+	n := notes.NextNote(t)
 	if !slices.Contains(n.Actions, "answer") || !strings.Contains(n.Body, "Bob From Contacts") {
 		t.Fatalf("notification %q / %q with actions %q: want the contact's name and an answer button", n.Summary, n.Body, n.Actions)
 	}
-	if err := notes.conn.Emit(notifPath, notifIface+".ActionInvoked", n.ID, "answer"); err != nil {
-		t.Fatal(err)
-	}
+	notes.Invoke(t, n.ID, "answer")
 	if _, err := bob.WaitEvent(baresip.CallEstablished, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	notes.waitClosed(t, n.ID)
+	notes.WaitClosed(t, n.ID)
 	if err := bob.Hangup(); err != nil {
 		t.Fatal(err)
 	}

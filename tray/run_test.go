@@ -62,48 +62,6 @@ func runChild() int {
 	return 0
 }
 
-// watcher is a minimal org.kde.StatusNotifierWatcher (the SNI host's side) that records items.
-type watcher struct{ items chan string }
-
-func (w *watcher) RegisterStatusNotifierItem(sender dbus.Sender, service string) *dbus.Error {
-	w.items <- string(sender) + service
-	return nil
-}
-
-func (w *watcher) RegisterStatusNotifierHost(string) *dbus.Error { return nil }
-
-type menuNode struct {
-	ID       int32
-	Props    map[string]dbus.Variant
-	Children []menuNode
-}
-
-func parseLayout(v any) menuNode {
-	s := v.([]any)
-	n := menuNode{ID: s[0].(int32), Props: s[1].(map[string]dbus.Variant)}
-	for _, c := range s[2].([]dbus.Variant) {
-		n.Children = append(n.Children, parseLayout(c.Value()))
-	}
-	return n
-}
-
-// find returns the visible item at a label path like "Favorites/bob".
-func (n menuNode) find(path string) (menuNode, bool) {
-	first, rest, more := strings.Cut(path, "/")
-	for _, c := range n.Children {
-		if l, _ := c.Props["label"].Value().(string); l == first {
-			if v, ok := c.Props["visible"]; ok && v.Value() == false {
-				continue
-			}
-			if !more {
-				return c, true
-			}
-			return c.find(rest)
-		}
-	}
-	return menuNode{}, false
-}
-
 func TestRunMenuOverDBus(t *testing.T) {
 	addr := dbustest.StartBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
@@ -111,13 +69,7 @@ func TestRunMenuOverDBus(t *testing.T) {
 		t.Fatal("Available() = true before any StatusNotifierWatcher exists")
 	}
 	conn := dbustest.Connect(t, addr)
-	w := &watcher{items: make(chan string, 4)}
-	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
-		t.Fatal(err)
-	}
-	if reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own watcher: reply %v, err %v", reply, err)
-	}
+	w := dbustest.StartWatcher(t, conn)
 	if !Available() {
 		t.Fatal("Available() = false with a StatusNotifierWatcher on the bus")
 	}
@@ -145,7 +97,7 @@ func TestRunMenuOverDBus(t *testing.T) {
 
 	var item string
 	select {
-	case item = <-w.items:
+	case item = <-w.Items:
 	case <-time.After(15 * time.Second):
 		t.Fatal("the tray did not register a StatusNotifierItem")
 	}
@@ -156,7 +108,7 @@ func TestRunMenuOverDBus(t *testing.T) {
 	sni := conn.Object(sender, "/StatusNotifierItem")
 
 	// Icon and tooltip are exported (the icon was set before systray.Run and again after ready).
-	var root menuNode
+	var root dbustest.MenuItem
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		px, _ := sni.GetProperty("org.kde.StatusNotifierItem.IconPixmap")
@@ -173,9 +125,9 @@ func TestRunMenuOverDBus(t *testing.T) {
 		menu := conn.Object(sender, "/StatusNotifierItem/menu")
 		err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &layout)
 		if err == nil {
-			root = parseLayout(layout)
+			root = dbustest.ParseMenu(layout)
 		}
-		_, favOK := root.find("Favorites/bob")
+		_, favOK := root.Find("Favorites/bob")
 		if pixOK && strings.Contains(tipText, "sip:carol@example.com: registered") && favOK {
 			break
 		}
@@ -187,19 +139,19 @@ func TestRunMenuOverDBus(t *testing.T) {
 
 	for _, want := range []string{"sip:carol@example.com: registered", "Favorites/Alice", "Recent calls/bob — missed",
 		"Recent calls/dave — outgoing", "Do not disturb", "Echo test", "Open config", "Quit"} {
-		if _, ok := root.find(want); !ok {
+		if _, ok := root.Find(want); !ok {
 			t.Errorf("menu has no visible %q", want)
 		}
 	}
 	for _, hidden := range []string{"Answer", "Decline", "Hang up", "Mute", "Keypad", "Dial clipboard"} {
-		if _, ok := root.find(hidden); ok {
+		if _, ok := root.Find(hidden); ok {
 			t.Errorf("menu shows %q while idle without a clipboard tool", hidden)
 		}
 	}
 
 	click := func(label string) {
 		t.Helper()
-		n, ok := root.find(label)
+		n, ok := root.Find(label)
 		if !ok {
 			t.Fatalf("no menu item %q", label)
 		}
