@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,25 +18,8 @@ import (
 	"trayphone/internal/siptest/coturn"
 	"trayphone/internal/siptest/kamailio"
 	"trayphone/internal/siptest/netns"
+	"trayphone/internal/testenv"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a process writing and a test reading.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // natWorld is the home-router network of issue 5: trayphone in "lan" behind MASQUERADE in "nat",
 // and Kamailio, coturn and a baresip (bob) in "wan".
@@ -47,7 +29,7 @@ type natWorld struct {
 	kam   *kamailio.Kamailio
 	bob   *baresip.Baresip
 	phone *instance
-	log   *lockedBuffer
+	log   *testenv.Buffer
 }
 
 type natWorldOpts struct {
@@ -111,7 +93,7 @@ func startNATWorld(t *testing.T, o natWorldOpts) *natWorld {
 	cmd := exec.Command("ip", "netns", "exec", n.LAN, binary, "--home", home, "--listen", "0.0.0.0:5070",
 		"--headless", "--audio-in", in, "--audio-out", out)
 	cmd.Env = env
-	w.log = &lockedBuffer{}
+	w.log = &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = w.log, w.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,25 +20,6 @@ import (
 	"trayphone/internal/siptest/dbustest"
 	"trayphone/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer that a child process's output can be written to while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDesktopTrayAndNotifications runs the real trayphone binary on a private session bus with a
 // StatusNotifierWatcher and a notification server: a favorite clicked in the tray menu calls a
@@ -77,7 +56,7 @@ func TestDesktopTrayAndNotifications(t *testing.T) {
 	cmd := exec.Command(binary, "--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"--audio-in", in, "--audio-out", heard)
 	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=", "WAYLAND_DISPLAY=")
-	var log syncBuffer
+	var log testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -337,7 +316,7 @@ func TestScreenshot(t *testing.T) {
 	port := freePort(t)
 	cmd := exec.Command(binary, "--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--audio-in", "null", "--audio-out", "null")
 	cmd.Env = env
-	var log syncBuffer
+	var log testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -392,7 +371,7 @@ func TestNoTrayStillNotifies(t *testing.T) {
 	port := freePort(t)
 	cmd := exec.Command(binary, "--home", home, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--audio-in", "null", "--audio-out", "null")
 	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=", "WAYLAND_DISPLAY=")
-	var log syncBuffer
+	var log testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

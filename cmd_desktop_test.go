@@ -177,7 +177,7 @@ func TestLinkOpensRunningPhone(t *testing.T) {
 
 	phone := exec.Command(binary, "--headless", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--audio-in", "null", "--audio-out", "null")
 	phone.Env = env
-	var log syncBuffer
+	var log testenv.Buffer
 	phone.Stdout, phone.Stderr = &log, &log
 	if err := phone.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package callmgr
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,13 +8,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"trayphone/internal/audiotest"
 	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
+	"trayphone/internal/testenv"
 	"trayphone/media"
 )
 
@@ -49,31 +48,13 @@ func testLogger(t testing.TB, name string) *slog.Logger {
 	}
 	// Keep the log and show it only when the test fails: flaky failures on a loaded CI machine
 	// then come with their story.
-	buf := &lockedBuffer{}
+	buf := &testenv.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("%s log:\n%s", name, buf.String())
 		}
 	})
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})).With("core", name)
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startCore(t *testing.T, name string, o coreOpts) *core {

@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"trayphone/internal/phone"
+	"trayphone/internal/testenv"
 )
 
 func runCLI(t *testing.T, path string, args ...string) (code int, stdout, stderr string) {
@@ -180,29 +180,11 @@ func TestCLIEmptyJSONLists(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestCLIEvents(t *testing.T) {
 	ts := startServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb testenv.Buffer
 	done := make(chan int)
 	go func() { done <- RunCLI(ctx, ts.path, []string{"events"}, &out, &errb) }()
 	waitFor(t, "subscription", func() bool { return ts.core.subscribers() == 1 })
