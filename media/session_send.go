@@ -222,19 +222,29 @@ func (sn *sender) send(ts uint32) error {
 		sn.marker = true
 		return nil
 	}
-	remote := *s.remote.Load()
+	if err := sn.transmit(pkt, n, sn.hdr.SequenceNumber, ts); err != nil {
+		return err
+	}
+	s.lastTS.Store(ts)
+	s.lastTSAt.Store(s.clk.Now().UnixNano())
+	return nil
+}
+
+// transmit sends one built packet, whose RTP header is hdrLen bytes, to the far end: the send
+// observer sees it, and the packet and payload octet counters (RTCP SR) count it. It allocates
+// nothing.
+func (sn *sender) transmit(pkt []byte, hdrLen int, seq uint16, ts uint32) error {
+	s := sn.s
 	if s.observe != nil {
 		s.observe(s.clk.Now(), seq, ts)
 	}
 	// Counted before the write, so a reader that has seen the packet arrive sees it counted.
 	s.sent.Add(1)
-	if _, err := sn.udp.writeTo(pkt, remote); err != nil {
+	if _, err := sn.udp.writeTo(pkt, *s.remote.Load()); err != nil {
 		s.sent.Add(^uint64(0))
 		return err
 	}
-	s.octets.Add(uint64(len(pkt) - n))
-	s.lastTS.Store(ts)
-	s.lastTSAt.Store(s.clk.Now().UnixNano())
+	s.octets.Add(uint64(len(pkt) - hdrLen))
 	return nil
 }
 
@@ -263,17 +273,7 @@ func (sn *sender) sendSilence(ts uint32) error {
 		return err
 	}
 	sid := sn.cnEnc.describe(sn.vad.level())
-	pkt := appendCN(sn.buf[:n], &sid)
-	if s.observe != nil {
-		s.observe(s.clk.Now(), h.SequenceNumber, ts)
-	}
-	s.sent.Add(1)
-	if _, err := sn.udp.writeTo(pkt, *s.remote.Load()); err != nil {
-		s.sent.Add(^uint64(0))
-		return err
-	}
-	s.octets.Add(uint64(len(pkt) - n))
-	return nil
+	return sn.transmit(appendCN(sn.buf[:n], &sid), n, h.SequenceNumber, ts)
 }
 
 // sendEvent sends one RFC 4733 telephone-event packet in the audio stream's SSRC and sequence
@@ -289,16 +289,7 @@ func (sn *sender) sendEvent(ev telephoneEvent, ts uint32, marker bool) error {
 	if err != nil {
 		return err
 	}
-	pkt := appendTelephoneEvent(sn.buf[:n], ev)
-	if s.observe != nil {
-		s.observe(s.clk.Now(), h.SequenceNumber, ts)
-	}
-	s.sent.Add(1)
-	if _, err := sn.udp.writeTo(pkt, *s.remote.Load()); err != nil {
-		s.sent.Add(^uint64(0))
-		return err
-	}
-	return nil
+	return sn.transmit(appendTelephoneEvent(sn.buf[:n], ev), n, h.SequenceNumber, ts)
 }
 
 // play writes the frame due now to the stream: the decoded packet, a fading copy of the last one
