@@ -21,22 +21,7 @@ func TestSessionTimingSoak(t *testing.T) {
 		run = d
 	}
 	want := int(run / (20 * time.Millisecond))
-	at := make([]time.Time, 0, want+500)
-	ts := make([]uint32, 0, want+500)
-	observe := func(now time.Time, _ uint16, t uint32) {
-		if len(at) < cap(at) {
-			at = append(at, now)
-			ts = append(ts, t)
-		}
-	}
-	conn, sink := sessListen(t), sessListen(t)
-	defer sink.Close()
-	s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(sink), Stream: newSessToneStream(1000)},
-		WithSendObserver(observe))
-	s.Start()
-	time.Sleep(run)
-	s.Close()
-	f := sessTiming(at, ts)
+	f := sessTiming(sessRecordSends(t, run))
 	t.Logf("%v over %v", f, run)
 	if f.endDrift.Abs() > 20*time.Millisecond {
 		t.Errorf("after %v the RTP timestamp is %v off the wall clock, want within one frame", run, f.endDrift)

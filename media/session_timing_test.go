@@ -77,18 +77,6 @@ func TestSessionTiming(t *testing.T) {
 	sessCheckNoLeak(t)
 	const run = 10 * time.Second
 	want := int(run / (20 * time.Millisecond))
-	at := make([]time.Time, 0, want+50)
-	ts := make([]uint32, 0, want+50)
-	observe := func(now time.Time, _ uint16, t uint32) {
-		if len(at) < cap(at) {
-			at = append(at, now)
-			ts = append(ts, t)
-		}
-	}
-	conn, sink := sessListen(t), sessListen(t)
-	defer sink.Close()
-	s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(sink), Stream: newSessToneStream(1000)},
-		WithSendObserver(observe))
 
 	// The control: the same schedule with nothing but a timer.
 	var wg sync.WaitGroup
@@ -107,9 +95,7 @@ func TestSessionTiming(t *testing.T) {
 		}
 	}()
 
-	s.Start()
-	time.Sleep(run)
-	s.Close() // waits for the send goroutine: at and ts are ours now
+	at, ts := sessRecordSends(t, run)
 	wg.Wait()
 	if len(at) < 100 {
 		t.Fatalf("got %d packets in %v, want about %d", len(at), run, want)
@@ -129,4 +115,26 @@ func TestSessionTiming(t *testing.T) {
 			t.Error(b)
 		}
 	}
+}
+
+// sessRecordSends runs a session sending a 1 kHz tone on the real clock for run and returns when
+// each packet was sent and with which RTP timestamp, as the send observer saw them.
+func sessRecordSends(t *testing.T, run time.Duration) (at []time.Time, ts []uint32) {
+	t.Helper()
+	n := int(run/(20*time.Millisecond)) + 500
+	at, ts = make([]time.Time, 0, n), make([]uint32, 0, n)
+	observe := func(now time.Time, _ uint16, t uint32) {
+		if len(at) < cap(at) {
+			at = append(at, now)
+			ts = append(ts, t)
+		}
+	}
+	conn, sink := sessListen(t), sessListen(t)
+	defer sink.Close()
+	s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(sink), Stream: newSessToneStream(1000)},
+		WithSendObserver(observe))
+	s.Start()
+	time.Sleep(run)
+	s.Close() // waits for the send goroutine: at and ts are ours now
+	return at, ts
 }
