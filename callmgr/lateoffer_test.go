@@ -90,39 +90,35 @@ func TestLateOffer(t *testing.T) {
 // readResponse reads SIP messages on conn until a response with status code arrives.
 func readResponse(t *testing.T, conn *net.UDPConn, code int) *sip.Response {
 	t.Helper()
-	buf := make([]byte, 65536)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		n, err := conn.Read(buf)
-		if err != nil {
-			t.Fatalf("waiting for %d: %v", code, err)
-		}
-		msg, err := sip.ParseMessage(append([]byte(nil), buf[:n]...))
-		if err != nil {
-			continue
-		}
-		if res, ok := msg.(*sip.Response); ok && res.StatusCode == code {
-			return res
-		}
-	}
+	return readMessage(t, conn, fmt.Sprint(code), func(m sip.Message) bool {
+		res, ok := m.(*sip.Response)
+		return ok && res.StatusCode == code
+	}).(*sip.Response)
 }
 
 // readRequest reads SIP messages on conn until a request of method arrives.
 func readRequest(t *testing.T, conn *net.UDPConn, method sip.RequestMethod) *sip.Request {
+	t.Helper()
+	return readMessage(t, conn, string(method), func(m sip.Message) bool {
+		req, ok := m.(*sip.Request)
+		return ok && req.Method == method
+	}).(*sip.Request)
+}
+
+// readMessage reads SIP messages on conn for up to 5 s until one matches; what names it in the
+// failure. Datagrams that do not parse are skipped.
+func readMessage(t *testing.T, conn *net.UDPConn, what string, match func(sip.Message) bool) sip.Message {
 	t.Helper()
 	buf := make([]byte, 65536)
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
-			t.Fatalf("waiting for %s: %v", method, err)
+			t.Fatalf("waiting for %s: %v", what, err)
 		}
 		msg, err := sip.ParseMessage(append([]byte(nil), buf[:n]...))
-		if err != nil {
-			continue
-		}
-		if req, ok := msg.(*sip.Request); ok && req.Method == method {
-			return req
+		if err == nil && match(msg) {
+			return msg
 		}
 	}
 }
