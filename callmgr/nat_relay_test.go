@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/stun/v3"
-
 	"trayphone/internal/phone"
 	"trayphone/internal/siptest/coturn"
 	"trayphone/nat"
@@ -42,25 +40,7 @@ func udpAddrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAd
 
 // stunMapper answers binding requests on loopback with mapped as everyone's public address.
 func stunMapper(t *testing.T, mapped netip.AddrPort) netip.AddrPort {
-	conn := udpOn(t)
-	// Returns when the cleanup closes conn.
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
-			if req.Decode() != nil || req.Type != stun.BindingRequest {
-				continue
-			}
-			res, _ := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
-				&stun.XORMappedAddress{IP: mapped.Addr().AsSlice(), Port: int(mapped.Port())}, stun.Fingerprint)
-			conn.WriteToUDPAddrPort(res.Raw, from)
-		}
-	}()
-	return udpAddrOf(conn)
+	return stunServer(t, func(netip.AddrPort) netip.AddrPort { return mapped })
 }
 
 // firewall stands in front of bob's RTP socket as the address bob advertises: it drops what

@@ -25,11 +25,15 @@ func (f fakeNAT) withServer(s netip.AddrPort) NAT { f.rep.Server = s; return f }
 // stunResponder answers binding requests on loopback with a mapped address of 198.51.100.1 and
 // the sender's port + 1000. It stops when t ends.
 func stunResponder(t *testing.T) netip.AddrPort {
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	return stunServer(t, func(from netip.AddrPort) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), from.Port()+1000)
+	})
+}
+
+// stunServer answers binding requests on loopback with the public address mapped gives for the
+// sender, and returns its own address. It stops when t ends.
+func stunServer(t *testing.T, mapped func(from netip.AddrPort) netip.AddrPort) netip.AddrPort {
+	conn := udpOn(t)
 	// Returns when the cleanup closes conn.
 	go func() {
 		buf := make([]byte, 1500)
@@ -42,12 +46,13 @@ func stunResponder(t *testing.T) netip.AddrPort {
 			if req.Decode() != nil || req.Type != stun.BindingRequest {
 				continue
 			}
+			m := mapped(from)
 			res, _ := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
-				&stun.XORMappedAddress{IP: net.ParseIP("198.51.100.1"), Port: int(from.Port()) + 1000}, stun.Fingerprint)
+				&stun.XORMappedAddress{IP: m.Addr().AsSlice(), Port: int(m.Port())}, stun.Fingerprint)
 			conn.WriteToUDPAddrPort(res.Raw, from)
 		}
 	}()
-	return conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	return udpAddrOf(conn)
 }
 
 // TestSDPPublicAddress: behind a NAT the offer carries the RTP socket's public address that STUN
