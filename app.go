@@ -67,7 +67,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	defer ua.Close()
 	natp.attach(ua)
 	mgr, err := callmgr.New(callmgr.Config{
-		UA: ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, Favorites: cfg.Favorites, DND: cfg.DND,
+		UA: ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: natp.callmgr(cfg),
 	})

@@ -39,6 +39,7 @@ type pairResult struct {
 	packets       int
 	idleCPUPct    float64 // mean of the two processes before the call, % of one core (trayphone only)
 	realtime      int     // processes that moved to real-time scheduling during the call (trayphone only)
+	steady        int     // processes that changed over to steady send (trayphone only)
 }
 
 func benchDuration() time.Duration {
@@ -244,8 +245,15 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 	r.idleCPUPct = idlePct
 	_, _ = cli(peers[0], "hangup")
 	for _, name := range []string{"a", "b"} {
-		if b, err := os.ReadFile(filepath.Join(dir, name+".log")); err == nil && bytes.Contains(b, []byte("real-time scheduling until the call ends")) {
+		b, err := os.ReadFile(filepath.Join(dir, name+".log"))
+		if err != nil {
+			continue
+		}
+		if bytes.Contains(b, []byte("real-time scheduling until the call ends")) {
 			r.realtime++
+		}
+		if bytes.Contains(b, []byte("packets now leave from two timer threads")) {
+			r.steady++
 		}
 	}
 	return r
@@ -328,10 +336,17 @@ func TestCompare(t *testing.T) {
 	}
 	tp, bs := sum(tps), sum(bss)
 	var idle []float64
-	var rt []string
+	var rt, steady, tp99, bs99 []string
 	for _, r := range tps {
 		idle = append(idle, r.idleCPUPct)
 		rt = append(rt, strconv.Itoa(r.realtime))
+		steady = append(steady, strconv.Itoa(r.steady))
+		_, p99, _ := Percentiles(r.jitter)
+		tp99 = append(tp99, fmt.Sprintf("%.2f", p99))
+	}
+	for _, r := range bss {
+		_, p99, _ := Percentiles(r.jitter)
+		bs99 = append(bs99, fmt.Sprintf("%.2f", p99))
 	}
 
 	var b strings.Builder
@@ -352,7 +367,9 @@ func TestCompare(t *testing.T) {
 	row("RTP send-interval jitter p99", "ms", tp.p99, bs.p99)
 	row("RTP send-interval jitter max", "ms", tp.max, bs.max)
 	fmt.Fprintf(&b, "\nCPU per round (%%): trayphone %s; baresip %s\n", strings.Join(tp.cpus, ", "), strings.Join(bs.cpus, ", "))
+	fmt.Fprintf(&b, "send-interval jitter p99 per round (ms): trayphone %s; baresip %s\n", strings.Join(tp99, ", "), strings.Join(bs99, ", "))
 	fmt.Fprintf(&b, "trayphone processes that moved to real-time scheduling (busy computer), per round: %s of 2\n", strings.Join(rt, ", "))
+	fmt.Fprintf(&b, "trayphone processes that changed over to steady send (late wake-ups), per round: %s of 2\n", strings.Join(steady, ", "))
 	fmt.Fprintf(&b, "packets captured: trayphone %d, baresip %d\n", tp.packets, bs.packets)
 	fmt.Fprintf(&b, "trayphone idle daemon before the call (%% of one core, median of rounds): %.3g %%\n", Median(idle))
 	t.Log("\n" + b.String())

@@ -51,6 +51,9 @@ type Config struct {
 	// Realtime lets calls move to real-time scheduling when the computer is busy
 	// (media.SessionConfig.Realtime; audio.realtime).
 	Realtime bool
+	// SteadySend lets calls send from timer threads when this computer wakes threads late
+	// (media.SessionConfig.SteadySend; audio.steady_send).
+	SteadySend bool
 	// Favorites maps names to SIP URIs (or "echo").
 	Favorites map[string]string
 	// DND rejects incoming calls with 486 when set.

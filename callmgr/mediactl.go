@@ -222,6 +222,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		ComfortNoisePT:       c.cnPT,
 		NoVAD:                m.cfg.NoVAD,
 		Realtime:             m.cfg.Realtime,
+		SteadySend:           m.cfg.SteadySend,
 		Stream:               stream,
 		Direction:            mediaDirection(c),
 		OnDTMF: func(d rune) {

@@ -216,3 +216,20 @@ func (w *udpWriter) setDest(to netip.AddrPort) error {
 	w.to = to
 	return nil
 }
+
+// sockaddr returns the kernel socket address for to, as the bytes sendto takes, for a sender that
+// sends on another thread (steady_linux.go). The slice is w's and changes with the destination.
+func (w *udpWriter) sockaddr(to netip.AddrPort) ([]byte, error) {
+	if w.raw == nil {
+		return nil, errors.New("not a raw socket")
+	}
+	if to != w.to {
+		if err := w.setDest(to); err != nil {
+			return nil, err
+		}
+	}
+	if w.v6 {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&w.sa6)), unsafe.Sizeof(w.sa6)), nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&w.sa4)), unsafe.Sizeof(w.sa4)), nil
+}

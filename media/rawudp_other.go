@@ -3,6 +3,7 @@
 package media
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -26,4 +27,8 @@ func (w *udpWriter) init(conn *net.UDPConn) { w.conn = conn }
 
 func (w *udpWriter) writeTo(b []byte, to netip.AddrPort) (int, error) {
 	return w.conn.WriteToUDPAddrPort(b, to)
+}
+
+func (w *udpWriter) sockaddr(netip.AddrPort) ([]byte, error) {
+	return nil, errors.New("not available on this platform")
 }

@@ -85,6 +85,10 @@ type SessionConfig struct {
 	// closes, where the system permits it, so that a busy computer does not make the audio
 	// stutter; where it does not, the session logs that once and runs as it is.
 	Realtime bool
+	// SteadySend lets the session send its packets from two timer threads, steadyLead after
+	// they are ready, when its ticks show that this computer wakes threads late (steady.go), so
+	// that they still leave on a steady 20 ms grid.
+	SteadySend bool
 	// Clock paces the stream; nil means the real clock.
 	Clock clock.Clock
 	// Log receives the session's rare messages; nil discards them.
@@ -154,6 +158,8 @@ type Session struct {
 	lastTSAt atomic.Int64  // and when, UnixNano
 
 	realtime bool      // may ask for real-time scheduling
+	steady   bool      // may send from timer threads (SteadySend)
+	stFrom   int64     // tests: start steady send at this tick, whatever the trigger says
 	rtTrig   rtTrigger // the send goroutine's
 	rtHeld   bool      // the send goroutine asked; read by Close after the goroutine ended
 
@@ -189,6 +195,7 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 		clk:      cfg.Clock,
 		log:      cfg.Log,
 		realtime: cfg.Realtime,
+		steady:   cfg.SteadySend,
 		onDTMF:   cfg.OnDTMF,
 		onSTUN:   cfg.OnSTUN,
 		done:     make(chan struct{}),

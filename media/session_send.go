@@ -54,6 +54,15 @@ type sender struct {
 	haveQuiet bool
 
 	limit rateLimiter
+
+	// Steady send (steady.go): steady is the timer threads once started, stTrig decides when,
+	// stOff is set when they could not start; cur is the tick being run and stDue0 when tick
+	// 0's packet leaves with them.
+	steady *steadySender
+	stTrig steadyTrigger
+	stOff  bool
+	cur    int64
+	stDue0 time.Time
 }
 
 // cnState is the far end's latest comfort-noise descriptor: from the frame at RTP timestamp ts
@@ -111,6 +120,7 @@ func (s *Session) sendLoop() {
 	defer s.wg.Done()
 	p := newPacer(s.clk, FrameDuration*time.Millisecond)
 	defer p.stop()
+	defer s.snd.stopSteady()
 	for {
 		tick, skipped, ok := p.wait(s.done)
 		if !ok {
@@ -119,13 +129,46 @@ func (s *Session) sendLoop() {
 		if err := p.takeErr(); err != nil {
 			s.log.Warn("the kernel tick timer failed; pacing the audio with Go timers", "err", err)
 		}
-		if s.realtime && !s.rtHeld {
-			if now := s.clk.Now(); s.rtTrig.observe(tick, now, now.Sub(p.due(tick)), skipped) {
+		if s.realtime && !s.rtHeld || s.steady && s.snd.steady == nil && !s.snd.stOff {
+			now := s.clk.Now()
+			late := now.Sub(p.due(tick))
+			if s.realtime && !s.rtHeld && s.rtTrig.observe(tick, now, late, skipped) {
 				s.escalate()
+			}
+			// Only over the kernel timer: a Go timer's own lateness is not the computer's.
+			if s.steady && s.snd.steady == nil && !s.snd.stOff && p.kt != nil && (s.snd.stTrig.observe(tick, late) || s.stFrom > 0 && tick >= s.stFrom) {
+				s.snd.startSteady(p, tick)
 			}
 		}
 		s.snd.tick(tick, skipped)
 	}
+}
+
+// startSteady changes the session over to steady send (steady.go) from tick on, the tick about
+// to run: its packet leaves steadyLead after the tick was due.
+func (sn *sender) startSteady(p *pacer, tick int64) {
+	s := sn.s
+	mono, now := monoNow(), s.clk.Now()
+	due0 := p.due(0).Add(steadyLead)
+	st, err := startSteady(s.conn, mono-int64(now.Sub(due0)), p.period, tick, false)
+	if err != nil {
+		sn.stOff = true
+		s.log.Info("this computer wakes the call's audio thread late now and then; packets keep being sent from it", "reason", err)
+		return
+	}
+	sn.steady, sn.stDue0 = st, due0
+	s.log.Info("this computer wakes the call's audio thread late now and then: packets now leave from two timer threads, "+steadyLead.String()+" after they are ready, on a steady grid", "tick", tick)
+}
+
+// stopSteady ends steady send, if it was started, and says how it went.
+func (sn *sender) stopSteady() {
+	if sn.steady == nil {
+		return
+	}
+	threads, loop := sn.steady.counts()
+	sn.steady.stop()
+	sn.steady = nil
+	sn.s.log.Info("steady send ended", "from_timer_threads", threads, "late_from_loop", loop)
 }
 
 // escalate moves the process to the real-time scheduling class for the rest of the call: its
@@ -145,6 +188,15 @@ func (s *Session) escalate() {
 func (sn *sender) tick(tick, skipped int64) {
 	s := sn.s
 	dir := s.Direction()
+	sn.cur = tick
+	if sn.steady != nil {
+		if n, err := sn.steady.sendErr(); n > 0 {
+			s.sent.Add(-n) // counted when posted
+			if !s.closing() && sn.limit.allow(s.clk.Now()) {
+				s.log.Warn("rtp send failed", "remote", s.Remote(), "err", err)
+			}
+		}
+	}
 	if skipped > 0 {
 		// The goroutine was held up: the skipped frames are not sent (no burst), their captured
 		// audio is dropped so the microphone's latency does not grow, and the playout point moves
@@ -240,12 +292,31 @@ func (sn *sender) transmit(pkt []byte, hdrLen int, seq uint16, ts uint32) error 
 	}
 	// Counted before the write, so a reader that has seen the packet arrive sees it counted.
 	s.sent.Add(1)
+	if sn.steady != nil {
+		if posted, err := sn.postSteady(pkt); posted {
+			s.octets.Add(uint64(len(pkt) - hdrLen))
+			return err
+		}
+	}
 	if _, err := sn.udp.writeTo(pkt, *s.remote.Load()); err != nil {
 		s.sent.Add(^uint64(0))
 		return err
 	}
 	s.octets.Add(uint64(len(pkt) - hdrLen))
 	return nil
+}
+
+// postSteady hands the packet of the tick being run to the steady sender. It reports false when
+// the caller must send it: it could not be posted (its time has passed, or the destination is
+// not one the threads can send to).
+func (sn *sender) postSteady(pkt []byte) (bool, error) {
+	s := sn.s
+	sa, err := sn.udp.sockaddr(*s.remote.Load())
+	if err != nil {
+		return false, nil // writeTo says what is wrong with the address
+	}
+	due := !s.clk.Now().Before(sn.stDue0.Add(time.Duration(sn.cur) * FrameDuration * time.Millisecond))
+	return sn.steady.post(sn.cur, pkt, sa, due)
 }
 
 // sendSilence is the frame at ts of the user's silence: no audio, but a comfort-noise

@@ -31,6 +31,7 @@ func main() {
 	secs := flag.Int("secs", 30, "how long the call lasts")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the call to this file")
 	rt := flag.Bool("realtime", false, "real-time scheduling during the call, where permitted (audio.realtime)")
+	steady := flag.Bool("steady", false, "send from two timer threads when wake-ups run late (audio.steady_send)")
 	flag.Parse()
 
 	remote, err := netip.ParseAddrPort(*peer)
@@ -57,7 +58,7 @@ func main() {
 			sends = append(sends, at)
 		}
 	})
-	s, err := media.NewSession(media.SessionConfig{Conn: rtp, RTCPConn: rtcp, Remote: remote, Codec: codec, Stream: st, Realtime: *rt}, obs)
+	s, err := media.NewSession(media.SessionConfig{Conn: rtp, RTCPConn: rtcp, Remote: remote, Codec: codec, Stream: st, Realtime: *rt, SteadySend: *steady}, obs)
 	if err != nil {
 		log.Fatal(err)
 	}

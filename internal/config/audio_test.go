@@ -77,18 +77,26 @@ func TestAudioVAD(t *testing.T) {
 func TestAudioRealtime(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		text string
-		want bool
-	}{{"", true}, {"[audio]\nvad = false\n", true}, {"[audio]\nrealtime = false\n", false}} {
+		text   string
+		rt     bool
+		steady bool
+	}{
+		{"", true, true},
+		{"[audio]\nvad = false\n", true, true},
+		{"[audio]\nrealtime = false\n", false, true},
+		{"[audio]\nsteady_send = false\n", true, false},
+	} {
 		c, err := loadString(t, tt.text)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Audio.Realtime != tt.want {
-			t.Errorf("%q: realtime %v, want %v", tt.text, c.Audio.Realtime, tt.want)
+		if c.Audio.Realtime != tt.rt || c.Audio.SteadySend != tt.steady {
+			t.Errorf("%q: realtime %v steady_send %v, want %v %v", tt.text, c.Audio.Realtime, c.Audio.SteadySend, tt.rt, tt.steady)
 		}
 	}
-	if _, err := loadString(t, "[audio]\nrealtime = \"yes\"\n"); err == nil || !strings.Contains(err.Error(), "audio.realtime") {
-		t.Errorf("realtime = \"yes\": got %v, want an error naming audio.realtime", err)
+	for _, key := range []string{"realtime", "steady_send"} {
+		if _, err := loadString(t, "[audio]\n"+key+" = \"yes\"\n"); err == nil || !strings.Contains(err.Error(), "audio."+key) {
+			t.Errorf("%s = \"yes\": got %v, want an error naming audio.%s", key, err, key)
+		}
 	}
 }

@@ -69,6 +69,10 @@ type Audio struct {
 	// busy computer makes the call's audio run late, where the system permits it (root,
 	// CAP_SYS_NICE or an RLIMIT_RTPRIO, e.g. the audio group); on unless set to false.
 	Realtime bool `toml:"realtime"`
+	// SteadySend sends a call's packets from two timer threads, 2 ms after they are ready, when
+	// this computer wakes the call's audio thread late now and then (virtual machines do), so
+	// that they still leave every 20 ms to the tenth of a millisecond; on unless set to false.
+	SteadySend bool `toml:"steady_send"`
 	// ToneRegion picks the dial, ringback and busy tones: "us", "uk", "eu", "jp", "au", or ""
 	// (from the locale, LANG/LC_ALL).
 	ToneRegion string `toml:"tone_region,omitempty"`
@@ -109,6 +113,7 @@ func Default() *Config {
 			NoiseSuppression: true,
 			VAD:              true,
 			Realtime:         true,
+			SteadySend:       true,
 		},
 	}
 }
@@ -204,6 +209,9 @@ func applyDefaults(c *Config, idx *keyIndex) {
 	}
 	if !idx.has("audio.realtime") {
 		c.Audio.Realtime = d.Audio.Realtime
+	}
+	if !idx.has("audio.steady_send") {
+		c.Audio.SteadySend = d.Audio.SteadySend
 	}
 }
 

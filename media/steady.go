@@ -1,0 +1,55 @@
+package media
+
+import "time"
+
+// Steady send: packets that leave on a steady grid although the computer wakes threads late.
+//
+// A session's loop wakes every 20 ms from a kernel timer and sends the frame it encodes at once.
+// How steadily the packets leave is then how promptly the kernel wakes one thread. On ordinary
+// hardware that is tens of microseconds. On a virtual machine it is whatever the host gives: on
+// the 2-core test VM a sleeping virtual CPU is sometimes resumed 0.5–3 ms after its timer, on
+// about 1 % of the ticks, so one thread's send-interval jitter p99 is 0.3–2 ms from run to run
+// (a bare C loop on a timerfd measures the same), and no scheduling class changes that. What
+// does: two threads pinned to two CPUs, each with its own timer for the same instant, the first
+// to wake doing the work — the hosts delays the two CPUs mostly one at a time (same C loop:
+// p99 0.06–0.13 ms in 5 runs of 6, where one thread had 0.23–1.96 ms).
+//
+// The Go runtime cannot run a goroutine on whichever of two threads wakes first without the
+// runtime's syscall entry on every tick, which keeps its monitor thread polling (rawudp_linux.go
+// explains that cost). So the loop still encodes each frame on its tick, and a steady sender
+// (steady_linux.go: two C threads with a timerfd each, a slot per tick) sends it steadyLead
+// later, from whichever thread is first: the lead covers the loop's own late wake-ups. The
+// packet is steadyLead older when it leaves: that is the price, 2 ms of mouth-to-ear delay, and
+// two thread wake-ups a tick. So it is not always on: a session starts sending from its loop and
+// changes over when its ticks show this computer's wake-ups are late (steadyTrigger); on
+// hardware that wakes threads on time it never does. A slot the threads pass before the loop has
+// filled it (the loop later than the lead) is sent by the loop at once, and one they leave behind
+// goes before the next: no packet is lost or sent twice, and order is kept.
+const (
+	steadyLead = 2 * time.Millisecond
+	// The trigger: steadyLateTicks ticks later than steadyLateBy within steadyWindow ticks
+	// (1.2 % of 5 s), not counting the first steadyGraceTicks of a call.
+	steadyLateBy     = 300 * time.Microsecond
+	steadyLateTicks  = 3
+	steadyWindow     = 250
+	steadyGraceTicks = 50
+)
+
+// steadyTrigger watches a session's tick lateness for steady send. Its zero value is ready; it is
+// owned by the send goroutine and allocates nothing.
+type steadyTrigger struct {
+	at [steadyLateTicks]int64 // tick+1 of the last late ticks, a ring; 0 is none
+	i  int
+}
+
+// observe notes that tick ran late by late and reports whether the computer's wake-ups are late
+// often enough for steady send.
+func (t *steadyTrigger) observe(tick int64, late time.Duration) bool {
+	if tick < steadyGraceTicks || late < steadyLateBy {
+		return false
+	}
+	t.at[t.i] = tick + 1
+	t.i = (t.i + 1) % steadyLateTicks
+	oldest := t.at[t.i] // after the advance, the oldest of the ring
+	return oldest != 0 && tick+1-oldest < steadyWindow
+}

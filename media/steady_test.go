@@ -1,0 +1,308 @@
+//go:build linux
+
+package media
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"trayphone/internal/testenv"
+)
+
+func TestSteadyTrigger(t *testing.T) {
+	late := steadyLateBy
+	for _, tt := range []struct {
+		name  string
+		ticks []int64 // ticks that run late; the others are on time
+		want  int64   // the tick the trigger fires on, -1 for none
+	}{
+		{"three late ticks close together", []int64{100, 150, 200}, 200},
+		{"in the first second they do not count", []int64{10, 20, 30, 100}, -1},
+		{"grace ends at tick 50", []int64{49, 50, 51, 52}, 52},
+		{"spread over more than the window", []int64{100, 300, 500, 700}, -1},
+		{"the window is 250 ticks", []int64{100, 200, 349}, 349},
+		{"just outside it", []int64{100, 200, 350}, -1},
+		{"two are not enough", []int64{100, 101}, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var tr steadyTrigger
+			lateAt := map[int64]bool{}
+			for _, k := range tt.ticks {
+				lateAt[k] = true
+			}
+			got := int64(-1)
+			for k := int64(0); k < 1000 && got < 0; k++ {
+				d := 50 * time.Microsecond
+				if lateAt[k] {
+					d = late
+				}
+				if tr.observe(k, d) {
+					got = k
+				}
+			}
+			if got != tt.want {
+				t.Errorf("fired at tick %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// steadyPair is a manual steady sender on a loopback socket and the socket it sends to.
+type steadyPair struct {
+	s    *steadySender
+	conn *net.UDPConn
+	sink *net.UDPConn
+	sa   []byte
+	w    udpWriter
+}
+
+func newSteadyPair(t *testing.T) *steadyPair {
+	t.Helper()
+	p := &steadyPair{conn: sessListen(t), sink: sessListen(t)}
+	t.Cleanup(func() { p.conn.Close(); p.sink.Close() })
+	s, err := startSteady(p.conn, 0, 20*time.Millisecond, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.s != nil {
+			p.s.stop()
+		}
+	})
+	p.s = s
+	p.w.init(p.conn)
+	if p.sa, err = p.w.sockaddr(sessAddr(p.sink)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// post posts slot k's packet, whose content names k; sendNow says whether the caller had to send
+// it itself, which the test then does as the session would.
+func (p *steadyPair) post(t *testing.T, k int64, due bool) (sendNow bool) {
+	t.Helper()
+	pkt := []byte(fmt.Sprintf("slot %d", k))
+	posted, err := p.s.post(k, pkt, p.sa, due)
+	if err != nil {
+		t.Fatalf("post %d: %v", k, err)
+	}
+	if !posted {
+		if _, err := p.w.writeTo(pkt, sessAddr(p.sink)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return !posted
+}
+
+// received returns what arrived at the sink, in order, until it has been quiet for 100 ms.
+func (p *steadyPair) received(t *testing.T) []string {
+	t.Helper()
+	var got []string
+	buf := make([]byte, 1500)
+	for {
+		p.sink.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := p.sink.Read(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return got
+			}
+			t.Fatal(err)
+		}
+		got = append(got, string(buf[:n]))
+	}
+}
+
+func slots(ks ...int64) []string {
+	var s []string
+	for _, k := range ks {
+		s = append(s, fmt.Sprintf("slot %d", k))
+	}
+	return s
+}
+
+// TestSteadySlots plays the interleavings of the media loop (post) and the timer threads (fire)
+// that can happen, one step at a time, and checks that every packet leaves once and in order.
+func TestSteadySlots(t *testing.T) {
+	type step struct {
+		post bool // post (else fire)
+		k    int64
+		due  bool // post: the deadline has passed
+	}
+	P := func(k int64) step { return step{post: true, k: k} }
+	F := func(k int64) step { return step{k: k} }
+	for _, tt := range []struct {
+		name        string
+		steps       []step
+		want        []string
+		byThreads   uint64 // packets the threads sent
+		byLoopLater uint64 // packets the loop sent itself
+	}{
+		{"posted before its deadline, sent by the first thread", []step{P(1), F(1), F(1), P(2), F(2)}, slots(1, 2), 2, 0},
+		{"slot 0", []step{P(0), F(0), P(1), F(1)}, slots(0, 1), 2, 0},
+		{"the threads pass the deadline before the post: the loop sends it", []step{F(1), F(1), P(1), P(2), F(2)}, slots(1, 2), 1, 1},
+		{"posted after its deadline", []step{{post: true, k: 1, due: true}, F(1), P(2), F(2)}, slots(1, 2), 1, 1},
+		{"threads a period late: the left packet goes before the next", []step{P(1), P(2), F(1), F(2)}, slots(1, 2), 1, 1},
+		{"threads late past the next deadline", []step{P(1), F(2), P(2), F(3), P(3), F(3)}, slots(1, 2, 3), 0, 3},
+		{"a slot with nothing to send", []step{P(1), F(1), F(2), P(3), F(3)}, slots(1, 3), 2, 0},
+		{"buffers wrap", []step{P(1), F(1), P(2), F(2), P(3), F(3), P(4), F(4), P(5), F(5), P(6), F(6)}, slots(1, 2, 3, 4, 5, 6), 6, 0},
+		{"a second packet in one tick keeps the order", []step{P(1), P(1), F(1), P(2), F(2)}, slots(1, 1, 2), 1, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newSteadyPair(t)
+			for _, st := range tt.steps {
+				if st.post {
+					p.post(t, st.k, st.due)
+				} else {
+					p.s.fire(st.k)
+				}
+			}
+			if got := p.received(t); strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("received %q, want %q", got, tt.want)
+			}
+			if th, loop := p.s.counts(); th != tt.byThreads || loop != tt.byLoopLater {
+				t.Errorf("sent by threads %d, by the loop %d; want %d, %d", th, loop, tt.byThreads, tt.byLoopLater)
+			}
+		})
+	}
+}
+
+// TestSteadySendError: a send the threads could not make is reported to the loop.
+func TestSteadySendError(t *testing.T) {
+	p := newSteadyPair(t)
+	if n, err := p.s.sendErr(); n != 0 || err != nil {
+		t.Fatalf("before any send: %d, %v", n, err)
+	}
+	// An IPv6 destination on an IPv4 socket: the thread's sendto fails (EAFNOSUPPORT).
+	sa := make([]byte, 28)
+	binary.NativeEndian.PutUint16(sa, syscall.AF_INET6)
+	if posted, err := p.s.post(1, []byte("x"), sa, false); !posted || err != nil {
+		t.Fatalf("post: %v %v", posted, err)
+	}
+	if p.s.fire(1) {
+		t.Fatal("a send to an IPv6 address on an IPv4 socket succeeded")
+	}
+	n, err := p.s.sendErr()
+	if n != 1 || err == nil || !errors.Is(err, syscall.EAFNOSUPPORT) {
+		t.Errorf("sendErr = %d, %v; want 1 and EAFNOSUPPORT", n, err)
+	}
+	if n, err := p.s.sendErr(); n != 0 || err != nil {
+		t.Errorf("sendErr again = %d, %v; want nothing new", n, err)
+	}
+}
+
+// TestSteadySession runs a session that changes over to steady send after a second (its timer
+// threads real, on the real clock) and checks the far end gets every packet once, in order, with
+// timestamps on the 20 ms grid, and that the threads sent them.
+func TestSteadySession(t *testing.T) {
+	if n := runtime.NumCPU(); n < 2 {
+		t.Skipf("steady send needs two CPUs; this process may use %d", n)
+	}
+	sessCheckNoLeak(t)
+	var logBuf testenv.Buffer
+	conn, sink := sessListen(t), sessListen(t)
+	defer sink.Close()
+	s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(sink), Stream: newSessToneStream(1000), SteadySend: true,
+		Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	s.stFrom = 50
+	s.Start()
+
+	type got struct {
+		seq uint16
+		ts  uint32
+		at  time.Time
+	}
+	var pkts []got
+	buf := make([]byte, 1500)
+	end := time.Now().Add(3 * time.Second)
+	for time.Now().Before(end) {
+		sink.SetReadDeadline(end)
+		n, err := sink.Read(buf)
+		if err != nil {
+			break
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(buf[:n]); err != nil {
+			t.Fatalf("not RTP: %v", err)
+		}
+		pkts = append(pkts, got{p.SequenceNumber, p.Timestamp, time.Now()})
+	}
+	s.Close()
+	if len(pkts) < 140 {
+		t.Fatalf("%d packets in 3 s, want about 150", len(pkts))
+	}
+	for i := 1; i < len(pkts); i++ {
+		if d := pkts[i].seq - pkts[i-1].seq; d != 1 {
+			t.Errorf("packet %d: sequence number %d after %d (lost, repeated or out of order)", i, pkts[i].seq, pkts[i-1].seq)
+		}
+		if d := pkts[i].ts - pkts[i-1].ts; d%160 != 0 || d == 0 {
+			t.Errorf("packet %d: timestamp step %d, want a multiple of 160", i, d)
+		}
+	}
+	log := logBuf.String()
+	if !strings.Contains(log, "packets now leave from two timer threads") {
+		t.Errorf("no word of the change-over in the log:\n%s", log)
+	}
+	m := regexp.MustCompile(`steady send ended" .*from_timer_threads=(\d+) late_from_loop=(\d+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no summary in the log:\n%s", log)
+	}
+	threads, _ := strconv.Atoi(m[1])
+	loop, _ := strconv.Atoi(m[2])
+	// Some 100 packets went after the change-over; a loaded test machine may leave a few to
+	// the loop, but the threads must have sent nearly all.
+	if threads < 80 || threads+loop < 95 {
+		t.Errorf("after the change-over: %d packets from the timer threads, %d from the loop; want ~100, nearly all from the threads", threads, loop)
+	}
+	t.Logf("%d packets; after the change-over %d from the timer threads, %d late from the loop", len(pkts), threads, loop)
+}
+
+// TestSteadyOff: without SteadySend a session never starts the threads, however late its ticks.
+func TestSteadyOff(t *testing.T) {
+	var logBuf testenv.Buffer
+	conn, sink := sessListen(t), sessListen(t)
+	defer sink.Close()
+	s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(sink), Stream: newSessToneStream(1000),
+		Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	s.stFrom = 5
+	s.Start()
+	time.Sleep(300 * time.Millisecond)
+	s.Close()
+	if strings.Contains(logBuf.String(), "timer threads") {
+		t.Errorf("steady send started though it is off:\n%s", logBuf.String())
+	}
+}
+
+// TestSteadyPerPacketAllocs: a tick whose packet goes through the steady sender allocates nothing.
+func TestSteadyPerPacketAllocs(t *testing.T) {
+	s, _ := sessAllocSession(t)
+	st, err := startSteady(s.conn, 0, 20*time.Millisecond, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.stop()
+	s.snd.steady, s.snd.stDue0 = st, time.Now().Add(time.Hour)
+	var tk int64
+	if a := testing.AllocsPerRun(500, func() {
+		s.snd.tick(tk, 0)
+		st.fire(tk)
+		tk++
+	}); a != 0 {
+		t.Errorf("one tick through the steady sender: got %v allocs, want 0", a)
+	}
+	if th, loop := st.counts(); th < 500 || loop != 0 {
+		t.Errorf("sent by threads %d, by the loop %d; want every packet by the threads", th, loop)
+	}
+}
