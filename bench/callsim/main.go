@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"math"
 	"net/netip"
 	"os"
@@ -58,7 +59,8 @@ func main() {
 			sends = append(sends, at)
 		}
 	})
-	s, err := media.NewSession(media.SessionConfig{Conn: rtp, RTCPConn: rtcp, Remote: remote, Codec: codec, Stream: st, Realtime: *rt, SteadySend: *steady}, obs)
+	s, err := media.NewSession(media.SessionConfig{Conn: rtp, RTCPConn: rtcp, Remote: remote, Codec: codec, Stream: st, Realtime: *rt, SteadySend: *steady,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}, obs)
 	if err != nil {
 		log.Fatal(err)
 	}
