@@ -153,6 +153,9 @@ func (sn *sender) startSteady(p *pacer, tick int64) {
 	st, err := startSteady(s.conn, mono-int64(now.Sub(due0)), p.period, tick, false)
 	if err != nil {
 		sn.stOff = true
+		if s.closing() {
+			return
+		}
 		s.log.Info("this computer wakes the call's audio thread late now and then; packets keep being sent from it", "reason", err)
 		return
 	}
