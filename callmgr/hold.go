@@ -139,7 +139,7 @@ func (m *Manager) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(r.res)
 		return
 	}
-	if err := respond2xx(tx, r.res, r.acked); err != nil {
+	if err := respond2xx(tx, r.res, r.acked, m.done); err != nil {
 		m.log.Warn("re-INVITE answer not acknowledged", "error", err)
 	}
 }

@@ -335,8 +335,9 @@ func (m *Manager) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 var errNoAck = errors.New("no ACK")
 
 // respond2xx sends res on tx and retransmits it (T1, doubling up to T2) until acked closes or
-// 64*T1 pass (RFC 3261 §13.3.1.4). It runs in the handler goroutine.
-func respond2xx(tx sip.ServerTransaction, res *sip.Response, acked <-chan struct{}) error {
+// 64*T1 pass (RFC 3261 §13.3.1.4), or stop closes (the manager has shut down: its calls are
+// over). It runs in the handler goroutine.
+func respond2xx(tx sip.ServerTransaction, res *sip.Response, acked, stop <-chan struct{}) error {
 	if err := tx.Respond(res); err != nil {
 		return fmt.Errorf("send 200 OK: %w", err)
 	}
@@ -347,6 +348,9 @@ func respond2xx(tx sip.ServerTransaction, res *sip.Response, acked <-chan struct
 		t := time.NewTimer(interval)
 		select {
 		case <-acked:
+			t.Stop()
+			return nil
+		case <-stop:
 			t.Stop()
 			return nil
 		case <-deadline.C:

@@ -306,3 +306,22 @@ func TestSteadyPerPacketAllocs(t *testing.T) {
 		t.Errorf("sent by threads %d, by the loop %d; want every packet by the threads", th, loop)
 	}
 }
+
+// BenchmarkSessionSteadyTick is one tick whose packet goes through the steady sender: the loop's
+// tick (capture, encode, post) and a timer thread's work at the deadline (claim, copy, sendto).
+func BenchmarkSessionSteadyTick(b *testing.B) {
+	s, _ := sessAllocSession(b)
+	st, err := startSteady(s.conn, 0, 20*time.Millisecond, 0, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.stop()
+	s.snd.steady, s.snd.stDue0 = st, time.Now().Add(time.Hour)
+	b.ReportAllocs()
+	var tk int64
+	for b.Loop() {
+		s.snd.tick(tk, 0)
+		st.fire(tk)
+		tk++
+	}
+}
