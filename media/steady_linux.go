@@ -259,6 +259,11 @@ func startSteady(conn *net.UDPConn, base int64, period time.Duration, first int6
 // caller must send the packet itself, now: the deadline has passed, the packet does not fit, or
 // a thread is still copying the buffer the slot would use. A packet left behind by late threads
 // and one they passed while it was being posted are sent here, in order. It allocates nothing.
+//
+// Why a buffer is never read while written: a thread copies slot j only after taking it from
+// ready (j+1 → 0), which the loop stores only once the slot is written; the loop writes slot k's
+// buffer (shared with k−4, k−8, …) only when no earlier slot is left in ready (it takes and sends
+// any) and no thread has announced in reading, before taking it, that it copies slot k−4.
 func (s *steadySender) post(k int64, pkt, sa []byte, due bool) (bool, error) {
 	want := uint64(k + 1)
 	var err error
@@ -272,9 +277,10 @@ func (s *steadySender) post(k int64, pkt, sa []byte, due bool) (bool, error) {
 		return false, err
 	}
 	s.posted = want
-	// The previous slot still waits: both threads are a whole period late. It goes first.
-	if k > 0 && atomic.CompareAndSwapUint64(s.ready, want-1, 0) {
-		err = s.sendSlot(k - 1)
+	// An earlier slot still waits: both threads are a whole period late (or more, across ticks
+	// with nothing to send). It goes first, and its buffer is not overwritten unsent.
+	if r := atomic.LoadUint64(s.ready); r != 0 && r < want && atomic.CompareAndSwapUint64(s.ready, r, 0) {
+		err = s.sendSlot(int64(r - 1))
 	}
 	if due || len(pkt) > len(s.slots[0].pkt) || len(sa) > len(s.slots[0].sa) ||
 		atomic.LoadUint64(s.claim) >= want || want > C.TP_SLOTS && atomic.LoadUint64(s.read) == want-C.TP_SLOTS {

@@ -158,6 +158,8 @@ func TestSteadySlots(t *testing.T) {
 		{"threads late past the next deadline", []step{P(1), F(2), P(2), F(3), P(3), F(3)}, slots(1, 2, 3), 0, 3},
 		{"a slot with nothing to send", []step{P(1), F(1), F(2), P(3), F(3)}, slots(1, 3), 2, 0},
 		{"buffers wrap", []step{P(1), F(1), P(2), F(2), P(3), F(3), P(4), F(4), P(5), F(5), P(6), F(6)}, slots(1, 2, 3, 4, 5, 6), 6, 0},
+		{"threads late across ticks with nothing to send: the left packet is not overwritten", []step{P(1), P(5), F(5)}, slots(1, 5), 1, 1},
+		{"threads late across a shorter gap", []step{P(1), P(3), F(1), F(3)}, slots(1, 3), 1, 1},
 		{"a second packet in one tick keeps the order", []step{P(1), P(1), F(1), P(2), F(2)}, slots(1, 1, 2), 1, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
