@@ -337,5 +337,5 @@ func (s *steadySender) fire(k int64) bool { return C.tp_steady_fire(s.c, C.uint6
 // due is not sent. It must be the last call.
 func (s *steadySender) stop() {
 	C.tp_steady_stop(s.c)
-	s.c = nil
+	*s = steadySender{} // the C memory is gone: any later use fails loudly
 }

@@ -327,3 +327,96 @@ func BenchmarkSessionSteadyTick(b *testing.B) {
 		tk++
 	}
 }
+
+// TestSteadyThreadsRace runs the real timer threads on a fast grid (4 ms) while the test posts
+// each slot's packet at a random moment around its deadline, so that posts, claims and the
+// loop's own late sends interleave every way they can; every packet must arrive exactly once.
+func TestSteadyThreadsRace(t *testing.T) {
+	if n := runtime.NumCPU(); n < 2 {
+		t.Skipf("steady send needs two CPUs; this process may use %d", n)
+	}
+	conn, sink := sessListen(t), sessListen(t)
+	defer conn.Close()
+	defer sink.Close()
+	const period = 4 * time.Millisecond
+	const slotsN = 500
+	lead := 20 * time.Millisecond // slot 0 is due this long from now
+	mono, now := monoNow(), time.Now()
+	base0 := now.Add(lead)
+	st, err := startSteady(conn, mono+int64(lead), period, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w udpWriter
+	w.init(conn)
+	sa, err := w.sockaddr(sessAddr(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []string, 1)
+	go func() {
+		var r []string
+		buf := make([]byte, 64)
+		for {
+			sink.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			n, err := sink.Read(buf)
+			if err != nil {
+				got <- r
+				return
+			}
+			r = append(r, string(buf[:n]))
+		}
+	}()
+	rng := uint64(1)
+	direct := 0
+	for k := range int64(slotsN) {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		deadline := base0.Add(time.Duration(k) * period)
+		// Anywhere from 3 ms before the deadline to 1 ms after it.
+		at := deadline.Add(time.Duration(rng>>33%4000)*time.Microsecond - 3*time.Millisecond)
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		pkt := []byte(fmt.Sprintf("slot %d", k))
+		// Every other post does not say that its deadline has passed (as if the loop's clock
+		// and the threads' disagreed): then the threads' claim is what tells.
+		due := !time.Now().Before(deadline) && k%2 == 0
+		posted, err := st.post(k, pkt, sa, due)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !posted {
+			direct++
+			if _, err := w.writeTo(pkt, sessAddr(sink)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(2 * period)
+	threads, loop := st.counts()
+	st.stop()
+	r := <-got
+	seen := map[string]int{}
+	outOfOrder := 0
+	last := int64(-1)
+	for _, s := range r {
+		seen[s]++
+		var k int64
+		fmt.Sscanf(s, "slot %d", &k)
+		if k < last {
+			outOfOrder++
+		}
+		last = max(last, k)
+	}
+	for k := range int64(slotsN) {
+		if n := seen[fmt.Sprintf("slot %d", k)]; n != 1 {
+			t.Errorf("slot %d arrived %d times", k, n)
+		}
+	}
+	t.Logf("%d packets: %d by the threads, %d by the loop (%d posted late); %d out of order", len(r), threads, loop, direct, outOfOrder)
+	// A thread preempted between taking a packet and sending it can let the next one overtake
+	// it; on a quiet machine that does not happen.
+	if outOfOrder > slotsN/100 {
+		t.Errorf("%d packets out of order", outOfOrder)
+	}
+}
