@@ -420,3 +420,41 @@ func TestSteadyThreadsRace(t *testing.T) {
 		t.Errorf("%d packets out of order", outOfOrder)
 	}
 }
+
+// TestSteadyLoopbackAudio: two sessions that both change over to steady send half a second into
+// the call hear each other's tones cleanly, also after a hold and a resume.
+func TestSteadyLoopbackAudio(t *testing.T) {
+	if n := runtime.NumCPU(); n < 2 {
+		t.Skipf("steady send needs two CPUs; this process may use %d", n)
+	}
+	sessCheckNoLeak(t)
+	var logs testenv.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	connA, connB := sessListen(t), sessListen(t)
+	streamA, streamB := newSessToneStream(1000), newSessToneStream(1400)
+	a := sessNew(t, SessionConfig{Conn: connA, Remote: sessAddr(connB), Stream: streamA, SteadySend: true, Log: log})
+	b := sessNew(t, SessionConfig{Conn: connB, Remote: sessAddr(connA), Stream: streamB, SteadySend: true, Log: log})
+	a.stFrom, b.stFrom = 25, 25
+	a.Start()
+	b.Start()
+
+	time.Sleep(2 * time.Second)
+	_, heardByB := streamB.played(time.Second)
+	_, heardByA := streamA.played(time.Second)
+	sessCheckTone(t, "B (from A)", heardByB, 1000)
+	sessCheckTone(t, "A (from B)", heardByA, 1400)
+
+	a.SetDirection(SendOnly)
+	b.SetDirection(RecvOnly)
+	time.Sleep(500 * time.Millisecond)
+	a.SetDirection(SendRecv)
+	b.SetDirection(SendRecv)
+	time.Sleep(time.Second)
+	_, heardByA = streamA.played(500 * time.Millisecond)
+	sessCheckTone(t, "A after the resume (from B)", heardByA, 1400)
+	a.Close()
+	b.Close()
+	if n := strings.Count(logs.String(), "packets now leave from two timer threads"); n != 2 {
+		t.Errorf("%d sessions changed over to steady send, want 2:\n%s", n, logs.String())
+	}
+}
