@@ -62,6 +62,34 @@ func TestByeFromCallee(t *testing.T) {
 	}
 }
 
+// TestHangupRightAfterAnswer: the callee answers and hangs up at once, before the caller has
+// even seen the 200 OK. The caller's call must still end (the BYE waits for the ACK; it used to
+// be refused by sipgo as coming before the 2xx and the caller stayed in the call).
+func TestHangupRightAfterAnswer(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "alice", coreOpts{})
+	b := startCore(t, "bob", coreOpts{})
+	for i := range 3 {
+		if _, err := a.mgr.Call(ctx(t), b.ua.AOR(), ""); err != nil {
+			t.Fatalf("call: %v", err)
+		}
+		cb := b.waitState(5*time.Second, phone.CallIncoming)
+		if err := b.mgr.Answer(ctx(t), cb.ID); err != nil {
+			t.Fatalf("answer: %v", err)
+		}
+		if err := b.mgr.Hangup(ctx(t), cb.ID); err != nil {
+			t.Fatal(err)
+		}
+		ea := a.waitState(5*time.Second, phone.CallEnded)
+		if ea.EndReason != "the far end hung up" {
+			t.Errorf("round %d: alice's end reason %q", i, ea.EndReason)
+		}
+		if n := len(a.mgr.Status().Calls) + len(b.mgr.Status().Calls); n != 0 {
+			t.Fatalf("round %d: %d calls left after the hang-up", i, n)
+		}
+	}
+}
+
 func TestCancelBeforeAnswer(t *testing.T) {
 	checkGoroutines(t)
 	a := startCore(t, "alice", coreOpts{})

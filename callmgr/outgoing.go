@@ -234,9 +234,28 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 				wg.Add(1)
 			}
 			user, pw := m.credentials(c)
+			// RFC 3261 §15: the callee sends its BYE once the caller has acknowledged the 200 OK
+			// (or it gave up waiting). A hang-up right after answering would otherwise race the
+			// 200 OK itself: sipgo refuses a BYE before the 2xx is out, and the caller stayed in
+			// the call.
+			acked := c.inviteDone
+			if wg != nil {
+				// Shutting down: the manager goroutine no longer reads ACKs, and the hang-up is
+				// bounded. BYE at once.
+				acked = nil
+			}
 			go func() {
 				if wg != nil {
 					defer wg.Done()
+				}
+				if acked != nil {
+					t := time.NewTimer(64 * sip.T1) // the longest the 200 OK is retransmitted
+					select {
+					case <-acked:
+					case <-t.C:
+					case <-m.done: // the manager stopped: no ACK will be read now
+					}
+					t.Stop()
 				}
 				byeAuthed(dlg, user, pw)
 			}()
