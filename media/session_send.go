@@ -136,7 +136,8 @@ func (s *Session) sendLoop() {
 				s.escalate()
 			}
 			// Only over the kernel timer: a Go timer's own lateness is not the computer's.
-			if s.steady && s.snd.steady == nil && !s.snd.stOff && p.kt != nil && (s.snd.stTrig.observe(tick, late) || s.stFrom > 0 && tick >= s.stFrom) {
+			if s.steady && s.snd.steady == nil && !s.snd.stOff && p.kt != nil && (s.snd.stTrig.observe(tick, late) || s.stFrom > 0 && tick >= s.stFrom ||
+				tick >= steadyGraceTicks && steadyLearned.Load()) {
 				s.snd.startSteady(p, tick)
 			}
 		}
@@ -160,6 +161,7 @@ func (sn *sender) startSteady(p *pacer, tick int64) {
 		return
 	}
 	sn.steady, sn.stDue0 = st, due0
+	steadyLearned.Store(true)
 	s.log.Info("this computer wakes the call's audio thread late now and then: packets now leave from two timer threads, "+steadyLead.String()+" after they are ready, on a steady grid", "tick", tick)
 }
 

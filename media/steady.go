@@ -1,6 +1,9 @@
 package media
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Steady send: packets that leave on a steady grid although the computer wakes threads late.
 //
@@ -21,8 +24,9 @@ import "time"
 // later, from whichever thread is first: the lead covers the loop's own late wake-ups. The
 // packet is steadyLead older when it leaves: that is the price, 2 ms of mouth-to-ear delay, and
 // two thread wake-ups a tick. So it is not always on: a session starts sending from its loop and
-// changes over when its ticks show this computer's wake-ups are late (steadyTrigger); on
-// hardware that wakes threads on time it never does. A slot the threads pass before the loop has
+// changes over when its ticks show this computer's wake-ups are late (steadyTrigger), and the
+// process's later calls as soon as their first second is past (steadyLearned); on hardware that
+// wakes threads on time it never does. A slot the threads pass before the loop has
 // filled it (the loop later than the lead) is sent by the loop at once, and one they leave behind
 // goes before the next: no packet is lost or sent twice, and order is kept.
 const (
@@ -34,6 +38,11 @@ const (
 	steadyWindow     = 250
 	steadyGraceTicks = 50
 )
+
+// steadyLearned is set once a session of this process has changed over: the computer wakes
+// threads late, and later calls change over as soon as their first second is past instead of
+// waiting to see late ticks of their own.
+var steadyLearned atomic.Bool
 
 // steadyTrigger watches a session's tick lateness for steady send. Its zero value is ready; it is
 // owned by the send goroutine and allocates nothing.

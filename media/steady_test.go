@@ -458,3 +458,36 @@ func TestSteadyLoopbackAudio(t *testing.T) {
 		t.Errorf("%d sessions changed over to steady send, want 2:\n%s", n, logs.String())
 	}
 }
+
+// TestSteadyRemembered: once a call of the process has changed over to steady send, the next one
+// changes over as soon as its first second is past, without late ticks of its own.
+func TestSteadyRemembered(t *testing.T) {
+	if n := runtime.NumCPU(); n < 2 {
+		t.Skipf("steady send needs two CPUs; this process may use %d", n)
+	}
+	was := steadyLearned.Load()
+	steadyLearned.Store(false)
+	t.Cleanup(func() { steadyLearned.Store(was) })
+	run := func(from int64, d time.Duration) string {
+		var logs testenv.Buffer
+		conn, sink := sessListen(t), sessListen(t)
+		defer sink.Close()
+		s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(sink), Stream: sessSilentStream{}, SteadySend: true,
+			Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		s.stFrom = from
+		s.Start()
+		time.Sleep(d)
+		s.Close()
+		return logs.String()
+	}
+	if log := run(10, 400*time.Millisecond); !strings.Contains(log, "two timer threads") || !steadyLearned.Load() {
+		t.Fatalf("the first call did not change over (learned %v):\n%s", steadyLearned.Load(), log)
+	}
+	log := run(0, 1500*time.Millisecond)
+	if !strings.Contains(log, "two timer threads") {
+		t.Fatalf("the second call did not change over:\n%s", log)
+	}
+	if !strings.Contains(log, fmt.Sprintf("tick=%d", steadyGraceTicks)) {
+		t.Errorf("the second call changed over, but not at tick %d:\n%s", steadyGraceTicks, log)
+	}
+}
