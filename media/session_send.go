@@ -129,20 +129,28 @@ func (s *Session) sendLoop() {
 		if err := p.takeErr(); err != nil {
 			s.log.Warn("the kernel tick timer failed; pacing the audio with Go timers", "err", err)
 		}
-		if s.realtime && !s.rtHeld || s.steady && s.snd.steady == nil && !s.snd.stOff {
+		// Steady send is considered only over the kernel timer: a Go timer's own lateness is
+		// not the computer's.
+		steadyOpen := s.steady && s.snd.steady == nil && !s.snd.stOff && p.kt != nil
+		if s.realtime && !s.rtHeld || steadyOpen {
 			now := s.clk.Now()
 			late := now.Sub(p.due(tick))
 			if s.realtime && !s.rtHeld && s.rtTrig.observe(tick, now, late, skipped) {
 				s.escalate()
 			}
-			// Only over the kernel timer: a Go timer's own lateness is not the computer's.
-			if s.steady && s.snd.steady == nil && !s.snd.stOff && p.kt != nil && (s.snd.stTrig.observe(tick, late) || s.stFrom > 0 && tick >= s.stFrom ||
-				tick >= steadyGraceTicks && steadyLearned.Load()) {
+			if steadyOpen && s.snd.steadyDue(tick, late) {
 				s.snd.startSteady(p, tick)
 			}
 		}
 		s.snd.tick(tick, skipped)
 	}
+}
+
+// steadyDue notes that tick ran late by late and reports whether the session changes over to
+// steady send now: its ticks show late wake-ups, or an earlier call of the process changed over.
+func (sn *sender) steadyDue(tick int64, late time.Duration) bool {
+	return sn.stTrig.observe(tick, late) || tick >= steadyGraceTicks && steadyLearned.Load() ||
+		sn.s.stFrom > 0 && tick >= sn.s.stFrom
 }
 
 // startSteady changes the session over to steady send (steady.go) from tick on, the tick about
