@@ -99,6 +99,7 @@ static void *tp_steady_run(void *p) {
 	struct tp_arg *a = p;
 	tp_steady *s = a->s;
 	int fd = s->tfd[a->i];
+	pthread_setname_np(pthread_self(), "tp-steady"); // the name top -H shows
 	if (s->cpu[a->i] >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);

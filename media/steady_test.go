@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -242,6 +244,9 @@ func TestSteadySession(t *testing.T) {
 		pkts = append(pkts, got{p.SequenceNumber, p.Timestamp, time.Now()})
 	}
 	s.Close()
+	if n := steadyThreads(t); n != 0 {
+		t.Errorf("%d tp-steady threads left after Close, want 0", n)
+	}
 	if len(pkts) < 140 {
 		t.Fatalf("%d packets in 3 s, want about 150", len(pkts))
 	}
@@ -347,6 +352,9 @@ func TestSteadyThreadsRace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := steadyThreads(t); n != 2 {
+		t.Errorf("%d tp-steady threads running, want 2", n)
+	}
 	var w udpWriter
 	w.init(conn)
 	sa, err := w.sockaddr(sessAddr(sink))
@@ -395,6 +403,9 @@ func TestSteadyThreadsRace(t *testing.T) {
 	time.Sleep(2 * period)
 	threads, loop := st.counts()
 	st.stop()
+	if n := steadyThreads(t); n != 0 {
+		t.Errorf("%d tp-steady threads left after stop, want 0", n)
+	}
 	r := <-got
 	seen := map[string]int{}
 	outOfOrder := 0
@@ -490,4 +501,20 @@ func TestSteadyRemembered(t *testing.T) {
 	if !strings.Contains(log, fmt.Sprintf("tick=%d", steadyGraceTicks)) {
 		t.Errorf("the second call changed over, but not at tick %d:\n%s", steadyGraceTicks, log)
 	}
+}
+
+// steadyThreads counts the process's threads named tp-steady.
+func steadyThreads(t *testing.T) int {
+	t.Helper()
+	comms, err := filepath.Glob("/proc/self/task/*/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range comms {
+		if b, err := os.ReadFile(c); err == nil && strings.TrimSpace(string(b)) == "tp-steady" {
+			n++
+		}
+	}
+	return n
 }
