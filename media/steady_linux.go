@@ -99,7 +99,6 @@ static void *tp_steady_run(void *p) {
 	struct tp_arg *a = p;
 	tp_steady *s = a->s;
 	int fd = s->tfd[a->i];
-	pthread_setname_np(pthread_self(), "tp-steady"); // the name top -H shows
 	if (s->cpu[a->i] >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -170,6 +169,7 @@ static tp_steady *tp_steady_start(int sock, int64_t base, int64_t period, int64_
 		int e = pthread_create(&s->th[i], NULL, tp_steady_run, &s->arg[i]);
 		if (e != 0) { *err = e; goto fail; }
 		s->nthreads++;
+		pthread_setname_np(s->th[i], "tp-steady"); // the name top -H shows; set before returning
 	}
 	return s;
 fail:
