@@ -218,32 +218,30 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 		if reason == "" {
 			reason = "hung up"
 		}
-		if dlg := c.cdlg; dlg != nil {
+		var dlg interface {
+			inDialog
+			Bye(context.Context) error
+		}
+		var acked chan struct{} // closed when the caller has acknowledged our 200 OK
+		switch {
+		case c.cdlg != nil:
+			dlg = c.cdlg
+		case c.sdlg != nil:
+			dlg = c.sdlg
+			// RFC 3261 §15: the callee sends its BYE once the caller has acknowledged the 200
+			// OK (or it gave up waiting). A hang-up right after answering would otherwise race
+			// the 200 OK itself: sipgo refuses a BYE before the 2xx is out, and the caller
+			// stayed in the call. Shutting down (wg set), the manager goroutine no longer reads
+			// ACKs and the hang-up is bounded: BYE at once.
+			if wg == nil {
+				acked = c.inviteDone
+			}
+		}
+		if dlg != nil {
 			if wg != nil {
 				wg.Add(1)
 			}
 			user, pw := m.credentials(c)
-			go func() {
-				if wg != nil {
-					defer wg.Done()
-				}
-				byeAuthed(dlg, user, pw)
-			}()
-		} else if dlg := c.sdlg; dlg != nil {
-			if wg != nil {
-				wg.Add(1)
-			}
-			user, pw := m.credentials(c)
-			// RFC 3261 §15: the callee sends its BYE once the caller has acknowledged the 200 OK
-			// (or it gave up waiting). A hang-up right after answering would otherwise race the
-			// 200 OK itself: sipgo refuses a BYE before the 2xx is out, and the caller stayed in
-			// the call.
-			acked := c.inviteDone
-			if wg != nil {
-				// Shutting down: the manager goroutine no longer reads ACKs, and the hang-up is
-				// bounded. BYE at once.
-				acked = nil
-			}
 			go func() {
 				if wg != nil {
 					defer wg.Done()

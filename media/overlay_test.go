@@ -121,27 +121,26 @@ func TestOverlaySourceEnds(t *testing.T) {
 	}
 }
 
-func TestOverlayWriteAllocs(t *testing.T) {
+// overlayPlaying returns a 48 kHz null stream wrapped by an overlay that plays the call-waiting
+// tone, and a frame to write to it.
+func overlayPlaying() (Stream, []int16) {
 	const rate, frame = 48000, 960
 	ov := NewOverlay(rate, frame)
 	null, _ := NewNull().Open(rate, frame)
-	st := ov.Wrap(null)
 	g, _ := NewToneGenerator(Tone(RegionEU, ToneCallWaiting), rate)
 	ov.Play(g, 0.5)
-	f := make([]int16, frame)
+	return ov.Wrap(null), make([]int16, frame)
+}
+
+func TestOverlayWriteAllocs(t *testing.T) {
+	st, f := overlayPlaying()
 	if n := testing.AllocsPerRun(200, func() { _ = st.Write(f) }); n != 0 {
 		t.Errorf("Write with the tone on: %v allocations per frame, want 0", n)
 	}
 }
 
 func BenchmarkOverlayWrite(b *testing.B) {
-	const rate, frame = 48000, 960
-	ov := NewOverlay(rate, frame)
-	null, _ := NewNull().Open(rate, frame)
-	st := ov.Wrap(null)
-	g, _ := NewToneGenerator(Tone(RegionEU, ToneCallWaiting), rate)
-	ov.Play(g, 0.5)
-	f := make([]int16, frame)
+	st, f := overlayPlaying()
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = st.Write(f)

@@ -211,9 +211,7 @@ func TestSteadySendError(t *testing.T) {
 // threads real, on the real clock) and checks the far end gets every packet once, in order, with
 // timestamps on the 20 ms grid, and that the threads sent them.
 func TestSteadySession(t *testing.T) {
-	if n := runtime.NumCPU(); n < 2 {
-		t.Skipf("steady send needs two CPUs; this process may use %d", n)
-	}
+	needTwoCPUs(t)
 	sessCheckNoLeak(t)
 	var logBuf testenv.Buffer
 	conn, sink := sessListen(t), sessListen(t)
@@ -294,13 +292,7 @@ func TestSteadyOff(t *testing.T) {
 
 // TestSteadyPerPacketAllocs: a tick whose packet goes through the steady sender allocates nothing.
 func TestSteadyPerPacketAllocs(t *testing.T) {
-	s, _ := sessAllocSession(t)
-	st, err := startSteady(s.conn, 0, 20*time.Millisecond, 0, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.stop()
-	s.snd.steady, s.snd.stDue0 = st, time.Now().Add(time.Hour)
+	s, st := steadyAllocSession(t)
 	var tk int64
 	if a := testing.AllocsPerRun(500, func() {
 		s.snd.tick(tk, 0)
@@ -317,13 +309,7 @@ func TestSteadyPerPacketAllocs(t *testing.T) {
 // BenchmarkSessionSteadyTick is one tick whose packet goes through the steady sender: the loop's
 // tick (capture, encode, post) and a timer thread's work at the deadline (claim, copy, sendto).
 func BenchmarkSessionSteadyTick(b *testing.B) {
-	s, _ := sessAllocSession(b)
-	st, err := startSteady(s.conn, 0, 20*time.Millisecond, 0, true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.stop()
-	s.snd.steady, s.snd.stDue0 = st, time.Now().Add(time.Hour)
+	s, st := steadyAllocSession(b)
 	b.ReportAllocs()
 	var tk int64
 	for b.Loop() {
@@ -337,9 +323,7 @@ func BenchmarkSessionSteadyTick(b *testing.B) {
 // each slot's packet at a random moment around its deadline, so that posts, claims and the
 // loop's own late sends interleave every way they can; every packet must arrive exactly once.
 func TestSteadyThreadsRace(t *testing.T) {
-	if n := runtime.NumCPU(); n < 2 {
-		t.Skipf("steady send needs two CPUs; this process may use %d", n)
-	}
+	needTwoCPUs(t)
 	conn, sink := sessListen(t), sessListen(t)
 	defer conn.Close()
 	defer sink.Close()
@@ -435,9 +419,7 @@ func TestSteadyThreadsRace(t *testing.T) {
 // TestSteadyLoopbackAudio: two sessions that both change over to steady send half a second into
 // the call hear each other's tones cleanly, also after a hold and a resume.
 func TestSteadyLoopbackAudio(t *testing.T) {
-	if n := runtime.NumCPU(); n < 2 {
-		t.Skipf("steady send needs two CPUs; this process may use %d", n)
-	}
+	needTwoCPUs(t)
 	sessCheckNoLeak(t)
 	var logs testenv.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -473,9 +455,7 @@ func TestSteadyLoopbackAudio(t *testing.T) {
 // TestSteadyRemembered: once a call of the process has changed over to steady send, the next one
 // changes over as soon as its first second is past, without late ticks of its own.
 func TestSteadyRemembered(t *testing.T) {
-	if n := runtime.NumCPU(); n < 2 {
-		t.Skipf("steady send needs two CPUs; this process may use %d", n)
-	}
+	needTwoCPUs(t)
 	was := steadyLearned.Load()
 	steadyLearned.Store(false)
 	t.Cleanup(func() { steadyLearned.Store(was) })
@@ -517,4 +497,25 @@ func steadyThreads(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// needTwoCPUs skips a test of the real timer threads where the process may use one CPU.
+func needTwoCPUs(t *testing.T) {
+	t.Helper()
+	if n := runtime.NumCPU(); n < 2 {
+		t.Skipf("steady send needs two CPUs; this process may use %d", n)
+	}
+}
+
+// steadyAllocSession is sessAllocSession with a manual steady sender attached whose slots are
+// never due: each tick posts, and the test fires.
+func steadyAllocSession(tb testing.TB) (*Session, *steadySender) {
+	s, _ := sessAllocSession(tb)
+	st, err := startSteady(s.conn, 0, 20*time.Millisecond, 0, true)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(st.stop)
+	s.snd.steady, s.snd.stDue0 = st, time.Now().Add(time.Hour)
+	return s, st
 }
