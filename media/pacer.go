@@ -44,7 +44,7 @@ func (p *pacer) takeErr() error {
 func newPacer(clk clock.Clock, period time.Duration) *pacer {
 	p := &pacer{clk: clk, period: period, start: clk.Now(), quit: make(chan struct{})}
 	if _, real := clk.(clock.Real); real {
-		if kt, err := newTickTimer(period); err == nil {
+		if kt, err := newTickTimer(period, p.start); err == nil {
 			p.kt = kt
 			return p
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"syscall"
 	"time"
@@ -36,18 +37,26 @@ const (
 	tfdNonblock = syscall.O_NONBLOCK
 )
 
-// newTickTimer starts a timer whose first expiry is at once and then every period.
-func newTickTimer(period time.Duration) (*tickTimer, error) {
+// newTickTimer starts a timer whose expiries are at start and every period after it (an expiry
+// already past counts at once). The grid is the caller's: the timer is armed at start's own
+// instant on the kernel's clock, not relative to when it is armed, so a caller held up between
+// reading the time and creating the timer (a busy call setup, a virtual CPU paused) does not have
+// every tick of the call come late by as much.
+func newTickTimer(period time.Duration, start time.Time) (*tickTimer, error) {
 	if period <= 0 {
 		return nil, fmt.Errorf("tick timer: period %v", period)
+	}
+	at, err := monoOf(start)
+	if err != nil {
+		return nil, fmt.Errorf("tick timer: %w", err)
 	}
 	fd, _, e := syscall.RawSyscall(syscall.SYS_TIMERFD_CREATE, uintptr(clockMonotonic), tfdCloexec|tfdNonblock, 0)
 	if e != 0 {
 		return nil, fmt.Errorf("tick timer: timerfd_create: %w", e)
 	}
-	// struct itimerspec { it_interval, it_value }; a relative first expiry of 1 ns is "now".
-	spec := [2]syscall.Timespec{syscall.NsecToTimespec(int64(period)), {Nsec: 1}}
-	if _, _, e := syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0); e != 0 {
+	// struct itimerspec { it_interval, it_value }, the first expiry absolute.
+	spec := [2]syscall.Timespec{syscall.NsecToTimespec(int64(period)), syscall.NsecToTimespec(at)}
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, fd, tfdTimerAbstime, uintptr(unsafe.Pointer(&spec)), 0, 0, 0); e != 0 {
 		syscall.Close(int(fd))
 		return nil, fmt.Errorf("tick timer: timerfd_settime: %w", e)
 	}
@@ -60,6 +69,47 @@ func newTickTimer(period time.Duration) (*tickTimer, error) {
 	t := &tickTimer{f: f, raw: raw}
 	t.fn = t.readExpirations
 	return t, nil
+}
+
+// tfdTimerAbstime is TFD_TIMER_ABSTIME (linux/timerfd.h): the first expiry is a time on the
+// timer's clock, not a delay.
+const tfdTimerAbstime = 1
+
+// clockMono reads CLOCK_MONOTONIC in nanoseconds with a raw system call (no cgo call, which
+// would go through the runtime's syscall entry, and nothing allocated).
+func clockMono() (int64, error) {
+	var ts syscall.Timespec
+	if _, _, e := syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		return 0, fmt.Errorf("clock_gettime: %w", e)
+	}
+	return ts.Nano(), nil
+}
+
+// monoOf returns t's instant on CLOCK_MONOTONIC, the clock of kernel timers, in nanoseconds. Go's
+// times carry a reading of the same clock but do not expose it, so the kernel clock is read
+// between two readings of Go's, and the narrowest of a few such brackets is used: a thread
+// preempted or paused between two of the reads widens that try's bracket and does not skew the
+// result. t must carry a monotonic reading (time.Now's do).
+func monoOf(t time.Time) (int64, error) {
+	const tries = 8
+	best := time.Duration(math.MaxInt64)
+	var at int64
+	for range tries {
+		t1 := time.Now()
+		m, err := clockMono()
+		if err != nil {
+			return 0, err
+		}
+		w := time.Since(t1)
+		if w < best {
+			// The kernel was read about halfway between t1 and t1+w.
+			best, at = w, m-int64(t1.Add(w/2).Sub(t))
+		}
+		if best < 2*time.Microsecond {
+			break
+		}
+	}
+	return at, nil
 }
 
 // clockMonotonic is CLOCK_MONOTONIC, the clock Go's own monotonic time reads on Linux.

@@ -11,8 +11,13 @@ import (
 // timers.
 type tickTimer struct{}
 
-func newTickTimer(time.Duration) (*tickTimer, error) {
+func newTickTimer(time.Duration, time.Time) (*tickTimer, error) {
 	return nil, errors.New("tick timer: not available on this platform")
+}
+
+// monoOf is the kernel clock's reading of t; there is no kernel timer to use it with here.
+func monoOf(time.Time) (int64, error) {
+	return 0, errors.New("kernel clock: not available on this platform")
 }
 
 func (t *tickTimer) wait() (uint64, error) { return 0, errors.New("tick timer: not available") }
