@@ -138,39 +138,56 @@ func (s *Session) sendLoop() {
 			if s.realtime && !s.rtHeld && s.rtTrig.observe(tick, now, late, skipped) {
 				s.escalate()
 			}
-			if steadyOpen && s.snd.steadyDue(tick, late) {
-				s.snd.startSteady(p, tick)
+			if steadyOpen {
+				if why := s.snd.steadyDue(tick, late); why != "" {
+					s.snd.startSteady(p, tick, why)
+				}
 			}
 		}
 		s.snd.tick(tick, skipped)
 	}
 }
 
-// steadyDue notes that tick ran late by late and reports whether the session changes over to
-// steady send now: its ticks show late wake-ups, or an earlier call of the process changed over.
-func (sn *sender) steadyDue(tick int64, late time.Duration) bool {
-	return sn.stTrig.observe(tick, late) || tick >= steadyGraceTicks && steadyLearned.Load() ||
-		sn.s.stFrom > 0 && tick >= sn.s.stFrom
+// steadyDue notes that tick ran late by late and says why the session changes over to steady
+// send now, or "" if it does not: its ticks show late wake-ups, an earlier call of the process
+// changed over, or this is a virtual machine (steadyPrior).
+func (sn *sender) steadyDue(tick int64, late time.Duration) string {
+	switch {
+	case sn.stTrig.observe(tick, late):
+		return steadyWhyLate
+	case sn.s.stFrom > 0 && tick >= sn.s.stFrom:
+		return steadyWhyTest
+	case tick < steadyGraceTicks:
+		return ""
+	case steadyLearned.Load():
+		return steadyWhyLearned
+	case steadyPrior():
+		return steadyWhyVM
+	}
+	return ""
 }
 
 // startSteady changes the session over to steady send (steady.go) from tick on, the tick about
-// to run: its packet leaves steadyLead after the tick was due.
-func (sn *sender) startSteady(p *pacer, tick int64) {
+// to run, for the reason why: its packet leaves steadyLead after the tick was due.
+func (sn *sender) startSteady(p *pacer, tick int64, why string) {
 	s := sn.s
-	mono, now := monoNow(), s.clk.Now()
 	due0 := p.due(0).Add(steadyLead)
-	st, err := startSteady(s.conn, mono-int64(now.Sub(due0)), p.period, tick, false)
+	base, err := monoOf(due0)
+	var st *steadySender
+	if err == nil {
+		st, err = startSteady(s.conn, base, p.period, tick, false)
+	}
 	if err != nil {
 		sn.stOff = true
 		if s.closing() {
 			return
 		}
-		s.log.Info("this computer wakes the call's audio thread late now and then; packets keep being sent from it", "reason", err)
+		s.log.Info("steady send could not start; packets keep being sent from the call's audio thread", "why_wanted", why, "reason", err)
 		return
 	}
 	sn.steady, sn.stDue0 = st, due0
 	steadyLearned.Store(true)
-	s.log.Info("this computer wakes the call's audio thread late now and then: packets now leave from two timer threads, "+steadyLead.String()+" after they are ready, on a steady grid", "tick", tick)
+	s.log.Info("packets now leave from two timer threads, "+steadyLead.String()+" after they are ready, on a steady grid", "why", why, "tick", tick)
 }
 
 // stopSteady ends steady send, if it was started, and says how it went.

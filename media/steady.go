@@ -1,6 +1,9 @@
 package media
 
 import (
+	"bytes"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -43,6 +46,35 @@ const (
 // threads late, and later calls change over as soon as their first second is past instead of
 // waiting to see late ticks of their own.
 var steadyLearned atomic.Bool
+
+// steadyPrior reports, once per process, whether calls change over as soon as their first second
+// is past even before any call has seen a late tick: on a virtual machine (virtualMachine), whose
+// virtual CPUs its host resumes late now and then. Without it the first call of a fresh process
+// sends from its loop, late now and then, until three late ticks are seen: on the test VM that
+// took 1–10 s. Tests replace it.
+var steadyPrior = sync.OnceValue(virtualMachine)
+
+// Why a session changes over to steady send, as its log line says.
+const (
+	steadyWhyLate    = "its ticks ran late now and then"
+	steadyWhyLearned = "an earlier call's ticks ran late now and then"
+	steadyWhyVM      = "this is a virtual machine, whose host resumes its CPUs late now and then"
+	steadyWhyTest    = "a test asked for it"
+)
+
+// virtualMachineIn reports whether /proc/cpuinfo's text says the CPU runs under a hypervisor: the
+// "hypervisor" flag, which x86 hypervisors (KVM, Hyper-V and so WSL 2, VMware, VirtualBox, Xen
+// HVM) set in CPUID and Linux lists among each processor's flags.
+func virtualMachineIn(cpuinfo []byte) bool {
+	for line := range bytes.Lines(cpuinfo) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || string(bytes.TrimSpace(name)) != "flags" {
+			continue
+		}
+		return slices.ContainsFunc(bytes.Fields(value), func(f []byte) bool { return string(f) == "hypervisor" })
+	}
+	return false
+}
 
 // steadyTrigger watches a session's tick lateness for steady send. Its zero value is ready; it is
 // owned by the send goroutine and allocates nothing.

@@ -180,9 +180,11 @@ fail:
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -209,12 +211,8 @@ type steadySender struct {
 
 var errSteadyOneCPU = errors.New("steady send needs two CPUs and this process may use one")
 
-// monoNow reads CLOCK_MONOTONIC, the clock of the threads' timers. It is a cgo call: not for
-// the per-packet path.
-func monoNow() int64 { return int64(C.tp_mono()) }
-
 // startSteady starts a steady sender on conn: slot k's packet leaves at base + k×period
-// (CLOCK_MONOTONIC ns); the threads handle slots from first on. manual starts no threads (tests
+// (CLOCK_MONOTONIC ns, monoOf); the threads handle slots from first on. manual starts no threads (tests
 // call fire).
 func startSteady(conn *net.UDPConn, base int64, period time.Duration, first int64, manual bool) (*steadySender, error) {
 	raw, err := conn.SyscallConn()
@@ -339,4 +337,15 @@ func (s *steadySender) fire(k int64) bool { return C.tp_steady_fire(s.c, C.uint6
 func (s *steadySender) stop() {
 	C.tp_steady_stop(s.c)
 	*s = steadySender{} // the C memory is gone: any later use fails loudly
+}
+
+// virtualMachine reports whether this computer is a virtual machine by its CPU's flags
+// (virtualMachineIn), or, where the CPU does not say (ARM), by the hypervisor type Xen and
+// others publish in /sys/hypervisor.
+func virtualMachine() bool {
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil && virtualMachineIn(b) {
+		return true
+	}
+	b, err := os.ReadFile("/sys/hypervisor/type")
+	return err == nil && len(bytes.TrimSpace(b)) > 0
 }

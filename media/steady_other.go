@@ -14,8 +14,6 @@ type steadySender struct{}
 
 var errSteadyOneCPU = errors.New("steady send is not available on this platform")
 
-func monoNow() int64 { return 0 }
-
 func startSteady(*net.UDPConn, int64, time.Duration, int64, bool) (*steadySender, error) {
 	return nil, errSteadyOneCPU
 }
@@ -24,3 +22,6 @@ func (s *steadySender) post(int64, []byte, []byte, bool) (bool, error) { return 
 func (s *steadySender) sendErr() (uint64, error)                       { return 0, nil }
 func (s *steadySender) counts() (uint64, uint64)                       { return 0, 0 }
 func (s *steadySender) stop()                                          {}
+
+// virtualMachine is not asked where steady send does not exist.
+func virtualMachine() bool { return false }

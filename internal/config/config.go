@@ -70,8 +70,9 @@ type Audio struct {
 	// CAP_SYS_NICE or an RLIMIT_RTPRIO, e.g. the audio group); on unless set to false.
 	Realtime bool `toml:"realtime"`
 	// SteadySend sends a call's packets from two timer threads, 2 ms after they are ready, when
-	// this computer wakes the call's audio thread late now and then (virtual machines do), so
-	// that they still leave every 20 ms to the tenth of a millisecond; on unless set to false.
+	// this computer wakes the call's audio thread late now and then (virtual machines do: there
+	// every call does so from its second second on), so that they still leave every 20 ms to the
+	// tenth of a millisecond; on unless set to false.
 	SteadySend bool `toml:"steady_send"`
 	// ToneRegion picks the dial, ringback and busy tones: "us", "uk", "eu", "jp", "au", or ""
 	// (from the locale, LANG/LC_ALL).
