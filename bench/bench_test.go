@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -40,7 +41,15 @@ type pairResult struct {
 	idleCPUPct    float64 // mean of the two processes before the call, % of one core (trayphone only)
 	realtime      int     // processes that moved to real-time scheduling during the call (trayphone only)
 	steady        int     // processes that changed over to steady send (trayphone only)
+	steadyAt      []int64 // the ticks (20 ms) of the call at which they did
+	loopSent      []int64 // per process, packets the media loop sent itself in steady send (the threads had passed their slot)
 }
+
+// steadyLine is the phone's log line at the change-over to steady send, with its tick.
+var steadyLine = regexp.MustCompile(`packets now leave from two timer threads[^\n]*tick=(\d+)`)
+
+// steadyEnd is its log line when steady send ends, with how many packets the loop sent itself.
+var steadyEnd = regexp.MustCompile(`steady send ended[^\n]*late_from_loop=(\d+)`)
 
 func benchDuration() time.Duration {
 	if s, err := strconv.Atoi(os.Getenv("TRAYPHONE_BENCH_SECONDS")); err == nil && s > 0 {
@@ -244,6 +253,21 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 	r := measure(t, "trayphone", dir, [2]int{peers[0].cmd.Process.Pid, peers[1].cmd.Process.Pid}, d)
 	r.idleCPUPct = idlePct
 	_, _ = cli(peers[0], "hangup")
+	// Both calls ended: their sessions have closed and logged how steady send went.
+	ended := func(p *peer) bool {
+		out, err := cli(p, "calls", "--json")
+		var calls []phone.CallInfo
+		if err != nil || json.Unmarshal(out, &calls) != nil {
+			return false
+		}
+		for _, c := range calls {
+			if c.State != phone.CallEnded {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor("both calls ended", func() bool { return ended(peers[0]) && ended(peers[1]) })
 	for _, name := range []string{"a", "b"} {
 		b, err := os.ReadFile(filepath.Join(dir, name+".log"))
 		if err != nil {
@@ -252,8 +276,16 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 		if bytes.Contains(b, []byte("real-time scheduling until the call ends")) {
 			r.realtime++
 		}
-		if bytes.Contains(b, []byte("packets now leave from two timer threads")) {
+		if m := steadyLine.FindSubmatch(b); m != nil {
 			r.steady++
+			if n, err := strconv.ParseInt(string(m[1]), 10, 64); err == nil {
+				r.steadyAt = append(r.steadyAt, n)
+			}
+		}
+		if m := steadyEnd.FindSubmatch(b); m != nil {
+			if n, err := strconv.ParseInt(string(m[1]), 10, 64); err == nil {
+				r.loopSent = append(r.loopSent, n)
+			}
 		}
 	}
 	return r
@@ -340,7 +372,16 @@ func TestCompare(t *testing.T) {
 	for _, r := range tps {
 		idle = append(idle, r.idleCPUPct)
 		rt = append(rt, strconv.Itoa(r.realtime))
-		steady = append(steady, strconv.Itoa(r.steady))
+		at := make([]string, len(r.steadyAt))
+		for i, n := range r.steadyAt {
+			at[i] = fmt.Sprintf("%.1f s", float64(n)*0.02)
+		}
+		loop := make([]string, len(r.loopSent))
+		for i, n := range r.loopSent {
+			loop[i] = strconv.FormatInt(n, 10)
+		}
+		steady = append(steady, strconv.Itoa(r.steady)+" (into the call: "+strings.Join(at, ", ")+
+			"; packets the loop sent itself, late for the threads: "+strings.Join(loop, ", ")+")")
 		_, p99, _ := Percentiles(r.jitter)
 		tp99 = append(tp99, fmt.Sprintf("%.2f", p99))
 	}
