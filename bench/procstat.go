@@ -172,3 +172,31 @@ func SendJitter(at []float64, period time.Duration) []float64 {
 	}
 	return out
 }
+
+// Together counts the intervals of the packet stream at (send times, seconds) that deviate from
+// period by more than over, and how many of them end within window of such an interval of the
+// stream other. Two processes' streams late at the same moment point at the machine (both CPUs
+// held up at once, e.g. the host pausing a virtual machine), not at either process.
+func Together(at, other []float64, period, over, window time.Duration) (late, together int) {
+	nominal, limit, win := period.Seconds(), over.Seconds(), window.Seconds()
+	var marks []float64 // end times of other's deviating intervals, in order
+	for i := 1; i < len(other); i++ {
+		if math.Abs(other[i]-other[i-1]-nominal) > limit {
+			marks = append(marks, other[i])
+		}
+	}
+	j := 0
+	for i := 1; i < len(at); i++ {
+		if math.Abs(at[i]-at[i-1]-nominal) <= limit {
+			continue
+		}
+		late++
+		for j < len(marks) && marks[j] < at[i]-win {
+			j++
+		}
+		if j < len(marks) && marks[j] <= at[i]+win {
+			together++
+		}
+	}
+	return late, together
+}

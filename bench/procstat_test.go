@@ -38,4 +38,17 @@ func TestProcHelpers(t *testing.T) {
 	if len(j) != 3 || math.Abs(j[1]-0.5) > 1e-9 || math.Abs(j[2]-0.5) > 1e-9 {
 		t.Errorf("send jitter: got %v", j)
 	}
+	// Two streams, 20 ms apart, each with one packet 2 ms late: a at 0.100, b at 0.1005 (together)
+	// and b again at 0.300 (alone). Each late packet makes two deviating intervals.
+	a := []float64{0, 0.020, 0.040, 0.060, 0.080, 0.102, 0.120, 0.140}
+	b := []float64{0.0005, 0.0205, 0.0405, 0.0605, 0.0805, 0.1025, 0.1205, 0.1405, 0.1605, 0.1805, 0.2005, 0.2205, 0.2405, 0.2605, 0.2805, 0.3025, 0.3205}
+	if late, both := Together(a, b, 20*time.Millisecond, 500*time.Microsecond, 10*time.Millisecond); late != 2 || both != 2 {
+		t.Errorf("Together(a, b): %d late, %d together; want 2, 2", late, both)
+	}
+	if late, both := Together(b, a, 20*time.Millisecond, 500*time.Microsecond, 10*time.Millisecond); late != 4 || both != 2 {
+		t.Errorf("Together(b, a): %d late, %d together; want 4, 2", late, both)
+	}
+	if late, both := Together(b, nil, 20*time.Millisecond, 500*time.Microsecond, 10*time.Millisecond); late != 4 || both != 0 {
+		t.Errorf("Together(b, nil): %d late, %d together; want 4, 0", late, both)
+	}
 }
