@@ -9,17 +9,12 @@ package portaudio
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-extern int tpStreamCallback(void *in, void *out, unsigned long frames, uintptr_t slot);
-
-static int tp_callback(const void *in, void *out, unsigned long frames,
-		const PaStreamCallbackTimeInfo *timeInfo, PaStreamCallbackFlags flags, void *user) {
-	return tpStreamCallback((void *)in, out, frames, (uintptr_t)user);
-}
+#include "callback.h"
 
 // tp_device_index returns the index of the PortAudio device called name, or -1.
 static int tp_device_index(const char *name) {
 	int n = Pa_GetDeviceCount();
+	// Ends after the last device, or at the first called name.
 	for (int i = 0; i < n; i++) {
 		const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
 		if (d != NULL && strcmp(d->name, name) == 0) {
@@ -46,10 +41,11 @@ static void tp_side(PaStreamParameters *p, PaAlsaStreamInfo *info, const char *a
 	}
 }
 
+// tp_open opens a mono 16-bit stream whose callback is tp_callback on state.
 static PaError tp_open(PaStream **s,
 		int useIn, const char *inAlsa, int inIndex, double inLatency,
 		int useOut, const char *outAlsa, int outIndex, double outLatency,
-		double rate, unsigned long frames, uintptr_t slot) {
+		double rate, unsigned long frames, tp_pa *state) {
 	PaStreamParameters in, out;
 	PaAlsaStreamInfo inInfo, outInfo;
 	if (useIn) {
@@ -58,36 +54,39 @@ static PaError tp_open(PaStream **s,
 	if (useOut) {
 		tp_side(&out, &outInfo, outAlsa, outIndex, outLatency);
 	}
-	return Pa_OpenStream(s, useIn ? &in : NULL, useOut ? &out : NULL, rate, frames, paNoFlag, tp_callback, (void *)slot);
+	return Pa_OpenStream(s, useIn ? &in : NULL, useOut ? &out : NULL, rate, frames, paNoFlag, tp_callback, state);
 }
 */
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	pa "github.com/gordonklaus/portaudio"
 )
 
-// The binding (gordonklaus/portaudio) opens streams only on the devices PortAudio listed at
-// initialization; a sink or source of the sound server is reached instead through the ALSA
-// pulse plugin's PCM with its DEVICE argument ("pulse:DEVICE=name", defined by alsa-plugins'
-// 50-pulseaudio.conf), which PortAudio's ALSA host API opens when given the PCM string in a
-// PaAlsaStreamInfo. That needs Pa_OpenStream called here, with its own callback trampoline.
-// This route changes neither the user's ~/.asoundrc nor the process environment (the plugin
-// would also read PULSE_SINK/PULSE_SOURCE, but setenv while other C threads may call getenv is
-// unsafe), and a device that appears later can be opened without restarting PortAudio.
+// Every stream is opened here, with Pa_OpenStream called directly and the C callback of
+// callback.c, so that no Go code runs on PortAudio's thread (the binding, gordonklaus/portaudio,
+// calls a Go function for each callback). Two kinds of side:
+//
+// A PortAudio device, by index: the default one, or the one of that name.
+//
+// A sink or source of the sound server, which PortAudio does not list: it is reached through
+// the ALSA pulse plugin's PCM with its DEVICE argument ("pulse:DEVICE=name", defined by
+// alsa-plugins' 50-pulseaudio.conf), which PortAudio's ALSA host API opens when given the PCM
+// string in a PaAlsaStreamInfo. This route changes neither the user's ~/.asoundrc nor the
+// process environment (the plugin would also read PULSE_SINK/PULSE_SOURCE, but setenv while
+// other C threads may call getenv is unsafe), and a device that appears later can be opened
+// without restarting PortAudio.
 
-// alsaSide is one direction of a stream opened by openALSA: a PCM string, or else a PortAudio
-// device by name.
-type alsaSide struct {
+// streamSide is one direction of a stream opened by openStream: a PCM string, or else a
+// PortAudio device by name, or else the default device.
+type streamSide struct {
 	pcm     string  // e.g. "pulse:DEVICE=alsa_output.usb-headset"; "" to use device
-	device  string  // a PortAudio device name, when pcm is ""
+	device  string  // a PortAudio device name, when pcm is ""; "" for the default device
 	latency float64 // seconds
 }
 
@@ -97,102 +96,69 @@ func pulsePCM(name string) string {
 	return `pulse:DEVICE="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
 }
 
-// cStreamSlots are the streams the trampoline can call: the callback finds its stream by slot
-// number without locking or allocating.
-var cStreamSlots struct {
-	mu    sync.Mutex // serializes taking and freeing slots (never taken by the callback)
-	slots [64]atomic.Pointer[paStream]
-}
-
-func takeSlot(s *paStream) (int, error) {
-	cStreamSlots.mu.Lock()
-	defer cStreamSlots.mu.Unlock()
-	for i := range cStreamSlots.slots {
-		if cStreamSlots.slots[i].Load() == nil {
-			cStreamSlots.slots[i].Store(s)
-			return i, nil
-		}
-	}
-	return 0, errors.New("too many audio streams are open")
-}
-
-func freeSlot(i int) {
-	cStreamSlots.mu.Lock()
-	defer cStreamSlots.mu.Unlock()
-	cStreamSlots.slots[i].Store(nil)
-}
-
-//export tpStreamCallback
-func tpStreamCallback(in, out unsafe.Pointer, frames C.ulong, slot C.uintptr_t) C.int {
-	s := cStreamSlots.slots[int(slot)].Load()
-	n := int(frames)
-	var inBuf, outBuf []int16
-	if in != nil {
-		inBuf = unsafe.Slice((*int16)(in), n)
-	}
-	if out != nil {
-		outBuf = unsafe.Slice((*int16)(out), n)
-	}
-	if s == nil {
-		clear(outBuf)
-		return C.paContinue
-	}
-	s.callback(inBuf, outBuf)
-	return C.paContinue
-}
-
-// cStream is a stream opened by openALSA. PortAudio must stay initialized while it is open.
+// cStream is an open stream and the C state its callback uses. PortAudio must stay initialized
+// while it is open.
 type cStream struct {
 	p    unsafe.Pointer // PaStream is void in C
-	slot int
+	st   *cState
 	once sync.Once
 }
 
-// openALSA opens a mono 16-bit stream with s.callback on the given sides (nil: not used).
-func openALSA(s *paStream, in, out *alsaSide, rate, frames int) (*cStream, error) {
-	slot, err := takeSlot(s)
-	if err != nil {
-		return nil, err
-	}
+// openStream opens a mono 16-bit stream of frames of frames samples on the given sides (nil:
+// not used), with a fresh C state.
+func openStream(in, out *streamSide, rate, frames int) (*cStream, error) {
 	var args [2]struct {
 		use     C.int
 		pcm     *C.char
 		index   C.int
 		latency C.double
 	}
-	for i, side := range []*alsaSide{in, out} {
+	for i, side := range []*streamSide{in, out} {
 		if side == nil {
 			continue
 		}
 		a := &args[i]
 		a.use = 1
 		a.latency = C.double(side.latency)
-		if side.pcm != "" {
+		switch {
+		case side.pcm != "":
 			a.pcm = C.CString(side.pcm)
 			defer C.free(unsafe.Pointer(a.pcm))
-			continue
+		case side.device == "":
+			if i == 0 {
+				a.index = C.Pa_GetDefaultInputDevice()
+			} else {
+				a.index = C.Pa_GetDefaultOutputDevice()
+			}
+			if a.index < 0 {
+				return nil, fmt.Errorf("no default audio %s device", direction(i == 0))
+			}
+		default:
+			name := C.CString(side.device)
+			a.index = C.tp_device_index(name)
+			C.free(unsafe.Pointer(name))
+			if a.index < 0 {
+				return nil, fmt.Errorf("no audio device named %q", side.device)
+			}
 		}
-		name := C.CString(side.device)
-		a.index = C.tp_device_index(name)
-		C.free(unsafe.Pointer(name))
-		if a.index < 0 {
-			freeSlot(slot)
-			return nil, fmt.Errorf("no audio device named %q", side.device)
-		}
+	}
+	st, err := newCState(frames, paRingFrames*frames)
+	if err != nil {
+		return nil, err
 	}
 	var p unsafe.Pointer
 	code := C.tp_open(&p, args[0].use, args[0].pcm, args[0].index, args[0].latency,
 		args[1].use, args[1].pcm, args[1].index, args[1].latency,
-		C.double(rate), C.ulong(frames), C.uintptr_t(slot))
+		C.double(rate), C.ulong(frames), st.c)
 	if code != C.paNoError {
-		freeSlot(slot)
+		st.free()
 		return nil, paErr(code)
 	}
-	return &cStream{p: p, slot: slot}, nil
+	return &cStream{p: p, st: st}, nil
 }
 
-// paErr returns PortAudio's error as the binding's error type, so errors.Is works alike for both
-// kinds of stream.
+// paErr returns PortAudio's error as the binding's error type, so errors.Is works with the
+// binding's error values.
 func paErr(code C.PaError) error {
 	if code == C.paNoError {
 		return nil
@@ -206,12 +172,16 @@ func (c *cStream) Start() error { return paErr(C.Pa_StartStream(c.p)) }
 // Abort stops the callbacks at once.
 func (c *cStream) Abort() error { return paErr(C.Pa_AbortStream(c.p)) }
 
-// Close closes the stream (stopping it first if needed); no callback runs after it returns.
+// Close closes the stream (stopping it first if needed) and frees its C state: no callback runs
+// after Pa_CloseStream returned. If that fails the state is left allocated, since the callback
+// might still run. Read and Write must be done with the state.
 func (c *cStream) Close() error {
 	var err error
 	c.once.Do(func() {
 		err = paErr(C.Pa_CloseStream(c.p))
-		freeSlot(c.slot)
+		if err == nil {
+			c.st.free()
+		}
 	})
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,8 @@ import (
 //
 // Between PortAudio's callback thread and Read/Write sit two single-producer single-consumer ring
 // buffers, so the callback never allocates, locks or blocks, and the media session's 20 ms clock
-// never waits for the device.
+// never waits for the device. The callback and the rings are C (callback.c): no Go code runs on
+// PortAudio's thread, and Read and Write make no cgo call.
 type Device struct {
 	inName, outName string // "" is the default device
 	in, out         bool   // which sides to open
@@ -76,21 +78,8 @@ func (d *Device) SoundCardSides() (in, out bool) { return d.in, d.out }
 
 // paInit reference-counts PortAudio initialization.
 var paInit struct {
-	mu      sync.Mutex
-	refs    int
-	skipIDs sync.Once
-}
-
-// skipLowStreamIDs works around gordonklaus/portaudio passing its stream number to C as
-// unsafe.Pointer(id) (OpenStream, portaudio.go:655): under -race, checkptr aborts the process
-// for any such "pointer" in 1..4095, i.e. on the second stream a process opens. The binding
-// numbers streams from a global counter that a rejected OpenStream call (no callback: it fails
-// before reaching C) still advances, so burning 4096 numbers once makes every later one legal.
-// No upstream issue covers this yet (issue #57 is a different checkptr failure).
-func skipLowStreamIDs() {
-	for range 4096 {
-		pa.OpenStream(pa.StreamParameters{})
-	}
+	mu   sync.Mutex
+	refs int
 }
 
 func paAcquire() error {
@@ -100,7 +89,6 @@ func paAcquire() error {
 		if err := pa.Initialize(); err != nil {
 			return fmt.Errorf("initialize portaudio: %w", err)
 		}
-		paInit.skipIDs.Do(skipLowStreamIDs)
 	}
 	paInit.refs++
 	return nil
@@ -244,10 +232,11 @@ func (d *Device) Open(rate, frameSamples int) (media.Stream, error) {
 	return s, nil
 }
 
-// side is where one direction of a stream goes: a PortAudio device, or a sink or source of the
-// sound server reached through the ALSA pulse plugin.
+// side is where one direction of a stream goes: a PortAudio device (def: the default one), or a
+// sink or source of the sound server reached through the ALSA pulse plugin.
 type side struct {
 	pa     *pa.DeviceInfo
+	def    bool
 	server *serverDevice
 }
 
@@ -270,7 +259,7 @@ type resolver struct {
 func (r *resolver) find(name string, input bool) (side, error) {
 	if name == "" {
 		d, err := findDevice("", input)
-		return side{pa: d}, err
+		return side{pa: d, def: true}, err
 	}
 	if d := findExact(name, input); d != nil {
 		return side{pa: d}, nil
@@ -366,55 +355,51 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 		name = strings.TrimPrefix(name+" > "+outSide.name(), " > ")
 	}
 	s := newPAStream(name, rate, frameSamples, d.in, d.out, d.log)
-	var openAt func(devRate int) (paHandle, error)
 	var fallbackRate int
+	var plug *pa.DeviceInfo // found once a side needs it
+	mk := func(sd side, input bool) *streamSide {
+		if sd.server == nil {
+			lat := sd.pa.DefaultLowOutputLatency
+			if input {
+				lat = sd.pa.DefaultLowInputLatency
+			}
+			fallbackRate = int(sd.pa.DefaultSampleRate)
+			dev := sd.pa.Name
+			if sd.def {
+				dev = ""
+			}
+			return &streamSide{device: dev, latency: lat.Seconds()}
+		}
+		// The sound server's sink or source, through the ALSA pulse plugin.
+		fallbackRate = sd.server.rate
+		if plug == nil {
+			plug = pulseDevice()
+		}
+		lat := 0.02
+		if plug != nil {
+			lat = plug.DefaultLowOutputLatency.Seconds()
+			if input {
+				lat = plug.DefaultLowInputLatency.Seconds()
+			}
+		}
+		return &streamSide{pcm: pulsePCM(sd.server.name), latency: lat}
+	}
+	var in, out *streamSide
+	if d.in {
+		in = mk(inSide, true)
+	}
+	if d.out {
+		out = mk(outSide, false)
+	}
+	openAt := func(devRate int) (*cStream, error) {
+		if err := s.setDeviceRate(devRate); err != nil {
+			return nil, err
+		}
+		return openStream(in, out, devRate, s.devFrame)
+	}
 	if inSide.server == nil && outSide.server == nil {
 		r.close(false)
-		var params pa.StreamParameters
-		if d.in {
-			params.Input = pa.StreamDeviceParameters{Device: inSide.pa, Channels: 1, Latency: inSide.pa.DefaultLowInputLatency}
-			fallbackRate = int(inSide.pa.DefaultSampleRate)
-		}
-		if d.out {
-			params.Output = pa.StreamDeviceParameters{Device: outSide.pa, Channels: 1, Latency: outSide.pa.DefaultLowOutputLatency}
-			fallbackRate = int(outSide.pa.DefaultSampleRate)
-		}
-		openAt = func(devRate int) (paHandle, error) { return s.openAt(params, devRate) }
 	} else {
-		// At least one side is the sound server's: open through the ALSA pulse plugin.
-		plug := pulseDevice()
-		mk := func(sd side, input bool) *alsaSide {
-			if sd.server == nil {
-				lat := sd.pa.DefaultLowOutputLatency
-				if input {
-					lat = sd.pa.DefaultLowInputLatency
-				}
-				fallbackRate = int(sd.pa.DefaultSampleRate)
-				return &alsaSide{device: sd.pa.Name, latency: lat.Seconds()}
-			}
-			fallbackRate = sd.server.rate
-			lat := 0.02
-			if plug != nil {
-				lat = plug.DefaultLowOutputLatency.Seconds()
-				if input {
-					lat = plug.DefaultLowInputLatency.Seconds()
-				}
-			}
-			return &alsaSide{pcm: pulsePCM(sd.server.name), latency: lat}
-		}
-		var in, out *alsaSide
-		if d.in {
-			in = mk(inSide, true)
-		}
-		if d.out {
-			out = mk(outSide, false)
-		}
-		openAt = func(devRate int) (paHandle, error) {
-			if err := s.setDeviceRate(devRate); err != nil {
-				return nil, err
-			}
-			return openALSA(s, in, out, devRate, s.devFrame)
-		}
 		// The stream keeps the server connection to watch its devices (startWatching).
 		s.watchSrv = r.srv
 		for _, sd := range []*serverDevice{inSide.server, outSide.server} {
@@ -443,10 +428,7 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 			return nil, fmt.Errorf("at %d Hz: %w; at the device's %d Hz: %w", rate, err, devRate, err2)
 		}
 	}
-	s.stream = stream
-	s.started = time.Now()
-	// Publish what the callback needs; until then it plays silence.
-	s.shared.Store(&paShared{capture: s.capture, play: s.play, devFrame: s.devFrame, started: s.started})
+	s.use(stream)
 	if err := stream.Start(); err != nil {
 		// A sound server that is still starting (or busy) can time out the first start: try
 		// once more with a fresh stream before giving up.
@@ -455,9 +437,7 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 		if stream, err = openAt(devRate); err != nil {
 			return nil, fmt.Errorf("start: %w", err)
 		}
-		s.stream = stream
-		s.started = time.Now()
-		s.shared.Store(&paShared{capture: s.capture, play: s.play, devFrame: s.devFrame, started: s.started})
+		s.use(stream)
 		if err := stream.Start(); err != nil {
 			stream.Close()
 			return nil, fmt.Errorf("start: %w", err)
@@ -481,21 +461,19 @@ const (
 
 // paStream is an open PortAudio stream.
 type paStream struct {
-	name         string
-	log          *slog.Logger
-	rate         int
-	frame        int // samples per frame at rate
-	devRate      int
-	devFrame     int // samples per frame at devRate
-	in, out      bool
-	stream       paHandle
-	capture      *ring // producer: callback; consumer: Read
-	play         *ring // producer: Write; consumer: callback
-	started      time.Time
-	shared       atomic.Pointer[paShared]
-	lastCallback atomic.Int64 // nanoseconds after started; 0 before the first callback
-	callbacks    atomic.Uint64
-	primed       atomic.Bool // playback has enough queued to start; used by the callback only
+	name     string
+	log      *slog.Logger
+	rate     int
+	frame    int // samples per frame at rate
+	devRate  int
+	devFrame int // samples per frame at devRate
+	in, out  bool
+	stream   *cStream
+	// st is stream.st: the rings (capture: callback to Read; play: Write to callback) and the
+	// callback's counters.
+	st      *cState
+	started time.Time    // when st started; its callback times count from here
+	busy    atomic.Int32 // Reads and Writes in progress: Close frees st only when there are none
 
 	// Owned by Read.
 	inRes      *media.Resampler
@@ -510,10 +488,6 @@ type paStream struct {
 	outConv     []int16
 	outDropped  atomic.Uint64
 	writeFailed error
-
-	// Counted by the callback.
-	underruns atomic.Uint64
-	overflows atomic.Uint64
 
 	// Set when the stream uses the sound server's sinks or sources: the connection to it, the
 	// devices to watch, and, from the watcher, the error saying one of them disappeared.
@@ -552,31 +526,14 @@ func newPAStream(name string, rate, frame int, in, out bool, log *slog.Logger) *
 	return &paStream{name: name, log: log, rate: rate, frame: frame, in: in, out: out}
 }
 
-// paHandle is an open PortAudio stream: the binding's, or one opened by openALSA.
-type paHandle interface {
-	Start() error
-	Abort() error
-	Close() error
-}
-
-func (s *paStream) openAt(params pa.StreamParameters, devRate int) (paHandle, error) {
-	if err := s.setDeviceRate(devRate); err != nil {
-		return nil, err
-	}
-	params.SampleRate = float64(devRate)
-	params.FramesPerBuffer = s.frame * devRate / s.rate
-	return pa.OpenStream(params, s.callback)
-}
-
-// setDeviceRate sizes the rings and, if the device runs at another rate, the resamplers.
+// setDeviceRate sets the device's frame size and, if the device runs at another rate, makes the
+// resamplers.
 func (s *paStream) setDeviceRate(devRate int) error {
 	s.devRate = devRate
 	if s.frame*devRate%s.rate != 0 {
 		return fmt.Errorf("cannot resample %d-sample frames at %d Hz to %d Hz", s.frame, s.rate, devRate)
 	}
 	s.devFrame = s.frame * devRate / s.rate
-	s.capture = newRing(paRingFrames * s.devFrame)
-	s.play = newRing(paRingFrames * s.devFrame)
 	if devRate != s.rate {
 		var err error
 		if s.inRes, err = media.NewResampler(devRate, s.rate); err != nil {
@@ -592,47 +549,13 @@ func (s *paStream) setDeviceRate(devRate int) error {
 	return nil
 }
 
-// paShared is what the callback reads, published once before the stream starts.
-type paShared struct {
-	capture, play *ring
-	devFrame      int
-	started       time.Time
-}
-
-// callback runs on PortAudio's thread: it only moves samples between the device and the rings,
-// without allocating, locking or blocking.
-func (s *paStream) callback(in, out []int16) {
-	sh := s.shared.Load()
-	if sh == nil { // not started yet
-		clear(out)
-		return
-	}
-	s.lastCallback.Store(max(int64(time.Since(sh.started)), 1))
-	s.callbacks.Add(1)
-	if len(in) > 0 {
-		if n := sh.capture.write(in); n < len(in) {
-			s.overflows.Add(1)
-		}
-	}
-	if len(out) == 0 {
-		return
-	}
-	queued := sh.play.len()
-	if !s.primed.Load() {
-		if queued < paPlayPrebuf*sh.devFrame {
-			clear(out)
-			return
-		}
-		s.primed.Store(true)
-	}
-	if queued > paMaxQueued*sh.devFrame {
-		sh.play.discard(queued - paTrimTo*sh.devFrame)
-	}
-	if n := sh.play.read(out); n < len(out) {
-		clear(out[n:])
-		s.underruns.Add(1)
-		s.primed.Store(false)
-	}
+// use makes stream's C state the one Read and Write use and starts its clock: the callback, which
+// plays silence until then, moves audio from its next run on.
+func (s *paStream) use(stream *cStream) {
+	s.stream = stream
+	s.st = stream.st
+	s.st.start()
+	s.started = time.Now()
 }
 
 // health returns an error once the device has stopped calling back: unplugged, or its sound
@@ -644,7 +567,7 @@ func (s *paStream) health() error {
 	if err := s.gone.Load(); err != nil {
 		return *err
 	}
-	last := time.Duration(s.lastCallback.Load())
+	last := time.Duration(atomic.LoadInt64(s.st.last))
 	since := time.Since(s.started)
 	if last == 0 {
 		if since > paStartTimeout {
@@ -664,6 +587,10 @@ func (s *paStream) Read(p []int16) error {
 		clear(p)
 		return s.readFailed
 	}
+	// Counted before health checks closed: once Close has seen no Read or Write in progress,
+	// every later one finds the stream closed and leaves s.st alone.
+	s.busy.Add(1)
+	defer s.busy.Add(-1)
 	if err := s.health(); err != nil {
 		s.readFailed = err
 		clear(p)
@@ -681,9 +608,10 @@ func (s *paStream) Read(p []int16) error {
 		}
 		need = s.devFrame
 	}
-	queued := s.capture.len()
+	capture := &s.st.capture
+	queued := capture.len()
 	if queued > paMaxQueued*s.devFrame {
-		s.capture.discard(queued - paTrimTo*s.devFrame)
+		capture.discard(queued - paTrimTo*s.devFrame)
 		s.inDropped.Add(1)
 	} else if queued < need {
 		s.inMissing.Add(1)
@@ -691,10 +619,10 @@ func (s *paStream) Read(p []int16) error {
 		return nil
 	}
 	if s.inRes == nil {
-		s.capture.read(p)
+		capture.read(p)
 		return nil
 	}
-	s.capture.read(s.inDev)
+	capture.read(s.inDev)
 	conv := s.inRes.Process(s.inConv[:0], s.inDev)
 	n := copy(p, conv)
 	clear(p[n:])
@@ -706,6 +634,8 @@ func (s *paStream) Write(p []int16) error {
 	if s.writeFailed != nil {
 		return s.writeFailed
 	}
+	s.busy.Add(1) // as in Read
+	defer s.busy.Add(-1)
 	if err := s.health(); err != nil {
 		s.writeFailed = err
 		return err
@@ -717,7 +647,7 @@ func (s *paStream) Write(p []int16) error {
 	if s.outRes != nil {
 		data = s.outRes.Process(s.outConv[:0], p)
 	}
-	if n := s.play.write(data); n < len(data) {
+	if n := s.st.play.write(data); n < len(data) {
 		s.outDropped.Add(1)
 	}
 	return nil
@@ -738,6 +668,13 @@ func (s *paStream) Close() error {
 		if errors.Is(err, pa.StreamIsStopped) {
 			err = nil
 		}
+		callbacks, underruns, overflows := atomic.LoadUint64(s.st.callbacks), atomic.LoadUint64(s.st.underruns),
+			atomic.LoadUint64(s.st.overflows)
+		// Ends when the Reads and Writes that started before closed was set return; they do not
+		// block. Later ones see closed and do not touch s.st, which stream.Close frees.
+		for s.busy.Load() != 0 {
+			runtime.Gosched()
+		}
 		if cerr := s.stream.Close(); err == nil {
 			err = cerr
 		}
@@ -745,60 +682,9 @@ func (s *paStream) Close() error {
 		if err != nil {
 			s.closeErr = fmt.Errorf("close audio device %q: %w", s.name, err)
 		}
-		s.log.Debug("audio device closed", "device", s.name, "callbacks", s.callbacks.Load(),
-			"play_underruns", s.underruns.Load(), "capture_overflows", s.overflows.Load(),
+		s.log.Debug("audio device closed", "device", s.name, "callbacks", callbacks,
+			"play_underruns", underruns, "capture_overflows", overflows,
 			"read_missing", s.inMissing.Load(), "read_trimmed", s.inDropped.Load(), "write_dropped", s.outDropped.Load())
 	})
 	return s.closeErr
-}
-
-// ring is a lock-free single-producer single-consumer queue of samples. write is called only by
-// the producer and read and discard only by the consumer; len by either.
-type ring struct {
-	buf  []int16
-	mask uint64
-	head atomic.Uint64 // samples ever written; advanced by the producer
-	tail atomic.Uint64 // samples ever consumed; advanced by the consumer
-}
-
-// newRing returns a ring holding at least n samples.
-func newRing(n int) *ring {
-	size := 1
-	for size < n {
-		size <<= 1
-	}
-	return &ring{buf: make([]int16, size), mask: uint64(size - 1)}
-}
-
-// len returns the number of queued samples.
-func (r *ring) len() int { return int(r.head.Load() - r.tail.Load()) }
-
-// write queues as much of p as fits and returns how much that was.
-func (r *ring) write(p []int16) int {
-	head := r.head.Load()
-	free := uint64(len(r.buf)) - (head - r.tail.Load())
-	n := min(uint64(len(p)), free)
-	i := head & r.mask
-	c := uint64(copy(r.buf[i:], p[:n]))
-	copy(r.buf, p[c:n])
-	r.head.Store(head + n)
-	return int(n)
-}
-
-// read dequeues up to len(p) samples into p and returns how many.
-func (r *ring) read(p []int16) int {
-	tail := r.tail.Load()
-	n := min(uint64(len(p)), r.head.Load()-tail)
-	i := tail & r.mask
-	c := uint64(copy(p[:n], r.buf[i:]))
-	copy(p[c:n], r.buf)
-	r.tail.Store(tail + n)
-	return int(n)
-}
-
-// discard drops up to n of the oldest queued samples.
-func (r *ring) discard(n int) {
-	tail := r.tail.Load()
-	m := min(uint64(n), r.head.Load()-tail)
-	r.tail.Store(tail + m)
 }
