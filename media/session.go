@@ -85,7 +85,7 @@ type SessionConfig struct {
 	// closes, where the system permits it, so that a busy computer does not make the audio
 	// stutter; where it does not, the session logs that once and runs as it is.
 	Realtime bool
-	// SteadySend lets the session send its packets from two timer threads, steadyLead after
+	// SteadySend lets the session send its packets from two timer threads, SteadyLead after
 	// they are ready, when its ticks show that this computer wakes threads late (steady.go), so
 	// that they still leave on a steady 20 ms grid.
 	SteadySend bool

@@ -168,10 +168,10 @@ func (sn *sender) steadyDue(tick int64, late time.Duration) string {
 }
 
 // startSteady changes the session over to steady send (steady.go) from tick on, the tick about
-// to run, for the reason why: its packet leaves steadyLead after the tick was due.
+// to run, for the reason why: its packet leaves SteadyLead after the tick was due.
 func (sn *sender) startSteady(p *pacer, tick int64, why string) {
 	s := sn.s
-	due0 := p.due(0).Add(steadyLead)
+	due0 := p.due(0).Add(SteadyLead)
 	base, err := monoOf(due0)
 	var st *steadySender
 	if err == nil {
@@ -187,7 +187,7 @@ func (sn *sender) startSteady(p *pacer, tick int64, why string) {
 	}
 	sn.steady, sn.stDue0 = st, due0
 	steadyLearned.Store(true)
-	s.log.Info("packets now leave from two timer threads, "+steadyLead.String()+" after they are ready, on a steady grid", "why", why, "tick", tick)
+	s.log.Info("packets now leave from two timer threads, "+SteadyLead.String()+" after they are ready, on a steady grid", "why", why, "tick", tick)
 }
 
 // stopSteady ends steady send, if it was started, and says how it went.

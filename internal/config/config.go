@@ -69,7 +69,7 @@ type Audio struct {
 	// busy computer makes the call's audio run late, where the system permits it (root,
 	// CAP_SYS_NICE or an RLIMIT_RTPRIO, e.g. the audio group); on unless set to false.
 	Realtime bool `toml:"realtime"`
-	// SteadySend sends a call's packets from two timer threads, 2 ms after they are ready, when
+	// SteadySend sends a call's packets from two timer threads, 3 ms after they are ready, when
 	// this computer wakes the call's audio thread late now and then (virtual machines do: there
 	// every call does so from its second second on), so that they still leave every 20 ms to the
 	// tenth of a millisecond; on unless set to false.
