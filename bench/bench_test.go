@@ -43,6 +43,7 @@ type pairResult struct {
 	steady        int     // processes that changed over to steady send (trayphone only)
 	steadyAt      []int64 // the ticks (20 ms) of the call at which they did
 	loopSent      []int64 // per process, packets the media loop sent itself in steady send (the threads had passed their slot)
+	threadsLate   []int64 // per process, packets the threads sent more than 0.5 ms late (both woke late)
 	late          int     // send intervals off by more than 0.5 ms, both directions
 	together      int     // of them, those within 10 ms of one in the other process's stream
 }
@@ -51,7 +52,7 @@ type pairResult struct {
 var steadyLine = regexp.MustCompile(`packets now leave from two timer threads[^\n]*tick=(\d+)`)
 
 // steadyEnd is its log line when steady send ends, with how many packets the loop sent itself.
-var steadyEnd = regexp.MustCompile(`steady send ended[^\n]*late_from_loop=(\d+)`)
+var steadyEnd = regexp.MustCompile(`steady send ended[^\n]*late_from_loop=(\d+) threads_late=(\d+)`)
 
 func benchDuration() time.Duration {
 	if s, err := strconv.Atoi(os.Getenv("TRAYPHONE_BENCH_SECONDS")); err == nil && s > 0 {
@@ -294,8 +295,11 @@ func runTrayphonePair(t *testing.T, dir string, d time.Duration) pairResult {
 			}
 		}
 		if m := steadyEnd.FindSubmatch(b); m != nil {
-			if n, err := strconv.ParseInt(string(m[1]), 10, 64); err == nil {
-				r.loopSent = append(r.loopSent, n)
+			loop, err1 := strconv.ParseInt(string(m[1]), 10, 64)
+			late, err2 := strconv.ParseInt(string(m[2]), 10, 64)
+			if err1 == nil && err2 == nil {
+				r.loopSent = append(r.loopSent, loop)
+				r.threadsLate = append(r.threadsLate, late)
 			}
 		}
 	}
@@ -391,8 +395,13 @@ func TestCompare(t *testing.T) {
 		for i, n := range r.loopSent {
 			loop[i] = strconv.FormatInt(n, 10)
 		}
+		tardy := make([]string, len(r.threadsLate))
+		for i, n := range r.threadsLate {
+			tardy[i] = strconv.FormatInt(n, 10)
+		}
 		steady = append(steady, strconv.Itoa(r.steady)+" (into the call: "+strings.Join(at, ", ")+
-			"; packets the loop sent itself, late for the threads: "+strings.Join(loop, ", ")+")")
+			"; packets the loop sent itself, late for the threads: "+strings.Join(loop, ", ")+
+			"; packets the threads sent over 0.5 ms late, both woken late: "+strings.Join(tardy, ", ")+")")
 		_, p99, _ := Percentiles(r.jitter)
 		tp99 = append(tp99, fmt.Sprintf("%.2f", p99))
 		tpLate = append(tpLate, fmt.Sprintf("%d (%d)", r.late, r.together))

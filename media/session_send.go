@@ -196,9 +196,10 @@ func (sn *sender) stopSteady() {
 		return
 	}
 	threads, loop := sn.steady.counts()
+	tardy := sn.steady.tardy()
 	sn.steady.stop()
 	sn.steady = nil
-	sn.s.log.Info("steady send ended", "from_timer_threads", threads, "late_from_loop", loop)
+	sn.s.log.Info("steady send ended", "from_timer_threads", threads, "late_from_loop", loop, "threads_late", tardy)
 }
 
 // escalate moves the process to the real-time scheduling class for the rest of the call: its

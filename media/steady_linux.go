@@ -15,6 +15,7 @@ package media
 #include <sys/timerfd.h>
 
 enum { TP_SLOTS = 4, TP_MAXPKT = 1536, TP_SALEN = 28 };
+#define TP_TARDY_NS 500000LL
 
 // tp_slot is one tick's packet and where it goes.
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct tp_steady {
 	uint64_t claimed; // the newest slot whose deadline a timer thread has handled
 	uint64_t reading; // a timer thread is copying this slot's packet
 	uint64_t sent;    // packets the timer threads sent
+	uint64_t tardy;   // of them, sent more than TP_TARDY_NS after their deadline (both threads late)
 	uint64_t err;     // errno of the last failed send, 0 for none; cleared by the media loop
 	uint64_t nfail;   // sends that failed
 	uint64_t quit;    // the threads end at their next wake-up
@@ -60,10 +62,10 @@ static int tp_cas(uint64_t *p, uint64_t old, uint64_t new) {
 	return __atomic_compare_exchange_n(p, &old, new, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
-// tp_steady_fire handles slot k's deadline: the first thread to get there claims the slot and,
-// if the media loop has put its packet there, takes and sends it. A slot that is not ready is
-// left to the media loop, which sees the claim. Returns 1 if it sent the packet.
-static int tp_steady_fire(tp_steady *s, uint64_t k) {
+// tp_steady_fire handles slot k's deadline, late by ns: the first thread to get there claims
+// the slot and, if the media loop has put its packet there, takes and sends it. A slot that is
+// not ready is left to the media loop, which sees the claim. Returns 1 if it sent the packet.
+static int tp_steady_fire(tp_steady *s, uint64_t k, int64_t late) {
 	uint64_t want = k + 1, c = tp_load(&s->claimed);
 	for (;;) {
 		if (c >= want) return 0; // the other thread was first, or a later slot was handled
@@ -90,6 +92,7 @@ static int tp_steady_fire(tp_steady *s, uint64_t k) {
 		return 0;
 	}
 	__atomic_add_fetch(&s->sent, 1, __ATOMIC_SEQ_CST);
+	if (late > TP_TARDY_NS) __atomic_add_fetch(&s->tardy, 1, __ATOMIC_SEQ_CST);
 	return 1;
 }
 
@@ -123,7 +126,8 @@ static void *tp_steady_run(void *p) {
 		}
 		int64_t now = tp_mono();
 		if (now < s->base) continue;
-		tp_steady_fire(s, (uint64_t)((now - s->base) / s->period));
+		uint64_t k = (uint64_t)((now - s->base) / s->period);
+		tp_steady_fire(s, k, now - (s->base + (int64_t)k * s->period));
 	}
 }
 
@@ -329,8 +333,19 @@ func (s *steadySender) sendErr() (uint64, error) {
 // counts returns how many packets the threads sent and how many the media loop sent itself.
 func (s *steadySender) counts() (threads, loop uint64) { return atomic.LoadUint64(s.sentP), s.late }
 
+// tardy returns how many packets the threads sent more than 0.5 ms after their deadline: both
+// threads woke that late (the machine held both CPUs up).
+func (s *steadySender) tardy() uint64 {
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&s.c.tardy)))
+}
+
 // fire is a thread's work at slot k's deadline, for tests of a manual sender.
-func (s *steadySender) fire(k int64) bool { return C.tp_steady_fire(s.c, C.uint64_t(k)) == 1 }
+func (s *steadySender) fire(k int64) bool { return s.fireLate(k, 0) }
+
+// fireLate is fire by a thread that woke late after the deadline.
+func (s *steadySender) fireLate(k int64, late time.Duration) bool {
+	return C.tp_steady_fire(s.c, C.uint64_t(k), C.int64_t(late)) == 1
+}
 
 // stop ends the threads, waits for them and releases the sender. The packet of a slot not yet
 // due is not sent. It must be the last call.

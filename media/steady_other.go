@@ -21,6 +21,7 @@ func startSteady(*net.UDPConn, int64, time.Duration, int64, bool) (*steadySender
 func (s *steadySender) post(int64, []byte, []byte, bool) (bool, error) { return false, nil }
 func (s *steadySender) sendErr() (uint64, error)                       { return 0, nil }
 func (s *steadySender) counts() (uint64, uint64)                       { return 0, 0 }
+func (s *steadySender) tardy() uint64                                  { return 0 }
 func (s *steadySender) stop()                                          {}
 
 // virtualMachine is not asked where steady send does not exist.

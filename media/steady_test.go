@@ -183,6 +183,23 @@ func TestSteadySlots(t *testing.T) {
 	}
 }
 
+// TestSteadyTardy: the threads count the packets they sent more than 0.5 ms after the deadline
+// (both woke that late), for the log line that says where late packets came from.
+func TestSteadyTardy(t *testing.T) {
+	p := newSteadyPair(t)
+	for k, late := range []time.Duration{0, 400 * time.Microsecond, 600 * time.Microsecond, 3 * time.Millisecond} {
+		if posted, err := p.s.post(int64(k), []byte("x"), p.sa, false); !posted || err != nil {
+			t.Fatalf("post %d: %v %v", k, posted, err)
+		}
+		if !p.s.fireLate(int64(k), late) {
+			t.Fatalf("slot %d not sent", k)
+		}
+	}
+	if n := p.s.tardy(); n != 2 {
+		t.Errorf("tardy = %d after sends 0, 0.4, 0.6 and 3 ms late; want 2", n)
+	}
+}
+
 // TestSteadySendError: a send the threads could not make is reported to the loop.
 func TestSteadySendError(t *testing.T) {
 	p := newSteadyPair(t)
