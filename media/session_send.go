@@ -118,6 +118,9 @@ func (sn *sender) init(s *Session, vadOn bool) {
 // sendLoop runs the 20 ms ticks. It returns when Close closes s.done.
 func (s *Session) sendLoop() {
 	defer s.wg.Done()
+	if s.steady {
+		steadyPrior() // reads /proc/cpuinfo once per process: here, not inside a tick
+	}
 	p := newPacer(s.clk, FrameDuration*time.Millisecond)
 	defer p.stop()
 	defer s.snd.stopSteady()
