@@ -2,6 +2,7 @@ package tray
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,9 @@ type recorder struct {
 	favs   []Favorite
 	recent []phone.CallInfo
 	events chan phone.Event
+	// alt, when set, is what every other Status call returns (the tray's icon changes each time).
+	alt   *phone.Status
+	flips atomic.Int64
 }
 
 func newRecorder() *recorder {
@@ -43,7 +47,12 @@ func (r *recorder) SetDND(_ context.Context, on bool) error {
 	}
 	return r.rec("dnd off")
 }
-func (r *recorder) Status() phone.Status                    { return r.status }
+func (r *recorder) Status() phone.Status {
+	if r.alt != nil && r.flips.Add(1)%2 == 0 {
+		return *r.alt
+	}
+	return r.status
+}
 func (r *recorder) Favorites() []Favorite                   { return r.favs }
 func (r *recorder) Recent() []phone.CallInfo                { return r.recent }
 func (r *recorder) Subscribe() (<-chan phone.Event, func()) { return r.events, func() {} }

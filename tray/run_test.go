@@ -20,7 +20,8 @@ import (
 )
 
 // childEnv makes the test binary run tray.Run on its main goroutine instead of the tests (systray
-// needs the main OS thread and runs once per process). childScenario "ringing" adds an incoming call.
+// needs the main OS thread and runs once per process). childScenario "ringing" adds an incoming call;
+// "busy" keeps the tray refreshing without pause, so a quit always lands in the middle of an update.
 const (
 	childEnv      = "TRAYPHONE_TRAY_CHILD"
 	childScenario = "TRAYPHONE_TRAY_SCENARIO"
@@ -48,6 +49,18 @@ func runChild() int {
 		r.status.Calls = []phone.CallInfo{c}
 		r.events <- phone.Event{Type: phone.EventCall, Call: &c}
 	}
+	opts := Options{ConfigPath: "/nonexistent/trayphone.toml", EchoTestURI: "sip:echo@example.com"}
+	if os.Getenv(childScenario) == "busy" {
+		r.alt = &phone.Status{Version: phone.ProtocolVersion, Accounts: []phone.AccountInfo{
+			{ID: "a1", AOR: "sip:carol@example.com", State: phone.RegFailed, Reason: "wrong password"}}}
+		refresh := make(chan struct{})
+		opts.Refresh = refresh
+		go func() { // ends with the process
+			for {
+				refresh <- struct{}{}
+			}
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	go func() {
@@ -56,7 +69,7 @@ func runChild() int {
 		}
 	}()
 	fmt.Println("running")
-	err := Run(ctx, r, Options{ConfigPath: "/nonexistent/trayphone.toml", EchoTestURI: "sip:echo@example.com"})
+	err := Run(ctx, r, opts)
 	time.Sleep(100 * time.Millisecond) // let the printer flush
 	fmt.Println("quit", err)
 	return 0
@@ -194,5 +207,45 @@ func TestRunMenuOverDBus(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("child did not exit after Quit")
+	}
+}
+
+// TestRunQuitWhileUpdating quits trays that are busy updating their icon and menu: fyne.io/systray
+// closes its D-Bus connection on Quit and panics on a property set after that, so the tray must
+// stop updating before it quits. Every child must exit cleanly.
+func TestRunQuitWhileUpdating(t *testing.T) {
+	addr := dbustest.StartBus(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	conn := dbustest.Connect(t, addr)
+	w := dbustest.StartWatcher(t, conn)
+	for i := range 5 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"=1", childScenario+"=busy", "DISPLAY=", "WAYLAND_DISPLAY=")
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-w.Items:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("child %d did not register a StatusNotifierItem; output:\n%s", i, out.String())
+		}
+		time.Sleep(time.Duration(50+40*i) * time.Millisecond) // land the quit at different points
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil || !strings.Contains(out.String(), "quit <nil>") {
+				t.Fatalf("child %d quit while updating: %v; output:\n%s", i, err, out.String())
+			}
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("child %d did not exit after SIGTERM; output:\n%s", i, out.String())
+		}
 	}
 }

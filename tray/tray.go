@@ -102,8 +102,10 @@ func Run(ctx context.Context, ctl Controller, opts Options) error {
 		wg.Add(2)
 		go func() { defer wg.Done(); t.clicks() }()
 		go func() { defer wg.Done(); t.loop() }()
-		// Runs until ctx is done (Quit or the caller): then the native loop ends.
-		go func() { <-ctx.Done(); systray.Quit() }()
+		// Runs until ctx is done (Quit or the caller), then waits for the goroutines that update
+		// the icon and menu: fyne.io/systray closes its D-Bus connection on Quit and panics on an
+		// icon set after that. Then the native loop ends.
+		go func() { <-ctx.Done(); wg.Wait(); systray.Quit() }()
 	}
 	t.quit = cancel
 	systray.Run(onReady, nil)
