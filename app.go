@@ -163,33 +163,6 @@ func codecsFor(names []string) ([]media.Codec, error) {
 	return out, nil
 }
 
-func listDevices(stdout, stderr io.Writer) int {
-	devs, err := portaudio.ListDevices()
-	if err != nil {
-		fmt.Fprintf(stderr, "trayphone: %v\n", err)
-		return 1
-	}
-	for _, d := range devs {
-		def := ""
-		if d.Default {
-			def = " (default)"
-		}
-		switch {
-		case d.Server && d.Description != "":
-			// A sink or source of the sound server (PipeWire, PulseAudio): its name is what the
-			// config takes, its description what the desktop shows.
-			kind := "sound server"
-			if d.Monitor {
-				kind += ", monitor"
-			}
-			fmt.Fprintf(stdout, "%s%s\t%s (%s)\tin:%d out:%d\n", d.Name, def, d.Description, kind, d.MaxIn, d.MaxOut)
-		default:
-			fmt.Fprintf(stdout, "%s%s\tin:%d out:%d rate:%d\n", d.Name, def, d.MaxIn, d.MaxOut, d.DefaultRate)
-		}
-	}
-	return 0
-}
-
 // trayController adapts the call manager to what the tray needs.
 type trayController struct{ mgr *callmgr.Manager }
 

@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout, fs)
 		return 0
 	case cmd == "devices":
-		return listDevices(stdout, stderr)
+		return runDevices(rest[1:], stdout, stderr) // cmd_devices.go
 	case isDesktopCommand(cmd): // autostart, contacts: cmd_desktop.go
 		return runDesktopCommand(rest, p, stdout, stderr)
 	case cmd == "account": // password, trust: app_accounts.go
@@ -136,7 +136,7 @@ Commands:
 	for _, c := range control.ClientCommands() {
 		fmt.Fprintf(w, "  %-28s %s\n", c[0], c[1])
 	}
-	fmt.Fprintf(w, "  %-28s %s\n", "devices", "list audio devices")
+	fmt.Fprintf(w, "  %-28s %s\n", "devices [--json]", "list audio devices (names for audio.input, audio.output, audio.ringer)")
 	printDesktopUsage(w)
 	printAccountUsage(w) // app_accounts.go
 	fmt.Fprint(w, "\nFlags:\n")

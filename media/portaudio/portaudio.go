@@ -86,6 +86,7 @@ func paAcquire() error {
 	paInit.mu.Lock()
 	defer paInit.mu.Unlock()
 	if paInit.refs == 0 {
+		quietAudioLibs()
 		if err := pa.Initialize(); err != nil {
 			return fmt.Errorf("initialize portaudio: %w", err)
 		}

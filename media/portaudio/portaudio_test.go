@@ -3,8 +3,6 @@
 package portaudio
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -19,41 +17,8 @@ import (
 	"trayphone/media"
 )
 
-// startPipeWire starts a private PipeWire whose null sink loops playback into the default
-// capture source (scripts/audio_start.sh), points this process at it, and returns the state
-// directory. It is stopped when t ends.
-func startPipeWire(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"pipewire", "wireplumber", "pipewire-pulse", "pactl", "dbus-daemon"} {
-		testenv.RequireProgram(t, p)
-	}
-	dir := t.TempDir()
-	script, err := filepath.Abs("../../scripts/audio_start.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(script, dir)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("audio_start.sh: %v\n%s", err, stderr.String())
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(filepath.Join(filepath.Dir(script), "audio_stop.sh"), dir).CombinedOutput(); err != nil {
-			t.Errorf("audio_stop.sh: %v\n%s", err, out)
-		}
-	})
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		if !ok {
-			t.Fatalf("audio_start.sh printed %q, want export lines", sc.Text())
-		}
-		t.Setenv(k, v)
-	}
-	return dir
-}
+// startPipeWire starts a private PipeWire with a null sink and points this process at it.
+func startPipeWire(t *testing.T) string { return testenv.StartPipeWire(t) }
 
 // TestPortAudioPipeWire plays a tone through PortAudio into a private PipeWire null sink and
 // captures it back from the sink's monitor, at the G.711 and the wideband rates.

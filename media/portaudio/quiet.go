@@ -1,0 +1,32 @@
+//go:build !noportaudio
+
+package portaudio
+
+/*
+#cgo LDFLAGS: -ldl
+#include "quiet.h"
+*/
+import "C"
+
+import (
+	"os"
+	"sync"
+)
+
+// AudioDebugEnv, set to 1, keeps ALSA's and JACK's own messages on stderr (to see why a device
+// does not open); otherwise they are silenced before PortAudio is first initialized.
+const AudioDebugEnv = "TRAYPHONE_AUDIO_DEBUG"
+
+var quietOnce sync.Once
+
+// quietAudioLibs silences ALSA and JACK, once per process, unless AudioDebugEnv asks not to.
+func quietAudioLibs() {
+	quietOnce.Do(func() {
+		if os.Getenv(AudioDebugEnv) != "1" {
+			C.tp_quiet_audio_libs()
+		}
+	})
+}
+
+// quietedMessages is how many ALSA and JACK messages were silenced so far.
+func quietedMessages() int64 { return int64(C.tp_quieted_count()) }
