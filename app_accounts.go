@@ -125,8 +125,8 @@ func (a *accounts) Wait() {
 
 // printAccountUsage adds the account commands to "trayphone help".
 func printAccountUsage(w io.Writer) {
-	fmt.Fprintf(w, "  %-28s %s\n", "account password ID", "store account ID's password (keyring; asked without echo, or read from stdin)")
-	fmt.Fprintf(w, "  %-28s %s\n", "account trust ID", "show the TLS certificate of account ID's registrar and trust it")
+	usageLine(w, "account password ID", "store account ID's password (keyring; asked without echo, or read from stdin)")
+	usageLine(w, "account trust ID", "show the TLS certificate of account ID's registrar and trust it")
 }
 
 // runAccountCommand runs "trayphone account password ID" and "trayphone account trust ID".

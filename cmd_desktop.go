@@ -28,7 +28,7 @@ func isDesktopCommand(cmd string) bool { return cmd == "autostart" || cmd == "co
 // printDesktopUsage adds the desktop commands to the usage text.
 func printDesktopUsage(w io.Writer) {
 	for _, c := range desktopCommands {
-		fmt.Fprintf(w, "  %-28s %s\n", c[0], c[1])
+		usageLine(w, c[0], c[1])
 	}
 }
 

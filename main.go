@@ -123,6 +123,17 @@ func extractFlag(args []string, name string, dst *string) []string {
 	return out
 }
 
+// usageLine prints one command of the usage text: the command, then its summary in a column, or
+// on the next line when the command is too wide for the column.
+func usageLine(w io.Writer, cmd, summary string) {
+	const col = 28
+	if len(cmd) > col {
+		fmt.Fprintf(w, "  %s\n  %-*s %s\n", cmd, col, "", summary)
+		return
+	}
+	fmt.Fprintf(w, "  %-*s %s\n", col, cmd, summary)
+}
+
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `trayphone — a system-tray SIP softphone
 
@@ -134,9 +145,9 @@ Usage:
 Commands:
 `)
 	for _, c := range control.ClientCommands() {
-		fmt.Fprintf(w, "  %-28s %s\n", c[0], c[1])
+		usageLine(w, c[0], c[1])
 	}
-	fmt.Fprintf(w, "  %-28s %s\n", "devices [--json]", "list audio devices (names for audio.input, audio.output, audio.ringer)")
+	usageLine(w, "devices [--json]", "list audio devices (names for audio.input, audio.output, audio.ringer)")
 	printDesktopUsage(w)
 	printAccountUsage(w) // app_accounts.go
 	fmt.Fprint(w, "\nFlags:\n")
