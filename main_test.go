@@ -270,3 +270,34 @@ func TestEchoThroughCLI(t *testing.T) {
 	a.stop()
 	checkHeard(t, a.out, 700)
 }
+
+// TestUsageColumns checks "trayphone help": every command is listed, and every summary starts in
+// the same column, on the command's line or, for a wide command, the next one.
+func TestUsageColumns(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"help"}, &out, &out); code != 0 {
+		t.Fatalf("help: exit %d\n%s", code, out.String())
+	}
+	text := out.String()
+	cmds, _, _ := strings.Cut(text[strings.Index(text, "Commands:\n")+len("Commands:\n"):], "\nFlags:")
+	const col = 2 + 28 + 1
+	lines := strings.Split(strings.TrimRight(cmds, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if l == "" {
+			continue
+		}
+		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
+			// A wide command: its summary is on the next line, in the column.
+			if i+1 >= len(lines) || strings.TrimSpace(lines[i+1][:min(col, len(lines[i+1]))]) != "" || len(lines[i+1]) <= col {
+				t.Errorf("usage line %q has no summary in column %d", l, col)
+			}
+			i++
+		}
+	}
+	for _, want := range []string{"devices [--json]", "call TARGET", "account password ID", "autostart on|off"} {
+		if !strings.Contains(cmds, "  "+want) {
+			t.Errorf("usage lists no %q:\n%s", want, cmds)
+		}
+	}
+}
