@@ -19,7 +19,7 @@ func StartPipeWire(t *testing.T) string {
 	for _, p := range []string{"pipewire", "wireplumber", "pipewire-pulse", "pactl", "dbus-daemon"} {
 		RequireProgram(t, p)
 	}
-	scripts := filepath.Join(repoRoot(t), "scripts")
+	scripts := filepath.Join(RepoRoot(t), "scripts")
 	dir := t.TempDir()
 	var stderr bytes.Buffer
 	cmd := exec.Command(filepath.Join(scripts, "audio_start.sh"), dir)
@@ -44,8 +44,9 @@ func StartPipeWire(t *testing.T) string {
 	return dir
 }
 
-// repoRoot is the directory holding go.mod, found from the test's working directory up.
-func repoRoot(t *testing.T) string {
+// RepoRoot is the directory holding go.mod, found from the test's working directory up (where
+// scripts/ and the shared test data are).
+func RepoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {

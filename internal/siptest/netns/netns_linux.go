@@ -55,7 +55,7 @@ func Up(t testing.TB, opts Options) *Net {
 	}
 	testenv.RequireProgram(t, "ip")
 	testenv.RequireProgram(t, "iptables")
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	n := &Net{
 		Prefix:   fmt.Sprintf("tp%d%03d-", os.Getpid()%100000, rand.IntN(1000)),
 		LANIP:    netip.MustParseAddr("10.201.1.2"),
@@ -137,22 +137,5 @@ func (n *Net) Do(t testing.TB, ns string, f func()) {
 	}()
 	if err := <-errc; err != nil {
 		t.Fatalf("enter namespace %s: %v", ns, err)
-	}
-}
-
-func repoRoot(t testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
 	}
 }
