@@ -275,7 +275,7 @@ func newTestPAStream(t *testing.T, rate, frame, devRate int) *paStream {
 	if err := s.setDeviceRate(devRate); err != nil {
 		t.Fatal(err)
 	}
-	s.use(&cStream{st: newTestState(t, s.devFrame)})
+	s.use(&cStream{st: newTestState(t, s.devFrame)}, nil)
 	return s
 }
 

@@ -392,11 +392,24 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 	if d.out {
 		out = mk(outSide, false)
 	}
-	openAt := func(devRate int) (*cStream, error) {
+	// A duplex device is opened as two streams, capture and playback, each with its own
+	// PortAudio thread (see splitDuplex); play is nil when one stream does all.
+	openAt := func(devRate int) (main, play *cStream, err error) {
 		if err := s.setDeviceRate(devRate); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return openStream(in, out, devRate, s.devFrame)
+		if !splitDuplex || in == nil || out == nil {
+			main, err = openStream(in, out, devRate, s.devFrame)
+			return main, nil, err
+		}
+		if main, err = openStream(in, nil, devRate, s.devFrame); err != nil {
+			return nil, nil, err
+		}
+		if play, err = openStream(nil, out, devRate, s.devFrame); err != nil {
+			main.Close()
+			return nil, nil, err
+		}
+		return main, play, nil
 	}
 	if inSide.server == nil && outSide.server == nil {
 		r.close(false)
@@ -416,7 +429,7 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 		}
 	}()
 	devRate := rate
-	stream, err := openAt(devRate)
+	stream, play, err := openAt(devRate)
 	if err != nil {
 		// The device may not do the codec's rate: open it at its own and resample.
 		devRate = fallbackRate
@@ -425,22 +438,22 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 		}
 		d.log.Info("audio device refused the codec rate; resampling", "device", name, "rate", rate, "device_rate", devRate, "err", err)
 		var err2 error
-		if stream, err2 = openAt(devRate); err2 != nil {
+		if stream, play, err2 = openAt(devRate); err2 != nil {
 			return nil, fmt.Errorf("at %d Hz: %w; at the device's %d Hz: %w", rate, err, devRate, err2)
 		}
 	}
-	s.use(stream)
-	if err := stream.Start(); err != nil {
+	s.use(stream, play)
+	if err := s.startStreams(); err != nil {
 		// A sound server that is still starting (or busy) can time out the first start: try
-		// once more with a fresh stream before giving up.
-		stream.Close()
+		// once more with fresh streams before giving up.
+		s.closeStreams()
 		d.log.Info("audio device did not start; retrying", "device", name, "err", err)
-		if stream, err = openAt(devRate); err != nil {
+		if stream, play, err = openAt(devRate); err != nil {
 			return nil, fmt.Errorf("start: %w", err)
 		}
-		s.use(stream)
-		if err := stream.Start(); err != nil {
-			stream.Close()
+		s.use(stream, play)
+		if err := s.startStreams(); err != nil {
+			s.closeStreams()
 			return nil, fmt.Errorf("start: %w", err)
 		}
 	}
@@ -472,9 +485,13 @@ type paStream struct {
 	stream   *cStream
 	// st is stream.st: the rings (capture: callback to Read; play: Write to callback) and the
 	// callback's counters.
-	st      *cState
-	started time.Time    // when st started; its callback times count from here
-	busy    atomic.Int32 // Reads and Writes in progress: Close frees st only when there are none
+	st *cState
+	// playStream, when not nil, is a separate playback stream (splitDuplex): Write then uses
+	// playSt, its state, and stream only captures.
+	playStream *cStream
+	playSt     *cState
+	started    time.Time    // when st started; its callback times count from here
+	busy       atomic.Int32 // Reads and Writes in progress: Close frees st only when there are none
 
 	// Owned by Read.
 	inRes      *media.Resampler
@@ -550,14 +567,59 @@ func (s *paStream) setDeviceRate(devRate int) error {
 	return nil
 }
 
-// use makes stream's C state the one Read and Write use and starts its clock: the callback, which
-// plays silence until then, moves audio from its next run on.
-func (s *paStream) use(stream *cStream) {
-	s.stream = stream
-	s.st = stream.st
+// use makes the streams' C states the ones Read and Write use and starts their clocks: a
+// callback, which plays silence until then, moves audio from its next run on. play is a separate
+// playback stream, or nil.
+func (s *paStream) use(stream, play *cStream) {
+	s.stream, s.st = stream, stream.st
+	s.playStream, s.playSt = nil, nil
+	if play != nil {
+		s.playStream, s.playSt = play, play.st
+		s.playSt.start()
+	}
 	s.st.start()
 	s.started = time.Now()
 }
+
+// startStreams starts the callbacks of the stream and of the separate playback stream, if any.
+func (s *paStream) startStreams() error {
+	if err := s.stream.Start(); err != nil {
+		return err
+	}
+	if s.playStream != nil {
+		if err := s.playStream.Start(); err != nil {
+			s.stream.Abort()
+			return err
+		}
+	}
+	return nil
+}
+
+// closeStreams closes the streams that were never handed to Read and Write.
+func (s *paStream) closeStreams() {
+	s.stream.Close()
+	if s.playStream != nil {
+		s.playStream.Close()
+	}
+}
+
+// states returns the C states of the open streams: one, or two when playback is separate.
+func (s *paStream) states() []*cState {
+	if s.playSt != nil {
+		return []*cState{s.st, s.playSt}
+	}
+	return []*cState{s.st}
+}
+
+// splitDuplex makes a device that both captures and plays open two PortAudio streams instead of
+// one duplex stream. PortAudio's ALSA host runs a duplex stream's callback only when both
+// directions have a period ready and otherwise polls again at once; through the ALSA pulse
+// plugin (a sound server's devices, and "default" on a desktop) capture is level-ready while
+// playback waits for the server's next request, so that poll returns at once for up to a
+// server quantum per period: 1-95 % of a core depending on the phase the two fall into at start
+// (docs/PERFORMANCE.md). Two streams each poll only their own direction. The rings between the
+// callbacks and Read/Write never relied on the two directions sharing a callback.
+const splitDuplex = true
 
 // health returns an error once the device has stopped calling back: unplugged, or its sound
 // server gone.
@@ -568,8 +630,17 @@ func (s *paStream) health() error {
 	if err := s.gone.Load(); err != nil {
 		return *err
 	}
-	last := time.Duration(atomic.LoadInt64(s.st.last))
 	since := time.Since(s.started)
+	if err := s.stalled(s.st, since); err != nil || s.playSt == nil {
+		return err
+	}
+	return s.stalled(s.playSt, since)
+}
+
+// stalled returns an error if the callback of st has not run since the stream started (for
+// longer than paStartTimeout) or has stopped running.
+func (s *paStream) stalled(st *cState, since time.Duration) error {
+	last := time.Duration(atomic.LoadInt64(st.last))
 	if last == 0 {
 		if since > paStartTimeout {
 			return fmt.Errorf("audio device %q did not start: no audio from it in %v", s.name, paStartTimeout)
@@ -648,7 +719,11 @@ func (s *paStream) Write(p []int16) error {
 	if s.outRes != nil {
 		data = s.outRes.Process(s.outConv[:0], p)
 	}
-	if n := s.st.play.write(data); n < len(data) {
+	st := s.st
+	if s.playSt != nil {
+		st = s.playSt
+	}
+	if n := st.play.write(data); n < len(data) {
 		s.outDropped.Add(1)
 	}
 	return nil
@@ -669,8 +744,17 @@ func (s *paStream) Close() error {
 		if errors.Is(err, pa.StreamIsStopped) {
 			err = nil
 		}
-		callbacks, underruns, overflows := atomic.LoadUint64(s.st.callbacks), atomic.LoadUint64(s.st.underruns),
-			atomic.LoadUint64(s.st.overflows)
+		if s.playStream != nil {
+			if perr := s.playStream.Abort(); err == nil && !errors.Is(perr, pa.StreamIsStopped) {
+				err = perr
+			}
+		}
+		var callbacks, underruns, overflows uint64
+		for _, st := range s.states() {
+			callbacks += atomic.LoadUint64(st.callbacks)
+			underruns += atomic.LoadUint64(st.underruns)
+			overflows += atomic.LoadUint64(st.overflows)
+		}
 		// Ends when the Reads and Writes that started before closed was set return; they do not
 		// block. Later ones see closed and do not touch s.st, which stream.Close frees.
 		for s.busy.Load() != 0 {
@@ -678,6 +762,11 @@ func (s *paStream) Close() error {
 		}
 		if cerr := s.stream.Close(); err == nil {
 			err = cerr
+		}
+		if s.playStream != nil {
+			if cerr := s.playStream.Close(); err == nil {
+				err = cerr
+			}
 		}
 		paRelease()
 		if err != nil {
