@@ -23,7 +23,8 @@ static int64_t tp_mono(void) {
 	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-tp_pa *tp_pa_new(uint64_t ring, uint64_t prebuf, uint64_t max_queued, uint64_t trim_to) {
+tp_pa *tp_pa_new(uint64_t ring, uint64_t prebuf, uint64_t max_queued, uint64_t trim_to, uint64_t window,
+		uint64_t slack) {
 	uint64_t size = 1;
 	// Ends at the first power of two of at least ring samples (ring is a few thousand).
 	while (size < ring) size <<= 1;
@@ -35,6 +36,9 @@ tp_pa *tp_pa_new(uint64_t ring, uint64_t prebuf, uint64_t max_queued, uint64_t t
 	s->prebuf = prebuf;
 	s->max_queued = max_queued;
 	s->trim_to = trim_to;
+	s->window = window;
+	s->slack = slack;
+	s->win_low = UINT64_MAX;
 	return s;
 }
 
@@ -75,10 +79,18 @@ void tp_ring_discard(tp_ring *r, uint64_t n) {
 	tp_release(&r->tail, tail + (n < queued ? n : queued));
 }
 
+// tp_discard_play drops n of the oldest samples queued for playback and counts them.
+static void tp_discard_play(tp_pa *s, uint64_t n) {
+	uint64_t queued = tp_ring_len(&s->play);
+	if (n > queued) n = queued;
+	tp_ring_discard(&s->play, n);
+	tp_release(&s->trimmed, tp_own(&s->trimmed) + n);
+}
+
 // tp_callback moves samples between the device and the rings: capture into its ring (counting
 // an overflow when the ring is full), and playback out of its ring once prebuf samples are
-// queued, trimming a queue grown past max_queued and counting an underrun (and waiting for
-// prebuf again) when the ring runs dry.
+// queued, trimming a queue grown past max_queued or standing above slack for a whole window,
+// and counting an underrun (and waiting for prebuf again) when the ring runs dry.
 int tp_callback(const void *input, void *output, unsigned long frames,
 		const PaStreamCallbackTimeInfo *timeInfo, PaStreamCallbackFlags flags, void *user) {
 	(void)timeInfo;
@@ -103,12 +115,23 @@ int tp_callback(const void *input, void *output, unsigned long frames,
 		}
 		s->primed = 1;
 	}
-	if (queued > s->max_queued) tp_ring_discard(&s->play, queued - s->trim_to);
+	if (queued > s->max_queued) tp_discard_play(s, queued - s->trim_to);
 	uint64_t n = tp_ring_read(&s->play, out, frames);
 	if (n < frames) {
 		memset(out + n, 0, (frames - n) * sizeof *out);
 		tp_count(&s->underruns);
 		s->primed = 0;
+		s->win_n = 0; // an underrun ends the window: nothing was standing
+		s->win_low = UINT64_MAX;
+		return paContinue;
+	}
+	if (s->window == 0) return paContinue;
+	uint64_t left = tp_ring_len(&s->play);
+	if (left < s->win_low) s->win_low = left;
+	if (++s->win_n >= s->window) {
+		if (s->win_low > s->slack) tp_discard_play(s, s->win_low - s->slack);
+		s->win_n = 0;
+		s->win_low = UINT64_MAX;
 	}
 	return paContinue;
 }

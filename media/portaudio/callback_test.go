@@ -254,6 +254,78 @@ func TestCallback(t *testing.T) {
 		}
 	})
 
+	// A frame stood queued beyond what each callback needed for a whole window: the callback
+	// drops it down to half a frame, once, and plays on from the newer audio.
+	t.Run("StandingTrim", func(t *testing.T) {
+		st := newTestState(t, f)
+		st.start()
+		st.play.write(framesOf(f, 1, paPlayPrebuf)) // frames 1, 2
+		next := int16(paPlayPrebuf + 1)
+		for i := range paTrimWindow {
+			out := play(st) // plays frame i+1, leaves one frame (more than f/2) queued
+			if !slices.Equal(out, frameOf(f, int16(i+1))) {
+				t.Fatalf("callback %d played %v, want frame %d", i, out, i+1)
+			}
+			st.play.write(frameOf(f, next))
+			next++
+		}
+		// The window's last callback left f queued (frame paTrimWindow+1) and dropped f-f/2 of it.
+		if got, want := atomic.LoadUint64(st.trimmed), uint64(f-f/2); got != want {
+			t.Fatalf("trimmed %d samples after a window standing at one frame, want %d", got, want)
+		}
+		w := int16(paTrimWindow + 1)
+		if out, want := play(st), append(frameOf(f/2, w), frameOf(f-f/2, w+1)[:f-f/2]...); !slices.Equal(out, want) {
+			t.Errorf("after the trim played %v, want the rest of frame %d then frame %d: %v", out, w, w+1, want)
+		}
+		// Now at half a frame: no more trimming, no underrun.
+		for range 2 * paTrimWindow {
+			st.play.write(frameOf(f, next))
+			next++
+			play(st)
+		}
+		if got := atomic.LoadUint64(st.trimmed); got != uint64(f-f/2) {
+			t.Errorf("trimmed %d samples in total, want still %d: half a frame is the slack kept", got, f-f/2)
+		}
+		if u := atomic.LoadUint64(st.underruns); u != 0 {
+			t.Errorf("got %d underruns, want 0", u)
+		}
+	})
+
+	// The queue ran down to nothing once in the window (a late Write): nothing stood, nothing
+	// is trimmed; an underrun starts the window again.
+	t.Run("NoStandingNoTrim", func(t *testing.T) {
+		st := newTestState(t, f)
+		st.start()
+		st.play.write(framesOf(f, 1, paPlayPrebuf))
+		for i := range paTrimWindow {
+			play(st)
+			if i == paTrimWindow/2 {
+				play(st) // the write for this round comes late: the queue empties
+				st.play.write(framesOf(f, 1, 2))
+				continue
+			}
+			st.play.write(frameOf(f, 1))
+		}
+		if got := atomic.LoadUint64(st.trimmed); got != 0 {
+			t.Errorf("trimmed %d samples from a queue that ran empty in the window, want 0", got)
+		}
+		st = newTestState(t, f)
+		st.start()
+		st.play.write(framesOf(f, 1, paPlayPrebuf))
+		for i := range paTrimWindow + paTrimWindow/2 {
+			play(st)
+			st.play.write(frameOf(f, 1))
+			if i == paTrimWindow/2 { // an underrun halfway through the first window
+				st.play.read(make([]int16, st.play.len()))
+				play(st)
+				st.play.write(framesOf(f, 1, paPlayPrebuf))
+			}
+		}
+		if got := atomic.LoadUint64(st.trimmed); got != 0 {
+			t.Errorf("trimmed %d samples within a window of an underrun, want 0", got)
+		}
+	})
+
 	t.Run("Duplex", func(t *testing.T) {
 		st := newTestState(t, f)
 		st.start()
@@ -277,6 +349,103 @@ func newTestPAStream(t *testing.T, rate, frame, devRate int) *paStream {
 	}
 	s.use(&cStream{st: newTestState(t, s.devFrame)}, nil)
 	return s
+}
+
+// TestReadTrimsStandingCapture: capture that stood a frame beyond what each Read took for a
+// whole window is cut to half a frame, once; the Reads after it find enough and return the
+// newest audio.
+func TestReadTrimsStandingCapture(t *testing.T) {
+	const frame = 160
+	s := newTestPAStream(t, 8000, frame, 8000)
+	cb := func(v int16) { s.st.callback(frameOf(frame, v), nil) }
+	cb(1) // one frame ahead of the Reads from the start
+	got := make([]int16, frame)
+	v := int16(2)
+	for i := range paTrimWindow {
+		cb(v)
+		v++
+		if err := s.Read(got); err != nil {
+			t.Fatal(err)
+		}
+		if i < paTrimWindow-1 && !slices.Equal(got, frameOf(frame, int16(i+1))) {
+			t.Fatalf("read %d got %v..., want frame %d", i, got[:4], i+1)
+		}
+	}
+	if got, want := s.inStanding.Load(), uint64(frame/2); got != want {
+		t.Fatalf("trimmed %d samples of capture after a window a frame ahead, want %d", got, want)
+	}
+	// The window's last Read took frame paTrimWindow, then half of frame paTrimWindow+1 was dropped.
+	cb(v)
+	if err := s.Read(got); err != nil {
+		t.Fatal(err)
+	}
+	w := int16(paTrimWindow + 1)
+	if want := append(frameOf(frame/2, w), frameOf(frame/2, w+1)...); !slices.Equal(got, want) {
+		t.Errorf("after the trim read %v...%v, want the second half of frame %d, then frame %d", got[:2], got[frame-2:], w, w+1)
+	}
+	for range 2 * paTrimWindow {
+		cb(v)
+		if err := s.Read(got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.inStanding.Load(); got != frame/2 {
+		t.Errorf("trimmed %d samples in total, want still %d", got, frame/2)
+	}
+	if m := s.inMissing.Load(); m != 0 {
+		t.Errorf("%d Reads found too little captured, want 0", m)
+	}
+}
+
+// TestReadDropsLateCapture: the first Read waits for half a frame more than it takes; a
+// callback that comes after its Read makes that Read short (silence), and when its audio comes
+// it is dropped, so every later Read returns the audio of its own time, as before the gap.
+func TestReadDropsLateCapture(t *testing.T) {
+	const frame = 160
+	s := newTestPAStream(t, 8000, frame, 8000)
+	got := make([]int16, frame)
+	read := func() []int16 {
+		t.Helper()
+		if err := s.Read(got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	cb := func(v int16) { s.st.callback(frameOf(frame, v), nil) }
+	cb(1)
+	if !slices.Equal(read(), frameOf(frame, 0)) {
+		t.Fatalf("the first Read with exactly one frame captured returned %v..., want silence until half a frame more is there", got[:4])
+	}
+	cb(2) // frames 1 and 2 queued: reading starts, a frame behind the callbacks
+	for v := int16(1); v <= 5; v++ {
+		if !slices.Equal(read(), frameOf(frame, v)) {
+			t.Fatalf("read %v..., want frame %d", got[:4], v)
+		}
+		cb(v + 2)
+	}
+	// Frames 6 and 7 are queued and read; frames 8 and 9 come late, after the Read for
+	// frame 8, which is short.
+	for v := int16(6); v <= 7; v++ {
+		if !slices.Equal(read(), frameOf(frame, v)) {
+			t.Fatalf("read %v..., want frame %d", got[:4], v)
+		}
+	}
+	if !slices.Equal(read(), frameOf(frame, 0)) {
+		t.Fatalf("read %v... with nothing captured, want silence", got[:4])
+	}
+	cb(8) // late
+	cb(9) // late
+	cb(10)
+	// The Read for frame 9 drops the late frame 8 and returns frame 9: on time again.
+	for v := int16(9); v <= 14; v++ {
+		if !slices.Equal(read(), frameOf(frame, v)) {
+			t.Fatalf("after the gap read %v..., want frame %d (the late frame 8 dropped)", got[:4], v)
+		}
+		cb(v + 2)
+	}
+	if m := s.inMissing.Load(); m != 1 {
+		t.Errorf("counted %d short Reads, want 1", m)
+	}
 }
 
 // Read and Write must not allocate and must make no cgo call: the media loop calls them every

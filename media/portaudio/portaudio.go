@@ -465,10 +465,17 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 
 // Limits of the ring buffers, in frames of 20 ms.
 const (
-	paRingFrames   = 32 // capacity: 640 ms
-	paMaxQueued    = 8  // more than this queued (160 ms) and the oldest audio is dropped...
-	paTrimTo       = 2  // ...down to this much
-	paPlayPrebuf   = 2  // playback waits for this much audio after an underrun
+	paRingFrames = 32 // capacity: 640 ms
+	paMaxQueued  = 8  // more than this queued (160 ms) and the oldest audio is dropped...
+	paTrimTo     = 2  // ...down to this much
+	paPlayPrebuf = 2  // playback waits for this much audio after an underrun
+	// A queue that never fell below half a frame over paTrimWindow frames (1 s) is cut to half
+	// a frame: playback in the callback (callback.h), capture in Read. Audio that stood in a
+	// ring for a whole second added its length to the delay (and to the echo path the canceller
+	// must model) and never guarded against an underrun. Such a queue forms at the start, when
+	// the device's first callbacks and the media loop's first frames meet, and slowly when the
+	// sound card's clock runs slower or faster than the computer's.
+	paTrimWindow   = 50
 	paStartTimeout = 5 * time.Second
 	paStallTimeout = 3 * time.Second // a loaded machine can starve the audio thread for 2 s
 )
@@ -499,6 +506,11 @@ type paStream struct {
 	inConv     []int16
 	inMissing  atomic.Uint64
 	inDropped  atomic.Uint64
+	inStanding atomic.Uint64 // samples of capture dropped to keep the queue short
+	inWinN     int           // Reads into the current standing-queue window
+	inWinLow   int           // least queued beyond what a Read took, in that window
+	inPrimed   bool          // reading: false until the first Read that found enough
+	inOwed     int           // samples short Reads went without, to drop when they come late
 	readFailed error
 
 	// Owned by Write.
@@ -682,14 +694,34 @@ func (s *paStream) Read(p []int16) error {
 	}
 	capture := &s.st.capture
 	queued := capture.len()
+	if s.inOwed > 0 && queued >= need+s.inOwed {
+		// The audio an earlier short Read went without came late: drop it, so that the
+		// microphone stays where it was against the speaker (the echo canceller keeps its
+		// model of the echo; a gap that moved everything later would make it find it anew).
+		capture.discard(s.inOwed)
+		queued -= s.inOwed
+		s.inOwed = 0
+	}
 	if queued > paMaxQueued*s.devFrame {
 		capture.discard(queued - paTrimTo*s.devFrame)
 		s.inDropped.Add(1)
-	} else if queued < need {
-		s.inMissing.Add(1)
+		queued = paTrimTo * s.devFrame
+		s.inOwed = 0
+	} else if queued < need || !s.inPrimed && queued < need+s.devFrame/2 {
+		// Short: a gap in the microphone audio, owed until the late audio comes (and then
+		// dropped) or the standing-queue window ends. At the start, reading begins only with
+		// half a frame more than a Read takes: the callbacks and the Reads run on different
+		// clocks, and a Read may come a little before a callback.
+		if s.inPrimed {
+			s.inMissing.Add(1)
+			s.inOwed = min(s.inOwed+need, paTrimTo*need)
+		}
+		s.inWinN = 0 // nothing was standing
 		clear(p)
 		return nil
 	}
+	s.inPrimed = true
+	s.trimStanding(capture, queued-need)
 	if s.inRes == nil {
 		capture.read(p)
 		return nil
@@ -699,6 +731,24 @@ func (s *paStream) Read(p []int16) error {
 	n := copy(p, conv)
 	clear(p[n:])
 	return nil
+}
+
+// trimStanding notes that excess samples were queued beyond what this Read takes and, at the end
+// of a window of paTrimWindow Reads, drops what stood beyond half a frame through all of it
+// (paTrimWindow).
+func (s *paStream) trimStanding(capture *ring, excess int) {
+	if s.inWinN == 0 || excess < s.inWinLow {
+		s.inWinLow = excess
+	}
+	if s.inWinN++; s.inWinN < paTrimWindow {
+		return
+	}
+	if slack := s.devFrame / 2; s.inWinLow > slack {
+		capture.discard(s.inWinLow - slack)
+		s.inStanding.Add(uint64(s.inWinLow - slack))
+	}
+	s.inWinN = 0
+	s.inOwed = 0 // a gap not made up within a window: the device's clock is the slower one
 }
 
 // Write queues one frame for the speaker. If the queue is full the frame is dropped.
@@ -749,11 +799,12 @@ func (s *paStream) Close() error {
 				err = perr
 			}
 		}
-		var callbacks, underruns, overflows uint64
+		var callbacks, underruns, overflows, playTrimmed uint64
 		for _, st := range s.states() {
 			callbacks += atomic.LoadUint64(st.callbacks)
 			underruns += atomic.LoadUint64(st.underruns)
 			overflows += atomic.LoadUint64(st.overflows)
+			playTrimmed += atomic.LoadUint64(st.trimmed)
 		}
 		// Ends when the Reads and Writes that started before closed was set return; they do not
 		// block. Later ones see closed and do not touch s.st, which stream.Close frees.
@@ -774,7 +825,9 @@ func (s *paStream) Close() error {
 		}
 		s.log.Debug("audio device closed", "device", s.name, "callbacks", callbacks,
 			"play_underruns", underruns, "capture_overflows", overflows,
-			"read_missing", s.inMissing.Load(), "read_trimmed", s.inDropped.Load(), "write_dropped", s.outDropped.Load())
+			"read_missing", s.inMissing.Load(), "read_trimmed", s.inDropped.Load(), "write_dropped", s.outDropped.Load(),
+			"play_trimmed_ms", playTrimmed*1000/uint64(s.devRate),
+			"capture_standing_trimmed_ms", s.inStanding.Load()*1000/uint64(s.devRate))
 	})
 	return s.closeErr
 }
