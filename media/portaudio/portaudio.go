@@ -459,7 +459,8 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 	}
 	ok = true
 	s.startWatching()
-	d.log.Debug("audio device open", "device", name, "rate", rate, "device_rate", devRate)
+	d.log.Debug("audio device open", "device", name, "rate", rate, "device_rate", devRate,
+		"alsa_jack_messages_hidden", quietedMessages()) // AudioDebugEnv shows them
 	return s, nil
 }
 
