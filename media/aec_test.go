@@ -52,14 +52,6 @@ func (s *leakyStream) Write(p []int16) error {
 
 func (s *leakyStream) Close() error { return nil }
 
-func power(p []int16) float64 {
-	var e float64
-	for _, v := range p {
-		e += float64(v) * float64(v)
-	}
-	return e / float64(max(len(p), 1))
-}
-
 // TestEchoCancellation plays noise-like far-end audio into a room that leaks it back into the
 // microphone 35 ms later at -6 dB; after convergence the processed microphone carries at least
 // 15 dB less of it (ERLE), with and without the noise suppressor.
@@ -83,7 +75,7 @@ func TestEchoCancellation(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			rng := rand.New(rand.NewPCG(7, 7))
+			farEnd := audiotest.NewFarEnd(7)
 			far := make([]int16, frame)
 			mic := make([]int16, frame)
 			var inE, outE float64
@@ -93,20 +85,14 @@ func TestEchoCancellation(t *testing.T) {
 					t.Fatal(err)
 				}
 				if f >= frames-3*50 { // the last 3 s
-					outE += power(mic)
+					outE += audiotest.Power(mic)
 				}
-				// Far end: noise shaped a little (speech-like spectral tilt), about -16 dBFS.
-				prev := 0.0
-				for i := range far {
-					v := rng.NormFloat64()*5000 + 0.6*prev
-					prev = v
-					far[i] = int16(max(-32768, min(32767, v)))
-				}
+				farEnd.Fill(far)
 				if err := st.Write(far); err != nil {
 					t.Fatal(err)
 				}
 				if f >= frames-3*50 {
-					inE += power(far) * room.gain * room.gain
+					inE += audiotest.Power(far) * room.gain * room.gain
 				}
 			}
 			erle := 10 * math.Log10(inE/max(outE, 1e-9))

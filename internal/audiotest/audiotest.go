@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/cmplx"
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -256,4 +257,32 @@ func MeasureTone(samples []int16, rate int, freqHz float64, window time.Duration
 	}
 	sort.Float64s(snrs)
 	return ToneQuality{MedianSNR: snrs[len(snrs)/2], Clean: float64(clean) / float64(len(snrs)), Windows: len(snrs)}
+}
+
+// FarEnd makes far-end audio for echo tests: Gaussian noise with a speech-like spectral tilt
+// (each sample leans on the one before), about -16 dBFS, the same from the same seed.
+type FarEnd struct {
+	rng  *rand.Rand
+	prev float64
+}
+
+// NewFarEnd returns a FarEnd seeded with seed.
+func NewFarEnd(seed uint64) *FarEnd { return &FarEnd{rng: rand.New(rand.NewPCG(seed, seed))} }
+
+// Fill writes the next len(p) samples into p.
+func (f *FarEnd) Fill(p []int16) {
+	for i := range p {
+		v := f.rng.NormFloat64()*5000 + 0.6*f.prev
+		f.prev = v
+		p[i] = int16(max(-32768, min(32767, v)))
+	}
+}
+
+// Power returns the mean square of p (0 for no samples).
+func Power(p []int16) float64 {
+	var e float64
+	for _, v := range p {
+		e += float64(v) * float64(v)
+	}
+	return e / float64(max(len(p), 1))
 }

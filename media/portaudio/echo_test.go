@@ -5,11 +5,11 @@ package portaudio
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"trayphone/internal/audiotest"
 	"trayphone/media"
 )
 
@@ -65,30 +65,24 @@ func echoRun(t *testing.T, opts media.ProcessingOptions) (erle float64, stalled 
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rng := rand.New(rand.NewPCG(3, 3))
+	farEnd := audiotest.NewFarEnd(3)
 	far, mic := make([]int16, frame), make([]int16, frame)
 	var farE, micE float64
 	const frames, measured = 8 * 50, 3 * 50
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	prev := 0.0
 	for f := range frames {
 		<-tick.C
 		if err := st.Read(mic); err != nil {
 			t.Fatal(err)
 		}
-		// Far end: noise with a speech-like tilt, about -16 dBFS.
-		for i := range far {
-			v := rng.NormFloat64()*5000 + 0.6*prev
-			prev = v
-			far[i] = int16(max(-32768, min(32767, v)))
-		}
+		farEnd.Fill(far)
 		if err := st.Write(far); err != nil {
 			t.Fatal(err)
 		}
 		if f >= frames-measured {
-			farE += framePower(far)
-			micE += framePower(mic)
+			farE += audiotest.Power(far)
+			micE += audiotest.Power(mic)
 		}
 	}
 	var underruns uint64
@@ -113,12 +107,4 @@ func (o openedDevice) Open(rate, frame int) (media.Stream, error) {
 		*o.got = s.(*paStream)
 	}
 	return s, err
-}
-
-func framePower(p []int16) float64 {
-	var e float64
-	for _, v := range p {
-		e += float64(v) * float64(v)
-	}
-	return e / float64(len(p))
 }
