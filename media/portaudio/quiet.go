@@ -13,10 +13,6 @@ import (
 	"sync"
 )
 
-// AudioDebugEnv, set to 1, keeps ALSA's and JACK's own messages on stderr (to see why a device
-// does not open); otherwise they are silenced before PortAudio is first initialized.
-const AudioDebugEnv = "TRAYPHONE_AUDIO_DEBUG"
-
 var quietOnce sync.Once
 
 // quietAudioLibs silences ALSA and JACK, once per process, unless AudioDebugEnv asks not to.

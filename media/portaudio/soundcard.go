@@ -6,6 +6,10 @@ import (
 	"trayphone/media"
 )
 
+// AudioDebugEnv, set to 1, keeps ALSA's and JACK's own messages on stderr (to see why a device
+// does not open); otherwise they are silenced before PortAudio is first initialized.
+const AudioDebugEnv = "TRAYPHONE_AUDIO_DEBUG"
+
 // SoundCard is the media.SoundCard that makes PortAudio Devices: main registers it with
 // media.UseSoundCard, and the "default" and "portaudio:NAME" device specs then open sound cards.
 type SoundCard struct{}
