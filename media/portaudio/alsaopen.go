@@ -104,8 +104,8 @@ type cStream struct {
 	once sync.Once
 }
 
-// openStream opens a mono 16-bit stream of frames of frames samples on the given sides (nil:
-// not used), with a fresh C state.
+// openStream opens a mono 16-bit stream on the given sides (nil: not used), with a fresh C state
+// whose rings count in frames of frames samples; PortAudio calls back every frames/paCallbackDiv.
 func openStream(in, out *streamSide, rate, frames int) (*cStream, error) {
 	var args [2]struct {
 		use     C.int
@@ -149,7 +149,7 @@ func openStream(in, out *streamSide, rate, frames int) (*cStream, error) {
 	var p unsafe.Pointer
 	code := C.tp_open(&p, args[0].use, args[0].pcm, args[0].index, args[0].latency,
 		args[1].use, args[1].pcm, args[1].index, args[1].latency,
-		C.double(rate), C.ulong(frames), st.c)
+		C.double(rate), C.ulong(frames/paCallbackDiv), st.c)
 	if code != C.paNoError {
 		st.free()
 		return nil, paErr(code)

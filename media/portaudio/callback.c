@@ -94,7 +94,6 @@ static void tp_discard_play(tp_pa *s, uint64_t n) {
 int tp_callback(const void *input, void *output, unsigned long frames,
 		const PaStreamCallbackTimeInfo *timeInfo, PaStreamCallbackFlags flags, void *user) {
 	(void)timeInfo;
-	(void)flags;
 	tp_pa *s = user;
 	const int16_t *in = input;
 	int16_t *out = output;
@@ -105,6 +104,7 @@ int tp_callback(const void *input, void *output, unsigned long frames,
 	int64_t since = tp_mono() - s->base;
 	__atomic_store_n(&s->last, since > 0 ? since : 1, __ATOMIC_RELEASE);
 	tp_count(&s->callbacks);
+	if (flags & (paInputUnderflow | paInputOverflow | paOutputUnderflow | paOutputOverflow)) tp_count(&s->xruns);
 	if (in != NULL && tp_ring_write(&s->capture, in, frames) < frames) tp_count(&s->overflows);
 	if (out == NULL) return paContinue;
 	uint64_t queued = tp_ring_len(&s->play);

@@ -24,15 +24,17 @@ type cState struct {
 	overflows     *uint64
 	underruns     *uint64
 	trimmed       *uint64 // samples of playback the callback dropped to keep the queue short
+	xruns         *uint64 // callbacks flagged with a host over- or underflow
 	last          *int64  // ns from the start to the latest callback, 0 before the first
 }
 
 // newCState returns a state for frames of devFrame samples whose rings hold at least ring
 // samples each, with the playback limits of paPlayPrebuf, paMaxQueued and paTrimTo frames and
-// a standing queue trimmed to half a frame every paTrimWindow callbacks.
+// a standing queue trimmed to half a frame every paTrimWindow frames (of paCallbackDiv callbacks
+// each).
 func newCState(devFrame, ring int) (*cState, error) {
 	c := C.tp_pa_new(C.uint64_t(ring), C.uint64_t(paPlayPrebuf*devFrame), C.uint64_t(paMaxQueued*devFrame),
-		C.uint64_t(paTrimTo*devFrame), C.uint64_t(paTrimWindow), C.uint64_t(devFrame/2))
+		C.uint64_t(paTrimTo*devFrame), C.uint64_t(paTrimWindow*paCallbackDiv), C.uint64_t(devFrame/2))
 	if c == nil {
 		return nil, errors.New("no memory for the audio buffers")
 	}
@@ -44,6 +46,7 @@ func newCState(devFrame, ring int) (*cState, error) {
 		overflows: (*uint64)(unsafe.Pointer(&c.overflows)),
 		underruns: (*uint64)(unsafe.Pointer(&c.underruns)),
 		trimmed:   (*uint64)(unsafe.Pointer(&c.trimmed)),
+		xruns:     (*uint64)(unsafe.Pointer(&c.xruns)),
 		last:      (*int64)(unsafe.Pointer(&c.last)),
 	}, nil
 }

@@ -36,6 +36,8 @@ typedef struct {
 	uint64_t overflows; // callbacks whose capture did not all fit in the ring
 	uint64_t underruns; // callbacks that ran out of audio to play
 	uint64_t primed;    // playback had prebuf queued and has not run out since; the callback's own
+	uint64_t xruns;     // callbacks PortAudio flagged with a host over- or underflow (audio lost
+	                    // or inserted below us: the echo path moved)
 
 	// Published by tp_pa_start (base first, then live with release order); until live is 1 the
 	// callback plays silence and counts nothing.

@@ -111,6 +111,9 @@ func TestRing(t *testing.T) {
 // capture and playback, call by call. Frames are 4 samples; the rings hold paRingFrames frames.
 func TestCallback(t *testing.T) {
 	const f = 4
+	// The standing-queue window in callbacks: these tests call back a whole frame at a time,
+	// but the window counts PortAudio's callbacks, paCallbackDiv per frame.
+	const window = paTrimWindow * paCallbackDiv
 	silence := make([]int16, f)
 	// play runs one output-only callback and returns what it played.
 	play := func(st *cState) []int16 {
@@ -261,7 +264,7 @@ func TestCallback(t *testing.T) {
 		st.start()
 		st.play.write(framesOf(f, 1, paPlayPrebuf)) // frames 1, 2
 		next := int16(paPlayPrebuf + 1)
-		for i := range paTrimWindow {
+		for i := range window {
 			out := play(st) // plays frame i+1, leaves one frame (more than f/2) queued
 			if !slices.Equal(out, frameOf(f, int16(i+1))) {
 				t.Fatalf("callback %d played %v, want frame %d", i, out, i+1)
@@ -269,16 +272,16 @@ func TestCallback(t *testing.T) {
 			st.play.write(frameOf(f, next))
 			next++
 		}
-		// The window's last callback left f queued (frame paTrimWindow+1) and dropped f-f/2 of it.
+		// The window's last callback left f queued (frame window+1) and dropped f-f/2 of it.
 		if got, want := atomic.LoadUint64(st.trimmed), uint64(f-f/2); got != want {
 			t.Fatalf("trimmed %d samples after a window standing at one frame, want %d", got, want)
 		}
-		w := int16(paTrimWindow + 1)
+		w := int16(window + 1)
 		if out, want := play(st), append(frameOf(f/2, w), frameOf(f-f/2, w+1)[:f-f/2]...); !slices.Equal(out, want) {
 			t.Errorf("after the trim played %v, want the rest of frame %d then frame %d: %v", out, w, w+1, want)
 		}
 		// Now at half a frame: no more trimming, no underrun.
-		for range 2 * paTrimWindow {
+		for range 2 * window {
 			st.play.write(frameOf(f, next))
 			next++
 			play(st)
@@ -297,9 +300,9 @@ func TestCallback(t *testing.T) {
 		st := newTestState(t, f)
 		st.start()
 		st.play.write(framesOf(f, 1, paPlayPrebuf))
-		for i := range paTrimWindow {
+		for i := range window {
 			play(st)
-			if i == paTrimWindow/2 {
+			if i == window/2 {
 				play(st) // the write for this round comes late: the queue empties
 				st.play.write(framesOf(f, 1, 2))
 				continue
@@ -312,10 +315,10 @@ func TestCallback(t *testing.T) {
 		st = newTestState(t, f)
 		st.start()
 		st.play.write(framesOf(f, 1, paPlayPrebuf))
-		for i := range paTrimWindow + paTrimWindow/2 {
+		for i := range window + window/2 {
 			play(st)
 			st.play.write(frameOf(f, 1))
-			if i == paTrimWindow/2 { // an underrun halfway through the first window
+			if i == window/2 { // an underrun halfway through the first window
 				st.play.read(make([]int16, st.play.len()))
 				play(st)
 				st.play.write(framesOf(f, 1, paPlayPrebuf))

@@ -476,7 +476,15 @@ const (
 	// must model) and never guarded against an underrun. Such a queue forms at the start, when
 	// the device's first callbacks and the media loop's first frames meet, and slowly when the
 	// sound card's clock runs slower or faster than the computer's.
-	paTrimWindow   = 50
+	paTrimWindow = 50
+	// PortAudio calls back paCallbackDiv times a frame. Its ALSA host buffers two periods each
+	// way, so through the pulse plugin 10 ms periods take ~50 ms off the round trip (loopback
+	// on the PipeWire null sink 87-97 ms against 137-143 ms) for about 1 % of a core more; but
+	// with them the echo canceller lost the echo in 2-3 of 10 runs of the PipeWire echo test
+	// (ERLE 5-6 dB, mostly with no counter showing why) against one of 21 with 20 ms periods,
+	// in a run where the machine stalled the audio.
+	// Left at 1 until that is understood.
+	paCallbackDiv  = 1
 	paStartTimeout = 5 * time.Second
 	paStallTimeout = 3 * time.Second // a loaded machine can starve the audio thread for 2 s
 )
@@ -708,7 +716,7 @@ func (s *paStream) Read(p []int16) error {
 		s.inDropped.Add(1)
 		queued = paTrimTo * s.devFrame
 		s.inOwed = 0
-	} else if queued < need || !s.inPrimed && queued < need+s.devFrame/2 {
+	} else if queued < need || !s.inPrimed && queued < need+s.captureSlack() {
 		// Short: a gap in the microphone audio, owed until the late audio comes (and then
 		// dropped) or the standing-queue window ends. At the start, reading begins only with
 		// half a frame more than a Read takes: the callbacks and the Reads run on different
@@ -744,7 +752,7 @@ func (s *paStream) trimStanding(capture *ring, excess int) {
 	if s.inWinN++; s.inWinN < paTrimWindow {
 		return
 	}
-	if slack := s.devFrame / 2; s.inWinLow > slack {
+	if slack := s.captureSlack(); s.inWinLow > slack {
 		capture.discard(s.inWinLow - slack)
 		s.inStanding.Add(uint64(s.inWinLow - slack))
 	}
@@ -800,8 +808,9 @@ func (s *paStream) Close() error {
 				err = perr
 			}
 		}
-		var callbacks, underruns, overflows, playTrimmed uint64
+		var callbacks, underruns, overflows, playTrimmed, xruns uint64
 		for _, st := range s.states() {
+			xruns += atomic.LoadUint64(st.xruns)
 			callbacks += atomic.LoadUint64(st.callbacks)
 			underruns += atomic.LoadUint64(st.underruns)
 			overflows += atomic.LoadUint64(st.overflows)
@@ -825,10 +834,14 @@ func (s *paStream) Close() error {
 			s.closeErr = fmt.Errorf("close audio device %q: %w", s.name, err)
 		}
 		s.log.Debug("audio device closed", "device", s.name, "callbacks", callbacks,
-			"play_underruns", underruns, "capture_overflows", overflows,
+			"play_underruns", underruns, "capture_overflows", overflows, "host_xruns", xruns,
 			"read_missing", s.inMissing.Load(), "read_trimmed", s.inDropped.Load(), "write_dropped", s.outDropped.Load(),
 			"play_trimmed_ms", playTrimmed*1000/uint64(s.devRate),
 			"capture_standing_trimmed_ms", s.inStanding.Load()*1000/uint64(s.devRate))
 	})
 	return s.closeErr
 }
+
+// captureSlack is how much more than a Read takes the capture ring keeps queued: the margin for
+// a callback that comes a little after the Read.
+func (s *paStream) captureSlack() int { return s.devFrame / 2 }
