@@ -62,13 +62,24 @@ func (p *processed) Open(rate, frameSamples int) (Stream, error) {
 		dsp.close()
 		return nil, err
 	}
-	return &processedStream{in: in, dsp: dsp, ref: make([]int16, frameSamples), scratch: make([]int16, frameSamples)}, nil
+	gaps, _ := in.(GapCounter)
+	return &processedStream{in: in, gaps: gaps, dsp: dsp, ref: make([]int16, frameSamples),
+		scratch: make([]int16, frameSamples)}, nil
+}
+
+// GapCounter is a Stream that counts the Reads it could fill only with silence because the
+// device's audio had not come (a sound card's callback running late). Processing must not treat
+// such a frame as the microphone: the echo canceller would subtract its estimate of the echo
+// from nothing and send that to the far end (20 ms of the far end's own voice).
+type GapCounter interface {
+	ReadGaps() uint64
 }
 
 // processedStream is a Stream whose captured frames go through a speexDSP. Read and Write
 // allocate nothing.
 type processedStream struct {
-	in Stream
+	in   Stream
+	gaps GapCounter // in, if it counts gaps; else nil
 
 	mu      sync.Mutex // guards the fields below: Read and Write may come from different goroutines
 	dsp     *speexDSP
@@ -77,13 +88,22 @@ type processedStream struct {
 }
 
 func (s *processedStream) Read(p []int16) error {
+	var gaps uint64
+	if s.gaps != nil {
+		gaps = s.gaps.ReadGaps()
+	}
 	err := s.in.Read(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dsp == nil || len(p) != len(s.ref) {
 		return err
 	}
+	// A gap is processed all the same, so that the canceller's far-end history stays in step
+	// with the speaker, but what it makes of it is not the microphone: silence goes out.
 	s.dsp.process(p, s.ref, s.scratch)
+	if s.gaps != nil && s.gaps.ReadGaps() != gaps {
+		clear(p)
+	}
 	return err
 }
 

@@ -243,3 +243,91 @@ func BenchmarkProcessing(b *testing.B) {
 		})
 	}
 }
+
+// gappyRoom is a leakyRoom whose microphone has a gap at Read number gapAt: the Read returns
+// silence (the room's audio of that moment is lost, the timeline goes on) and, when counts is
+// set, says so as a GapCounter.
+type gappyRoom struct {
+	*leakyRoom
+	gapAt  int
+	counts bool
+}
+
+func (r gappyRoom) Open(rate, frame int) (Stream, error) {
+	s, err := r.leakyRoom.Open(rate, frame)
+	if err != nil {
+		return nil, err
+	}
+	g := &gappyStream{Stream: s, gapAt: r.gapAt}
+	if r.counts {
+		return countingGaps{g}, nil
+	}
+	return g, nil
+}
+
+type gappyStream struct {
+	Stream
+	gapAt, reads int
+	gaps         uint64
+}
+
+func (g *gappyStream) Read(p []int16) error {
+	err := g.Stream.Read(p)
+	if g.reads == g.gapAt {
+		clear(p)
+		g.gaps++
+	}
+	g.reads++
+	return err
+}
+
+type countingGaps struct{ *gappyStream }
+
+func (c countingGaps) ReadGaps() uint64 { return c.gaps }
+
+// TestProcessingSilencesGaps: a frame the microphone could not fill (a GapCounter says so) goes
+// out as silence, not as the canceller's echo estimate subtracted from nothing; and the
+// canceller keeps the echo after it.
+func TestProcessingSilencesGaps(t *testing.T) {
+	t.Parallel()
+	const rate, frame, gapAt = 8000, 160, 250
+	for _, counts := range []bool{false, true} {
+		room := &leakyRoom{delay: 140 * rate / 1000, gain: 1, near: func(int) int16 { return 0 }}
+		st, err := WithProcessing(gappyRoom{room, gapAt, counts}, DefaultProcessing).Open(rate, frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		farEnd := audiotest.NewFarEnd(5)
+		far, mic := make([]int16, frame), make([]int16, frame)
+		var gapPower, farE, micE float64
+		for f := range 400 {
+			if err := st.Read(mic); err != nil {
+				t.Fatal(err)
+			}
+			farEnd.Fill(far)
+			if err := st.Write(far); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case f == gapAt:
+				gapPower = audiotest.Power(mic)
+			case f >= 400-100: // the last 2 s
+				farE += audiotest.Power(far)
+				micE += audiotest.Power(mic)
+			}
+		}
+		st.Close()
+		gapDB := 10 * math.Log10(max(gapPower, 1e-9)/(farE/100))
+		erle := 10 * math.Log10(farE/max(micE, 1e-9))
+		t.Logf("gap reported %v: gap frame at %.1f dB of the far end, ERLE after %.1f dB", counts, gapDB, erle)
+		if counts && gapPower != 0 {
+			t.Errorf("reported gap: processed frame has power %.0f (%.1f dB of the far end), want silence", gapPower, gapDB)
+		}
+		if !counts && gapDB < -40 {
+			t.Errorf("unreported gap at %.1f dB of the far end: the test no longer shows what it guards against", gapDB)
+		}
+		if erle < 15 {
+			t.Errorf("ERLE %.1f dB after the gap, want >= 15", erle)
+		}
+	}
+}

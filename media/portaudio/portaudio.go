@@ -516,6 +516,7 @@ type paStream struct {
 	inMissing  atomic.Uint64
 	inDropped  atomic.Uint64
 	inStanding atomic.Uint64 // samples of capture dropped to keep the queue short
+	inGaps     atomic.Uint64 // Reads filled with silence for want of audio, also before priming
 	inWinN     int           // Reads into the current standing-queue window
 	inWinLow   int           // least queued beyond what a Read took, in that window
 	inPrimed   bool          // reading: false until the first Read that found enough
@@ -725,6 +726,7 @@ func (s *paStream) Read(p []int16) error {
 			s.inMissing.Add(1)
 			s.inOwed = min(s.inOwed+need, paTrimTo*need)
 		}
+		s.inGaps.Add(1)
 		s.inWinN = 0 // nothing was standing
 		clear(p)
 		return nil
@@ -741,6 +743,12 @@ func (s *paStream) Read(p []int16) error {
 	clear(p[n:])
 	return nil
 }
+
+var _ media.GapCounter = (*paStream)(nil)
+
+// ReadGaps returns how many Reads were filled with silence because the device's audio had not
+// come (media.GapCounter).
+func (s *paStream) ReadGaps() uint64 { return s.inGaps.Load() }
 
 // trimStanding notes that excess samples were queued beyond what this Read takes and, at the end
 // of a window of paTrimWindow Reads, drops what stood beyond half a frame through all of it
