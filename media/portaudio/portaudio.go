@@ -520,7 +520,6 @@ type paStream struct {
 	inWinN     int           // Reads into the current standing-queue window
 	inWinLow   int           // least queued beyond what a Read took, in that window
 	inPrimed   bool          // reading: false until the first Read that found enough
-	inOwed     int           // samples short Reads went without, to drop when they come late
 	readFailed error
 
 	// Owned by Write.
@@ -704,27 +703,20 @@ func (s *paStream) Read(p []int16) error {
 	}
 	capture := &s.st.capture
 	queued := capture.len()
-	if s.inOwed > 0 && queued >= need+s.inOwed {
-		// The audio an earlier short Read went without came late: drop it, so that the
-		// microphone stays where it was against the speaker (the echo canceller keeps its
-		// model of the echo; a gap that moved everything later would make it find it anew).
-		capture.discard(s.inOwed)
-		queued -= s.inOwed
-		s.inOwed = 0
-	}
 	if queued > paMaxQueued*s.devFrame {
 		capture.discard(queued - paTrimTo*s.devFrame)
 		s.inDropped.Add(1)
 		queued = paTrimTo * s.devFrame
-		s.inOwed = 0
 	} else if queued < need || !s.inPrimed && queued < need+s.captureSlack() {
-		// Short: a gap in the microphone audio, owed until the late audio comes (and then
-		// dropped) or the standing-queue window ends. At the start, reading begins only with
-		// half a frame more than a Read takes: the callbacks and the Reads run on different
-		// clocks, and a Read may come a little before a callback.
+		// Short: a gap in the microphone audio. The audio that was late is kept when it comes
+		// (none is lost), so the queue then holds a frame more: the margin grows until the
+		// callbacks' rhythm (a loaded machine delivers them in pairs) no longer leaves a Read
+		// short, and the standing-queue trim takes back only margin that was never needed.
+		// Dropping the late audio instead, to keep the microphone in step with the speaker,
+		// took that margin away again: a gap every 150 ms on a loaded machine. At the start,
+		// reading begins only with half a frame more than a Read takes.
 		if s.inPrimed {
 			s.inMissing.Add(1)
-			s.inOwed = min(s.inOwed+need, paTrimTo*need)
 		}
 		s.inGaps.Add(1)
 		s.inWinN = 0 // nothing was standing
@@ -765,7 +757,6 @@ func (s *paStream) trimStanding(capture *ring, excess int) {
 		s.inStanding.Add(uint64(s.inWinLow - slack))
 	}
 	s.inWinN = 0
-	s.inOwed = 0 // a gap not made up within a window: the device's clock is the slower one
 }
 
 // Write queues one frame for the speaker. If the queue is full the frame is dropped.
