@@ -482,9 +482,9 @@ const (
 	// on the PipeWire null sink 87-97 ms against 137-143 ms) for about 1 % of a core more; but
 	// with them the echo canceller lost the echo in 2-3 of 10 runs of the PipeWire echo test
 	// (ERLE 5-6 dB, mostly with no counter showing why) against one of 21 with 20 ms periods,
-	// in a run where the machine stalled the audio; measured while late capture was still
-	// dropped after a short Read (see Read), which may have been part of it. Left at 1 until
-	// measured again.
+	// in a run where the machine stalled the audio; measured again with late capture kept
+	// (see Read): still 2 of 10, one with no counter showing anything. Left at 1 until the
+	// cause is known.
 	paCallbackDiv  = 1
 	paStartTimeout = 5 * time.Second
 	paStallTimeout = 3 * time.Second // a loaded machine can starve the audio thread for 2 s
