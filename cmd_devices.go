@@ -28,7 +28,7 @@ type deviceJSON struct {
 
 // noDevices explains an empty list.
 const noDevices = "no audio devices found: no sound card, and no PipeWire or PulseAudio server answered " +
-	"(set TRAYPHONE_AUDIO_DEBUG=1 to see what ALSA and JACK say)"
+	"(set " + portaudio.AudioDebugEnv + "=1 to see what ALSA and JACK say)"
 
 // runDevices lists the audio devices: "trayphone devices [--json]".
 func runDevices(args []string, stdout, stderr io.Writer) int {
