@@ -104,9 +104,6 @@ type jitterBuffer struct {
 	origin      time.Time
 
 	adapt adaptState
-	// silent, if set, tells whether a payload is silence; the buffer prefers to drop or stretch
-	// silent frames when it adapts its delay.
-	silent func(payload []byte) bool
 }
 
 // newJitterBuffer returns a buffer for frames of step timestamp units at clockRate, played delay
@@ -226,10 +223,6 @@ func (jb *jitterBuffer) clear() {
 func (jb *jitterBuffer) pop() ([]byte, popResult) {
 	if !jb.anchored {
 		return nil, popIdle
-	}
-	if jb.adapt.pending != 0 && jb.adapt.apply() {
-		// A stretch: this tick plays a concealed frame and the timeline waits one frame.
-		return nil, popMissing
 	}
 	for jb.queued > 0 {
 		slot := jb.head()

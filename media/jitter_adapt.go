@@ -14,15 +14,16 @@ import "time"
 //
 // The buffer's delay is then D = pLo - (earliest transit in the window): how long the packets that
 // came fastest wait. The target is the spread plus a small guard, bounded to
-// [minPlayoutDelay, maxPlayoutDelay]. The buffer grows by one frame (a stretch: one concealed
-// frame, the timeline waits) when the latest packet of the window came with less than the guard to
-// spare, or a packet was late; it shrinks by one frame (the frame due is dropped) when, one frame
-// shorter, it would still be at or above the target. Both prefer a silent frame when the codec can
-// tell (jitterBuffer.silent), within a little patience.
+// [minPlayoutDelay, maxPlayoutDelay]. The buffer asks to grow when the latest packet of the
+// window came with less than the guard to spare, or a packet was late; it asks to shrink when, one
+// frame shorter, it would still be at or above the target. It never drops or repeats a frame to do
+// so: the playout stage (playout.go) stretches or compresses the decoded signal by pitch periods,
+// waiting up to a patience for a quiet or steady moment unless a packet was late, and reports how
+// far it moved the timeline (adjusted).
 //
 // A sender whose clock runs 0.1% fast makes transit times fall by 1 ms a second: the earliest
-// transit falls, D grows past target+frame and one frame is dropped every 20 s. One running slow
-// makes transit times rise until the guard is used up and one frame is stretched every 20 s. The
+// transit falls, D grows past target+frame and 20 ms are taken out every 20 s. One running slow
+// makes transit times rise until the guard is used up and 20 ms are put in every 20 s. The
 // delay stays within one frame of its target either way (TestJitterBufferClockDrift).
 
 const (
@@ -32,7 +33,8 @@ const (
 	adaptBlocks = 16
 	// adaptShrinkBlocks is how many finished blocks must be seen before the buffer shrinks.
 	adaptShrinkBlocks = 2
-	// shrinkPatience and growPatience are how many ticks an adjustment waits for a silent frame.
+	// shrinkPatience and growPatience are how many ticks an adjustment may wait for a quiet or
+	// steady moment.
 	shrinkPatience = 50
 	growPatience   = 10
 )
@@ -193,34 +195,32 @@ func (a *adaptState) decide(late bool) {
 	}
 }
 
-// apply runs the pending adjustment at a playout tick when it is time: now, or on a silent frame.
-// It reports whether this tick is a stretch (a concealed frame, the timeline does not advance).
-func (a *adaptState) apply() bool {
-	jb := a.jb
-	head := jb.dueHead()
-	ready := a.patience <= 0 || jb.silent == nil ||
-		(head == nil && a.pending > 0) || (head != nil && jb.silent(head.payload))
-	if !ready {
-		a.patience--
-		return false
+// adjustment returns the pending change of the playout delay (+1 grow, -1 shrink, 0 none) and
+// whether it is due now: a late packet makes a growth urgent; otherwise the playout stage may
+// wait a little for a quiet or steady moment (waitAdjust) before it acts.
+func (jb *jitterBuffer) adjustment() (dir int, due bool) {
+	a := &jb.adapt
+	return a.pending, a.patience <= 0
+}
+
+// waitAdjust records that the playout stage let one tick pass without acting on the adjustment.
+func (jb *jitterBuffer) waitAdjust() {
+	if jb.adapt.patience > 0 {
+		jb.adapt.patience--
 	}
-	step := int32(jb.step)
-	if a.pending > 0 {
-		a.pending = 0
-		a.shift(step)
-		a.stretched++
-		return true
-	}
+}
+
+// adjusted records that the playout stage changed the delay by d timestamp units (positive: it
+// grew) and ends the pending adjustment; the next packet decides whether more is needed.
+func (jb *jitterBuffer) adjusted(d int32) {
+	a := &jb.adapt
 	a.pending = 0
-	if head != nil {
-		head.state = slotPlayed
-		jb.queued--
-		jb.nextSeq = head.seq + 1
+	a.shift(d)
+	if d > 0 {
+		a.stretched++
+	} else if d < 0 {
+		a.shrunk++
 	}
-	jb.playTS += jb.step
-	a.shift(-step)
-	a.shrunk++
-	return false
 }
 
 // shift moves the playout offset by d timestamp units (the timeline moved by -d).
@@ -265,31 +265,4 @@ func (jb *jitterBuffer) delayMS() float64 {
 		return jb.targetMS()
 	}
 	return float64(jb.adapt.pLo-lo) * 1000 / float64(jb.clockRate)
-}
-
-// silenceLevel is the peak below which a G.711 frame counts as silence for the jitter buffer's
-// adjustments (about -44 dBFS).
-const silenceLevel = 200
-
-// silenceDetector returns the payload silence test the jitter buffer uses to place its drift
-// adjustments for the codec named name, or nil when it has none (the buffer then adjusts at
-// once). The session sets jitterBuffer.silent from it.
-func silenceDetector(name string) func(payload []byte) bool {
-	var table *[256]int16
-	switch name {
-	case PCMU.Name:
-		table = &ulawTable
-	case PCMA.Name:
-		table = &alawTable
-	default:
-		return nil
-	}
-	return func(payload []byte) bool {
-		for _, b := range payload {
-			if v := table[b]; v > silenceLevel || v < -silenceLevel {
-				return false
-			}
-		}
-		return true
-	}
 }

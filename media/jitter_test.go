@@ -219,7 +219,7 @@ func TestJitterBuffer(t *testing.T) {
 			jb := newJitterBuffer(8000, 160, 60*time.Millisecond)
 			for i, st := range tt.steps {
 				if st.pop {
-					payload, res := jb.pop()
+					payload, res := simPop(jb)
 					got := jbMissing
 					switch res {
 					case popIdle:

@@ -6,9 +6,6 @@ import (
 	"github.com/pion/rtp"
 )
 
-// concealFrames is over how many frames a missing frame's replacement fades to silence.
-const concealFrames = 3
-
 // sender is the state of the send goroutine: the pacing, the outgoing RTP stream, and the playout
 // side of the jitter buffer (decode and conceal). Only sendLoop touches it after Start.
 type sender struct {
@@ -23,10 +20,11 @@ type sender struct {
 
 	pcm     []int16 // the captured frame
 	out     []int16 // the played frame; cap leaves room for any decodable payload
-	last    []int16 // the last frame decoded, for concealment
-	conceal int     // frames concealed since the last good one
 	payload []byte  // the payload popped from the jitter buffer
-	buf     []byte  // the packet being built
+	// po is the playout stage: decoded audio on its way to the speaker, where the delay changes
+	// and losses are concealed.
+	po  playout
+	buf []byte // the packet being built
 
 	// dtmf sends queued digits as RFC 4733 events in place of audio.
 	dtmf dtmfSender
@@ -98,13 +96,13 @@ func (sn *sender) init(s *Session, vadOn bool) {
 		marker:  true, // RFC 3551 §4.1: the first packet starts a talkspurt
 		pcm:     make([]int16, n),
 		out:     make([]int16, n, n+2*maxRTPPayload),
-		last:    make([]int16, n),
 		payload: make([]byte, 0, maxRTPPayload),
 		buf:     make([]byte, 0, 12+max(maxRTPPayload, 4*n)),
 		next:    make([]byte, 0, maxRTPPayload),
 		dtmf:    newDTMFSender(s.codec.TimestampStep()),
 		limit:   rateLimiter{every: 10 * time.Second},
 	}
+	sn.po.init(s.codec.SampleRate, s.codec.ClockRate)
 	sn.silencer, _ = sn.enc.(silencer)
 	sn.concealer, _ = sn.dec.(concealer)
 	if !vadOn {
@@ -239,9 +237,7 @@ func (sn *sender) tick(tick, skipped int64) {
 			_ = s.stream.Read(sn.pcm)
 		}
 		sn.marker = true
-		s.mu.Lock()
-		s.jb.skip(skipped)
-		s.mu.Unlock()
+		sn.skipPlayout(skipped)
 		if now := s.clk.Now(); sn.limit.allow(now) {
 			s.log.Warn("rtp sender fell behind, skipped frames", "frames", skipped)
 		}
@@ -279,10 +275,21 @@ func (sn *sender) tick(tick, skipped int64) {
 	if dir.Plays() {
 		sn.play()
 	} else {
-		s.mu.Lock()
-		s.jb.skip(1)
-		s.mu.Unlock()
+		sn.skipPlayout(1)
 	}
+}
+
+// skipPlayout moves the playout on by n frames that are not played: what the playout stage holds
+// goes first, then the frames due in the jitter buffer.
+func (sn *sender) skipPlayout(n int64) {
+	s := sn.s
+	frames := int64(sn.po.skip(int(min(n, jitterSlots+1)) * len(sn.pcm)))
+	if n > jitterSlots {
+		frames = n
+	}
+	s.mu.Lock()
+	s.jb.skip(frames)
+	s.mu.Unlock()
 }
 
 // send encodes sn.pcm and sends it as one RTP packet with timestamp ts. It allocates nothing.
@@ -397,10 +404,74 @@ func (sn *sender) sendEvent(ev telephoneEvent, ts uint32, marker bool) error {
 	return sn.transmit(appendTelephoneEvent(sn.buf[:n], ev), n, h.SequenceNumber, ts)
 }
 
-// play writes the frame due now to the stream: the decoded packet, a fading copy of the last one
-// when it is missing, or silence.
+// play writes the frame due now to the stream. The playout stage (playout.go) is topped up with
+// decoded frames, concealment or comfort noise from the jitter buffer until it holds a frame, and
+// changes the delay when the jitter buffer asks, on the decoded signal.
 func (sn *sender) play() {
+	p := &sn.po
+	frame := len(sn.pcm)
 	s := sn.s
+	s.mu.Lock()
+	dir, due := s.jb.adjustment()
+	s.mu.Unlock()
+	if dir != 0 && !due && !sn.quietOrSteady() {
+		// Not yet: a quiet or steady moment may come within the patience.
+		s.mu.Lock()
+		s.jb.waitAdjust()
+		s.mu.Unlock()
+		dir = 0
+	}
+	// Accelerating needs the fifo to hold a frame plus the period it takes out: pull the next
+	// frame early, but only when it is already here (pulling a missing one would conceal it).
+	for len(p.fifo) < frame || (dir < 0 && len(p.fifo) < frame+p.tsmMaxT && sn.nextQueued()) {
+		sn.pullFrame()
+	}
+	switch {
+	case dir > 0:
+		if n := p.expand(due); n > 0 {
+			s.mu.Lock()
+			s.jb.adjusted(p.units(n))
+			s.mu.Unlock()
+		}
+	case dir < 0:
+		if n := p.accelerate(frame, false); n > 0 {
+			s.mu.Lock()
+			s.jb.adjusted(-p.units(n))
+			s.mu.Unlock()
+		}
+	}
+	out := sn.out[:frame]
+	p.pull(out)
+	if err := s.stream.Write(out); err != nil && sn.limit.allow(s.clk.Now()) {
+		s.log.Warn("audio playback failed", "err", err)
+	}
+}
+
+// quietOrSteady reports whether the audio about to be played is quiet or repeats itself (a
+// sustained vowel, a tone): where a change of delay is not heard.
+func (sn *sender) quietOrSteady() bool {
+	p := &sn.po
+	if len(p.fifo) < p.maxT {
+		return false
+	}
+	x, pos := p.signal()
+	_, c, e := p.bestPeriod(x, pos, 0, p.tsmMinT, min(p.tsmMaxT, len(p.hist), len(p.fifo)), false)
+	return e < quietLevel || c >= tsmMinCorr
+}
+
+// nextQueued reports whether the frame the next pop plays has arrived.
+func (sn *sender) nextQueued() bool {
+	s := sn.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jb.dueHead() != nil
+}
+
+// pullFrame takes one frame from the jitter buffer and puts what it plays into the playout stage:
+// the decoded packet, a concealment of the missing one, comfort noise, or silence.
+func (sn *sender) pullFrame() {
+	s := sn.s
+	p := &sn.po
 	frame := len(sn.pcm)
 	s.mu.Lock()
 	payload, res := s.jb.pop()
@@ -423,41 +494,46 @@ func (sn *sender) play() {
 	case popFrame:
 		pcm, err := sn.dec.Decode(sn.out[:0], sn.payload)
 		if err != nil {
-			sn.concealFrame(out)
-			break
+			sn.conceal(out)
+			return
 		}
 		// A packet that is not one frame long is cut or padded to one.
 		n := copy(out, pcm)
 		clear(out[n:])
-		copy(sn.last, out)
-		sn.conceal = 0
 		if sn.concealer != nil {
 			sn.trackQuiet(out)
 		}
+		p.push(out)
 	case popMissing:
 		if cn.have {
 			// The far end is silent and said what its background sounds like (RFC 3389).
 			sn.noise.play(out, &cn.sid)
-			break
+			p.pushMadeUp(out)
+			return
 		}
-		if sn.concealer != nil {
-			var next []byte
-			if len(sn.next) > 0 {
-				next = sn.next
-			}
-			pcm, err := sn.concealer.Conceal(sn.out[:0], next)
-			if err == nil && len(pcm) >= frame {
-				sn.fillGap(out)
-				break
-			}
-		}
-		sn.concealFrame(out)
+		sn.conceal(out)
 	default:
-		clear(out)
+		p.pushSilence(frame)
 	}
-	if err := s.stream.Write(out); err != nil && sn.limit.allow(s.clk.Now()) {
-		s.log.Warn("audio playback failed", "err", err)
+}
+
+// conceal makes up a missing frame: the codec's own concealment (Opus PLC, or FEC from the next
+// packet) where it has one, else the playout stage's pitch-period concealment.
+func (sn *sender) conceal(out []int16) {
+	p := &sn.po
+	if sn.concealer != nil {
+		var next []byte
+		if len(sn.next) > 0 {
+			next = sn.next
+		}
+		pcm, err := sn.concealer.Conceal(sn.out[:0], next)
+		if err == nil && len(pcm) >= len(out) {
+			sn.fillGap(out)
+			p.pushMadeUp(out)
+			return
+		}
 	}
+	p.conceal(len(out))
 }
 
 // quietDB is the level under which a decoded frame counts as the far end's background, in dBov.
@@ -486,20 +562,4 @@ func (sn *sender) fillGap(out []int16) {
 		return
 	}
 	sn.noise.fill(out, cnLevel(sn.quiet))
-}
-
-// concealFrame fills out for a missing frame: the last good frame again, faded linearly to
-// silence over concealFrames frames, so a lost packet is a dip rather than a click.
-func (sn *sender) concealFrame(out []int16) {
-	if sn.conceal >= concealFrames {
-		clear(out)
-		return
-	}
-	n := len(out)
-	total := int32(concealFrames * n)
-	pos := int32(sn.conceal * n)
-	for i, v := range sn.last[:n] {
-		out[i] = int16(int32(v) * (total - pos - int32(i)) / total)
-	}
-	sn.conceal++
 }

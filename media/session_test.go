@@ -424,7 +424,8 @@ func TestSessionSendFakeClock(t *testing.T) {
 }
 
 // TestSessionPlayoutFakeClock feeds packets into a session's receive path and checks what it
-// plays, tick by tick: the 40 ms starting delay, concealment that fades to silence, silence on hold.
+// plays, tick by tick: the 40 ms starting delay, concealment that fades to silence (playout.go),
+// silence on hold.
 func TestSessionPlayoutFakeClock(t *testing.T) {
 	sessCheckNoLeak(t)
 	clk := clock.NewFake(time.Unix(1000, 0))
@@ -467,10 +468,12 @@ func TestSessionPlayoutFakeClock(t *testing.T) {
 		tick()
 	}
 	sessWaitTimers(t, clk, 1)
+	// The concealment of a steady signal: a frame at full level, then 5 % per 10 ms to 40 ms,
+	// then 20 % per 10 ms: mid-frame 1, 0.95, 0.7, 0.3, then silence.
 	want := []struct{ lo, hi int16 }{
 		{9000, 11000}, {9000, 11000}, {9000, 11000}, // packets 1-3
-		{7500, 9000}, {4000, 6000}, {1000, 2200}, // fading: 5/6, 3/6, 1/6 mid-frame
-		{0, 0}, {0, 0},
+		{9000, 11000}, {9000, 10000}, {6500, 7500}, {2500, 3500},
+		{0, 0},
 	}
 	for i, w := range want {
 		if got := level(4 + i); got < w.lo || got > w.hi {
