@@ -72,7 +72,9 @@ func startAccountCoreOn(t *testing.T, k *kamailio.Kamailio, transport, user, pw 
 			default:
 			}
 		}))
-	mgr, err = New(Config{UA: ua, Device: dev, Accounts: set, RejectDirectCalls: true, CallWaiting: true, Log: log})
+	c := &core{t: t, name: user, ua: ua, in: in, out: out}
+	mgr, err = New(Config{UA: ua, Device: dev, Accounts: set, RejectDirectCalls: true, CallWaiting: true, Log: log,
+		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +86,7 @@ func startAccountCoreOn(t *testing.T, k *kamailio.Kamailio, transport, user, pw 
 	go func() { _ = mgr.Run(ctx) }()
 	setDone := make(chan struct{})
 	go func() { _ = set.Serve(ctx); close(setDone) }()
-	c := &core{t: t, name: user, ua: ua, mgr: mgr, events: ev, in: in, out: out}
+	c.mgr, c.events = mgr, ev
 	c.stop = func() {
 		cancel()
 		for _, ch := range []<-chan struct{}{mgr.Done(), setDone} {
@@ -123,7 +125,7 @@ func TestAccountCallsBaresipThroughKamailio(t *testing.T) {
 	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
 	bob := registeredBob(t, k)
-	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	a := startAccountCore(t, k, "alice", "alicepw", 604)
 	ci := callBaresip(t, a.core, bob, "bob", "", 3*time.Second, 30)
 	if want := "sip:bob@" + k.Domain(); ci.Remote != want {
 		t.Errorf("remote %q, want %q", ci.Remote, want)
@@ -139,7 +141,7 @@ func TestAccountCallsBaresipThroughKamailio(t *testing.T) {
 func TestBaresipCallsAccountThroughKamailio(t *testing.T) {
 	k := kamailio.Start(t, kamailio.Options{})
 	bob := registeredBob(t, k)
-	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	a := startAccountCore(t, k, "alice", "alicepw", 604)
 	bobCalls(t, bob, a.core, "sip:alice@"+k.Domain())
 	time.Sleep(3 * time.Second)
 	if err := bob.Hangup(); err != nil {
@@ -150,8 +152,8 @@ func TestBaresipCallsAccountThroughKamailio(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.stop()
-	checkTone(t, a.out, 1000, 30)
-	checkTone(t, bob.RecordedReceived(), 600, 30)
+	checkTone(t, a.out, 1004, 35)
+	checkTone(t, bob.RecordedReceived(), 604, 35)
 }
 
 // TestScannerInviteDoesNotRing sends a SIP-scanner-style INVITE straight to the phone's port while
@@ -159,7 +161,7 @@ func TestBaresipCallsAccountThroughKamailio(t *testing.T) {
 func TestScannerInviteDoesNotRing(t *testing.T) {
 	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
-	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	a := startAccountCore(t, k, "alice", "alicepw", 604)
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +224,7 @@ func TestScannerInviteDoesNotRing(t *testing.T) {
 func TestKamailioRestart(t *testing.T) {
 	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
-	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	a := startAccountCore(t, k, "alice", "alicepw", 604)
 	k.Kill()
 	if err := a.set.Kick(""); err != nil {
 		t.Fatal(err)
@@ -253,7 +255,7 @@ func TestTLSAccountCallsBothWays(t *testing.T) {
 	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{TLS: true})
 	bob := registeredBob(t, k)
-	a := startAccountCoreOn(t, k, "tls", "alice", "alicepw", 600)
+	a := startAccountCoreOn(t, k, "tls", "alice", "alicepw", 604)
 	cs, err := k.Contacts("alice")
 	if err != nil || len(cs) != 1 || !strings.HasPrefix(cs[0].Socket, "tls:") || !strings.Contains(cs[0].Address, "transport=tls") {
 		t.Fatalf("alice's binding: %+v, %v", cs, err)
@@ -280,7 +282,7 @@ func TestTLSAccountCallsBothWays(t *testing.T) {
 func TestChallengedBYE(t *testing.T) {
 	k := kamailio.Start(t, kamailio.Options{})
 	bob := registeredBob(t, k)
-	c := startAccountCore(t, k, "carol", "carolpw", 600)
+	c := startAccountCore(t, k, "carol", "carolpw", 604)
 	ci, err := c.mgr.Call(ctx(t), "bob", "")
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +309,7 @@ func TestChallengedInDialogRequests(t *testing.T) {
 	checkGoroutines(t)
 	k := kamailio.Start(t, kamailio.Options{})
 	bob := registeredBob(t, k)
-	c := startAccountCore(t, k, "carol", "carolpw", 600)
+	c := startAccountCore(t, k, "carol", "carolpw", 604)
 	in := bobCalls(t, bob, c.core, "sip:carol@"+k.Domain())
 	if in.Account != "test" {
 		t.Errorf("incoming call's account %q, want %q", in.Account, "test")
@@ -344,7 +346,7 @@ func TestChallengedInDialogRequests(t *testing.T) {
 // the phone gets no answer at all, so a scanner cannot even tell a phone is there.
 func TestScannerOptionsUnanswered(t *testing.T) {
 	k := kamailio.Start(t, kamailio.Options{})
-	a := startAccountCore(t, k, "alice", "alicepw", 600)
+	a := startAccountCore(t, k, "alice", "alicepw", 604)
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -363,10 +365,10 @@ func TestScannerOptionsUnanswered(t *testing.T) {
 	}
 }
 
-// registeredBob starts a baresip "bob" (1000 Hz) registered at k.
+// registeredBob starts a baresip "bob" (1004 Hz) registered at k.
 func registeredBob(t *testing.T, k *kamailio.Kamailio) *baresip.Baresip {
 	t.Helper()
-	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1000})
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1004})
 	if _, err := bob.WaitEvent("REGISTER_OK", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +393,7 @@ func bobCalls(t *testing.T, bob *baresip.Baresip, c *core, uri string) phone.Cal
 	return in
 }
 
-// callBaresip has a (whose tone is 600 Hz) call bob (1000 Hz) at target, checks the negotiated
+// callBaresip has a (whose tone is 604 Hz) call bob (1004 Hz) at target, checks the negotiated
 // codec when wantCodec is set, talks for talk, hangs up, stops a and checks the audio both ways:
 // bob's tone in a's recording and a's in baresip's decode dump, each at least minSNR dB. It
 // returns the call as Call placed it.
@@ -401,8 +403,9 @@ func callBaresip(t *testing.T, a *core, bob *baresip.Baresip, target, wantCodec 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := a.waitState(10*time.Second, phone.CallActive); wantCodec != "" && got.Codec != wantCodec {
-		t.Errorf("codec %s, want %s", got.Codec, wantCodec)
+	active := a.waitState(10*time.Second, phone.CallActive)
+	if wantCodec != "" && active.Codec != wantCodec {
+		t.Errorf("codec %s, want %s", active.Codec, wantCodec)
 	}
 	if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
 		t.Fatal(err)
@@ -415,7 +418,11 @@ func callBaresip(t *testing.T, a *core, bob *baresip.Baresip, target, wantCodec 
 		t.Fatal(err)
 	}
 	a.stop()
-	checkTone(t, a.out, 1000, minSNR)
-	checkTone(t, bob.RecordedReceived(), 600, minSNR)
+	codec, ok := media.CodecByName(active.Codec)
+	if !ok {
+		t.Fatalf("codec %q unknown", active.Codec)
+	}
+	checkToneFrom(t, a, codec, 1004, minSNR)
+	checkTone(t, bob.RecordedReceived(), 604, minSNR)
 	return ci
 }

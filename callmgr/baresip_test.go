@@ -14,16 +14,16 @@ import (
 func TestWeCallBaresip(t *testing.T) {
 	for _, codec := range []media.Codec{media.PCMU, media.PCMA} {
 		t.Run(codec.Name, func(t *testing.T) {
-			bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000, Codecs: []string{"pcmu", "pcma"}})
-			a := startCore(t, "alice", coreOpts{toneHz: 600, codecs: []media.Codec{codec}})
+			bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004, Codecs: []string{"pcmu", "pcma"}})
+			a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{codec}})
 			callBaresip(t, a, bob, bob.URI(), codec.Name, 3*time.Second, 30)
 		})
 	}
 }
 
 func TestBaresipCallsUs(t *testing.T) {
-	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000})
-	a := startCore(t, "alice", coreOpts{toneHz: 600})
+	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004})
+	a := startCore(t, "alice", coreOpts{toneHz: 604})
 	if err := bob.Dial(a.ua.AOR()); err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +52,6 @@ func TestBaresipCallsUs(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.stop()
-	checkTone(t, a.out, 1000, 30)
-	checkTone(t, bob.RecordedReceived(), 600, 30)
+	checkTone(t, a.out, 1004, 35)
+	checkTone(t, bob.RecordedReceived(), 604, 35)
 }

@@ -106,8 +106,8 @@ func TestDTMFLoopback(t *testing.T) {
 // TestDTMFBaresip sends DTMF to a real baresip, which must recognise it (CALL_DTMF_START), and
 // has baresip send DTMF to us (its sndcode command), over G.711 with telephone-event.
 func TestDTMFBaresip(t *testing.T) {
-	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000, Codecs: []string{"pcmu"}})
-	a := startCore(t, "alice", coreOpts{toneHz: 600, codecs: []media.Codec{media.PCMU}})
+	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004, Codecs: []string{"pcmu"}})
+	a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{media.PCMU}})
 	ci, err := a.mgr.Call(ctx(t), bob.URI(), "")
 	if err != nil {
 		t.Fatal(err)

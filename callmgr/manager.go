@@ -79,6 +79,8 @@ type Config struct {
 	NAT   NAT
 	Clock clock.Clock
 	Log   *slog.Logger
+	// SessionOptions are test hooks passed to every call's media session.
+	SessionOptions []media.Option
 }
 
 // Manager is the call manager. Create it with New and run it with Run.

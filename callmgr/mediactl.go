@@ -230,7 +230,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		},
 		OnSTUN: m.natSTUN(c, conn), // nat.go: STUN on the live socket after network changes
 		Log:    m.log.With("call", c.id),
-	})
+	}, m.cfg.SessionOptions...)
 	c.rtcp = nil // the session owns (or, failing, has closed) the RTCP socket too
 	if err != nil {
 		if conn == c.rtp {

@@ -108,6 +108,6 @@ func TestRediscoverOnLiveSocket(t *testing.T) {
 	b.waitState(5*time.Second, phone.CallEnded)
 	a.stop()
 	b.stop()
-	checkToneLast(t, b.out, 1000, 10, time.Second)
+	checkToneLast(t, b.out, 1004, 10, time.Second)
 	checkToneLast(t, a.out, 700, 10, time.Second)
 }

@@ -157,6 +157,6 @@ func TestRelayMidCall(t *testing.T) {
 	if r, n := an.relaysNow(); len(r) != 0 || n < 2 {
 		t.Errorf("after hang-up: relays %v after %d reports, want none after ≥ 2", r, n)
 	}
-	checkToneLast(t, b.out, 1000, 10, time.Second)
+	checkToneLast(t, b.out, 1004, 10, time.Second)
 	checkToneLast(t, a.out, 700, 10, time.Second)
 }

@@ -57,8 +57,8 @@ func TestComfortNoiseNegotiated(t *testing.T) {
 // TestComfortNoiseBaresip: baresip has no comfort-noise module, so it answers our CN offer
 // without CN; the call then sends every frame and the audio goes both ways.
 func TestComfortNoiseBaresip(t *testing.T) {
-	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000, Codecs: []string{"pcmu"}})
-	a := startCore(t, "alice", coreOpts{toneHz: 600, codecs: []media.Codec{media.PCMU}})
+	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004, Codecs: []string{"pcmu"}})
+	a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{media.PCMU}})
 	ci, err := a.mgr.Call(ctx(t), bob.URI(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +84,8 @@ func TestComfortNoiseBaresip(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.stop()
-	checkTone(t, a.out, 1000, 20)
-	checkTone(t, bob.RecordedReceived(), 600, 20)
+	checkTone(t, a.out, 1004, 20)
+	checkTone(t, bob.RecordedReceived(), 604, 20)
 }
 
 // TestDTMFOpusLoopback: two trayphones on Opus agree on telephone-event/48000 (RFC 4733 §2.1:
@@ -128,8 +128,8 @@ func TestDTMFOpusLoopback(t *testing.T) {
 // TestDTMFOpusBaresip sends DTMF to a real baresip on an Opus call, which must recognise it
 // (CALL_DTMF_START), and has baresip send DTMF to us.
 func TestDTMFOpusBaresip(t *testing.T) {
-	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1000, Codecs: []string{"opus"}})
-	a := startCore(t, "alice", coreOpts{toneHz: 600, codecs: []media.Codec{media.Opus, media.PCMU}})
+	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004, Codecs: []string{"opus"}})
+	a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{media.Opus, media.PCMU}})
 	ci, err := a.mgr.Call(ctx(t), bob.URI(), "")
 	if err != nil {
 		t.Fatal(err)

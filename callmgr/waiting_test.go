@@ -69,8 +69,8 @@ func bursts(on []bool) []int {
 // and stays out of the call while A holds it (the ringer plays it then).
 func TestCallWaitingToneInCall(t *testing.T) {
 	checkGoroutines(t)
-	a := startCore(t, "a", coreOpts{toneHz: 1000, callWaiting: true, toneRegion: media.RegionUK})
-	b := startCore(t, "b", coreOpts{toneHz: 600})
+	a := startCore(t, "a", coreOpts{toneHz: 1004, callWaiting: true, toneRegion: media.RegionUK})
+	b := startCore(t, "b", coreOpts{toneHz: 604})
 	c := startCore(t, "c", coreOpts{toneHz: 1400, ringTimeout: 2300 * time.Millisecond})
 	ab, _ := established(t, a, b)
 	activeAt := time.Now() // A's device opened just before: its recording starts about here
@@ -148,7 +148,7 @@ func TestCallWaitingToneInCall(t *testing.T) {
 	if got := bursts(toneWindows(s, rate, 400, -50)); len(got) > 0 {
 		t.Errorf("B hears 400 Hz at windows %v: the call-waiting tone leaked to the far end", got)
 	}
-	checkTone(t, b.out, 1000, 20)
+	checkTone(t, b.out, 1004, 20)
 
 	// Declined, cancelled, answered: the tone stops; while A holds its call it stays out of it.
 	ab, _ = established(t, a, b)

@@ -1,6 +1,7 @@
 package media_test
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -71,34 +72,127 @@ func TestCleanLinkWholeCall(t *testing.T) {
 		t.Run(tt.codec.Name, func(t *testing.T) {
 			t.Parallel()
 			const amp = 0.5
-			aConn, bConn := listenLoop(t), listenLoop(t)
-			src := &rateTone{rate: tt.codec.SampleRate, freq: tt.freq, amp: amp}
-			sink := &rateTone{rate: tt.codec.SampleRate}
-			a, err := media.NewSession(media.SessionConfig{Conn: aConn, Remote: addrOf(bConn), Codec: tt.codec, Stream: src, Direction: media.SendOnly})
-			if err != nil {
-				t.Fatal(err)
+			untilSteady(t, func() ([]string, uint64) {
+				aConn, bConn := listenLoop(t), listenLoop(t)
+				src := &rateTone{rate: tt.codec.SampleRate, freq: tt.freq, amp: amp}
+				sink := &rateTone{rate: tt.codec.SampleRate}
+				a, err := media.NewSession(media.SessionConfig{Conn: aConn, Remote: addrOf(bConn), Codec: tt.codec, Stream: src, Direction: media.SendOnly})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := media.NewSession(media.SessionConfig{Conn: bConn, Remote: addrOf(aConn), Codec: tt.codec, Stream: sink, Direction: media.RecvOnly})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Start()
+				a.Start()
+				time.Sleep(6 * time.Second)
+				a.Close()
+				time.Sleep(200 * time.Millisecond)
+				b.Close()
+				stalls := disturbed(a, b)
+				c, err := audiotest.MeasureCall(sink.recording(), tt.codec.SampleRate, tt.freq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				steps, last := b.DelayChanges()
+				t.Logf("%s: %v; %d delay steps, the last %s into the call; %d stalls", tt.codec.Name, c, steps, last, stalls)
+				var bad []string
+				if c.SINADdB < tt.minSINAD || c.Clicks > 0 || c.Gaps > 0 {
+					bad = append(bad, fmt.Sprintf("%s: SINAD %.1f dB, %d clicks, %d gaps; want >= %.0f dB, none, none", tt.codec.Name, c.SINADdB, c.Clicks, c.Gaps, tt.minSINAD))
+				}
+				if max := audiotest.DBFS(amp) + 1; c.PeakDBFS > max {
+					bad = append(bad, fmt.Sprintf("%s: peak %.1f dBFS at %s, want <= %.1f (sent level + 1 dB)", tt.codec.Name, c.PeakDBFS, c.PeakAt, max))
+				}
+				return bad, stalls
+			})
+		})
+	}
+}
+
+// disturbed counts what this computer did to a loopback call: frames skipped because the audio
+// goroutines were held up, and frames concealed because a packet missed its time (loopback loses
+// and delays nothing, so only the machine can make one late).
+func disturbed(a, b *media.Session) uint64 {
+	sa, sb := a.Stats(), b.Stats()
+	return sa.Stalls + sb.Stalls + sb.Concealed + sb.Late
+}
+
+// untilSteady runs a real-time audio check and reports what it found wrong, unless this computer
+// disturbed the call during the run (see disturbed; a loaded CI machine does now and then):
+// then the run says nothing about trayphone, and it is repeated, up to three times in all.
+func untilSteady(t *testing.T, run func() (problems []string, stalls uint64)) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		problems, stalls := run()
+		if len(problems) == 0 {
+			return
+		}
+		if stalls == 0 || attempt == 3 {
+			for _, p := range problems {
+				t.Error(p)
 			}
-			b, err := media.NewSession(media.SessionConfig{Conn: bConn, Remote: addrOf(aConn), Codec: tt.codec, Stream: sink, Direction: media.RecvOnly})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.Start()
-			a.Start()
-			time.Sleep(6 * time.Second)
-			a.Close()
-			time.Sleep(200 * time.Millisecond)
-			b.Close()
-			c, err := audiotest.MeasureCall(sink.recording(), tt.codec.SampleRate, tt.freq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("%s: %v", tt.codec.Name, c)
-			if c.SINADdB < tt.minSINAD || c.Clicks > 0 || c.Gaps > 0 {
-				t.Errorf("%s: SINAD %.1f dB, %d clicks, %d gaps; want >= %.0f dB, none, none", tt.codec.Name, c.SINADdB, c.Clicks, c.Gaps, tt.minSINAD)
-			}
-			if max := audiotest.DBFS(amp) + 1; c.PeakDBFS > max {
-				t.Errorf("%s: peak %.1f dBFS at %s, want <= %.1f (sent level + 1 dB)", tt.codec.Name, c.PeakDBFS, c.PeakAt, max)
-			}
+			return
+		}
+		t.Logf("attempt %d: the machine disturbed the audio %d times; again (%v)", attempt, stalls, problems)
+	}
+}
+
+// TestHoldResumeClean holds the receiving session (sendonly: nothing is played) for a second in
+// the middle of a tone and resumes it: what it plays after the resume is as clean as before, from
+// its first sample. The old player dropped the held frames without the decoder seeing them, and
+// Opus resumed from a stale state: a burst above full-scale -3 dB and clicks for 200 ms.
+func TestHoldResumeClean(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real-time sessions for five seconds")
+	}
+	t.Parallel()
+	for _, tt := range wholeCallTargets {
+		t.Run(tt.codec.Name, func(t *testing.T) {
+			t.Parallel()
+			const amp = 0.5
+			untilSteady(t, func() ([]string, uint64) {
+				aConn, bConn := listenLoop(t), listenLoop(t)
+				src := &rateTone{rate: tt.codec.SampleRate, freq: tt.freq, amp: amp}
+				sink := &rateTone{rate: tt.codec.SampleRate}
+				a, err := media.NewSession(media.SessionConfig{Conn: aConn, Remote: addrOf(bConn), Codec: tt.codec, Stream: src, Direction: media.SendOnly})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := media.NewSession(media.SessionConfig{Conn: bConn, Remote: addrOf(aConn), Codec: tt.codec, Stream: sink, Direction: media.RecvOnly})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Start()
+				a.Start()
+				time.Sleep(2 * time.Second)
+				b.SetDirection(media.Inactive)
+				time.Sleep(50 * time.Millisecond)
+				seam := len(sink.recording())
+				time.Sleep(time.Second)
+				b.SetDirection(media.RecvOnly)
+				time.Sleep(2 * time.Second)
+				a.Close()
+				time.Sleep(200 * time.Millisecond)
+				b.Close()
+				stalls := disturbed(a, b)
+				rec := sink.recording()
+				var bad []string
+				for i, part := range [][]int16{rec[:seam], rec[seam:]} {
+					c, err := audiotest.MeasureCall(part, tt.codec.SampleRate, tt.freq)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Logf("%s, %s the hold: %v; %d stalls", tt.codec.Name, []string{"before", "after"}[i], c, stalls)
+					if c.SINADdB < tt.minSINAD || c.Clicks > 0 || c.Gaps > 0 {
+						bad = append(bad, fmt.Sprintf("%s: SINAD %.1f dB, %d clicks, %d gaps; want >= %.0f dB, none, none", tt.codec.Name, c.SINADdB, c.Clicks, c.Gaps, tt.minSINAD))
+					}
+					if max := audiotest.DBFS(amp) + 1; c.PeakDBFS > max {
+						bad = append(bad, fmt.Sprintf("%s: peak %.1f dBFS at %s, want <= %.1f (sent level + 1 dB)", tt.codec.Name, c.PeakDBFS, c.PeakAt, max))
+					}
+				}
+				return bad, stalls
+			})
 		})
 	}
 }

@@ -46,7 +46,7 @@ const (
 type popResult int
 
 const (
-	popIdle    popResult = iota // no stream yet: play silence
+	popIdle    popResult = iota // no stream yet, or its first packet is not due yet: play silence
 	popFrame                    // the payload due now
 	popMissing                  // the frame due now is missing: conceal
 )
@@ -75,8 +75,10 @@ type jitterSlot struct {
 //
 // It is not safe for concurrent use and allocates only in newJitterBuffer.
 type jitterBuffer struct {
-	step      uint32 // RTP timestamp units per frame
-	half      int32  // step/2, the tolerance when matching a packet to a tick
+	step      uint32 // RTP timestamp units per frame: what a tick plays
+	dur       uint32 // units per frame the far end sends (step until a packet says otherwise)
+	half      int32  // dur/2, the tolerance when matching a packet to the playout point
+	lastTS    uint32 // timestamp of the last frame returned
 	delay     uint32 // playout delay in RTP timestamp units
 	clockRate int
 
@@ -85,11 +87,17 @@ type jitterBuffer struct {
 
 	haveSSRC bool
 	ssrc     uint32
+	streams  uint32 // SSRCs seen: a new one needs a fresh decoder
 
 	anchored bool   // a playout timeline exists
 	playTS   uint32 // RTP timestamp of the frame the next pop plays
-	nextSeq  uint16 // sequence number after the last packet played or dropped
-	lateRun  int    // late packets in a row
+	// waiting is set while the timeline has not reached its first packet (startTS): those
+	// frames were never sent, so they are not missing, and there is nothing to conceal.
+	waiting   bool
+	startTS   uint32
+	playedAny bool   // a frame has been played: the call's audio has begun
+	nextSeq   uint16 // sequence number after the last packet played or dropped
+	lateRun   int    // late packets in a row
 
 	seq      seqStats
 	late     uint64
@@ -111,6 +119,7 @@ type jitterBuffer struct {
 func newJitterBuffer(clockRate int, step uint32, delay time.Duration) *jitterBuffer {
 	jb := &jitterBuffer{
 		step:      step,
+		dur:       step,
 		half:      int32(step / 2),
 		delay:     uint32(delay * time.Duration(clockRate) / time.Second),
 		clockRate: clockRate,
@@ -161,6 +170,9 @@ func (jb *jitterBuffer) insert(p rtpIn, arrival time.Time) insertResult {
 		jb.anchor(p.seq, p.ts)
 	}
 	jb.lateRun = 0
+	if jb.waiting && int32(p.ts-jb.startTS) < 0 {
+		jb.startTS = p.ts // reordered ahead of the first packet: the stream starts with it
+	}
 	jb.adapt.queued(int32(p.ts - jb.playTS))
 	if int16(p.seq-jb.nextSeq) < 0 {
 		jb.nextSeq = p.seq
@@ -193,6 +205,7 @@ func (jb *jitterBuffer) checkSSRC(ssrc uint32) {
 		return
 	}
 	jb.haveSSRC, jb.ssrc = true, ssrc
+	jb.streams++
 	jb.seq.restart()
 	jb.clear()
 	jb.anchored = false
@@ -207,6 +220,7 @@ func (jb *jitterBuffer) anchor(seq uint16, ts uint32) {
 	jb.anchored = true
 	jb.delay = jb.adapt.anchorDelay()
 	jb.playTS = ts - jb.delay
+	jb.waiting, jb.startTS = true, ts
 	jb.nextSeq = seq
 	jb.lateRun = 0
 }
@@ -223,6 +237,19 @@ func (jb *jitterBuffer) clear() {
 func (jb *jitterBuffer) pop() ([]byte, popResult) {
 	if !jb.anchored {
 		return nil, popIdle
+	}
+	if jb.waiting {
+		if int32(jb.startTS-jb.playTS) > jb.half {
+			jb.playTS += jb.dur
+			if jb.playedAny {
+				// A new timeline of a stream already heard (a new SSRC, a timestamp jump, a
+				// talkspurt): the listener's audio goes on, so the wait is made up like a loss
+				// (or filled with the far end's comfort noise).
+				return nil, popMissing
+			}
+			return nil, popIdle
+		}
+		jb.waiting = false
 	}
 	for jb.queued > 0 {
 		slot := jb.head()
@@ -243,12 +270,30 @@ func (jb *jitterBuffer) pop() ([]byte, popResult) {
 			continue
 		}
 		jb.adapt.shift(-diff)
-		jb.playTS = slot.ts + jb.step
+		jb.lastTS = slot.ts
+		jb.playTS = slot.ts + jb.dur
+		jb.playedAny = true
 		return slot.payload, popFrame
 	}
-	jb.playTS += jb.step
+	jb.playTS += jb.dur
 	return nil, popMissing
 }
+
+// lasted tells the buffer how long the frame it just returned lasted, in timestamp units, once
+// it is decoded: a far end may send 10, 30 or 60 ms packets, and the timeline moves on by what
+// was played. Missing frames are then made up at that length too.
+func (jb *jitterBuffer) lasted(units uint32) {
+	if units == 0 || units == jb.dur || units > 6*jb.step {
+		return
+	}
+	jb.dur = units
+	jb.half = int32(units / 2)
+	jb.playTS = jb.lastTS + units
+}
+
+// frameUnits returns the length, in timestamp units, of the frames the far end sends (as far as
+// the last one decoded tells).
+func (jb *jitterBuffer) frameUnits() uint32 { return jb.dur }
 
 // head returns the queued slot with the lowest sequence number from nextSeq on.
 func (jb *jitterBuffer) head() *jitterSlot {

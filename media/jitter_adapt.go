@@ -31,8 +31,9 @@ const (
 	adaptBlock = 25
 	// adaptBlocks is how many finished blocks the window keeps (8 s).
 	adaptBlocks = 16
-	// adaptShrinkBlocks is how many finished blocks must be seen before the buffer shrinks.
-	adaptShrinkBlocks = 2
+	// adaptShrinkBlocks is how many finished blocks must be seen before the buffer shrinks: half
+	// a second, so a clean link settles at its delay within the call's first second.
+	adaptShrinkBlocks = 1
 	// shrinkPatience and growPatience are how many ticks an adjustment may wait for a quiet or
 	// steady moment.
 	shrinkPatience = 50

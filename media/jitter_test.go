@@ -75,9 +75,9 @@ func TestJitterBuffer(t *testing.T) {
 		{
 			name: "in order, played 60 ms after the first arrival",
 			steps: jbSteps(
-				jbIn(100, jbTS(100), insertQueued), jbPop(jbMissing),
-				jbIn(101, jbTS(101), insertQueued), jbPop(jbMissing),
-				jbIn(102, jbTS(102), insertQueued), jbPop(jbMissing),
+				jbIn(100, jbTS(100), insertQueued), jbPop(jbIdle),
+				jbIn(101, jbTS(101), insertQueued), jbPop(jbIdle),
+				jbIn(102, jbTS(102), insertQueued), jbPop(jbIdle),
 				jbIn(103, jbTS(103), insertQueued), jbPop(100),
 				jbIn(104, jbTS(104), insertQueued), jbPop(101),
 				jbPop(102), jbPop(103), jbPop(104), jbPop(jbMissing),
@@ -91,7 +91,7 @@ func TestJitterBuffer(t *testing.T) {
 				jbIn(101, jbTS(101), insertQueued),
 				jbIn(104, jbTS(104), insertQueued),
 				jbIn(103, jbTS(103), insertQueued),
-				jbPops(3, jbMissing), jbPop(100), jbPop(101), jbPop(102), jbPop(103), jbPop(104),
+				jbPops(3, jbIdle), jbPop(100), jbPop(101), jbPop(102), jbPop(103), jbPop(104),
 			),
 		},
 		{
@@ -99,7 +99,7 @@ func TestJitterBuffer(t *testing.T) {
 			steps: jbSteps(
 				jbIn(101, jbTS(101), insertQueued),
 				jbIn(100, jbTS(100), insertQueued),
-				jbPops(2, jbMissing), jbPop(100), jbPop(101),
+				jbPops(2, jbIdle), jbPop(100), jbPop(101),
 			),
 		},
 		{
@@ -108,7 +108,7 @@ func TestJitterBuffer(t *testing.T) {
 				jbIn(100, jbTS(100), insertQueued),
 				jbIn(100, jbTS(100), insertDuplicate),
 				jbIn(101, jbTS(101), insertQueued),
-				jbPops(3, jbMissing), jbPop(100),
+				jbPops(3, jbIdle), jbPop(100),
 				jbIn(100, jbTS(100), insertDuplicate),
 				jbPop(101),
 			),
@@ -121,7 +121,7 @@ func TestJitterBuffer(t *testing.T) {
 				jbIn(101, jbTS(101), insertQueued),
 				jbIn(103, jbTS(103), insertQueued),
 				jbIn(104, jbTS(104), insertQueued),
-				jbPops(3, jbMissing), jbPop(100), jbPop(101), jbPop(jbMissing), jbPop(103), jbPop(104),
+				jbPops(3, jbIdle), jbPop(100), jbPop(101), jbPop(jbMissing), jbPop(103), jbPop(104),
 			),
 			lost: 1,
 		},
@@ -131,7 +131,7 @@ func TestJitterBuffer(t *testing.T) {
 				jbIn(100, jbTS(100), insertQueued),
 				jbIn(101, jbTS(101), insertQueued),
 				jbIn(103, jbTS(103), insertQueued),
-				jbPops(3, jbMissing), jbPop(100), jbPop(101), jbPop(jbMissing),
+				jbPops(3, jbIdle), jbPop(100), jbPop(101), jbPop(jbMissing),
 				jbIn(102, jbTS(102), insertLate),
 				jbPop(jbMissing), // the stretch
 				jbPop(103),
@@ -146,7 +146,7 @@ func TestJitterBuffer(t *testing.T) {
 				jbIn(1, wts(1), insertQueued),
 				jbIn(0, wts(0), insertQueued),
 				jbIn(2, wts(2), insertQueued),
-				jbPops(3, jbMissing), jbPop(65534), jbPop(65535), jbPop(0), jbPop(1), jbPop(2),
+				jbPops(3, jbIdle), jbPop(65534), jbPop(65535), jbPop(0), jbPop(1), jbPop(2),
 			),
 		},
 		{
@@ -155,7 +155,7 @@ func TestJitterBuffer(t *testing.T) {
 				jbIn(65534, wts(65534), insertQueued),
 				jbIn(0, wts(0), insertQueued),
 				jbIn(1, wts(1), insertQueued),
-				jbPops(3, jbMissing), jbPop(65534), jbPop(jbMissing), jbPop(0), jbPop(1),
+				jbPops(3, jbIdle), jbPop(65534), jbPop(jbMissing), jbPop(0), jbPop(1),
 			),
 			lost: 1,
 		},
@@ -164,7 +164,7 @@ func TestJitterBuffer(t *testing.T) {
 			steps: jbSteps(
 				jbIn(100, jbTS(100), insertQueued),
 				jbIn(102, jbTS(102), insertQueued), // 101 lost
-				jbPops(3, jbMissing), jbPop(100),
+				jbPops(3, jbIdle), jbPop(100),
 				jbStep{ssrc: 99, seq: 7, ts: 5, want: int(insertQueued)},
 				jbStep{ssrc: 99, seq: 8, ts: 165, want: int(insertQueued)},
 				jbPops(3, jbMissing), jbPop(7), jbPop(8),
@@ -176,14 +176,14 @@ func TestJitterBuffer(t *testing.T) {
 			steps: jbSteps(
 				jbIn(100, jbTS(100), insertQueued),
 				jbIn(101, jbTS(110), insertQueued), // 9 frames of silence suppressed
-				jbPops(3, jbMissing), jbPop(100), jbPops(9, jbMissing), jbPop(101),
+				jbPops(3, jbIdle), jbPop(100), jbPops(9, jbMissing), jbPop(101),
 			),
 		},
 		{
 			name: "marker on an empty buffer starts a new timeline",
 			steps: jbSteps(
 				jbIn(100, jbTS(100), insertQueued),
-				jbPops(3, jbMissing), jbPop(100), jbPop(jbMissing),
+				jbPops(3, jbIdle), jbPop(100), jbPop(jbMissing),
 				jbStep{ssrc: jbSSRC, seq: 101, ts: jbTS(101) + 40000, marker: true, want: int(insertQueued)},
 				jbPops(3, jbMissing), jbPop(101),
 			),
@@ -192,7 +192,7 @@ func TestJitterBuffer(t *testing.T) {
 			name: "a sender whose timestamps went back is followed after three late packets",
 			steps: jbSteps(
 				jbIn(100, jbTS(100), insertQueued),
-				jbPops(3, jbMissing), jbPop(100),
+				jbPops(3, jbIdle), jbPop(100),
 				jbIn(101, 10, insertLate),
 				jbIn(102, 170, insertLate),
 				jbIn(103, 330, insertQueued),
@@ -205,7 +205,7 @@ func TestJitterBuffer(t *testing.T) {
 			steps: jbSteps(
 				jbIn(100, jbTS(100), insertQueued),
 				jbIn(101, jbTS(101), insertQueued),
-				jbPops(3, jbMissing), jbPop(100),
+				jbPops(3, jbIdle), jbPop(100),
 				jbIn(5000, jbTS(101)+1_000_000, insertQueued),
 				jbPops(3, jbMissing), jbPop(5000),
 			),

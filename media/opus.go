@@ -29,7 +29,7 @@ var Opus = Codec{
 	ClockRate:   opusRate,
 	SampleRate:  opusRate,
 	Channels:    2,
-	Fmtp:        "useinbandfec=1;usedtx=1",
+	Fmtp:        "useinbandfec=1;usedtx=1;stereo=0;sprop-stereo=0",
 	NewEncoder:  newOpusEncoder,
 	NewDecoder:  newOpusDecoder,
 }

@@ -68,7 +68,11 @@ type playout struct {
 	unitRem          int // remainder of the conversion of samples to timestamp units
 
 	hist []int16 // the last samples played, oldest first; len is fixed
-	fifo []int16 // decoded samples waiting to be played, oldest first
+	// fresh is how many of hist's last samples are continuous with what plays next: a skip
+	// (hold, a stalled machine) breaks the signal, and a period found across the break would
+	// splice two sounds that never followed each other.
+	fresh int
+	fifo  []int16 // decoded samples waiting to be played, oldest first
 	// discard is how many samples of the next audio to drop: the rest of a skip.
 	discard int
 
@@ -91,6 +95,15 @@ type playout struct {
 	slip            float64
 	played, lastTSM int
 	corr            []float64 // scratch: correlation per period
+
+	// After a loss a decoder must find its way back, and some overshoot meanwhile (Opus's SILK
+	// layer, after losing a steady sound, plays it 4-5 dB too loud for 100-300 ms). For a while
+	// after a loss the decoded audio is held to the level before it: limitPeak is that level (the
+	// peak of the 40 ms before the loss), limitLeft how many samples are still held, limitGain the
+	// gain applied now (it glides, so the limiting itself makes no click).
+	limitPeak float64
+	limitLeft int
+	limitGain float64
 
 	accelerated, expanded  uint64 // operations done
 	cutSamples, addSamples uint64
@@ -136,8 +149,81 @@ func (p *playout) push(pcm []int16) {
 	pcm = pcm[:min(len(pcm), room)]
 	start := len(p.fifo)
 	p.fifo = append(p.fifo, pcm...)
+	p.limit(p.fifo[start:])
 	if p.plcT > 0 {
 		p.mergeConcealment(p.fifo[start:])
+	}
+}
+
+const (
+	// limitAfterLoss is how long decoded audio is held to its level before a loss.
+	limitAfterLoss = 300 * time.Millisecond
+	// limitFloor is the peak (-30 dBFS) under which the audio before a loss is a pause, not
+	// sound that the decoder could overshoot on coming back.
+	limitFloor = 1000
+)
+
+// lost notes that a frame is being made up: for limitAfterLoss from now, decoded audio is held to
+// the peak level of the 40 ms played (or waiting) before the loss.
+func (p *playout) lost() {
+	if p.limitLeft == 0 {
+		h := len(p.hist)
+		k := min(len(p.fifo), h)
+		n := p.rate / 25 // 40 ms
+		var peak int16
+		for _, v := range p.hist[h-(n-min(n, k)):] {
+			peak = max(peak, v, -v)
+		}
+		for _, v := range p.fifo[len(p.fifo)-min(n, k):] {
+			peak = max(peak, v, -v)
+		}
+		p.limitPeak, p.limitGain = float64(peak), 1
+		if peak < limitFloor {
+			// Quiet before the loss (a pause, DTX): the next words may rightly be louder.
+			p.limitPeak = 0
+		}
+	}
+	p.limitLeft = p.rate * int(limitAfterLoss/time.Millisecond) / 1000
+}
+
+// limit holds x (decoded audio, in place) to limitPeak while a loss is recent. The gain changes
+// once a millisecond, gliding within it; it falls at once to what the next millisecond needs and
+// rises by 0.5 dB a millisecond, and is back at 1 before the time is up.
+func (p *playout) limit(x []int16) {
+	if p.limitLeft == 0 || p.limitPeak == 0 {
+		p.limitLeft = max(0, p.limitLeft-len(x))
+		return
+	}
+	const rise = 1.0593 // 0.5 dB
+	ms := max(p.rate/1000, 1)
+	ceil := p.limitPeak * 1.06 // 0.5 dB of headroom over the level before the loss
+	for i := 0; i < len(x); i += ms {
+		blk := x[i:min(i+ms, len(x))]
+		var peak float64
+		for _, v := range blk {
+			peak = max(peak, math.Abs(float64(v)))
+		}
+		want := 1.0
+		if peak > ceil {
+			want = ceil / peak
+		}
+		// Enough rise left to be at 1 when the time is up: 0.5 dB a millisecond.
+		left := p.limitLeft - i
+		if left < 60*ms {
+			want = max(want, math.Pow(rise, -float64(left/ms)))
+		}
+		next := min(want, p.limitGain*rise)
+		step := (next - p.limitGain) / float64(len(blk))
+		g := p.limitGain
+		for j, v := range blk {
+			g += step
+			blk[j] = sat16(float64(v) * g)
+		}
+		p.limitGain = next
+	}
+	p.limitLeft = max(0, p.limitLeft-len(x))
+	if p.limitLeft == 0 {
+		p.limitGain = 1
 	}
 }
 
@@ -151,11 +237,14 @@ func (p *playout) pushSilence(n int) {
 }
 
 // pushMadeUp appends audio that was not decoded from the far end's packet (comfort noise, the
-// codec's own concealment): it continues the signal, so a concealment of ours is over.
+// codec's own concealment): it continues the signal, so a concealment of ours is over. The codec's
+// concealment is held to the level before the loss like decoded audio.
 func (p *playout) pushMadeUp(pcm []int16) {
 	p.plcT = 0
 	pcm = pcm[:min(len(pcm), cap(p.fifo)-len(p.fifo))]
+	start := len(p.fifo)
 	p.fifo = append(p.fifo, pcm...)
+	p.limit(p.fifo[start:])
 }
 
 // pull writes the next len(out) samples to out and keeps them as history. The fifo must hold them.
@@ -166,6 +255,7 @@ func (p *playout) pull(out []int16) {
 	copy(p.fifo, p.fifo[n:])
 	p.fifo = p.fifo[:k]
 	p.played += len(out)
+	p.fresh = min(p.fresh+len(out), len(p.hist))
 	h := len(p.hist)
 	if n >= h {
 		copy(p.hist, out[len(out)-h:])
@@ -185,6 +275,9 @@ func (p *playout) skip(n int) int {
 	frames := n / p.frame
 	p.discard += n - frames*p.frame
 	p.plcT = 0
+	if n > 0 || k > 0 {
+		p.fresh = 0
+	}
 	return frames
 }
 
@@ -364,7 +457,7 @@ func (p *playout) accelerate(keep int, force bool) int {
 // expand puts one pitch period into the signal at the fifo's start, if the signal is periodic or
 // quiet there (or force is set). It returns how many samples were added.
 func (p *playout) expand(force bool) int {
-	maxT := min(p.tsmMaxT, len(p.fifo), len(p.hist), cap(p.fifo)-len(p.fifo))
+	maxT := min(p.tsmMaxT, len(p.fifo), p.fresh, cap(p.fifo)-len(p.fifo))
 	if maxT < p.tsmMinT {
 		return 0
 	}
@@ -413,9 +506,9 @@ func (p *playout) conceal(n int) {
 		// period that fits best repeats least often, so its error adds up least.
 		w := p.maxT
 		t, c, e := p.bestPeriod(x, h-w, w, p.minT, min(p.maxT, h-w), false)
-		if e < silentLevel {
-			// Nothing to go on (the call's start, digital silence): silence, and nothing to
-			// merge the next frame with.
+		if e < silentLevel || p.fresh+k < w+p.minT {
+			// Nothing to go on (the call's start, digital silence, a skip just before):
+			// silence, and nothing to merge the next frame with.
 			p.pushSilence(n)
 			return
 		}

@@ -107,6 +107,13 @@ func WithSendObserver(f func(at time.Time, seq uint16, ts uint32)) Option {
 	return func(s *Session) { s.observe = f }
 }
 
+// WithReceiveObserver calls f from the receive goroutine with the sequence number and payload of
+// each audio packet accepted for playout; payload is only borrowed for the call. It must not
+// block.
+func WithReceiveObserver(f func(seq uint16, payload []byte)) Option {
+	return func(s *Session) { s.observeRecv = f }
+}
+
 // garbage counts received datagrams that were not played, by reason.
 type garbage struct {
 	short, notRTP, rtcp, malformed, unknownPT, oversized atomic.Uint64
@@ -132,14 +139,17 @@ type Session struct {
 	onDTMF func(rune)
 	onSTUN func([]byte, netip.AddrPort) bool
 
-	observe func(time.Time, uint16, uint32)
+	observe     func(time.Time, uint16, uint32)
+	observeRecv func(seq uint16, payload []byte)
 
 	direction atomic.Int32
 	muted     atomic.Bool
 	remote    atomic.Pointer[netip.AddrPort]
 	sent      atomic.Uint64
-	lastRecv  atomic.Int64 // UnixNano of the last valid RTP packet, 0 for none
-	garbage   garbage
+	// concealed, delayChanges and stalls count what the send goroutine did (MediaStats).
+	concealed, delayChanges, stalls atomic.Uint64
+	lastRecv                        atomic.Int64 // UnixNano of the last valid RTP packet, 0 for none
+	garbage                         garbage
 
 	mu sync.Mutex // guards jb, received and cn
 	jb *jitterBuffer
@@ -350,6 +360,9 @@ func (s *Session) Stats() phone.MediaStats {
 		Duplicates:      s.jb.dups,
 		Late:            s.jb.late,
 		JitterMS:        s.jb.jitterMS(),
+		Concealed:       s.concealed.Load(),
+		DelayChanges:    s.delayChanges.Load(),
+		Stalls:          s.stalls.Load(),
 	}
 	playoutMS := float64(s.jb.delay) * 1000 / float64(s.codec.ClockRate)
 	s.mu.Unlock()

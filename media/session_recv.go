@@ -140,8 +140,11 @@ func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 	s.received++
 	switch {
 	case audio:
-		s.jb.insert(rtpIn{ssrc: h.SSRC, seq: h.SequenceNumber, ts: h.Timestamp, marker: h.Marker,
+		res := s.jb.insert(rtpIn{ssrc: h.SSRC, seq: h.SequenceNumber, ts: h.Timestamp, marker: h.Marker,
 			payload: r.pkt.Payload}, now)
+		if s.observeRecv != nil && res == insertQueued {
+			s.observeRecv(h.SequenceNumber, r.pkt.Payload)
+		}
 	case cn:
 		// A silence descriptor shares the audio's sequence numbers: the loss statistics count it
 		// like an event. It is not played; it sets the comfort noise played in the silence.

@@ -23,8 +23,12 @@ type sender struct {
 	payload []byte  // the payload popped from the jitter buffer
 	// po is the playout stage: decoded audio on its way to the speaker, where the delay changes
 	// and losses are concealed.
-	po  playout
-	buf []byte // the packet being built
+	po playout
+	// decoded is set once dec has decoded a frame of the current stream; streams is the jitter
+	// buffer's stream count it belongs to.
+	decoded bool
+	streams uint32
+	buf     []byte // the packet being built
 
 	// dtmf sends queued digits as RFC 4733 events in place of audio.
 	dtmf dtmfSender
@@ -230,6 +234,7 @@ func (sn *sender) tick(tick, skipped int64) {
 		}
 	}
 	if skipped > 0 {
+		s.stalls.Add(1)
 		// The goroutine was held up: the skipped frames are not sent (no burst), their captured
 		// audio is dropped so the microphone's latency does not grow, and the playout point moves
 		// on by as much. The timestamp jumps with the clock; the marker tells the far end.
@@ -279,17 +284,52 @@ func (sn *sender) tick(tick, skipped int64) {
 	}
 }
 
-// skipPlayout moves the playout on by n frames that are not played: what the playout stage holds
-// goes first, then the frames due in the jitter buffer.
+// skipPlayout moves the playout on by n frames that are not played (hold, or ticks the machine
+// skipped): what the playout stage holds goes first, then the frames due in the jitter buffer.
+// Those are still decoded (or concealed), and the result thrown away, so the decoder's state
+// follows the stream: an Opus or G.722 decoder that missed frames it was never told about resumes
+// with a burst. After a skip too long for the buffer to hold, the decoder starts afresh.
 func (sn *sender) skipPlayout(n int64) {
 	s := sn.s
 	frames := int64(sn.po.skip(int(min(n, jitterSlots+1)) * len(sn.pcm)))
 	if n > jitterSlots {
-		frames = n
+		s.mu.Lock()
+		s.jb.skip(n)
+		s.mu.Unlock()
+		sn.freshDecoder()
+		return
 	}
-	s.mu.Lock()
-	s.jb.skip(frames)
-	s.mu.Unlock()
+	// The far end's frames may be shorter or longer than a tick's: pop until the time is covered.
+	for left := frames * int64(s.codec.TimestampStep()); left > 0; {
+		s.mu.Lock()
+		payload, res := s.jb.pop()
+		dur := s.jb.frameUnits()
+		if res == popFrame {
+			sn.payload = append(sn.payload[:0], payload...)
+		}
+		s.mu.Unlock()
+		left -= int64(dur)
+		switch {
+		case res == popFrame:
+			pcm, err := sn.dec.Decode(sn.out[:0], sn.payload)
+			if units := uint32(int64(len(pcm)) * int64(s.codec.ClockRate) / int64(s.codec.SampleRate)); err == nil && units != dur {
+				s.mu.Lock()
+				s.jb.lasted(units)
+				s.mu.Unlock()
+				left += int64(dur) - int64(units)
+			}
+			sn.decoded = sn.decoded || err == nil
+		case res == popMissing && sn.concealer != nil:
+			_, _ = sn.concealer.Conceal(sn.out[:0], nil)
+		}
+	}
+}
+
+// freshDecoder replaces the decoder with a new one: the stream it followed is gone.
+func (sn *sender) freshDecoder() {
+	sn.dec = sn.s.codec.NewDecoder()
+	sn.concealer, _ = sn.dec.(concealer)
+	sn.decoded = false
 }
 
 // send encodes sn.pcm and sends it as one RTP packet with timestamp ts. It allocates nothing.
@@ -429,12 +469,14 @@ func (sn *sender) play() {
 	switch {
 	case dir > 0:
 		if n := p.expand(due); n > 0 {
+			s.delayChanges.Add(1)
 			s.mu.Lock()
 			s.jb.adjusted(p.units(n))
 			s.mu.Unlock()
 		}
 	case dir < 0:
 		if n := p.accelerate(frame, false); n > 0 {
+			s.delayChanges.Add(1)
 			s.mu.Lock()
 			s.jb.adjusted(-p.units(n))
 			s.mu.Unlock()
@@ -447,15 +489,17 @@ func (sn *sender) play() {
 	}
 }
 
-// quietOrSteady reports whether the audio about to be played is quiet or repeats itself (a
-// sustained vowel, a tone): where a change of delay is not heard.
+// quietOrSteady reports whether the audio being played is quiet or repeats itself (a sustained
+// vowel, a tone): where a change of delay is not heard. It looks at the last samples played.
 func (sn *sender) quietOrSteady() bool {
 	p := &sn.po
-	if len(p.fifo) < p.maxT {
-		return false
+	if p.fresh < len(p.hist) {
+		return false // just after a skip: wait until there is something to judge
 	}
-	x, pos := p.signal()
-	_, c, e := p.bestPeriod(x, pos, 0, p.tsmMinT, min(p.tsmMaxT, len(p.hist), len(p.fifo)), false)
+	x, _ := p.signal()
+	x = x[:len(p.hist)]
+	w := p.maxT
+	_, c, e := p.bestPeriod(x, len(x)-w, w, p.tsmMinT, min(p.tsmMaxT, len(x)-w), false)
 	return e < quietLevel || c >= tsmMinCorr
 }
 
@@ -475,6 +519,7 @@ func (sn *sender) pullFrame() {
 	frame := len(sn.pcm)
 	s.mu.Lock()
 	payload, res := s.jb.pop()
+	streams, dur := s.jb.streams, s.jb.frameUnits()
 	if res == popFrame {
 		sn.payload = append(sn.payload[:0], payload...)
 		// Audio from the last descriptor's time on ends the far end's silence.
@@ -489,7 +534,16 @@ func (sn *sender) pullFrame() {
 	}
 	s.mu.Unlock()
 
+	// A frame is as long as the far end's packets (10, 20, 30 ms...).
+	frame = int(int64(dur) * int64(s.codec.SampleRate) / int64(s.codec.ClockRate))
 	out := sn.out[:frame]
+	if streams != sn.streams {
+		// Another sender (a new SSRC): the decoder's state belongs to the old one.
+		sn.streams = streams
+		if sn.decoded {
+			sn.freshDecoder()
+		}
+	}
 	switch res {
 	case popFrame:
 		pcm, err := sn.dec.Decode(sn.out[:0], sn.payload)
@@ -497,13 +551,16 @@ func (sn *sender) pullFrame() {
 			sn.conceal(out)
 			return
 		}
-		// A packet that is not one frame long is cut or padded to one.
-		n := copy(out, pcm)
-		clear(out[n:])
-		if sn.concealer != nil {
-			sn.trackQuiet(out)
+		sn.decoded = true
+		if units := uint32(int64(len(pcm)) * int64(s.codec.ClockRate) / int64(s.codec.SampleRate)); units != dur {
+			s.mu.Lock()
+			s.jb.lasted(units)
+			s.mu.Unlock()
 		}
-		p.push(out)
+		if sn.concealer != nil {
+			sn.trackQuiet(pcm)
+		}
+		p.push(pcm)
 	case popMissing:
 		if cn.have {
 			// The far end is silent and said what its background sounds like (RFC 3389).
@@ -513,6 +570,19 @@ func (sn *sender) pullFrame() {
 		}
 		sn.conceal(out)
 	default:
+		if sn.decoded && sn.concealer != nil {
+			// The far end's stream paused (its next talkspurt is not due yet): tell the decoder,
+			// whose next frame is predicted from this one (Opus codes energy as a change), and
+			// hold what it says on coming back to the level before, as after a loss.
+			p.lost()
+			_, _ = sn.concealer.Conceal(sn.out[:0], nil)
+		}
+		if cn.have {
+			// A new talkspurt's first packet is not due yet: the far end's silence goes on.
+			sn.noise.play(out, &cn.sid)
+			p.pushMadeUp(out)
+			return
+		}
 		p.pushSilence(frame)
 	}
 }
@@ -521,6 +591,8 @@ func (sn *sender) pullFrame() {
 // packet) where it has one, else the playout stage's pitch-period concealment.
 func (sn *sender) conceal(out []int16) {
 	p := &sn.po
+	p.lost()
+	sn.s.concealed.Add(1)
 	if sn.concealer != nil {
 		var next []byte
 		if len(sn.next) > 0 {

@@ -618,3 +618,145 @@ func TestSessionPerPacketAllocs(t *testing.T) {
 		t.Errorf("receive and insert one packet: got %v allocs, want 0", a)
 	}
 }
+
+// TestSessionNothingBeforeFirstPacket: the frames a new stream's playout delay waits out were never
+// sent, so nothing is concealed for them: they play silence, and the first sound is the first
+// packet. The old player ran the decoder's concealment there (Opus: FEC from the first packet, PLC
+// from a decoder that had decoded nothing), playing audio that nobody sent.
+func TestSessionNothingBeforeFirstPacket(t *testing.T) {
+	for _, codec := range []Codec{PCMU, Opus} {
+		t.Run(codec.Name, func(t *testing.T) {
+			sessCheckNoLeak(t)
+			clk := clock.NewFake(time.Unix(1000, 0))
+			conn, peer := sessListen(t), sessListen(t)
+			defer peer.Close()
+			stream := newSessToneStream(0)
+			stream.rate = float64(codec.SampleRate)
+			s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(peer), Stream: stream, Clock: clk, Codec: codec})
+			s.Start()
+			sessWaitTimers(t, clk, 1)
+			// The far end's first packets: a tone at half scale, with Opus's in-band FEC.
+			enc := codec.NewEncoder()
+			n := codec.FrameSamples()
+			var phase float64
+			pkt := func() []byte {
+				pcm := make([]int16, n)
+				for i := range pcm {
+					pcm[i] = int16(16384 * math.Sin(phase))
+					phase += 2 * math.Pi * 1004 / float64(codec.SampleRate)
+				}
+				p, err := enc.Encode(make([]byte, 0, 1500), pcm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			// Packets 0-5 are encoded (the encoder warms up, FEC appears), 3-5 are sent.
+			for range 3 {
+				pkt()
+			}
+			for i := 3; i < 6; i++ {
+				s.handlePacket(sessRTP(codec.PayloadType, uint16(i), uint32(i)*codec.TimestampStep(), 7, pkt()), sessAddr(peer), clk.Now())
+			}
+			for range 4 {
+				sessWaitTimers(t, clk, 1)
+				clk.Advance(20 * time.Millisecond)
+			}
+			sessWaitTimers(t, clk, 1)
+			stream.mu.Lock()
+			played := append([]int16(nil), stream.written...)
+			stream.mu.Unlock()
+			// Frame 0 ran before the packets; frames 1-2 wait out the 40 ms delay; frame 3 plays
+			// the first packet.
+			for f := 0; f < 3 && (f+1)*n <= len(played); f++ {
+				var peak int16
+				for _, v := range played[f*n : (f+1)*n] {
+					peak = max(peak, v, -v)
+				}
+				if peak != 0 {
+					t.Errorf("frame %d, before the first packet is due: peak %d, want silence", f, peak)
+				}
+			}
+			if len(played) < 4*n {
+				t.Fatalf("played %d samples, want 4 frames", len(played))
+			}
+			var peak int16
+			for _, v := range played[3*n : 4*n] {
+				peak = max(peak, v, -v)
+			}
+			if peak < 8000 {
+				t.Errorf("frame 3: peak %d, want the first packet's tone", peak)
+			}
+			s.Close()
+		})
+	}
+}
+
+// TestSessionStallNoBurst: when the machine holds the audio goroutine up and it skips frames, the
+// frames it skips still reach the decoder (decoded, then dropped), so the audio after the stall
+// goes on without a burst. The old player dropped them behind the decoder's back, and Opus then
+// decoded the next packet from a stale state: a burst near full scale.
+func TestSessionStallNoBurst(t *testing.T) {
+	for _, codec := range []Codec{G722, Opus} {
+		t.Run(codec.Name, func(t *testing.T) {
+			sessCheckNoLeak(t)
+			clk := clock.NewFake(time.Unix(1000, 0))
+			conn, peer := sessListen(t), sessListen(t)
+			defer peer.Close()
+			stream := newSessToneStream(0)
+			stream.rate = float64(codec.SampleRate)
+			s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(peer), Stream: stream, Clock: clk, Codec: codec})
+			s.Start()
+			sessWaitTimers(t, clk, 1)
+			enc := codec.NewEncoder()
+			n := codec.FrameSamples()
+			var phase float64
+			seq := 0
+			send := func() {
+				pcm := make([]int16, n)
+				for i := range pcm {
+					pcm[i] = int16(16384 * math.Sin(phase))
+					phase += 2 * math.Pi * 1004 / float64(codec.SampleRate)
+				}
+				p, err := enc.Encode(make([]byte, 0, 1500), pcm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.handlePacket(sessRTP(codec.PayloadType, uint16(seq), uint32(seq)*codec.TimestampStep(), 7, p), sessAddr(peer), clk.Now())
+				seq++
+			}
+			for range 50 {
+				send()
+				sessWaitTimers(t, clk, 1)
+				clk.Advance(20 * time.Millisecond)
+			}
+			// A stall: 8 frames' packets arrive while the goroutine is held, then it runs late.
+			for range 8 {
+				send()
+			}
+			clk.Advance(160 * time.Millisecond)
+			for range 50 {
+				send()
+				sessWaitTimers(t, clk, 1)
+				clk.Advance(20 * time.Millisecond)
+			}
+			sessWaitTimers(t, clk, 1)
+			s.Close()
+			stream.mu.Lock()
+			played := append([]int16(nil), stream.written...)
+			stream.mu.Unlock()
+			var peak int16
+			at := 0
+			for i, v := range played {
+				if max(v, -v) > peak {
+					peak, at = max(v, -v), i
+				}
+			}
+			// The tone is at half scale; + 1 dB is 18384.
+			if peak > 18384 {
+				t.Errorf("peak %d at %.3f s (of %.3f s played), want <= 18384 (the tone + 1 dB)", peak,
+					float64(at)/float64(codec.SampleRate), float64(len(played))/float64(codec.SampleRate))
+			}
+		})
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"trayphone/media"
@@ -221,42 +220,6 @@ func samplesToDuration(n, rate int) time.Duration {
 
 func durationToSamples(d time.Duration, rate int) int {
 	return int(int64(d) * int64(rate) / int64(time.Second))
-}
-
-// ToneQuality is how cleanly a tone comes through a call, window by window.
-type ToneQuality struct {
-	// MedianSNR is the median over the windows of ToneSNR, in dB: the codec's and the path's
-	// quality, not spoilt by a few glitches.
-	MedianSNR float64
-	// Clean is the fraction of windows whose SNR is at least 20 dB.
-	Clean float64
-	// Windows is how many windows were measured.
-	Windows int
-}
-
-// String formats q for test logs.
-func (q ToneQuality) String() string {
-	return fmt.Sprintf("median SNR %.1f dB over %d windows, %.0f%% clean", q.MedianSNR, q.Windows, 100*q.Clean)
-}
-
-// MeasureTone splits samples into windows of length window and measures the tone at freqHz in
-// each. A scheduling hiccup on a loaded machine spoils one window, not the verdict.
-func MeasureTone(samples []int16, rate int, freqHz float64, window time.Duration) ToneQuality {
-	n := durationToSamples(window, rate)
-	if n <= 0 || len(samples) < n {
-		return ToneQuality{}
-	}
-	var snrs []float64
-	clean := 0
-	for i := 0; i+n <= len(samples); i += n {
-		s := ToneSNR(samples[i:i+n], rate, freqHz)
-		snrs = append(snrs, s)
-		if s >= 20 {
-			clean++
-		}
-	}
-	sort.Float64s(snrs)
-	return ToneQuality{MedianSNR: snrs[len(snrs)/2], Clean: float64(clean) / float64(len(snrs)), Windows: len(snrs)}
 }
 
 // FarEnd makes far-end audio for echo tests: Gaussian noise with a speech-like spectral tilt

@@ -138,6 +138,13 @@ type MediaStats struct {
 	RTCPReceived uint64 `json:"rtcp_received"`
 	// MOS is the ITU-T G.107 E-model estimate (1-4.5) of how the received audio sounds.
 	MOS float64 `json:"mos"`
+	// Concealed counts the frames of the far end's audio that were made up (lost or late
+	// packets), DelayChanges the steps by which the playout delay moved (each a pitch period
+	// taken out or put in), and Stalls the times this computer held the call's audio up so long
+	// that frames were skipped.
+	Concealed    uint64 `json:"concealed"`
+	DelayChanges uint64 `json:"delay_changes"`
+	Stalls       uint64 `json:"stalls"`
 }
 
 // CallInfo is a snapshot of one call. It is a value: holding it never blocks the core.

@@ -110,7 +110,8 @@ type Options struct {
 	// for Opus. Default: a generated 60 s tone of ToneHz in the format of Codecs[0]. The call
 	// ends by itself when the file ends.
 	SourceWAV string
-	// ToneHz is the frequency of the generated source tone. Default 1000.
+	// ToneHz is the frequency of the generated source tone. Default 1004 (ITU-T O.132's test
+	// tone: 1000 Hz at 8 kHz repeats the same eight sample phases, which G.711 codes worse).
 	ToneHz float64
 	// Codecs lists baresip codec names in preference order: "pcmu", "pcma", "opus", "g722".
 	// Default pcmu,pcma.
@@ -219,7 +220,7 @@ func (o Options) withDefaults() Options {
 		o.User = "baresip"
 	}
 	if o.ToneHz == 0 {
-		o.ToneHz = 1000
+		o.ToneHz = 1004
 	}
 	if len(o.Codecs) == 0 {
 		o.Codecs = []string{"pcmu", "pcma"}
