@@ -8,7 +8,9 @@
 #   3. the same once more with every core kept busy by a spinning loop (send jitter under load);
 #   4. send timing from each call's first packet, 10 s calls, quiet and with every core busy,
 #      trayphone against baresip (FIRST_SECONDS, default 10);
-#   5. mouth-to-ear latency of trayphone's pipeline on loopback.
+#   5. mouth-to-ear latency of trayphone's pipeline on loopback;
+#   6. mouth-to-ear through the sound server (a private PipeWire, PortAudio / baresip's alsa
+#      module through the ALSA pulse plugin), trayphone against baresip (M2E_SECONDS, default 10).
 # Usage: bench/run.sh [SECONDS [ROUNDS]]   (default 60 s, 3 rounds; the loaded comparison is one
 # round of SECONDS/2. Needs baresip and tshark, see scripts/setup.sh; tshark captures on lo, so
 # run as root or with the capture capability. As root trayphone also gets real-time scheduling
@@ -49,3 +51,10 @@ echo
 TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_LATENCY_OUT="$out/latency.txt" go test ./bench -run 'TestMouthToEar' -count 1 >"$out/test.log" 2>&1 \
   || { cat "$out/test.log"; exit 1; }
 cat "$out/latency.txt"
+echo
+m2e="${M2E_SECONDS:-10}"
+echo "== mouth-to-ear through the sound server: ${m2e}s calls, ${rounds} rounds"
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_ROUNDS="$rounds" TRAYPHONE_BENCH_M2E_SECONDS="$m2e" TRAYPHONE_BENCH_M2E_OUT="$out/m2e.md" \
+  go test ./bench -run 'TestMouthToEarSoundServer' -count 1 -timeout "$((m2e * rounds * 4 + 300))s" >"$out/test.log" 2>&1 \
+  || { cat "$out/test.log"; exit 1; }
+cat "$out/m2e.md"

@@ -459,7 +459,12 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 	}
 	ok = true
 	s.startWatching()
+	inLat, outLat := stream.latency()
+	if play != nil {
+		_, outLat = play.latency()
+	}
 	d.log.Debug("audio device open", "device", name, "rate", rate, "device_rate", devRate,
+		"host_in_ms", inLat.Milliseconds(), "host_out_ms", outLat.Milliseconds(),
 		"alsa_jack_messages_hidden", quietedMessages()) // AudioDebugEnv shows them
 	return s, nil
 }
@@ -521,12 +526,16 @@ type paStream struct {
 	inWinN     int           // Reads into the current standing-queue window
 	inWinLow   int           // least queued beyond what a Read took, in that window
 	inPrimed   bool          // reading: false until the first Read that found enough
+	inLeftSum  atomic.Uint64 // samples left queued after each Read that took a frame, summed
+	inLeftN    atomic.Uint64 // and how many such Reads
 	readFailed error
 
 	// Owned by Write.
 	outRes      *media.Resampler
 	outConv     []int16
 	outDropped  atomic.Uint64
+	outQSum     atomic.Uint64 // samples queued for the speaker after each Write, summed
+	outQN       atomic.Uint64 // and how many Writes
 	writeFailed error
 
 	// Set when the stream uses the sound server's sinks or sources: the connection to it, the
@@ -726,6 +735,8 @@ func (s *paStream) Read(p []int16) error {
 	}
 	s.inPrimed = true
 	s.trimStanding(capture, queued-need)
+	s.inLeftSum.Add(uint64(max(capture.len()-need, 0)))
+	s.inLeftN.Add(1)
 	if s.inRes == nil {
 		capture.read(p)
 		return nil
@@ -785,6 +796,8 @@ func (s *paStream) Write(p []int16) error {
 	if n := st.play.write(data); n < len(data) {
 		s.outDropped.Add(1)
 	}
+	s.outQSum.Add(uint64(st.play.len()))
+	s.outQN.Add(1)
 	return nil
 }
 
@@ -837,9 +850,20 @@ func (s *paStream) Close() error {
 			"play_underruns", underruns, "capture_overflows", overflows, "host_xruns", xruns,
 			"read_missing", s.inMissing.Load(), "read_trimmed", s.inDropped.Load(), "write_dropped", s.outDropped.Load(),
 			"play_trimmed_ms", playTrimmed*1000/uint64(s.devRate),
-			"capture_standing_trimmed_ms", s.inStanding.Load()*1000/uint64(s.devRate))
+			"capture_standing_trimmed_ms", s.inStanding.Load()*1000/uint64(s.devRate),
+			"capture_left_mean_ms", meanMS(s.inLeftSum.Load(), s.inLeftN.Load(), s.devRate),
+			"play_queued_mean_ms", meanMS(s.outQSum.Load(), s.outQN.Load(), s.devRate))
 	})
 	return s.closeErr
+}
+
+// meanMS is the mean of n readings of samples at rate summing to sum, in milliseconds, one
+// decimal.
+func meanMS(sum, n uint64, rate int) float64 {
+	if n == 0 || rate <= 0 {
+		return 0
+	}
+	return float64(sum*10000/(n*uint64(rate))) / 10
 }
 
 // captureSlack is how much more than a Read takes the capture ring keeps queued: the margin for
