@@ -48,7 +48,7 @@ TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_ROUNDS="$rounds" TRAYPHONE_BENCH_FIRST_SECONDS
   || { cat "$out/test.log"; exit 1; }
 cat "$out/first.md"
 echo
-TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_LATENCY_OUT="$out/latency.txt" go test ./bench -run 'TestMouthToEar' -count 1 >"$out/test.log" 2>&1 \
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_LATENCY_OUT="$out/latency.txt" go test ./bench -run '^TestMouthToEar$' -count 1 >"$out/test.log" 2>&1 \
   || { cat "$out/test.log"; exit 1; }
 cat "$out/latency.txt"
 echo
