@@ -475,22 +475,21 @@ const (
 	paMaxQueued  = 8  // more than this queued (160 ms) and the oldest audio is dropped...
 	paTrimTo     = 2  // ...down to this much
 	paPlayPrebuf = 2  // playback waits for this much audio after an underrun
-	// A queue that never fell below half a frame over paTrimWindow frames (1 s) is cut to half
-	// a frame: playback in the callback (callback.h), capture in Read. Audio that stood in a
+	// A queue that never fell below half a frame and a callback period over paTrimWindow frames
+	// (1 s) is cut to half a frame: playback in the callback (callback.h), capture in Read. Audio that stood in a
 	// ring for a whole second added its length to the delay (and to the echo path the canceller
 	// must model) and never guarded against an underrun. Such a queue forms at the start, when
 	// the device's first callbacks and the media loop's first frames meet, and slowly when the
 	// sound card's clock runs slower or faster than the computer's.
 	paTrimWindow = 50
 	// PortAudio calls back paCallbackDiv times a frame. Its ALSA host buffers two periods each
-	// way, so through the pulse plugin 10 ms periods take ~50 ms off the round trip (loopback
-	// on the PipeWire null sink 87-97 ms against 137-143 ms) for about 1 % of a core more; but
-	// with them the echo canceller lost the echo in 2-3 of 10 runs of the PipeWire echo test
-	// (ERLE 5-6 dB, mostly with no counter showing why) against one of 21 with 20 ms periods,
-	// in a run where the machine stalled the audio; measured again with late capture kept
-	// (see Read): still 2 of 10, one with no counter showing anything. Left at 1 until the
-	// cause is known.
-	paCallbackDiv  = 1
+	// way, so through the pulse plugin 10 ms periods take 40 ms off mouth-to-ear (20 ms of
+	// host buffering each way instead of 40; bench TestMouthToEarSoundServer) for about 1 % of
+	// a core more. With 20 ms periods the echo canceller kept the echo in every run; with
+	// 10 ms it lost it in 2 of 6-10 runs of the PipeWire echo test until the standing-queue
+	// trims learned to leave a swing of one period alone (hyst, callback.h): those runs had a
+	// 10 ms trim a few seconds in, inside the measured span, which moved the echo path.
+	paCallbackDiv  = 2
 	paStartTimeout = 5 * time.Second
 	paStallTimeout = 3 * time.Second // a loaded machine can starve the audio thread for 2 s
 )
@@ -764,7 +763,8 @@ func (s *paStream) trimStanding(capture *ring, excess int) {
 	if s.inWinN++; s.inWinN < paTrimWindow {
 		return
 	}
-	if slack := s.captureSlack(); s.inWinLow > slack {
+	// As the playback trim (callback.h): not for a swing of one callback period.
+	if slack := s.captureSlack(); s.inWinLow > slack+s.devFrame/paCallbackDiv {
 		capture.discard(s.inWinLow - slack)
 		s.inStanding.Add(uint64(s.inWinLow - slack))
 	}
