@@ -259,7 +259,12 @@ func runTrayphoneM2E(t *testing.T, bin, dir, bursts string, d time.Duration) m2e
 	}
 	waitFor("incoming call", func() bool { return state(peers[1]) == phone.CallIncoming })
 	if out, err := cli(peers[1], "answer"); err != nil {
-		t.Fatalf("answer: %v %s", err, out)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			out = append(out, ee.Stderr...)
+		}
+		b, _ := os.ReadFile(peers[1].log)
+		t.Fatalf("answer: %v %s\nB's log:\n%s", err, out, b)
 	}
 	waitFor("active call", func() bool { return state(peers[0]) == phone.CallActive })
 	time.Sleep(time.Second)
