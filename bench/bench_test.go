@@ -39,14 +39,15 @@ type pairResult struct {
 	p50, p99, max float64   // RTP send-interval jitter, ms, both directions
 	jitter        []float64 // the deviations p50, p99 and max are taken from
 	packets       int
-	idleCPUPct    float64 // mean of the two processes before the call, % of one core (trayphone only)
-	realtime      int     // processes that moved to real-time scheduling during the call (trayphone only)
-	steady        int     // processes that changed over to steady send (trayphone only)
-	steadyAt      []int64 // the ticks (20 ms) of the call at which they did
-	loopSent      []int64 // per process, packets the media loop sent itself in steady send (the threads had passed their slot)
-	threadsLate   []int64 // per process, packets the threads sent more than 0.5 ms late (both woke late)
-	late          int     // send intervals off by more than 0.5 ms, both directions
-	together      int     // of them, those within 10 ms of one in the other process's stream
+	idleCPUPct    float64  // mean of the two processes before the call, % of one core (trayphone only)
+	realtime      int      // processes that moved to real-time scheduling during the call (trayphone only)
+	steady        int      // processes that changed over to steady send (trayphone only)
+	steadyAt      []int64  // the ticks (20 ms) of the call at which they did
+	loopSent      []int64  // per process, packets the media loop sent itself in steady send (the threads had passed their slot)
+	threadsLate   []int64  // per process, packets the threads sent more than 0.5 ms late (both woke late)
+	late          int      // send intervals off by more than 0.5 ms, both directions (firstPackets: 10 ms)
+	lateAt        []string // firstPackets: when each interval over 10 ms off ended, s from its stream's first packet, and by how much
+	together      int      // of them, those within 10 ms of one in the other process's stream
 }
 
 // steadyLine is the phone's log line at the change-over to steady send, with its tick.
@@ -397,7 +398,13 @@ func firstPackets(t *testing.T, name string, pids [2]int, streams map[int][]floa
 			end = len(times)
 		}
 		r.packets += end
-		r.jitter = append(r.jitter, SendJitter(times[:end], 20*time.Millisecond)...)
+		j := SendJitter(times[:end], 20*time.Millisecond)
+		r.jitter = append(r.jitter, j...)
+		for i, v := range j {
+			if v > 10 {
+				r.lateAt = append(r.lateAt, fmt.Sprintf("%.2fs %+.0fms", times[i+1]-times[0], (times[i+1]-times[i])*1000-20))
+			}
+		}
 	}
 	if n != 2 {
 		t.Fatalf("%s: %d RTP streams captured from the two processes' ports, want 2", name, n)
@@ -577,15 +584,18 @@ func TestFirstPacketTiming(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | worst interval off | %.2f ms | %.2f ms |\n", cond, tpMax, bsMax)
 		fmt.Fprintf(&b, "| %s | intervals over 10 ms off (target 0) | %d | %d |\n", cond, tpOver, bsOver)
 		rt := 0
-		var at []string
-		for _, r := range tps {
+		var at, lateAt []string
+		for i, r := range tps {
 			rt += r.realtime
 			for _, n := range r.steadyAt {
 				at = append(at, strconv.FormatInt(n, 10))
 			}
+			if len(r.lateAt) > 0 {
+				lateAt = append(lateAt, fmt.Sprintf("round %d: %s", i+1, strings.Join(r.lateAt, ", ")))
+			}
 		}
-		detail = append(detail, fmt.Sprintf("%s, per round p99/max ms: trayphone %s; baresip %s; trayphone processes in real-time scheduling: %d of %d; steady send from tick %s",
-			cond, strings.Join(tpPer, ", "), strings.Join(bsPer, ", "), rt, 2*rounds, strings.Join(at, ", ")))
+		detail = append(detail, fmt.Sprintf("%s, per round p99/max ms: trayphone %s; baresip %s; trayphone processes in real-time scheduling: %d of %d; steady send from tick %s; trayphone intervals over 10 ms off (when, from the stream's first packet): %s",
+			cond, strings.Join(tpPer, ", "), strings.Join(bsPer, ", "), rt, 2*rounds, strings.Join(at, ", "), strings.Join(lateAt, "; ")))
 	}
 	b.WriteString("\n" + strings.Join(detail, "\n") + "\n")
 	t.Log("\n" + b.String())
