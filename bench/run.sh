@@ -6,7 +6,11 @@
 #      taking turns for ROUNDS rounds): CPU per call, context switches, memory, RTP
 #      send-interval jitter p50/p99/max, side by side as ratios;
 #   3. the same once more with every core kept busy by a spinning loop (send jitter under load);
-#   4. mouth-to-ear latency of trayphone's pipeline on loopback.
+#   4. send timing from each call's first packet, 10 s calls, quiet and with every core busy,
+#      trayphone against baresip (FIRST_SECONDS, default 10);
+#   5. mouth-to-ear latency of trayphone's pipeline on loopback;
+#   6. mouth-to-ear through the sound server (a private PipeWire, PortAudio / baresip's alsa
+#      module through the ALSA pulse plugin), trayphone against baresip (M2E_SECONDS, default 10).
 # Usage: bench/run.sh [SECONDS [ROUNDS]]   (default 60 s, 3 rounds; the loaded comparison is one
 # round of SECONDS/2. Needs baresip and tshark, see scripts/setup.sh; tshark captures on lo, so
 # run as root or with the capture capability. As root trayphone also gets real-time scheduling
@@ -37,6 +41,20 @@ half=$(((secs + 1) / 2))
 echo "== the same with every core busy ($(nproc) spinning loops), ${half}s, 1 round"
 compare "$half" 1 "$(nproc)" "$out/loaded.md"
 echo
-TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_LATENCY_OUT="$out/latency.txt" go test ./bench -run 'TestMouthToEar' -count 1 >"$out/test.log" 2>&1 \
+first="${FIRST_SECONDS:-10}"
+echo "== send timing from the first packet: ${first}s calls, ${rounds} rounds, quiet and with every core busy"
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_ROUNDS="$rounds" TRAYPHONE_BENCH_FIRST_SECONDS="$first" TRAYPHONE_BENCH_FIRST_OUT="$out/first.md" \
+  go test ./bench -run 'TestFirstPacketTiming' -count 1 -timeout "$((first * rounds * 8 + 300))s" >"$out/test.log" 2>&1 \
+  || { cat "$out/test.log"; exit 1; }
+cat "$out/first.md"
+echo
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_LATENCY_OUT="$out/latency.txt" go test ./bench -run '^TestMouthToEar$' -count 1 >"$out/test.log" 2>&1 \
   || { cat "$out/test.log"; exit 1; }
 cat "$out/latency.txt"
+echo
+m2e="${M2E_SECONDS:-10}"
+echo "== mouth-to-ear through the sound server: ${m2e}s calls, ${rounds} rounds"
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_ROUNDS="$rounds" TRAYPHONE_BENCH_M2E_SECONDS="$m2e" TRAYPHONE_BENCH_M2E_OUT="$out/m2e.md" \
+  go test ./bench -run 'TestMouthToEarSoundServer' -count 1 -timeout "$((m2e * rounds * 4 + 300))s" >"$out/test.log" 2>&1 \
+  || { cat "$out/test.log"; exit 1; }
+cat "$out/m2e.md"

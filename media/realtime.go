@@ -5,10 +5,12 @@ import "time"
 // When a session asks for real-time scheduling. Measured on the 2-core test VM, the real-time
 // class is worth it only while the computer is busy: with both cores saturated it cut RTP send
 // jitter p99 from 21–37 ms (frames skipped) to ~0.5–0.7 ms, but on an idle machine it changed
-// nothing we could measure except the cost — a real-time thread woken by the far end's packet is
-// woken on another CPU, by an interrupt, where an ordinary one is pulled onto the waker's, and
-// the call cost 1.5–10× the CPU. So a session starts in the ordinary class and moves the process
-// to the real-time class (realtime_linux.go) the first time its ticks show the computer is busy:
+// nothing we could measure (session 2 measured 1.5–10× the CPU for it, with the old Go-timer
+// pacer; with today's kernel timer and steady send 0.54–1.53 % of a core per process against
+// 0.55–1.47 %, 4 rounds each: no cost seen, and no gain). So a session that finds the computer
+// busy before its first tick (busy.go) starts in the real-time class; otherwise it starts in
+// the ordinary class and moves the process to the real-time class (realtime_linux.go) the
+// first time its ticks show the computer is busy:
 // rtLateTicks ticks later than rtLateBy (or skipped) within rtLateWindow. A few late ticks are
 // not enough: a virtual machine's host, a page fault or a packet capture delays one now and then
 // (on the idle test VM, a few a minute by 2 ms or more), and no scheduling class helps with those;

@@ -113,6 +113,16 @@ func (r *rtState) release() {
 	r.mu.Unlock()
 }
 
+// refresh puts threads started since the last scan into the real-time class now, if the
+// process is in it.
+func (r *rtState) refresh() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.on {
+		_ = r.applyAll(schedRR|schedResetOnFork, rtPriority)
+	}
+}
+
 // rescan puts threads started since the last scan into the real-time class every rtRescan. It
 // returns when stop is closed.
 func (r *rtState) rescan(stop <-chan struct{}, done chan<- struct{}) {

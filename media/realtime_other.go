@@ -14,3 +14,4 @@ var realtime rtState
 
 func (r *rtState) acquire() error { return errRealtimeNotPermitted }
 func (r *rtState) release()       {}
+func (r *rtState) refresh()       {}

@@ -123,6 +123,12 @@ func (s *Session) sendLoop() {
 	if s.steady {
 		steadyPrior() // reads /proc/cpuinfo once per process: here, not inside a tick
 	}
+	if s.realtime {
+		// A computer busy already gets the real-time class before the first tick (busy.go).
+		if why := busyNow(); why != "" {
+			s.escalate(why)
+		}
+	}
 	p := newPacer(s.clk, FrameDuration*time.Millisecond)
 	defer p.stop()
 	defer s.snd.stopSteady()
@@ -141,7 +147,7 @@ func (s *Session) sendLoop() {
 			now := s.clk.Now()
 			late := now.Sub(p.due(tick))
 			if s.realtime && !s.rtHeld && s.rtTrig.observe(tick, now, late, skipped) {
-				s.escalate()
+				s.escalate("the call's audio ran late")
 			}
 			if steadyOpen {
 				if why := s.snd.steadyDue(tick, late); why != "" {
@@ -154,16 +160,16 @@ func (s *Session) sendLoop() {
 }
 
 // steadyDue notes that tick ran late by late and says why the session changes over to steady
-// send now, or "" if it does not: its ticks show late wake-ups, an earlier call of the process
-// changed over, or this is a virtual machine (steadyPrior).
+// send now, or "" if it does not: its ticks show late wake-ups, or, from the first tick, an
+// earlier call of the process changed over or this is a virtual machine (steadyPrior).
 func (sn *sender) steadyDue(tick int64, late time.Duration) string {
 	switch {
 	case sn.stTrig.observe(tick, late):
 		return steadyWhyLate
 	case sn.s.stFrom > 0 && tick >= sn.s.stFrom:
 		return steadyWhyTest
-	case tick < steadyGraceTicks:
-		return ""
+	case sn.s.stFrom > 0:
+		return "" // a test chose the tick
 	case steadyLearned.Load():
 		return steadyWhyLearned
 	case steadyPrior():
@@ -192,6 +198,11 @@ func (sn *sender) startSteady(p *pacer, tick int64, why string) {
 	}
 	sn.steady, sn.stDue0 = st, due0
 	steadyLearned.Store(true)
+	if s.rtHeld {
+		// The threads were started from a real-time thread, which does not pass its class on
+		// (SCHED_RESET_ON_FORK): they would send in the ordinary class until the next re-scan.
+		realtime.refresh()
+	}
 	s.log.Info("packets now leave from two timer threads, "+SteadyLead.String()+" after they are ready, on a steady grid", "why", why, "tick", tick)
 }
 
@@ -207,16 +218,16 @@ func (sn *sender) stopSteady() {
 	sn.s.log.Info("steady send ended", "from_timer_threads", threads, "late_from_loop", loop, "threads_late", tardy)
 }
 
-// escalate moves the process to the real-time scheduling class for the rest of the call: its
-// ticks ran late, the computer is busy (realtime.go).
-func (s *Session) escalate() {
+// escalate moves the process to the real-time scheduling class for the rest of the call: the
+// computer is busy (realtime.go), as why says.
+func (s *Session) escalate(why string) {
 	s.rtHeld = true
 	err := realtime.acquire()
 	switch {
 	case err == nil:
-		s.log.Info("the computer is busy and the call's audio ran late: it now runs with real-time scheduling until the call ends")
+		s.log.Info("the computer is busy: the call's audio now runs with real-time scheduling until the call ends", "why", why)
 	case rtWarned.CompareAndSwap(false, true):
-		s.log.Warn("the computer is busy and the call's audio runs late; real-time scheduling would help but is not available", "reason", err)
+		s.log.Warn("the computer is busy and the call's audio may run late; real-time scheduling would help but is not available", "why", why, "reason", err)
 	}
 }
 

@@ -28,8 +28,9 @@ import (
 // packet is SteadyLead older when it leaves: that is the price, 3 ms of mouth-to-ear delay, and
 // two thread wake-ups a tick. So it is not always on: a session starts sending from its loop and
 // changes over when its ticks show this computer's wake-ups are late (steadyTrigger), and the
-// process's later calls, and every call on a virtual machine (steadyPrior), as soon as their
-// first second is past; on hardware that wakes threads on time it never does. A slot the
+// process's later calls, and every call on a virtual machine (steadyPrior), from their first
+// tick, so that the first packet already leaves on the grid; on hardware that wakes threads on
+// time it never does. A slot the
 // threads pass before the loop has filled it (the loop later than the lead) is sent by the loop
 // at once, and one they leave behind goes before the next: no packet is lost or sent twice, and
 // order is kept.
@@ -51,12 +52,12 @@ const (
 )
 
 // steadyLearned is set once a session of this process has changed over: the computer wakes
-// threads late, and later calls change over as soon as their first second is past instead of
-// waiting to see late ticks of their own.
+// threads late, and later calls change over from their first tick instead of waiting to see
+// late ticks of their own.
 var steadyLearned atomic.Bool
 
-// steadyPrior reports, once per process, whether calls change over as soon as their first second
-// is past even before any call has seen a late tick: on a virtual machine (virtualMachine), whose
+// steadyPrior reports, once per process, whether calls change over from their first tick even
+// before any call has seen a late tick: on a virtual machine (virtualMachine), whose
 // virtual CPUs its host resumes late now and then. Without it the first call of a fresh process
 // sends from its loop, late now and then, until three late ticks are seen: on the test VM that
 // took 1–10 s. Tests replace it.

@@ -65,13 +65,13 @@ type Audio struct {
 	// VAD sends nothing but comfort-noise updates while the user is silent (RFC 3389 for G.711
 	// and G.722, DTX for Opus); on unless set to false.
 	VAD bool `toml:"vad"`
-	// Realtime moves the phone to the real-time scheduling class for the rest of a call when a
-	// busy computer makes the call's audio run late, where the system permits it (root,
+	// Realtime moves the phone to the real-time scheduling class for the rest of a call when the
+	// computer is busy as the call starts or makes its audio run late, where the system permits it (root,
 	// CAP_SYS_NICE or an RLIMIT_RTPRIO, e.g. the audio group); on unless set to false.
 	Realtime bool `toml:"realtime"`
 	// SteadySend sends a call's packets from two timer threads, 3 ms after they are ready, when
 	// this computer wakes the call's audio thread late now and then (virtual machines do: there
-	// every call does so from its second second on), so that they still leave every 20 ms to the
+	// every call does so from its first packet), so that they still leave every 20 ms to the
 	// tenth of a millisecond; on unless set to false.
 	SteadySend bool `toml:"steady_send"`
 	// ToneRegion picks the dial, ringback and busy tones: "us", "uk", "eu", "jp", "au", or ""

@@ -63,6 +63,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	pa "github.com/gordonklaus/portaudio"
@@ -164,6 +165,17 @@ func paErr(code C.PaError) error {
 		return nil
 	}
 	return pa.Error(int32(code))
+}
+
+// latency returns the input and output latency PortAudio reports for the open stream: the
+// host's buffering (the ALSA buffer through the pulse plugin), not the sound server's.
+func (c *cStream) latency() (in, out time.Duration) {
+	info := C.Pa_GetStreamInfo(c.p)
+	if info == nil {
+		return 0, 0
+	}
+	sec := func(v C.PaTime) time.Duration { return time.Duration(float64(v) * float64(time.Second)) }
+	return sec(info.inputLatency), sec(info.outputLatency)
 }
 
 // Start starts the callbacks.

@@ -24,7 +24,7 @@ static int64_t tp_mono(void) {
 }
 
 tp_pa *tp_pa_new(uint64_t ring, uint64_t prebuf, uint64_t max_queued, uint64_t trim_to, uint64_t window,
-		uint64_t slack) {
+		uint64_t slack, uint64_t hyst) {
 	uint64_t size = 1;
 	// Ends at the first power of two of at least ring samples (ring is a few thousand).
 	while (size < ring) size <<= 1;
@@ -38,6 +38,7 @@ tp_pa *tp_pa_new(uint64_t ring, uint64_t prebuf, uint64_t max_queued, uint64_t t
 	s->trim_to = trim_to;
 	s->window = window;
 	s->slack = slack;
+	s->hyst = hyst;
 	s->win_low = UINT64_MAX;
 	return s;
 }
@@ -89,7 +90,7 @@ static void tp_discard_play(tp_pa *s, uint64_t n) {
 
 // tp_callback moves samples between the device and the rings: capture into its ring (counting
 // an overflow when the ring is full), and playback out of its ring once prebuf samples are
-// queued, trimming a queue grown past max_queued or standing above slack for a whole window,
+// queued, trimming a queue grown past max_queued or standing above slack + hyst for a whole window,
 // and counting an underrun (and waiting for prebuf again) when the ring runs dry.
 int tp_callback(const void *input, void *output, unsigned long frames,
 		const PaStreamCallbackTimeInfo *timeInfo, PaStreamCallbackFlags flags, void *user) {
@@ -129,7 +130,7 @@ int tp_callback(const void *input, void *output, unsigned long frames,
 	uint64_t left = tp_ring_len(&s->play);
 	if (left < s->win_low) s->win_low = left;
 	if (++s->win_n >= s->window) {
-		if (s->win_low > s->slack) tp_discard_play(s, s->win_low - s->slack);
+		if (s->win_low > s->slack + s->hyst) tp_discard_play(s, s->win_low - s->slack);
 		s->win_n = 0;
 		s->win_low = UINT64_MAX;
 	}

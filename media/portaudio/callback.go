@@ -30,11 +30,12 @@ type cState struct {
 
 // newCState returns a state for frames of devFrame samples whose rings hold at least ring
 // samples each, with the playback limits of paPlayPrebuf, paMaxQueued and paTrimTo frames and
-// a standing queue trimmed to half a frame every paTrimWindow frames (of paCallbackDiv callbacks
-// each).
+// a standing queue of more than half a frame and a callback period trimmed to half a frame
+// every paTrimWindow frames (of paCallbackDiv callbacks each).
 func newCState(devFrame, ring int) (*cState, error) {
 	c := C.tp_pa_new(C.uint64_t(ring), C.uint64_t(paPlayPrebuf*devFrame), C.uint64_t(paMaxQueued*devFrame),
-		C.uint64_t(paTrimTo*devFrame), C.uint64_t(paTrimWindow*paCallbackDiv), C.uint64_t(devFrame/2))
+		C.uint64_t(paTrimTo*devFrame), C.uint64_t(paTrimWindow*paCallbackDiv), C.uint64_t(devFrame/2),
+		C.uint64_t(devFrame/paCallbackDiv))
 	if c == nil {
 		return nil, errors.New("no memory for the audio buffers")
 	}

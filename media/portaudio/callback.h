@@ -49,10 +49,13 @@ typedef struct {
 	uint64_t prebuf, max_queued, trim_to;
 
 	// Standing-queue trim, constant: over each window of callbacks (while primed) the callback
-	// notes the least audio left queued after its read; if that least is more than slack
-	// samples, the excess sat in the ring for the whole window, adding latency without ever
-	// guarding against an underrun, and it drops that much of the oldest audio. 0 turns it off.
-	uint64_t window, slack;
+	// notes the least audio left queued after its read; if that least is more than slack + hyst
+	// samples, all above slack sat in the ring for the whole window, adding latency without
+	// ever guarding against an underrun, and it drops that much of the oldest audio. hyst (a
+	// callback period) keeps the trim from chasing the queue's own swing by a period, as the
+	// callbacks and the 20 ms Writes slide against each other: each trim moves the echo path,
+	// which the echo canceller must then find again. 0 window turns it off.
+	uint64_t window, slack, hyst;
 	uint64_t win_n, win_low; // the callback's own: callbacks into the window, least left so far
 	uint64_t trimmed;        // samples dropped by either trim (release stores; Go loads them)
 } __attribute__((aligned(8))) tp_pa;
@@ -60,7 +63,7 @@ typedef struct {
 // tp_pa_new returns a zeroed state whose two rings hold at least ring samples each, or NULL if
 // out of memory. free() releases it.
 tp_pa *tp_pa_new(uint64_t ring, uint64_t prebuf, uint64_t max_queued, uint64_t trim_to, uint64_t window,
-		uint64_t slack);
+		uint64_t slack, uint64_t hyst);
 
 // tp_pa_start sets base to now and makes the state live.
 void tp_pa_start(tp_pa *s);

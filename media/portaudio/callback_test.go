@@ -257,26 +257,28 @@ func TestCallback(t *testing.T) {
 		}
 	})
 
-	// A frame stood queued beyond what each callback needed for a whole window: the callback
-	// drops it down to half a frame, once, and plays on from the newer audio.
+	// Two frames stood queued beyond what each callback needed for a whole window (more than
+	// half a frame and a callback period): the callback drops them down to half a frame, once,
+	// and plays on from the newer audio.
 	t.Run("StandingTrim", func(t *testing.T) {
 		st := newTestState(t, f)
 		st.start()
-		st.play.write(framesOf(f, 1, paPlayPrebuf)) // frames 1, 2
-		next := int16(paPlayPrebuf + 1)
+		st.play.write(framesOf(f, 1, paPlayPrebuf+1)) // frames 1, 2, 3
+		next := int16(paPlayPrebuf + 2)
 		for i := range window {
-			out := play(st) // plays frame i+1, leaves one frame (more than f/2) queued
+			out := play(st) // plays frame i+1, leaves two frames queued
 			if !slices.Equal(out, frameOf(f, int16(i+1))) {
 				t.Fatalf("callback %d played %v, want frame %d", i, out, i+1)
 			}
 			st.play.write(frameOf(f, next))
 			next++
 		}
-		// The window's last callback left f queued (frame window+1) and dropped f-f/2 of it.
-		if got, want := atomic.LoadUint64(st.trimmed), uint64(f-f/2); got != want {
-			t.Fatalf("trimmed %d samples after a window standing at one frame, want %d", got, want)
+		// The window's last callback left 2f queued (frames window+1, window+2) and dropped all
+		// but half a frame of it.
+		if got, want := atomic.LoadUint64(st.trimmed), uint64(2*f-f/2); got != want {
+			t.Fatalf("trimmed %d samples after a window standing at two frames, want %d", got, want)
 		}
-		w := int16(window + 1)
+		w := int16(window + 2)
 		if out, want := play(st), append(frameOf(f/2, w), frameOf(f-f/2, w+1)[:f-f/2]...); !slices.Equal(out, want) {
 			t.Errorf("after the trim played %v, want the rest of frame %d then frame %d: %v", out, w, w+1, want)
 		}
@@ -286,11 +288,33 @@ func TestCallback(t *testing.T) {
 			next++
 			play(st)
 		}
-		if got := atomic.LoadUint64(st.trimmed); got != uint64(f-f/2) {
-			t.Errorf("trimmed %d samples in total, want still %d: half a frame is the slack kept", got, f-f/2)
+		if got := atomic.LoadUint64(st.trimmed); got != uint64(2*f-f/2) {
+			t.Errorf("trimmed %d samples in total, want still %d: half a frame is the slack kept", got, 2*f-f/2)
 		}
 		if u := atomic.LoadUint64(st.underruns); u != 0 {
 			t.Errorf("got %d underruns, want 0", u)
+		}
+	})
+
+	// One frame stood queued for a whole window: no more than half a frame and a callback
+	// period, the swing a queue has as the callbacks and the Writes slide against each other.
+	// Not trimmed: each trim moves the echo path (with 10 ms periods, trims of such swings a
+	// few seconds into a call lost the echo canceller the echo in 2 of 6 runs).
+	t.Run("SwingNotTrimmed", func(t *testing.T) {
+		st := newTestState(t, f)
+		st.start()
+		st.play.write(framesOf(f, 1, paPlayPrebuf)) // frames 1, 2
+		next := int16(paPlayPrebuf + 1)
+		for i := range 3 * window {
+			out := play(st) // plays frame i+1, leaves one frame queued
+			if !slices.Equal(out, frameOf(f, int16(i+1))) {
+				t.Fatalf("callback %d played %v, want frame %d", i, out, i+1)
+			}
+			st.play.write(frameOf(f, next))
+			next++
+		}
+		if got := atomic.LoadUint64(st.trimmed); got != 0 {
+			t.Errorf("trimmed %d samples from a queue standing at one frame, want 0", got)
 		}
 	})
 
@@ -354,16 +378,17 @@ func newTestPAStream(t *testing.T, rate, frame, devRate int) *paStream {
 	return s
 }
 
-// TestReadTrimsStandingCapture: capture that stood a frame beyond what each Read took for a
-// whole window is cut to half a frame, once; the Reads after it find enough and return the
-// newest audio.
+// TestReadTrimsStandingCapture: capture that stood two frames beyond what each Read took for a
+// whole window (more than half a frame and a callback period) is cut to half a frame, once; the
+// Reads after it find enough and return the newest audio.
 func TestReadTrimsStandingCapture(t *testing.T) {
 	const frame = 160
 	s := newTestPAStream(t, 8000, frame, 8000)
 	cb := func(v int16) { s.st.callback(frameOf(frame, v), nil) }
-	cb(1) // one frame ahead of the Reads from the start
+	cb(1) // two frames ahead of the Reads from the start
+	cb(2)
 	got := make([]int16, frame)
-	v := int16(2)
+	v := int16(3)
 	for i := range paTrimWindow {
 		cb(v)
 		v++
@@ -374,15 +399,16 @@ func TestReadTrimsStandingCapture(t *testing.T) {
 			t.Fatalf("read %d got %v..., want frame %d", i, got[:4], i+1)
 		}
 	}
-	if got, want := s.inStanding.Load(), uint64(frame/2); got != want {
-		t.Fatalf("trimmed %d samples of capture after a window a frame ahead, want %d", got, want)
+	if got, want := s.inStanding.Load(), uint64(2*frame-frame/2); got != want {
+		t.Fatalf("trimmed %d samples of capture after a window two frames ahead, want %d", got, want)
 	}
-	// The window's last Read took frame paTrimWindow, then half of frame paTrimWindow+1 was dropped.
+	// The window's last Read took frame paTrimWindow, then frame paTrimWindow+1 and half of
+	// paTrimWindow+2 were dropped.
 	cb(v)
 	if err := s.Read(got); err != nil {
 		t.Fatal(err)
 	}
-	w := int16(paTrimWindow + 1)
+	w := int16(paTrimWindow + 2)
 	if want := append(frameOf(frame/2, w), frameOf(frame/2, w+1)...); !slices.Equal(got, want) {
 		t.Errorf("after the trim read %v...%v, want the second half of frame %d, then frame %d", got[:2], got[frame-2:], w, w+1)
 	}
@@ -392,8 +418,8 @@ func TestReadTrimsStandingCapture(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := s.inStanding.Load(); got != frame/2 {
-		t.Errorf("trimmed %d samples in total, want still %d", got, frame/2)
+	if got := s.inStanding.Load(); got != 2*frame-frame/2 {
+		t.Errorf("trimmed %d samples in total, want still %d", got, 2*frame-frame/2)
 	}
 	if m := s.inMissing.Load(); m != 0 {
 		t.Errorf("%d Reads found too little captured, want 0", m)

@@ -72,10 +72,25 @@ func echoRun(t *testing.T, opts media.ProcessingOptions) (erle float64, counters
 	const frames, measured = 8 * 50, 3 * 50
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	// When the echo path moved: the frames at which a standing queue was trimmed or a Read
+	// came up short.
+	var moves []string
+	moved := func() (uint64, uint64, uint64) {
+		var pt uint64
+		for _, c := range ps.states() {
+			pt += atomic.LoadUint64(c.trimmed)
+		}
+		return ps.inStanding.Load(), pt, ps.inMissing.Load()
+	}
+	ct0, pt0, sr0 := moved()
 	for f := range frames {
 		<-tick.C
 		if err := st.Read(mic); err != nil {
 			t.Fatal(err)
+		}
+		if ct, pt, sr := moved(); ct != ct0 || pt != pt0 || sr != sr0 {
+			moves = append(moves, fmt.Sprintf("%.2fs: capture -%d play -%d short %d", float64(f)*0.02, ct-ct0, pt-pt0, sr-sr0))
+			ct0, pt0, sr0 = ct, pt, sr
 		}
 		farEnd.Fill(far)
 		if err := st.Write(far); err != nil {
@@ -86,12 +101,14 @@ func echoRun(t *testing.T, opts media.ProcessingOptions) (erle float64, counters
 			micE += audiotest.Power(mic)
 		}
 	}
-	var underruns, xruns uint64
+	var underruns, xruns, playTrim uint64
 	for _, c := range ps.states() {
 		underruns += atomic.LoadUint64(c.underruns)
 		xruns += atomic.LoadUint64(c.xruns)
+		playTrim += atomic.LoadUint64(c.trimmed)
 	}
-	counters = fmt.Sprintf("%d short Reads, %d speaker underruns, %d host xruns", ps.inMissing.Load(), underruns, xruns)
+	counters = fmt.Sprintf("%d short Reads, %d speaker underruns, %d host xruns, standing queues trimmed: capture %d, playback %d samples; path moves: %v",
+		ps.inMissing.Load(), underruns, xruns, ps.inStanding.Load(), playTrim, moves)
 	return 10 * math.Log10(farE/max(micE, 1e-9)), counters
 }
 

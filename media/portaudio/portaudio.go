@@ -459,7 +459,12 @@ func (d *Device) open(rate, frameSamples int) (*paStream, error) {
 	}
 	ok = true
 	s.startWatching()
+	inLat, outLat := stream.latency()
+	if play != nil {
+		_, outLat = play.latency()
+	}
 	d.log.Debug("audio device open", "device", name, "rate", rate, "device_rate", devRate,
+		"host_in_ms", inLat.Milliseconds(), "host_out_ms", outLat.Milliseconds(),
 		"alsa_jack_messages_hidden", quietedMessages()) // AudioDebugEnv shows them
 	return s, nil
 }
@@ -470,22 +475,21 @@ const (
 	paMaxQueued  = 8  // more than this queued (160 ms) and the oldest audio is dropped...
 	paTrimTo     = 2  // ...down to this much
 	paPlayPrebuf = 2  // playback waits for this much audio after an underrun
-	// A queue that never fell below half a frame over paTrimWindow frames (1 s) is cut to half
-	// a frame: playback in the callback (callback.h), capture in Read. Audio that stood in a
+	// A queue that never fell below half a frame and a callback period over paTrimWindow frames
+	// (1 s) is cut to half a frame: playback in the callback (callback.h), capture in Read. Audio that stood in a
 	// ring for a whole second added its length to the delay (and to the echo path the canceller
 	// must model) and never guarded against an underrun. Such a queue forms at the start, when
 	// the device's first callbacks and the media loop's first frames meet, and slowly when the
 	// sound card's clock runs slower or faster than the computer's.
 	paTrimWindow = 50
 	// PortAudio calls back paCallbackDiv times a frame. Its ALSA host buffers two periods each
-	// way, so through the pulse plugin 10 ms periods take ~50 ms off the round trip (loopback
-	// on the PipeWire null sink 87-97 ms against 137-143 ms) for about 1 % of a core more; but
-	// with them the echo canceller lost the echo in 2-3 of 10 runs of the PipeWire echo test
-	// (ERLE 5-6 dB, mostly with no counter showing why) against one of 21 with 20 ms periods,
-	// in a run where the machine stalled the audio; measured again with late capture kept
-	// (see Read): still 2 of 10, one with no counter showing anything. Left at 1 until the
-	// cause is known.
-	paCallbackDiv  = 1
+	// way, so through the pulse plugin 10 ms periods take 40 ms off mouth-to-ear (20 ms of
+	// host buffering each way instead of 40; bench TestMouthToEarSoundServer) for about 1 % of
+	// a core more. With 20 ms periods the echo canceller kept the echo in every run; with
+	// 10 ms it lost it in 2 of 6-10 runs of the PipeWire echo test until the standing-queue
+	// trims learned to leave a swing of one period alone (hyst, callback.h): those runs had a
+	// 10 ms trim a few seconds in, inside the measured span, which moved the echo path.
+	paCallbackDiv  = 2
 	paStartTimeout = 5 * time.Second
 	paStallTimeout = 3 * time.Second // a loaded machine can starve the audio thread for 2 s
 )
@@ -521,12 +525,16 @@ type paStream struct {
 	inWinN     int           // Reads into the current standing-queue window
 	inWinLow   int           // least queued beyond what a Read took, in that window
 	inPrimed   bool          // reading: false until the first Read that found enough
+	inLeftSum  atomic.Uint64 // samples left queued after each Read that took a frame, summed
+	inLeftN    atomic.Uint64 // and how many such Reads
 	readFailed error
 
 	// Owned by Write.
 	outRes      *media.Resampler
 	outConv     []int16
 	outDropped  atomic.Uint64
+	outQSum     atomic.Uint64 // samples queued for the speaker after each Write, summed
+	outQN       atomic.Uint64 // and how many Writes
 	writeFailed error
 
 	// Set when the stream uses the sound server's sinks or sources: the connection to it, the
@@ -726,6 +734,8 @@ func (s *paStream) Read(p []int16) error {
 	}
 	s.inPrimed = true
 	s.trimStanding(capture, queued-need)
+	s.inLeftSum.Add(uint64(max(capture.len()-need, 0)))
+	s.inLeftN.Add(1)
 	if s.inRes == nil {
 		capture.read(p)
 		return nil
@@ -753,7 +763,8 @@ func (s *paStream) trimStanding(capture *ring, excess int) {
 	if s.inWinN++; s.inWinN < paTrimWindow {
 		return
 	}
-	if slack := s.captureSlack(); s.inWinLow > slack {
+	// As the playback trim (callback.h): not for a swing of one callback period.
+	if slack := s.captureSlack(); s.inWinLow > slack+s.devFrame/paCallbackDiv {
 		capture.discard(s.inWinLow - slack)
 		s.inStanding.Add(uint64(s.inWinLow - slack))
 	}
@@ -785,6 +796,8 @@ func (s *paStream) Write(p []int16) error {
 	if n := st.play.write(data); n < len(data) {
 		s.outDropped.Add(1)
 	}
+	s.outQSum.Add(uint64(st.play.len()))
+	s.outQN.Add(1)
 	return nil
 }
 
@@ -837,9 +850,20 @@ func (s *paStream) Close() error {
 			"play_underruns", underruns, "capture_overflows", overflows, "host_xruns", xruns,
 			"read_missing", s.inMissing.Load(), "read_trimmed", s.inDropped.Load(), "write_dropped", s.outDropped.Load(),
 			"play_trimmed_ms", playTrimmed*1000/uint64(s.devRate),
-			"capture_standing_trimmed_ms", s.inStanding.Load()*1000/uint64(s.devRate))
+			"capture_standing_trimmed_ms", s.inStanding.Load()*1000/uint64(s.devRate),
+			"capture_left_mean_ms", meanMS(s.inLeftSum.Load(), s.inLeftN.Load(), s.devRate),
+			"play_queued_mean_ms", meanMS(s.outQSum.Load(), s.outQN.Load(), s.devRate))
 	})
 	return s.closeErr
+}
+
+// meanMS is the mean of n readings of samples at rate summing to sum, in milliseconds, one
+// decimal.
+func meanMS(sum, n uint64, rate int) float64 {
+	if n == 0 || rate <= 0 {
+		return 0
+	}
+	return float64(sum*10000/(n*uint64(rate))) / 10
 }
 
 // captureSlack is how much more than a Read takes the capture ring keeps queued: the margin for

@@ -110,6 +110,11 @@ type Options struct {
 	// for Opus. Default: a generated 60 s tone of ToneHz in the format of Codecs[0]. The call
 	// ends by itself when the file ends.
 	SourceWAV string
+	// AudioSource and AudioPlayer replace the file source and the null player with another
+	// baresip audio driver and its device, e.g. "alsa,pulse:DEVICE=mic.monitor" (the ALSA pulse
+	// plugin to a sound server's source); the alsa module is loaded when either names it.
+	// SourceWAV is then not sent (the recordings still are made).
+	AudioSource, AudioPlayer string
 	// ToneHz is the frequency of the generated source tone. Default 1004 (ITU-T O.132's test
 	// tone: 1000 Hz at 8 kHz repeats the same eight sample phases, which G.711 codes worse).
 	ToneHz float64
@@ -336,15 +341,25 @@ func (b *Baresip) config(src string) string {
 		}
 	}
 	modules = append(modules, "aufile.so", "sndfile.so", "aubridge.so")
+	player, source := "aubridge,nullplay", "aufile,"+src
+	if b.opts.AudioPlayer != "" {
+		player = b.opts.AudioPlayer
+	}
+	if b.opts.AudioSource != "" {
+		source = b.opts.AudioSource
+	}
+	if strings.HasPrefix(player, "alsa,") || strings.HasPrefix(source, "alsa,") {
+		modules = append(modules, "alsa.so")
+	}
 	var s strings.Builder
 	kv := func(k, v string) { fmt.Fprintf(&s, "%-23s %s\n", k, v) }
 	kv("poll_method", "epoll")
 	kv("sip_listen", netip.AddrPortFrom(b.ip, b.sipPort).String())
 	kv("call_local_timeout", "120")
 	kv("call_max_calls", "4")
-	kv("audio_player", "aubridge,nullplay")
+	kv("audio_player", player)
 	kv("audio_alert", "aubridge,nullplay")
-	kv("audio_source", "aufile,"+src)
+	kv("audio_source", source)
 	kv("audio_level", "no")
 	kv("ausrc_format", "s16")
 	kv("auplay_format", "s16")
