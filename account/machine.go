@@ -133,11 +133,11 @@ func (m *machine) step(o outcome, jitter float64) time.Duration {
 		m.reason = fmt.Sprintf("set the password with trayphone account password %s", m.id)
 		return never
 	case outKeyring:
-		// The keyring is not reachable or locked: the Registration retries reading it with
-		// backoff (Kick when it works); no REGISTER without the password.
-		m.state = phone.RegUnregistered
-		m.reason = fmt.Sprintf("cannot read the password of %s: %s", m.name, o.err)
-		return never
+		// The keyring is not reachable or locked: the Registration tries reading it again after
+		// o.retryAfter; no REGISTER without the password.
+		m.state = phone.RegRegistering
+		m.reason = fmt.Sprintf("waiting for the keyring to read the password of %s: %s; trying again in %s", m.name, o.err, roundWait(o.retryAfter))
+		return o.retryAfter
 	case outUntrusted:
 		m.failures++
 		m.state = phone.RegFailed
@@ -217,6 +217,17 @@ func roundWait(d time.Duration) string {
 		return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
 	}
 	return fmt.Sprintf("%d min", int(d.Round(time.Minute)/time.Minute))
+}
+
+// KeyringBackoff is the wait before reading the keyring again after n failed reads (1 = first):
+// 2 s doubling up to a minute, with equal jitter.
+func KeyringBackoff(n int, jitter float64) time.Duration {
+	d := 2 * time.Second
+	for i := 1; i < n && d < time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, time.Minute)
+	return d/2 + time.Duration(jitter*float64(d/2))
 }
 
 // probeWait is the wait before the next OPTIONS probe of a registrar that has not answered for

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -80,12 +81,28 @@ type Registration struct {
 	probes    int  // failed probes since down
 	distrust  bool // a probe's answer was followed by a REGISTER that got none: wait for the timer
 	probeKick bool // this attempt follows a probe's answer
-	shortWarn bool // the registrar's too brief grant was logged
+	// pw is the password once read (kept in memory: the keyring is asked once, off the call
+	// manager's goroutine); reading is set while a read runs; keyFails counts failed reads.
+	pw        string
+	reading   bool
+	keyFails  int
+	pwc       chan pwResult
+	forget    atomic.Bool // Reload: read the password again
+	shortWarn bool        // the registrar's too brief grant was logged
 	flow      clock.Timer
 
-	mu   sync.Mutex
-	info phone.AccountInfo
-	out  sipua.Outbound // Contact/LocalIP of the current registration
+	wg sync.WaitGroup // the probe and password-reading goroutines
+
+	mu     sync.Mutex
+	info   phone.AccountInfo
+	out    sipua.Outbound // Contact/LocalIP of the current registration
+	outPW  string         // pw, for Outbound
+	outErr string         // why there is no password yet, for Outbound
+}
+
+type pwResult struct {
+	pw  string
+	err error
 }
 
 // Option changes a Registration for tests.
@@ -103,13 +120,17 @@ func WithLogger(l *slog.Logger) Option { return func(r *Registration) { r.log = 
 // WithOnChange sets a function called (from the Serve goroutine) with every new snapshot.
 func WithOnChange(f func(phone.AccountInfo)) Option { return func(r *Registration) { r.onChange = f } }
 
-// NewRegistration prepares the registration of spec through ua; password is asked for at every
-// attempt (so a newly stored one is used after Kick). Nothing is sent until Serve.
+// NewRegistration prepares the registration of spec through ua. password reads the account's
+// password (it may block, e.g. on a keyring's unlock prompt, but should give up after a few
+// seconds); it is called on a goroutine of its own before the first REGISTER and again after
+// Reload, and its result is kept in memory. Its error wraps ErrNoPassword when none is stored.
+// Nothing is sent until Serve.
 func NewRegistration(spec Spec, ua UA, password func() (string, error), opts ...Option) *Registration {
 	r := &Registration{
 		spec: spec, ua: ua, password: password,
 		clk: clock.Real{}, log: slog.New(slog.DiscardHandler), jitter: mrand.Float64,
 		kickc:   make(chan struct{}, 1),
+		pwc:     make(chan pwResult, 1),
 		token:   randHex(8),
 		callID:  randHex(12),
 		fromTag: randHex(8),
@@ -138,8 +159,16 @@ func (r *Registration) Info() phone.AccountInfo {
 	return r.info
 }
 
-// Kick asks for a registration now (password changed, network changed, machine woke up). It
-// never blocks.
+// Reload reads the password again (a new one was stored) and registers now. It never blocks.
+func (r *Registration) Reload() {
+	r.forget.Store(true)
+	r.Kick()
+}
+
+// Kick asks for a registration now (network changed, machine woke up, registrar known to be back).
+// It is the one "re-register now" entry point: it resets the backoff, recomputes the Contact from
+// the current local address and REGISTERs at once (the password is not read again: see Reload).
+// It never blocks.
 func (r *Registration) Kick() {
 	select {
 	case r.kickc <- struct{}{}:
@@ -175,8 +204,7 @@ func (r *Registration) Serve(ctx context.Context) error {
 		r.flow = flow
 	}
 	results := make(chan probeResult, 1)
-	var inflight sync.WaitGroup
-	defer inflight.Wait() // runs after the un-REGISTER; ctx is done, so the probe ends at once
+	defer r.wg.Wait() // after the un-REGISTER; ctx is done, so a probe ends at once, a password read within its timeout
 	busy := false
 	for {
 		select {
@@ -184,6 +212,10 @@ func (r *Registration) Serve(ctx context.Context) error {
 			r.unregister()
 			return nil
 		case <-r.kickc:
+			if r.forget.Swap(false) {
+				r.setPassword("", "")
+				r.keyFails = 0
+			}
 			r.m.kick()
 			r.setDown(false)
 			r.recomputeContact()
@@ -209,15 +241,22 @@ func (r *Registration) Serve(ctx context.Context) error {
 				continue
 			}
 			busy = true
-			inflight.Add(1)
+			r.wg.Add(1)
 			req, dst := r.optionsRequest()
 			go func() { // ends within ProbeTimeout
-				defer inflight.Done()
+				defer r.wg.Done()
 				results <- r.sendProbe(ctx, req, dst)
 			}()
 			if !r.down {
 				probe.Reset(r.spec.Keepalive) // a steady cadence, counted from the starts
 			}
+		case pr := <-r.pwc:
+			r.reading = false
+			if ctx.Err() != nil {
+				continue
+			}
+			r.passwordRead(ctx, pr, timer)
+			r.armProbe(probe, busy)
 		case res := <-results:
 			busy = false
 			if ctx.Err() != nil {
@@ -354,12 +393,16 @@ func (r *Registration) attempt(ctx context.Context, timer clock.Timer) {
 	case <-r.kickc:
 	default:
 	}
-	if r.m.state != phone.RegRegistered && r.m.state != phone.RegRegistering {
+	if r.m.state != phone.RegRegistered {
 		r.m.state = phone.RegRegistering
 		r.publish()
 	}
 	probeKick := r.probeKick
 	r.probeKick = false
+	if r.pw == "" {
+		r.readPassword(ctx) // the attempt follows when it is read
+		return
+	}
 	var wait time.Duration
 	for i := 0; i < 4; i++ { // 423 and Contact fixes retry at once, a few times at most
 		timeout := attemptTimeout
@@ -404,6 +447,59 @@ func (r *Registration) attempt(ctx context.Context, timer clock.Timer) {
 	r.publish() // after arming the timer, so that whoever sees the new state may move the clock
 }
 
+// readPassword starts reading the password on a goroutine of its own (unless one is running); the
+// result arrives on r.pwc.
+func (r *Registration) readPassword(ctx context.Context) {
+	if r.reading {
+		return
+	}
+	r.reading = true
+	r.wg.Add(1)
+	go func() { // ends when password returns (Secrets gives up after KeyringTimeout)
+		defer r.wg.Done()
+		pw, err := r.password()
+		if err == nil && pw == "" {
+			err = ErrNoPassword
+		}
+		r.pwc <- pwResult{pw, err}
+	}()
+}
+
+// passwordRead applies the end of a password read: register now, or say why not and, for a keyring
+// that is not reachable or locked, try again with backoff.
+func (r *Registration) passwordRead(ctx context.Context, pr pwResult, timer clock.Timer) {
+	if pr.err == nil {
+		r.keyFails = 0
+		r.setPassword(pr.pw, "")
+		r.attempt(ctx, timer)
+		return
+	}
+	var wait time.Duration
+	if errors.Is(pr.err, ErrNoPassword) {
+		wait = r.m.step(outcome{kind: outNoPassword}, 0)
+		r.log.Warn("no password stored", "hint", r.m.reason)
+	} else {
+		r.keyFails++
+		wait = KeyringBackoff(r.keyFails, r.jitter())
+		r.m.step(outcome{kind: outKeyring, err: pr.err.Error(), retryAfter: wait}, 0)
+		r.log.Warn("cannot read the password", "error", pr.err.Error(), "retry_in", wait.Round(time.Second))
+	}
+	r.setPassword("", r.m.reason)
+	timer.Stop()
+	if wait >= 0 {
+		timer.Reset(wait)
+	}
+	r.publish()
+}
+
+// setPassword keeps pw (and why there is none, for Outbound).
+func (r *Registration) setPassword(pw, why string) {
+	r.pw = pw
+	r.mu.Lock()
+	r.outPW, r.outErr = pw, why
+	r.mu.Unlock()
+}
+
 // warnShortGrant logs, once, a registrar that grants less than MinRefresh.
 func (r *Registration) warnShortGrant(granted time.Duration) {
 	if granted <= 0 || granted >= 2*MinRefresh || r.shortWarn {
@@ -416,11 +512,9 @@ func (r *Registration) warnShortGrant(granted time.Duration) {
 
 // register sends one REGISTER (answering a digest challenge) and classifies the result.
 func (r *Registration) register(ctx context.Context, expires, timeout time.Duration) outcome {
-	pw, err := r.password()
-	if errors.Is(err, ErrNoPassword) {
+	pw := r.pw
+	if pw == "" {
 		return outcome{kind: outNoPassword}
-	} else if err != nil {
-		return outcome{kind: outKeyring, err: err.Error()}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -433,6 +527,7 @@ func (r *Registration) register(ctx context.Context, expires, timeout time.Durat
 		}
 	}
 	var res *sip.Response
+	var err error
 	for tries := 0; ; tries++ {
 		res, err = r.ua.Do(ctx, req)
 		if err != nil {
@@ -714,14 +809,18 @@ func (r *Registration) outbound() sipua.Outbound {
 	return o
 }
 
-// Outbound returns how calls leave through this account, with its password.
+// Outbound returns how calls leave through this account, with its password. It never reads the
+// keyring: the password is the one the registration read; before that it returns an error that
+// says why there is none.
 func (r *Registration) Outbound() (sipua.Outbound, error) {
 	r.mu.Lock()
-	o := r.out
+	o, pw, why := r.out, r.outPW, r.outErr
 	r.mu.Unlock()
-	pw, err := r.password()
-	if err != nil {
-		return o, fmt.Errorf("account %s has no password: set it with \"trayphone account password %s\"", r.spec.ID, r.spec.ID)
+	if pw == "" {
+		if why == "" {
+			why = "its password has not been read yet"
+		}
+		return o, fmt.Errorf("account %s cannot be used: %s", r.spec.ID, why)
 	}
 	o.Password = pw
 	return o, nil
