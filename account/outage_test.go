@@ -50,6 +50,10 @@ func TestKamailioRestart(t *testing.T) {
 				t.Fatalf("state %s during the whole %s outage, want registering", end.State, outage)
 			}
 			t.Logf("outage noticed after %s: %s (%s)", noticed.Round(time.Millisecond), info.State, info.Reason)
+			if tr == "udp" && !strings.Contains(info.Reason, "port unreachable (ICMP)") {
+				// Kamailio's port is closed on loopback: the kernel says so at once.
+				t.Errorf("reason %q: the ICMP port unreachable went unnoticed", info.Reason)
+			}
 			if end.State != phone.RegRegistering {
 				t.Errorf("state at the end of the outage: %s (%s), want registering", end.State, end.Reason)
 			}

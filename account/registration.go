@@ -243,9 +243,10 @@ func (r *Registration) Serve(ctx context.Context) error {
 			busy = true
 			r.wg.Add(1)
 			req, dst := r.optionsRequest()
+			hop := r.hopAddrPort()
 			go func() { // ends within ProbeTimeout
 				defer r.wg.Done()
-				results <- r.sendProbe(ctx, req, dst)
+				results <- r.sendProbe(ctx, req, dst, hop)
 			}()
 			if !r.down {
 				probe.Reset(r.spec.Keepalive) // a steady cadence, counted from the starts
@@ -366,25 +367,62 @@ func (r *Registration) optionsRequest() (*sip.Request, string) {
 	return req, dst
 }
 
-// sendProbe sends one OPTIONS (on any goroutine: it touches no state of r).
-func (r *Registration) sendProbe(ctx context.Context, req *sip.Request, dst string) probeResult {
+// unreachabler is what a UA offers to read ICMP errors (*sipua.UA has it).
+type unreachabler interface {
+	Unreachable(ctx context.Context, dst netip.AddrPort, wait time.Duration) error
+}
+
+// sendProbe sends one OPTIONS (on any goroutine: it touches no state of r). On UDP it also asks,
+// where the UA can, whether the host answers "port unreachable" (ICMP): then the probe fails at
+// once instead of after ProbeTimeout.
+func (r *Registration) sendProbe(ctx context.Context, req *sip.Request, dst string, hop netip.AddrPort) probeResult {
 	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
 	if dst != "" {
 		req.SetDestination(dst)
 	}
-	res, err := r.ua.Do(ctx, req)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, sip.ErrTransactionTimeout) {
-			return probeResult{err: fmt.Errorf("no answer to OPTIONS within %s", ProbeTimeout)}
-		}
-		var op *net.OpError
-		if errors.As(err, &op) {
-			return probeResult{err: fmt.Errorf("OPTIONS: %v", op.Err)}
-		}
-		return probeResult{err: fmt.Errorf("OPTIONS: %v", err)}
+	resc := make(chan probeResult, 1)
+	go func() { // ends within ProbeTimeout (ctx)
+		res, err := r.ua.Do(ctx, req)
+		resc <- probeOutcome(ctx, res, err)
+	}()
+	var icmp chan error
+	if u, ok := r.ua.(unreachabler); ok && r.spec.Transport == "udp" && hop.IsValid() {
+		icmp = make(chan error, 1)
+		go func() { icmp <- u.Unreachable(ctx, hop, ProbeTimeout) }() // ends within ProbeTimeout
 	}
-	return probeResult{code: res.StatusCode}
+	for {
+		select {
+		case pr := <-resc:
+			if icmp != nil {
+				cancel()
+				<-icmp
+			}
+			return pr
+		case err := <-icmp:
+			icmp = nil
+			if err != nil {
+				cancel()
+				<-resc
+				return probeResult{err: fmt.Errorf("OPTIONS: %v", err)}
+			}
+		}
+	}
+}
+
+// probeOutcome classifies the end of an OPTIONS transaction.
+func probeOutcome(ctx context.Context, res *sip.Response, err error) probeResult {
+	if err == nil {
+		return probeResult{code: res.StatusCode}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, sip.ErrTransactionTimeout) {
+		return probeResult{err: fmt.Errorf("no answer to OPTIONS within %s", ProbeTimeout)}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return probeResult{err: fmt.Errorf("OPTIONS: %v", op.Err)}
+	}
+	return probeResult{err: fmt.Errorf("OPTIONS: %v", err)}
 }
 
 // attempt runs one registration and arms timer for the next one.

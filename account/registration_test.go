@@ -1,11 +1,13 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -509,4 +511,64 @@ func TestKeepaliveNamedRegistrar(t *testing.T) {
 	if got := o.Recipient.String(); got != "sip:registrar.example.org" {
 		t.Errorf("keepalive Request-URI %s, want sip:registrar.example.org", got)
 	}
+}
+
+// TestUnregisterErrorNamesWhatFailed: an un-REGISTER that gets no answer at quit is logged with the
+// registrar and what failed, never with an empty error.
+func TestUnregisterErrorNamesWhatFailed(t *testing.T) {
+	var mu sync.Mutex
+	gone := false
+	ua := &fakeUA{answer: func(n int, req *sip.Request) (*sip.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			return nil, sip.ErrTransactionTimeout
+		}
+		return registrar(3600)(n, req)
+	}}
+	spec, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Registrar: "sip:10.0.0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	reg := NewRegistration(spec, ua, func() (string, error) { return testPW, nil },
+		WithLogger(slog.New(slog.NewTextHandler(&lockedWriter{mu: &logMu, w: &logs}, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = reg.Serve(ctx); close(done) }()
+	deadline := time.Now().Add(3 * time.Second)
+	for reg.Info().State != phone.RegRegistered {
+		if time.Now().After(deadline) {
+			t.Fatalf("not registered: %+v", reg.Info())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	gone = true
+	mu.Unlock()
+	cancel()
+	<-done
+	logMu.Lock()
+	defer logMu.Unlock()
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "could not unregister") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "registrar=10.0.0.5:5060") || !strings.Contains(line, `error="no answer within 2s"`) {
+		t.Errorf("un-REGISTER failure logged as %q, want the registrar and what failed", line)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
