@@ -3,6 +3,7 @@ package account
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -187,5 +188,44 @@ func TestKamailioKeyringFailsOnceThenWorks(t *testing.T) {
 	t.Logf("registered %s after the Secret Service came back", time.Since(back).Round(time.Millisecond))
 	if o, err := reg.Outbound(); err != nil || o.Password != "alicepw" {
 		t.Errorf("Outbound after the keyring came back: %v", err)
+	}
+}
+
+// TestSecretsKeyringStates reads a password from a real Secret Service in its three states: running
+// and unlocked (the password), running with the login keyring locked (ErrKeyringLocked, within
+// KeyringTimeout: an unlock prompt must not wedge the caller), and gone (ErrKeyringUnreachable);
+// and an absent password (ErrNoPassword). The three errors are told apart.
+func TestSecretsKeyringStates(t *testing.T) {
+	ss := startBusWithoutServices(t)
+	secrets := NewSecrets(t.TempDir(), testLog())
+	ss.start()
+	if err := secrets.SetPassword("work", "hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	if pw, err := secrets.Password("work"); err != nil || pw != "hunter2" {
+		t.Fatalf("unlocked: %q, %v", pw, err)
+	}
+	if _, err := secrets.Password("home"); !errors.Is(err, ErrNoPassword) {
+		t.Errorf("absent password: %v, want ErrNoPassword", err)
+	}
+	var locked []dbus.ObjectPath
+	var prompt dbus.ObjectPath
+	svc := ss.conn.Object("org.freedesktop.secrets", "/org/freedesktop/secrets")
+	if err := svc.Call("org.freedesktop.Secret.Service.Lock", 0, []dbus.ObjectPath{"/org/freedesktop/secrets/collection/login"}).Store(&locked, &prompt); err != nil {
+		t.Fatalf("lock the login keyring: %v", err)
+	}
+	start := time.Now()
+	_, err := secrets.Password("work")
+	took := time.Since(start)
+	t.Logf("locked: %v after %s", err, took.Round(time.Millisecond))
+	if !errors.Is(err, ErrKeyringLocked) || errors.Is(err, ErrNoPassword) || errors.Is(err, ErrKeyringUnreachable) {
+		t.Errorf("locked keyring: %v, want ErrKeyringLocked", err)
+	}
+	if took > KeyringTimeout+time.Second {
+		t.Errorf("reading a locked keyring took %s, want at most %s", took, KeyringTimeout)
+	}
+	ss.stop()
+	if _, err := secrets.Password("work"); !errors.Is(err, ErrKeyringUnreachable) {
+		t.Errorf("no Secret Service: %v, want ErrKeyringUnreachable", err)
 	}
 }
