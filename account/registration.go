@@ -248,9 +248,6 @@ func (r *Registration) Serve(ctx context.Context) error {
 				defer r.wg.Done()
 				results <- r.sendProbe(ctx, req, dst, hop)
 			}()
-			if !r.down {
-				probe.Reset(r.spec.Keepalive) // a steady cadence, counted from the starts
-			}
 		case pr := <-r.pwc:
 			r.reading = false
 			if ctx.Err() != nil {
@@ -278,8 +275,9 @@ func (r *Registration) Serve(ctx context.Context) error {
 	}
 }
 
-// armProbe sets the probe timer for the current state: the keepalive period while registered,
-// the probe backoff while the registrar is down; stopped otherwise.
+// armProbe sets the probe timer for the current state: the keepalive period while registered
+// (counted from the last answer, REGISTER or state change), the probe backoff while the registrar is
+// down; stopped otherwise. While a probe is in flight the timer is re-armed when it ends.
 func (r *Registration) armProbe(probe clock.Timer, busy bool) {
 	switch {
 	case r.down:
@@ -288,10 +286,7 @@ func (r *Registration) armProbe(probe clock.Timer, busy bool) {
 			probe.Reset(probeWait(r.probes, r.clk.Now().Sub(r.downSince), r.jitter()))
 		}
 	case r.m.state == phone.RegRegistered:
-		if probe.Stop() {
-			probe.Reset(r.spec.Keepalive) // keeps its cadence unless it was stopped
-			return
-		}
+		probe.Stop()
 		probe.Reset(r.spec.Keepalive)
 	default:
 		probe.Stop()
