@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"trayphone/internal/paths"
+	"trayphone/internal/phone"
 	"trayphone/internal/siptest/kamailio"
 )
 
@@ -138,4 +139,39 @@ func processesWithHome(name, home string) []int {
 		}
 	}
 	return pids
+}
+
+// TestSIGHUPHangsUp ends a phone that is in a call with SIGHUP (the desktop session ends): it must
+// hang up (the far end's call ends at once, by BYE) and exit cleanly within the bounded shutdown.
+func TestSIGHUPHangsUp(t *testing.T) {
+	a := startInstance(t, "alice", 600)
+	b := startInstance(t, "bob", 1000)
+	a.cli("call", b.status().Contact[0])
+	b.waitCall(phone.CallIncoming)
+	b.cli("answer")
+	a.waitCall(phone.CallActive)
+	b.waitCall(phone.CallActive)
+
+	start := time.Now()
+	_ = a.cmd.Process.Signal(syscall.SIGHUP)
+	done := make(chan error, 1)
+	go func() { done <- a.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("alice exited with %v after SIGHUP", err)
+		}
+	case <-time.After(8 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-done
+		t.Fatal("alice did not exit within 8 s of SIGHUP")
+	}
+	t.Logf("alice exited %s after SIGHUP", time.Since(start).Round(time.Millisecond))
+	deadline := time.Now().Add(2 * time.Second)
+	for len(b.status().Calls) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("bob still in the call 2 s after alice got SIGHUP: %+v", b.status().Calls)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -572,3 +572,58 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestOutboundNeverWaitsForTheKeyring: while the keyring hangs (an unlock prompt nobody answers),
+// Outbound — what the call manager asks for every INVITE, BYE and hold — answers at once with the
+// reason; once the password is read it is kept, and the keyring is not asked again per call.
+func TestOutboundNeverWaitsForTheKeyring(t *testing.T) {
+	release := make(chan struct{})
+	var reads sync.WaitGroup
+	var mu sync.Mutex
+	n := 0
+	spec, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Registrar: "sip:10.0.0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads.Add(1)
+	reg := NewRegistration(spec, &fakeUA{answer: registrar(3600)}, func() (string, error) {
+		mu.Lock()
+		n++
+		first := n == 1
+		mu.Unlock()
+		if first {
+			defer reads.Done()
+			<-release
+		}
+		return testPW, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = reg.Serve(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	start := time.Now()
+	_, err = reg.Outbound()
+	if took := time.Since(start); took > 100*time.Millisecond || err == nil {
+		t.Fatalf("Outbound with the keyring hanging: %v after %s, want an error at once", err, took)
+	}
+	close(release)
+	reads.Wait()
+	deadline := time.Now().Add(3 * time.Second)
+	for reg.Info().State != phone.RegRegistered {
+		if time.Now().After(deadline) {
+			t.Fatalf("not registered after the keyring answered: %+v", reg.Info())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < 5; i++ {
+		if o, err := reg.Outbound(); err != nil || o.Password != testPW {
+			t.Fatalf("Outbound: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Errorf("keyring reads: %d, want 1 (the password is kept in memory)", n)
+	}
+}
