@@ -91,11 +91,13 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP is the end of the desktop session (logout): shut down like SIGTERM, un-REGISTERing,
+	// instead of dying at once with the bindings left at the registrars.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		// Exits with the process: the first signal starts the shutdown, a second one ends it now.
-		<-sigs
-		log.Info("shutting down (press Ctrl-C again to quit at once)")
+		sig := <-sigs
+		log.Info("shutting down (press Ctrl-C again to quit at once)", "signal", sig.String())
 		cancel()
 		<-sigs
 		os.Exit(130)

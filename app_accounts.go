@@ -96,7 +96,7 @@ func (a *accounts) Run(ctx context.Context, mgr *callmgr.Manager, ctl *control.S
 		if fp, err := a.secrets.Fingerprint(args.ID); err == nil {
 			a.trust.Add(fp)
 		}
-		return nil, a.set.Kick(args.ID)
+		return nil, a.set.Reload(args.ID)
 	})
 	if a.set == nil {
 		close(a.done)

@@ -21,16 +21,26 @@ import (
 // DefaultExpires is the registration lifetime asked for when the config says 0.
 const DefaultExpires = 3600 * time.Second
 
+// DefaultKeepalive is the period of the OPTIONS keepalive when the config says 0: a registrar
+// that stops answering is noticed within DefaultKeepalive + ProbeTimeout (8 s), well inside a
+// 10 s outage.
+const DefaultKeepalive = 5 * time.Second
+
+// maxKeepalive bounds the keepalive setting.
+const maxKeepalive = time.Hour
+
 // Spec is one account's settings, checked and parsed.
 type Spec struct {
-	ID          string
-	AOR         sip.Uri // sip:user@domain
-	AuthUser    string  // digest user name (default: the AOR's user)
-	Registrar   sip.Uri // where REGISTER goes (Request-URI); default sip:domain
-	Proxy       sip.Uri // next hop for every request; default the registrar
-	HasProxy    bool    // an outbound proxy was configured
-	Transport   string  // "udp", "tcp" or "tls"
-	Expires     time.Duration
+	ID        string
+	AOR       sip.Uri // sip:user@domain
+	AuthUser  string  // digest user name (default: the AOR's user)
+	Registrar sip.Uri // where REGISTER goes (Request-URI); default sip:domain
+	Proxy     sip.Uri // next hop for every request; default the registrar
+	HasProxy  bool    // an outbound proxy was configured
+	Transport string  // "udp", "tcp" or "tls"
+	Expires   time.Duration
+	// Keepalive is the period of the OPTIONS keepalive sent to the next hop while registered.
+	Keepalive   time.Duration
 	DisplayName string
 }
 
@@ -84,6 +94,14 @@ func FromConfig(a config.Account) (Spec, error) {
 		s.Expires = DefaultExpires
 	default:
 		s.Expires = time.Duration(a.Expires) * time.Second
+	}
+	switch {
+	case a.Keepalive < 0 || time.Duration(a.Keepalive)*time.Second > maxKeepalive:
+		return fail("keepalive", "want a number of seconds from 1 to %d (0: the default, %d); got %d", int(maxKeepalive/time.Second), int(DefaultKeepalive/time.Second), a.Keepalive)
+	case a.Keepalive == 0:
+		s.Keepalive = DefaultKeepalive
+	default:
+		s.Keepalive = time.Duration(a.Keepalive) * time.Second
 	}
 	return s, nil
 }

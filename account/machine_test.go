@@ -39,19 +39,24 @@ func TestMachineStep(t *testing.T) {
 		{name: "401 to fresh credentials", expires: time.Hour,
 			in: outcome{kind: outAuthRejected, code: 401}, wantState: phone.RegFailed,
 			wantReason: "registrar rejected the password for alice@example.org (401)", wantWait: RejectedRetry},
-		{name: "no password waits for a kick", expires: time.Hour,
-			in: outcome{kind: outNoPassword}, wantState: phone.RegFailed,
-			wantReason: "no password for alice@example.org yet: set it with \"trayphone account password\"", wantWait: never},
-		{name: "first timeout", expires: time.Hour, in: outcome{kind: outNoAnswer}, jitter: 0.5, wantState: phone.RegFailed,
-			wantReason: "registrar 10.0.0.5:5060 not answering; retrying in 2 s", wantWait: 1500 * time.Millisecond},
-		{name: "fifth timeout backs off", failures: 4, expires: time.Hour, in: outcome{kind: outNoAnswer}, jitter: 0.999, wantState: phone.RegFailed,
-			wantReason: "registrar 10.0.0.5:5060 not answering; retrying in 32 s", wantWait: 32*time.Second - 16*time.Millisecond},
-		{name: "backoff is capped", failures: 40, expires: time.Hour, in: outcome{kind: outNoAnswer}, jitter: 0.999, wantState: phone.RegFailed,
-			wantReason: "registrar 10.0.0.5:5060 not answering; retrying in 5 min", wantWait: BackoffMax - 150*time.Millisecond},
+		{name: "no password is unregistered and waits for a kick", expires: time.Hour,
+			in: outcome{kind: outNoPassword}, wantState: phone.RegUnregistered,
+			wantReason: "set the password with trayphone account password work", wantWait: never},
+		{name: "a keyring that cannot be read is tried again", expires: time.Hour,
+			in: outcome{kind: outKeyring, err: "keyring locked", retryAfter: 3 * time.Second}, wantState: phone.RegRegistering,
+			wantReason: "waiting for the keyring to read the password of alice@example.org: keyring locked; trying again in 3 s", wantWait: 3 * time.Second},
+		{name: "ok floors a 1 s grant", expires: time.Hour,
+			in: outcome{kind: outOK, code: 200, granted: time.Second}, wantState: phone.RegRegistered, wantWait: MinRefresh},
+		{name: "first timeout: registering, the next REGISTER a minute later (probes find it sooner)", expires: time.Hour, in: outcome{kind: outNoAnswer}, jitter: 0.5, wantState: phone.RegRegistering,
+			wantReason: "registrar 10.0.0.5:5060 not answering (no answer to REGISTER); registering again as soon as it answers", wantWait: DownRegisterEvery},
+		{name: "eighth timeout backs off", failures: 7, expires: time.Hour, in: outcome{kind: outNoAnswer}, jitter: 0.999, wantState: phone.RegRegistering,
+			wantReason: "registrar 10.0.0.5:5060 not answering (no answer to REGISTER); registering again as soon as it answers", wantWait: 256*time.Second - 128*time.Millisecond},
+		{name: "backoff is capped", failures: 40, expires: time.Hour, in: outcome{kind: outNoAnswer}, jitter: 0.999, wantState: phone.RegRegistering,
+			wantReason: "registrar 10.0.0.5:5060 not answering (no answer to REGISTER); registering again as soon as it answers", wantWait: BackoffMax - 150*time.Millisecond},
 		{name: "503 with Retry-After", expires: time.Hour, in: outcome{kind: outServerError, code: 503, phrase: "Service Unavailable", retryAfter: 40 * time.Second},
 			wantState: phone.RegFailed, wantReason: "registrar 10.0.0.5:5060 answered 503 Service Unavailable; retrying in 40 s", wantWait: 40 * time.Second},
 		{name: "unreachable", expires: time.Hour, in: outcome{kind: outUnreachable, err: "connection refused"},
-			wantState: phone.RegFailed, wantReason: "cannot reach registrar 10.0.0.5:5060: connection refused; retrying in 1 s", wantWait: time.Second},
+			wantState: phone.RegRegistering, wantReason: "cannot reach registrar 10.0.0.5:5060: connection refused; registering again as soon as it answers", wantWait: DownRegisterEvery},
 		{name: "404", expires: time.Hour, in: outcome{kind: outRefused, code: 404, phrase: "Not Found"},
 			wantState: phone.RegFailed, wantReason: "registrar 10.0.0.5:5060 refused alice@example.org (404 Not Found); retrying in 1 s", wantWait: time.Second},
 		{name: "untrusted TLS certificate waits for the user", expires: time.Hour, in: outcome{kind: outUntrusted, err: "x509: unknown authority"},
@@ -61,7 +66,7 @@ func TestMachineStep(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := machine{name: name, hop: hop, state: phone.RegRegistering, failures: tc.failures, expires: tc.expires}
+			m := machine{id: "work", name: name, hop: hop, state: phone.RegRegistering, failures: tc.failures, expires: tc.expires}
 			wait := m.step(tc.in, tc.jitter)
 			if m.state != tc.wantState {
 				t.Errorf("state: got %s, want %s", m.state, tc.wantState)
@@ -76,6 +81,24 @@ func TestMachineStep(t *testing.T) {
 				t.Errorf("expires: got %s, want %s", m.expires, tc.wantExp)
 			}
 		})
+	}
+}
+
+func TestProbeWait(t *testing.T) {
+	for _, tc := range []struct {
+		n       int
+		downFor time.Duration
+		want    time.Duration // with the largest jitter
+	}{
+		{1, 0, ProbeBase}, {2, 5 * time.Second, 2 * time.Second}, {3, 10 * time.Second, ProbeMax}, {50, ProbeSlowAfter - time.Second, ProbeMax},
+		{50, ProbeSlowAfter, ProbeSlowMax},
+	} {
+		if got := probeWait(tc.n, tc.downFor, 0.999999999); got < tc.want-time.Millisecond || got > tc.want {
+			t.Errorf("probeWait(%d, %s, max jitter): got %s, want %s", tc.n, tc.downFor, got, tc.want)
+		}
+		if got := probeWait(tc.n, tc.downFor, 0); got != tc.want/2 {
+			t.Errorf("probeWait(%d, %s, no jitter): got %s, want %s", tc.n, tc.downFor, got, tc.want/2)
+		}
 	}
 }
 

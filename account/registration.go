@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -29,9 +30,14 @@ const TokenParam = "tpreg"
 
 // Timeouts of one attempt.
 const (
-	// attemptTimeout bounds one REGISTER transaction (timer F, 64*T1). Retransmissions (every ≤ 4 s
-	// on UDP) reach a registrar that comes back meanwhile.
-	attemptTimeout = 32 * time.Second
+	// attemptTimeout bounds one REGISTER transaction (8 s: on UDP the request and 4
+	// retransmissions). It is shorter than timer F (32 s) because the attempt runs on the
+	// registration's goroutine, which must notice an outage within 15 s; a registrar that comes
+	// back later is found by the OPTIONS probes.
+	attemptTimeout = 8 * time.Second
+	// downAttemptTimeout bounds a REGISTER while the registrar is known not to answer (on UDP the
+	// request and 3 retransmissions).
+	downAttemptTimeout = 4 * time.Second
 	// UnregisterTimeout bounds the un-REGISTER on shutdown.
 	UnregisterTimeout = 2 * time.Second
 )
@@ -68,10 +74,35 @@ type Registration struct {
 	hop     netip.AddrPort   // where the last accepted REGISTER's answer came from (a named registrar's IP)
 	old     *sip.Uri         // a Contact to remove in the next REGISTER
 	bound   bool             // the registrar accepted a binding of ours that we have not removed
+	// down is set while the registrar does not answer at all (REGISTER or OPTIONS timed out,
+	// connection refused): OPTIONS probes run with backoff and a REGISTER follows the first answer.
+	down      bool
+	downSince time.Time
+	probes    int  // failed probes since down
+	distrust  bool // a probe's answer was followed by a REGISTER that got none: wait for the timer
+	probeKick bool // this attempt follows a probe's answer
+	// pw is the password once read (kept in memory: the keyring is asked once, off the call
+	// manager's goroutine); reading is set while a read runs; keyFails counts failed reads.
+	pw        string
+	reading   bool
+	keyFails  int
+	pwc       chan pwResult
+	forget    atomic.Bool // Reload: read the password again
+	shortWarn bool        // the registrar's too brief grant was logged
+	flow      clock.Timer
 
-	mu   sync.Mutex
-	info phone.AccountInfo
-	out  sipua.Outbound // Contact/LocalIP of the current registration
+	wg sync.WaitGroup // the probe and password-reading goroutines
+
+	mu     sync.Mutex
+	info   phone.AccountInfo
+	out    sipua.Outbound // Contact/LocalIP of the current registration
+	outPW  string         // pw, for Outbound
+	outErr string         // why there is no password yet, for Outbound
+}
+
+type pwResult struct {
+	pw  string
+	err error
 }
 
 // Option changes a Registration for tests.
@@ -89,13 +120,17 @@ func WithLogger(l *slog.Logger) Option { return func(r *Registration) { r.log = 
 // WithOnChange sets a function called (from the Serve goroutine) with every new snapshot.
 func WithOnChange(f func(phone.AccountInfo)) Option { return func(r *Registration) { r.onChange = f } }
 
-// NewRegistration prepares the registration of spec through ua; password is asked for at every
-// attempt (so a newly stored one is used after Kick). Nothing is sent until Serve.
+// NewRegistration prepares the registration of spec through ua. password reads the account's
+// password (it may block, e.g. on a keyring's unlock prompt, but should give up after a few
+// seconds); it is called on a goroutine of its own before the first REGISTER and again after
+// Reload, and its result is kept in memory. Its error wraps ErrNoPassword when none is stored.
+// Nothing is sent until Serve.
 func NewRegistration(spec Spec, ua UA, password func() (string, error), opts ...Option) *Registration {
 	r := &Registration{
 		spec: spec, ua: ua, password: password,
 		clk: clock.Real{}, log: slog.New(slog.DiscardHandler), jitter: mrand.Float64,
 		kickc:   make(chan struct{}, 1),
+		pwc:     make(chan pwResult, 1),
 		token:   randHex(8),
 		callID:  randHex(12),
 		fromTag: randHex(8),
@@ -104,7 +139,7 @@ func NewRegistration(spec Spec, ua UA, password func() (string, error), opts ...
 		o(r)
 	}
 	r.log = r.log.With("account", spec.ID, "aor", spec.AOR.String())
-	r.m = machine{name: spec.Name(), hop: spec.HopAddr(), state: phone.RegUnregistered, expires: spec.Expires}
+	r.m = machine{id: spec.ID, name: spec.Name(), hop: spec.HopAddr(), state: phone.RegUnregistered, expires: spec.Expires}
 	r.contact = r.newContact()
 	r.info = phone.AccountInfo{ID: spec.ID, AOR: spec.AOR.String(), State: phone.RegUnregistered}
 	r.out = r.outbound()
@@ -124,8 +159,16 @@ func (r *Registration) Info() phone.AccountInfo {
 	return r.info
 }
 
-// Kick asks for a registration now (password changed, network changed, machine woke up). It
-// never blocks.
+// Reload reads the password again (a new one was stored) and registers now. It never blocks.
+func (r *Registration) Reload() {
+	r.forget.Store(true)
+	r.Kick()
+}
+
+// Kick asks for a registration now (network changed, machine woke up, registrar known to be back).
+// It is the one "re-register now" entry point: it resets the backoff, recomputes the Contact from
+// the current local address and REGISTERs at once (the password is not read again: see Reload).
+// It never blocks.
 func (r *Registration) Kick() {
 	select {
 	case r.kickc <- struct{}{}:
@@ -133,35 +176,248 @@ func (r *Registration) Kick() {
 	}
 }
 
+// probeResult is the end of one OPTIONS keepalive or probe.
+type probeResult struct {
+	err  error // nil: the next hop answered (any final response)
+	code int
+}
+
 // Serve keeps the account registered until ctx is done; then it removes the binding
-// (un-REGISTER, bounded by UnregisterTimeout) and returns nil.
+// (un-REGISTER, bounded by UnregisterTimeout) and returns nil, after its probe (if one is in
+// flight, bounded by ProbeTimeout and ctx) has ended.
+//
+// While registered it sends an OPTIONS keepalive to the registrar or outbound proxy every
+// Spec.Keepalive (and on TCP/TLS checks every FlowCheckInterval that the connection is open).
+// A keepalive that gets no answer turns the state to "registering" with a reason naming the
+// registrar, and OPTIONS probes follow with jittered backoff (ProbeBase..ProbeMax); the first
+// answer triggers a REGISTER at once.
 func (r *Registration) Serve(ctx context.Context) error {
 	timer := r.clk.NewTimer(0)
 	defer timer.Stop()
-	kaEvery := KeepaliveInterval
+	probe := r.clk.NewTimer(r.spec.Keepalive)
+	defer probe.Stop()
+	var flowC <-chan time.Time
 	if r.spec.Transport != "udp" {
-		kaEvery = FlowCheckInterval
+		flow := r.clk.NewTimer(FlowCheckInterval)
+		defer flow.Stop()
+		flowC = flow.C()
+		r.flow = flow
 	}
-	ka := r.clk.NewTimer(kaEvery)
-	defer ka.Stop()
+	results := make(chan probeResult, 1)
+	defer r.wg.Wait() // after the un-REGISTER; ctx is done, so a probe ends at once, a password read within its timeout
+	busy := false
 	for {
 		select {
 		case <-ctx.Done():
 			r.unregister()
 			return nil
 		case <-r.kickc:
+			if r.forget.Swap(false) {
+				r.setPassword("", "")
+				r.keyFails = 0
+			}
 			r.m.kick()
+			r.setDown(false)
 			r.recomputeContact()
 			r.attempt(ctx, timer)
+			r.armProbe(probe, busy)
 		case <-timer.C():
 			r.attempt(ctx, timer)
-		case <-ka.C():
-			if lost := r.keepalive(); lost {
+			r.armProbe(probe, busy)
+		case <-flowC:
+			if r.flowLost() {
 				r.attempt(ctx, timer)
+				r.armProbe(probe, busy)
 			}
-			ka.Reset(kaEvery)
+			r.flow.Reset(FlowCheckInterval)
+		case <-probe.C():
+			if busy || !(r.down || r.m.state == phone.RegRegistered) {
+				r.armProbe(probe, busy)
+				continue
+			}
+			if r.flowLost() { // on TCP/TLS an OPTIONS would open a new connection: check first
+				r.attempt(ctx, timer)
+				r.armProbe(probe, busy)
+				continue
+			}
+			busy = true
+			r.wg.Add(1)
+			req, dst := r.optionsRequest()
+			hop := r.hopAddrPort()
+			go func() { // ends within ProbeTimeout
+				defer r.wg.Done()
+				results <- r.sendProbe(ctx, req, dst, hop)
+			}()
+		case pr := <-r.pwc:
+			r.reading = false
+			if ctx.Err() != nil {
+				continue
+			}
+			r.passwordRead(ctx, pr, timer)
+			r.armProbe(probe, busy)
+		case res := <-results:
+			busy = false
+			if ctx.Err() != nil {
+				continue
+			}
+			wasDown := r.down
+			if r.probed(res) {
+				r.probeKick = true
+				r.attempt(ctx, timer)
+			} else if r.down && !wasDown {
+				// Just went down: REGISTER within DownRegisterEvery even if OPTIONS stay unanswered
+				// (a registrar may ignore them), not only at the refresh time.
+				timer.Stop()
+				timer.Reset(DownRegisterEvery)
+			}
+			r.armProbe(probe, busy)
 		}
 	}
+}
+
+// armProbe sets the probe timer for the current state: the keepalive period while registered
+// (counted from the last answer, REGISTER or state change), the probe backoff while the registrar is
+// down; stopped otherwise. While a probe is in flight the timer is re-armed when it ends.
+func (r *Registration) armProbe(probe clock.Timer, busy bool) {
+	switch {
+	case r.down:
+		if !busy {
+			probe.Stop()
+			probe.Reset(probeWait(r.probes, r.clk.Now().Sub(r.downSince), r.jitter()))
+		}
+	case r.m.state == phone.RegRegistered:
+		probe.Stop()
+		probe.Reset(r.spec.Keepalive)
+	default:
+		probe.Stop()
+	}
+}
+
+// setDown records whether the registrar answers at all.
+func (r *Registration) setDown(down bool) {
+	if down && !r.down {
+		r.downSince = r.clk.Now()
+		r.probes = 0
+	}
+	if !down {
+		r.distrust = false
+	}
+	r.down = down
+}
+
+// probed applies the result of an OPTIONS keepalive or probe; it reports whether to REGISTER now.
+func (r *Registration) probed(res probeResult) (register bool) {
+	if res.err == nil {
+		if r.down {
+			if r.distrust {
+				r.log.Debug("registrar answers OPTIONS again; REGISTER waits for its timer (the last one got no answer)")
+				return false
+			}
+			r.log.Info("registrar answers again: registering", "code", res.code)
+			return true
+		}
+		return false
+	}
+	if r.down {
+		r.probes++
+		r.log.Debug("registrar still not answering", "error", res.err)
+		return false
+	}
+	if r.m.state != phone.RegRegistered {
+		return false
+	}
+	// The registrar stopped answering while we were registered.
+	r.setDown(true)
+	r.probes = 1
+	r.m.state = phone.RegRegistering
+	r.m.reason = fmt.Sprintf("registrar %s stopped answering (%s); registering again as soon as it answers", r.m.hop, res.err)
+	r.log.Warn("registrar stopped answering", "registrar", r.m.hop, "error", res.err.Error())
+	r.publish()
+	return false
+}
+
+// optionsRequest builds the OPTIONS keepalive for the next hop (RFC 3261 §11) and the address it
+// goes to when the hop is a name (where the registrar's answers came from: no DNS on the way).
+func (r *Registration) optionsRequest() (*sip.Request, string) {
+	uri := r.spec.NextHop()
+	uri.UriParams = sip.NewParams()
+	if r.spec.Transport != "udp" {
+		uri.UriParams.Add("transport", r.spec.Transport)
+	}
+	req := sip.NewRequest(sip.OPTIONS, uri)
+	req.SetTransport(strings.ToUpper(r.spec.Transport))
+	from := &sip.FromHeader{Address: r.spec.AOR, Params: sip.NewParams()}
+	from.Params.Add("tag", randHex(8))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: uri, Params: sip.NewParams()})
+	callID := sip.CallIDHeader(randHex(12))
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.OPTIONS})
+	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
+	req.SetBody(nil)
+	dst := ""
+	if _, ok := r.spec.HopIP(); !ok && r.hop.IsValid() {
+		dst = r.hop.String()
+	}
+	return req, dst
+}
+
+// unreachabler is what a UA offers to read ICMP errors (*sipua.UA has it).
+type unreachabler interface {
+	Unreachable(ctx context.Context, dst netip.AddrPort, wait time.Duration) error
+}
+
+// sendProbe sends one OPTIONS (on any goroutine: it touches no state of r). On UDP it also asks,
+// where the UA can, whether the host answers "port unreachable" (ICMP): then the probe fails at
+// once instead of after ProbeTimeout.
+func (r *Registration) sendProbe(ctx context.Context, req *sip.Request, dst string, hop netip.AddrPort) probeResult {
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	if dst != "" {
+		req.SetDestination(dst)
+	}
+	resc := make(chan probeResult, 1)
+	go func() { // ends within ProbeTimeout (ctx)
+		res, err := r.ua.Do(ctx, req)
+		resc <- probeOutcome(ctx, res, err)
+	}()
+	var icmp chan error
+	if u, ok := r.ua.(unreachabler); ok && r.spec.Transport == "udp" && hop.IsValid() {
+		icmp = make(chan error, 1)
+		go func() { icmp <- u.Unreachable(ctx, hop, ProbeTimeout) }() // ends within ProbeTimeout
+	}
+	for {
+		select {
+		case pr := <-resc:
+			if icmp != nil {
+				cancel()
+				<-icmp
+			}
+			return pr
+		case err := <-icmp:
+			icmp = nil
+			if err != nil {
+				cancel()
+				<-resc
+				return probeResult{err: fmt.Errorf("OPTIONS: %v", err)}
+			}
+		}
+	}
+}
+
+// probeOutcome classifies the end of an OPTIONS transaction.
+func probeOutcome(ctx context.Context, res *sip.Response, err error) probeResult {
+	if err == nil {
+		return probeResult{code: res.StatusCode}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, sip.ErrTransactionTimeout) {
+		return probeResult{err: fmt.Errorf("no answer to OPTIONS within %s", ProbeTimeout)}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return probeResult{err: fmt.Errorf("OPTIONS: %v", op.Err)}
+	}
+	return probeResult{err: fmt.Errorf("OPTIONS: %v", err)}
 }
 
 // attempt runs one registration and arms timer for the next one.
@@ -174,22 +430,48 @@ func (r *Registration) attempt(ctx context.Context, timer clock.Timer) {
 		r.m.state = phone.RegRegistering
 		r.publish()
 	}
+	probeKick := r.probeKick
+	r.probeKick = false
+	if r.pw == "" {
+		r.readPassword(ctx) // the attempt follows when it is read
+		return
+	}
 	var wait time.Duration
 	for i := 0; i < 4; i++ { // 423 and Contact fixes retry at once, a few times at most
-		o := r.register(ctx, r.m.expires)
+		timeout := attemptTimeout
+		if r.down {
+			timeout = downAttemptTimeout
+		}
+		o := r.register(ctx, r.m.expires, timeout)
 		if ctx.Err() != nil {
 			return
 		}
 		wait = r.m.step(o, r.jitter())
 		r.log.Debug("registration attempt", "state", r.m.state.String(), "code", o.code, "next", wait)
+		switch o.kind {
+		case outNoAnswer, outUnreachable:
+			r.setDown(true)
+			if probeKick {
+				r.distrust = true // it answered OPTIONS, not REGISTER: only the timer retries
+			}
+		case outOK:
+			r.setDown(false)
+			r.warnShortGrant(o.granted)
+		case outNoPassword, outKeyring:
+		default:
+			r.setDown(false)
+		}
 		if wait != 0 {
 			break
 		}
 	}
-	if r.m.state == phone.RegFailed {
+	switch r.m.state {
+	case phone.RegFailed:
 		r.log.Warn("registration failed", "reason", r.m.reason)
-	} else if r.m.state == phone.RegRegistered {
+	case phone.RegRegistered:
 		r.log.Info("registered", "contact", r.contact.String(), "refresh_in", wait.Round(time.Second))
+	case phone.RegRegistering:
+		r.log.Warn("registrar not answering", "reason", r.m.reason)
 	}
 	timer.Stop()
 	if wait >= 0 {
@@ -198,13 +480,76 @@ func (r *Registration) attempt(ctx context.Context, timer clock.Timer) {
 	r.publish() // after arming the timer, so that whoever sees the new state may move the clock
 }
 
+// readPassword starts reading the password on a goroutine of its own (unless one is running); the
+// result arrives on r.pwc.
+func (r *Registration) readPassword(ctx context.Context) {
+	if r.reading {
+		return
+	}
+	r.reading = true
+	r.wg.Add(1)
+	go func() { // ends when password returns (Secrets gives up after KeyringTimeout)
+		defer r.wg.Done()
+		pw, err := r.password()
+		if err == nil && pw == "" {
+			err = ErrNoPassword
+		}
+		r.pwc <- pwResult{pw, err}
+	}()
+}
+
+// passwordRead applies the end of a password read: register now, or say why not and, for a keyring
+// that is not reachable or locked, try again with backoff.
+func (r *Registration) passwordRead(ctx context.Context, pr pwResult, timer clock.Timer) {
+	if pr.err == nil {
+		r.keyFails = 0
+		r.setPassword(pr.pw, "")
+		r.attempt(ctx, timer)
+		return
+	}
+	var wait time.Duration
+	if errors.Is(pr.err, ErrNoPassword) {
+		wait = r.m.step(outcome{kind: outNoPassword}, 0)
+		r.log.Warn("no password stored", "hint", r.m.reason)
+	} else {
+		r.keyFails++
+		wait = KeyringBackoff(r.keyFails, r.jitter())
+		r.m.step(outcome{kind: outKeyring, err: pr.err.Error(), retryAfter: wait}, 0)
+		r.log.Warn("cannot read the password", "error", pr.err.Error(), "retry_in", wait.Round(time.Second))
+	}
+	r.setPassword("", r.m.reason)
+	timer.Stop()
+	if wait >= 0 {
+		timer.Reset(wait)
+	}
+	r.publish()
+}
+
+// setPassword keeps pw (and why there is none, for Outbound).
+func (r *Registration) setPassword(pw, why string) {
+	r.pw = pw
+	r.mu.Lock()
+	r.outPW, r.outErr = pw, why
+	r.mu.Unlock()
+}
+
+// warnShortGrant logs, once, a registrar that grants less than MinRefresh.
+func (r *Registration) warnShortGrant(granted time.Duration) {
+	if granted <= 0 || granted >= 2*MinRefresh || r.shortWarn {
+		return
+	}
+	r.shortWarn = true
+	r.log.Warn("registrar grants a very short registration: refreshing less often than it asks",
+		"granted", granted, "refresh_every", MinRefresh)
+}
+
 // register sends one REGISTER (answering a digest challenge) and classifies the result.
-func (r *Registration) register(ctx context.Context, expires time.Duration) outcome {
-	pw, err := r.password()
-	if err != nil {
+func (r *Registration) register(ctx context.Context, expires, timeout time.Duration) outcome {
+	pw := r.pw
+	if pw == "" {
 		return outcome{kind: outNoPassword}
 	}
-	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	fresh := false // the credentials answer a challenge of this attempt
 	req := r.request(expires)
@@ -215,6 +560,7 @@ func (r *Registration) register(ctx context.Context, expires time.Duration) outc
 		}
 	}
 	var res *sip.Response
+	var err error
 	for tries := 0; ; tries++ {
 		res, err = r.ua.Do(ctx, req)
 		if err != nil {
@@ -427,42 +773,46 @@ func (r *Registration) unregister() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), UnregisterTimeout)
 	defer cancel()
-	o := r.register(ctx, 0)
+	o := r.register(ctx, 0, UnregisterTimeout)
 	if o.kind == outOK {
 		r.log.Info("unregistered")
 	} else {
-		r.log.Warn("could not unregister", "code", o.code, "error", o.err)
+		r.log.Warn("could not unregister", "registrar", r.m.hop, "error", o.describe(UnregisterTimeout))
 	}
 	r.m.state, r.m.reason = phone.RegUnregistered, ""
 	r.publish()
 }
 
-// keepalive pings the next hop while registered: a CRLF on UDP, a check that the connection is
-// still open on TCP and TLS. It reports whether the flow is lost (re-register now).
-func (r *Registration) keepalive() (lost bool) {
-	if r.m.state != phone.RegRegistered {
-		return false
-	}
-	var dst netip.AddrPort
+// hopAddrPort is the next hop's address for keepalives: its IP when given as one, else the
+// address the registrar's answers came from (what DNS gave sipgo); invalid when unknown.
+func (r *Registration) hopAddrPort() netip.AddrPort {
 	if ip, ok := r.spec.HopIP(); ok {
 		_, p, _ := net.SplitHostPort(r.spec.HopAddr())
 		port, _ := strconv.Atoi(p)
-		dst = netip.AddrPortFrom(ip, uint16(port))
-	} else if r.hop.IsValid() {
-		// A registrar given by name: ping the address its answers came from (what DNS gave sipgo).
-		dst = r.hop
-	} else {
+		return netip.AddrPortFrom(ip, uint16(port))
+	}
+	return r.hop
+}
+
+// flowLost checks, while registered over TCP or TLS, that the connection to the registrar is still
+// open. A closed one (the registrar restarted, the network changed) took our binding's flow with
+// it: it reports true (register again now) and says so in the state.
+func (r *Registration) flowLost() bool {
+	if r.spec.Transport == "udp" || r.m.state != phone.RegRegistered {
 		return false
 	}
-	err := r.ua.Ping(r.spec.Transport, dst)
-	if errors.Is(err, sipua.ErrNoFlow) {
-		r.log.Info("connection to the registrar closed: registering again")
-		return true
+	dst := r.hopAddrPort()
+	if !dst.IsValid() {
+		return false
 	}
-	if err != nil {
-		r.log.Debug("keepalive failed", "error", err)
+	if err := r.ua.Ping(r.spec.Transport, dst); !errors.Is(err, sipua.ErrNoFlow) {
+		return false
 	}
-	return false
+	r.log.Info("connection to the registrar closed: registering again")
+	r.m.state = phone.RegRegistering
+	r.m.reason = fmt.Sprintf("the %s connection to registrar %s closed; registering again", strings.ToUpper(r.spec.Transport), r.m.hop)
+	r.publish()
+	return true
 }
 
 // publish stores and announces the current snapshot.
@@ -492,14 +842,18 @@ func (r *Registration) outbound() sipua.Outbound {
 	return o
 }
 
-// Outbound returns how calls leave through this account, with its password.
+// Outbound returns how calls leave through this account, with its password. It never reads the
+// keyring: the password is the one the registration read; before that it returns an error that
+// says why there is none.
 func (r *Registration) Outbound() (sipua.Outbound, error) {
 	r.mu.Lock()
-	o := r.out
+	o, pw, why := r.out, r.outPW, r.outErr
 	r.mu.Unlock()
-	pw, err := r.password()
-	if err != nil {
-		return o, fmt.Errorf("account %s has no password: set it with \"trayphone account password %s\"", r.spec.ID, r.spec.ID)
+	if pw == "" {
+		if why == "" {
+			why = "its password has not been read yet"
+		}
+		return o, fmt.Errorf("account %s cannot be used: %s", r.spec.ID, why)
 	}
 	o.Password = pw
 	return o, nil

@@ -1,11 +1,13 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -26,13 +28,27 @@ import (
 // Kamailio will not produce on demand (423, stale nonces, NAT rewrites) with a fake clock.
 type fakeUA struct {
 	mu     sync.Mutex
-	reqs   []*sip.Request
+	reqs   []*sip.Request // REGISTERs
 	pings  int
 	pinged netip.AddrPort // where the last keepalive went
 	answer func(n int, req *sip.Request) (*sip.Response, error)
+	// options are the OPTIONS keepalives sent; optionsErr, if set, is what they get instead
+	// of a 200.
+	options    []*sip.Request
+	optionsErr error
 }
 
 func (f *fakeUA) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	if req.Method == sip.OPTIONS {
+		f.mu.Lock()
+		f.options = append(f.options, req.Clone())
+		err := f.optionsErr
+		f.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return sip.NewResponseFromRequest(req, 200, "OK", nil), nil
+	}
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req.Clone())
 	n := len(f.reqs)
@@ -55,6 +71,12 @@ func (f *fakeUA) ContactFor(user string, dst netip.Addr, transport string, param
 		c.UriParams.Add(params[i], params[i+1])
 	}
 	return c
+}
+
+func (f *fakeUA) optionsSent() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.options)
 }
 
 func (f *fakeUA) count() int {
@@ -266,7 +288,8 @@ func TestServeWrongPasswordDoesNotHammer(t *testing.T) {
 
 func TestServeNoPasswordWaitsForKick(t *testing.T) {
 	h := newHarnessNoPW(t)
-	h.state(phone.RegFailed)
+	h.state(phone.RegUnregistered)
+	h.until("the reason", func() bool { return h.reg.Info().Reason == "set the password with trayphone account password work" })
 	if n := h.ua.count(); n != 0 {
 		t.Errorf("REGISTERs without a password: %d", n)
 	}
@@ -363,29 +386,85 @@ func TestServeBackoffAndKeepalive(t *testing.T) {
 		}
 		return registrar(3600)(n, req)
 	})
-	h.state(phone.RegFailed)
-	if r := h.reg.Info().Reason; !strings.Contains(r, "not answering; retrying in 2 s") {
-		t.Errorf("reason %q", r)
-	}
-	// With jitter 0.5 the waits are 1.5 s, 3 s, 6 s: count attempts over 10.5 s.
-	for _, d := range []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second} {
-		n := h.ua.count()
+	h.state(phone.RegRegistering)
+	h.until("the reason", func() bool {
+		return strings.Contains(h.reg.Info().Reason, "registrar 10.0.0.5:5060 not answering (no answer to REGISTER); registering again as soon as it answers")
+	})
+	// While it does not answer, OPTIONS probes back off (jitter 0.5: 0.75 s, 1.5 s, 2.25 s, 2.25 s)
+	// and no REGISTER is sent before DownRegisterEvery.
+	h.ua.mu.Lock()
+	h.ua.optionsErr = errors.New("transaction timeout")
+	h.ua.mu.Unlock()
+	for i, d := range []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 2250 * time.Millisecond, 2250 * time.Millisecond} {
+		h.until("the probe timer", func() bool { return h.clk.Timers() >= 2 })
 		h.clk.Advance(d)
-		h.until("the retry", func() bool { return h.ua.count() == n+1 && h.reg.Info().State == phone.RegFailed })
+		h.until(fmt.Sprintf("probe %d", i+1), func() bool { return h.ua.optionsSent() == i+1 })
 	}
+	if n := h.ua.count(); n != 1 {
+		t.Errorf("REGISTERs while the registrar is down: %d, want 1", n)
+	}
+	// It answers again: the next probe's answer triggers the REGISTER.
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	h.reg.Kick()
+	h.ua.mu.Lock()
+	h.ua.optionsErr = nil
+	h.ua.mu.Unlock()
+	h.until("the probe timer", func() bool { return h.clk.Timers() >= 2 })
+	h.clk.Advance(2250 * time.Millisecond)
 	h.state(phone.RegRegistered)
-	h.until("the refresh and keepalive timers", func() bool { return h.clk.Timers() >= 2 })
-	armed := h.clk.Timers()
+	// Registered: an OPTIONS keepalive every DefaultKeepalive.
 	for i := 1; i <= 3; i++ {
-		// Advance only once the loop has re-armed its keepalive timer after the last ping.
-		h.until("the keepalive timer", func() bool { return h.clk.Timers() >= armed })
-		h.clk.Advance(KeepaliveInterval)
-		h.until(fmt.Sprintf("CRLF keepalive %d", i), func() bool { h.ua.mu.Lock(); defer h.ua.mu.Unlock(); return h.ua.pings == i })
+		n := h.ua.optionsSent()
+		h.until("the keepalive timer", func() bool { return h.clk.Timers() >= 2 })
+		h.clk.Advance(DefaultKeepalive)
+		h.until(fmt.Sprintf("keepalive %d", i), func() bool { return h.ua.optionsSent() == n+1 })
 	}
+	if o := h.ua.options[len(h.ua.options)-1]; o.Recipient.String() != "sip:10.0.0.5" {
+		t.Errorf("keepalive Request-URI %s, want sip:10.0.0.5", o.Recipient.String())
+	}
+	// The registrar stops answering OPTIONS: registering, with a reason naming it.
+	h.ua.mu.Lock()
+	h.ua.optionsErr = sip.ErrTransactionTimeout
+	h.ua.mu.Unlock()
+	h.until("the keepalive timer", func() bool { return h.clk.Timers() >= 2 })
+	h.clk.Advance(DefaultKeepalive)
+	h.state(phone.RegRegistering)
+	if r, want := h.reg.Info().Reason, "registrar 10.0.0.5:5060 stopped answering (no answer to OPTIONS within 3s); registering again as soon as it answers"; r != want {
+		t.Errorf("reason %q, want %q", r, want)
+	}
+}
+
+// TestServeProbeAnsweredButRegisterNot: a next hop that answers OPTIONS but not REGISTER gets no
+// REGISTER per probe: after one, only the DownRegisterEvery timer sends the next.
+func TestServeProbeAnsweredButRegisterNot(t *testing.T) {
+	h := newHarness(t, func(n int, req *sip.Request) (*sip.Response, error) {
+		return nil, errors.New("transaction timeout")
+	})
+	h.state(phone.RegRegistering)
+	for i := 0; i < 20; i++ {
+		h.until("the probe timer", func() bool { return h.clk.Timers() >= 2 })
+		h.clk.Advance(ProbeMax)
+		time.Sleep(2 * time.Millisecond)
+	}
+	if n := h.ua.count(); n != 2 {
+		t.Errorf("REGISTERs in %s with OPTIONS answered and REGISTER not: %d, want 2 (the first, one after a probe)", 20*ProbeMax, n)
+	}
+}
+
+// TestServeShortGrantFloored: a registrar granting "Expires: 1" gets a refresh every MinRefresh,
+// not every half second.
+func TestServeShortGrantFloored(t *testing.T) {
+	h := newHarness(t, registrar(1))
+	h.state(phone.RegRegistered)
+	n := h.ua.count()
+	h.clk.Advance(MinRefresh - time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	if m := h.ua.count(); m != n {
+		t.Fatalf("REGISTERs within %s of a 1 s grant: %d, want none", MinRefresh, m-n)
+	}
+	h.clk.Advance(time.Millisecond)
+	h.until("the refresh", func() bool { return h.ua.count() == n+1 })
 }
 
 func TestAuthorizeSHA256(t *testing.T) {
@@ -421,11 +500,130 @@ func TestKeepaliveNamedRegistrar(t *testing.T) {
 	})
 	h.state(phone.RegRegistered)
 	h.until("the refresh and keepalive timers", func() bool { return h.clk.Timers() >= 2 })
-	h.clk.Advance(KeepaliveInterval)
-	h.until("a keepalive", func() bool { h.ua.mu.Lock(); defer h.ua.mu.Unlock(); return h.ua.pings == 1 })
+	h.clk.Advance(DefaultKeepalive)
+	h.until("a keepalive", func() bool { return h.ua.optionsSent() == 1 })
 	h.ua.mu.Lock()
 	defer h.ua.mu.Unlock()
-	if want := netip.MustParseAddrPort("192.0.2.44:5060"); h.ua.pinged != want {
-		t.Errorf("keepalive went to %v, want %v (where the registrar answered from)", h.ua.pinged, want)
+	o := h.ua.options[0]
+	if got, want := o.Destination(), "192.0.2.44:5060"; got != want {
+		t.Errorf("keepalive went to %v, want %v (where the registrar answered from)", got, want)
+	}
+	if got := o.Recipient.String(); got != "sip:registrar.example.org" {
+		t.Errorf("keepalive Request-URI %s, want sip:registrar.example.org", got)
+	}
+}
+
+// TestUnregisterErrorNamesWhatFailed: an un-REGISTER that gets no answer at quit is logged with the
+// registrar and what failed, never with an empty error.
+func TestUnregisterErrorNamesWhatFailed(t *testing.T) {
+	var mu sync.Mutex
+	gone := false
+	ua := &fakeUA{answer: func(n int, req *sip.Request) (*sip.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			return nil, sip.ErrTransactionTimeout
+		}
+		return registrar(3600)(n, req)
+	}}
+	spec, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Registrar: "sip:10.0.0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	reg := NewRegistration(spec, ua, func() (string, error) { return testPW, nil },
+		WithLogger(slog.New(slog.NewTextHandler(&lockedWriter{mu: &logMu, w: &logs}, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = reg.Serve(ctx); close(done) }()
+	deadline := time.Now().Add(3 * time.Second)
+	for reg.Info().State != phone.RegRegistered {
+		if time.Now().After(deadline) {
+			t.Fatalf("not registered: %+v", reg.Info())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	gone = true
+	mu.Unlock()
+	cancel()
+	<-done
+	logMu.Lock()
+	defer logMu.Unlock()
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "could not unregister") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "registrar=10.0.0.5:5060") || !strings.Contains(line, `error="no answer within 2s"`) {
+		t.Errorf("un-REGISTER failure logged as %q, want the registrar and what failed", line)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestOutboundNeverWaitsForTheKeyring: while the keyring hangs (an unlock prompt nobody answers),
+// Outbound — what the call manager asks for every INVITE, BYE and hold — answers at once with the
+// reason; once the password is read it is kept, and the keyring is not asked again per call.
+func TestOutboundNeverWaitsForTheKeyring(t *testing.T) {
+	release := make(chan struct{})
+	var reads sync.WaitGroup
+	var mu sync.Mutex
+	n := 0
+	spec, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Registrar: "sip:10.0.0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads.Add(1)
+	reg := NewRegistration(spec, &fakeUA{answer: registrar(3600)}, func() (string, error) {
+		mu.Lock()
+		n++
+		first := n == 1
+		mu.Unlock()
+		if first {
+			defer reads.Done()
+			<-release
+		}
+		return testPW, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = reg.Serve(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	start := time.Now()
+	_, err = reg.Outbound()
+	if took := time.Since(start); took > 100*time.Millisecond || err == nil {
+		t.Fatalf("Outbound with the keyring hanging: %v after %s, want an error at once", err, took)
+	}
+	close(release)
+	reads.Wait()
+	deadline := time.Now().Add(3 * time.Second)
+	for reg.Info().State != phone.RegRegistered {
+		if time.Now().After(deadline) {
+			t.Fatalf("not registered after the keyring answered: %+v", reg.Info())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < 5; i++ {
+		if o, err := reg.Outbound(); err != nil || o.Password != testPW {
+			t.Fatalf("Outbound: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Errorf("keyring reads: %d, want 1 (the password is kept in memory)", n)
 	}
 }

@@ -16,6 +16,7 @@ func TestSecretsKeyring(t *testing.T) {
 	keyring.MockInit()
 	var logs bytes.Buffer
 	s := NewSecrets(t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
+	s.sessionBus = func() bool { return true } // the mock keyring needs none
 	if _, err := s.Password("work"); !errors.Is(err, ErrNoPassword) {
 		t.Fatalf("no password yet: got %v, want ErrNoPassword", err)
 	}
@@ -39,6 +40,7 @@ func TestSecretsFileFallback(t *testing.T) {
 	var logs bytes.Buffer
 	dir := filepath.Join(t.TempDir(), "secrets")
 	s := NewSecrets(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	s.sessionBus = func() bool { return true } // the mock keyring needs none
 	if err := s.SetPassword("work", "hunter2"); err != nil {
 		t.Fatal(err)
 	}

@@ -106,6 +106,22 @@ func (s *Set) Kick(id string) error {
 	return nil
 }
 
+// Reload reads account id's password again ("" = every account's) and re-registers it now.
+func (s *Set) Reload(id string) error {
+	if id == "" {
+		for _, r := range s.regs {
+			r.Reload()
+		}
+		return nil
+	}
+	r := s.byID[id]
+	if r == nil {
+		return fmt.Errorf("no account %q is configured", id)
+	}
+	r.Reload()
+	return nil
+}
+
 // Snapshots returns every account's state, in config order.
 func (s *Set) Snapshots() []phone.AccountInfo {
 	out := make([]phone.AccountInfo, 0, len(s.regs))

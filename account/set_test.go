@@ -26,6 +26,14 @@ func testSet(t *testing.T) *Set {
 
 func TestSetOutbound(t *testing.T) {
 	s := testSet(t)
+	// Outbound never reads the keyring itself: before the registration has read the password,
+	// it says so.
+	if _, err := s.Outbound(""); err == nil || err.Error() != "account home cannot be used: its password has not been read yet" {
+		t.Errorf("before the password is read: %v", err)
+	}
+	for _, r := range s.Registrations() {
+		r.setPassword(r.spec.ID+"-pw", "") // what Serve does once it has read it
+	}
 	o, err := s.Outbound("")
 	if err != nil || o.Account != "home" || o.Password != "home-pw" || o.Domain != "home.example" || o.Transport != "UDP" {
 		t.Fatalf("default account: %+v, %v", o, err)

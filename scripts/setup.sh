@@ -5,7 +5,7 @@ set -euo pipefail
 BUILD="pkg-config gcc portaudio19-dev libopus-dev libopusfile-dev libspandsp-dev libspeexdsp-dev"
 PEERS="kamailio kamailio-tls-modules baresip-core coturn tshark sox libsox-fmt-all ffmpeg espeak-ng iproute2 iptables"
 AUDIO="libasound2-plugins pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils"
-DESKTOP="xvfb xauth x11-utils xfce4-panel dbus-daemon dbus-x11 systemd libglib2.0-bin imagemagick xdotool dunst xfce4-notifyd fonts-dejavu-core adwaita-icon-theme xdg-utils desktop-file-utils"
+DESKTOP="xvfb xauth x11-utils xfce4-panel dbus-daemon dbus-x11 systemd libglib2.0-bin imagemagick xdotool dunst xfce4-notifyd fonts-dejavu-core adwaita-icon-theme xdg-utils desktop-file-utils gnome-keyring"
 pkgs="$BUILD"
 if [ "${1:-}" != "--run-only" ]; then pkgs="$pkgs $PEERS $AUDIO $DESKTOP"; fi
 missing=()

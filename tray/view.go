@@ -40,7 +40,7 @@ func buildView(st phone.Status, now time.Time, names func(string) string) view {
 	var registered, failed bool
 	for _, a := range st.Accounts {
 		line := fmt.Sprintf("%s: %s", a.AOR, a.State)
-		if a.State == phone.RegFailed && a.Reason != "" {
+		if a.Reason != "" && a.State != phone.RegRegistered {
 			line += " (" + a.Reason + ")"
 		}
 		v.accounts = append(v.accounts, line)

@@ -91,7 +91,10 @@ type Account struct {
 	OutboundProxy string `toml:"outbound_proxy,omitempty"`
 	Transport     string `toml:"transport,omitempty"` // udp (default), tcp or tls
 	Expires       int    `toml:"expires,omitempty"`   // seconds; 0 means the registrar's default
-	DisplayName   string `toml:"display_name,omitempty"`
+	// Keepalive is the period, in seconds, of the OPTIONS keepalive that checks the registrar
+	// answers; 0 means the default (5 s).
+	Keepalive   int    `toml:"keepalive,omitempty"`
+	DisplayName string `toml:"display_name,omitempty"`
 }
 
 // LoadOptions tell Load what the rest of the program supports.

@@ -127,6 +127,9 @@ func (p *parser) validateAccounts(c *Config) {
 		if a.Expires < 0 {
 			p.add(at("expires"), "account.expires", "want a number of seconds, 0 or more; got %d", a.Expires)
 		}
+		if a.Keepalive < 0 || a.Keepalive > 3600 {
+			p.add(at("keepalive"), "account.keepalive", "want a number of seconds from 1 to 3600 (0: the default, 5); got %d", a.Keepalive)
+		}
 	}
 }
 

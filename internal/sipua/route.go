@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -74,4 +76,46 @@ func (u *UA) ContactFor(user string, dst netip.Addr, transport string, params ..
 		c.UriParams.Add(params[i], params[i+1])
 	}
 	return c
+}
+
+// ErrPortUnreachable is returned by Unreachable when the destination's host answered with an ICMP
+// "port unreachable": nothing listens there.
+var ErrPortUnreachable = errors.New("port unreachable (ICMP)")
+
+// Unreachable checks whether UDP to dst is refused: it sends a CRLF keepalive (RFC 5626 §4.4.1,
+// which a SIP server ignores) from a connected socket of its own, where the kernel reports an ICMP
+// "port unreachable" as ECONNREFUSED, and waits up to wait for it. The listening socket cannot
+// do this: it is not connected, and unconnected UDP sockets are not told about ICMP errors. It
+// returns ErrPortUnreachable, or nil when no error came back by then or ctx ended (which proves nothing: ICMP may be
+// filtered, and Windows reports it differently).
+func (u *UA) Unreachable(ctx context.Context, dst netip.AddrPort, wait time.Duration) error {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("\r\n\r\n")); err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return ErrPortUnreachable
+		}
+		return nil
+	}
+	deadline := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = c.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) }) // wakes the Read
+	defer stop()
+	buf := make([]byte, 1500)
+	for {
+		_, err := c.Read(buf) // a SIP server may answer a CRLF with a CRLF (RFC 5626 pong)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return ErrPortUnreachable
+		}
+		return nil
+	}
 }
