@@ -84,11 +84,11 @@ func TestAddressChangeWithoutSTUN(t *testing.T) {
 // without stun configured.
 func TestWakeFromLogind(t *testing.T) {
 	bus := dbustest.StartBus(t)
-	w := startNATWorld(t, natWorldOpts{noSTUN: true, inNAT: true, env: []string{"DBUS_SYSTEM_BUS_ADDRESS=" + bus}})
 	conn := dbustest.Connect(t, bus)
 	if _, err := conn.RequestName("org.freedesktop.login1", 0); err != nil {
 		t.Fatal(err)
 	}
+	w := startNATWorld(t, natWorldOpts{noSTUN: true, inNAT: true, env: []string{"DBUS_SYSTEM_BUS_ADDRESS=" + bus}})
 	// The phone says when it listens to logind; without that (today's code) the test goes on and
 	// fails on the REGISTER that does not come.
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(w.log.String(), "wake-ups noticed through logind") && time.Now().Before(deadline); {

@@ -13,10 +13,13 @@ import (
 )
 
 // RelaysInUse makes mutNAT a RelayReporter.
-func (f *mutNAT) RelaysInUse(addrs []netip.AddrPort) {
+func (f *mutNAT) RelaysInUse(relays []RelayUse) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.relays = append([]netip.AddrPort(nil), addrs...)
+	f.relays = f.relays[:0:0]
+	for _, r := range relays {
+		f.relays = append(f.relays, r.Addr)
+	}
 	f.reports++
 }
 
