@@ -167,9 +167,17 @@ func (np *natProvider) perDestination() string {
 		return ""
 	}
 	for _, s := range np.seen() {
-		if s.IsValid() && s != pub {
-			return fmt.Sprintf("the NAT maps per destination: the STUN server sees the SIP socket at %s, the registrar at %s", pub, s)
+		if !s.IsValid() || s == pub {
+			continue
 		}
+		if np.ua != nil && (s.Port() == uint16(np.ua.Port) || pub.Port() == uint16(np.ua.Port)) && s.Addr() == pub.Addr() {
+			// One destination got our own port: a port-preserving NAT (Linux MASQUERADE, most
+			// home routers) that had to pick another port for the other one because a mapping
+			// of our old address still holds it (after a network change). New sockets, such as
+			// a call's audio, keep their port: no relay needed.
+			continue
+		}
+		return fmt.Sprintf("the NAT maps per destination: the STUN server sees the SIP socket at %s, the registrar at %s", pub, s)
 	}
 	return ""
 }
@@ -185,10 +193,14 @@ func (np *natProvider) detected() []string {
 	if why := np.perDestination(); why != "" {
 		return []string{why}
 	}
-	if pub, seen := np.SIPPublic(), np.seenAny(); pub.IsValid() && seen.IsValid() {
+	pub, seen := np.SIPPublic(), np.seenAny()
+	switch {
+	case !pub.IsValid() || !seen.IsValid():
+		return nil
+	case pub == seen:
 		return []string{fmt.Sprintf("the STUN server and the registrar both see the SIP socket at %s", pub)}
 	}
-	return nil
+	return []string{fmt.Sprintf("the STUN server sees the SIP socket at %s, the registrar at %s: a port-preserving NAT that kept a mapping of our old address (not a per-destination NAT)", pub, seen)}
 }
 
 func (np *natProvider) seenAny() netip.AddrPort {
@@ -216,7 +228,7 @@ func (np *natProvider) relayReason(relays []callmgr.RelayUse) string {
 	}
 	need := ""
 	if rep, err := np.Report(); err == nil && rep.Symmetric() {
-		need = "the NAT is symmetric"
+		need = "this network's router is a symmetric NAT"
 	} else if why := np.perDestination(); why != "" {
 		need = why
 	}

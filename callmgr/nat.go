@@ -67,7 +67,7 @@ func (m *Manager) reportRelays() {
 // relayReason says why a new call's audio needs the TURN relay, "" when nothing says so yet.
 func (m *Manager) relayReason(rep nat.Report) string {
 	if rep.Symmetric() {
-		return "the NAT is symmetric (the STUN server's RFC 5780 tests)"
+		return "this network's router is a symmetric NAT (the STUN server's RFC 5780 tests)"
 	}
 	if a, ok := m.cfg.NAT.(RelayAdvisor); ok {
 		if why, ok := a.NeedRelay(); ok {
@@ -95,7 +95,7 @@ const (
 type natCall struct {
 	public   netip.AddrPort // the RTP socket's public address for SDP; invalid: the local one
 	relay    *nat.Relay     // the TURN allocation media goes through, if any
-	why      string         // why the audio goes through the relay
+	why      string         // why the audio goes through the relay (or, with symNoRel, would need one)
 	base     *net.UDPConn   // the socket the relay runs over (the call's RTP socket)
 	bridged  bool           // the media session's audio goes through the relay's bridge
 	proxy    netip.AddrPort // then: the bridge's address standing for the far end
@@ -160,7 +160,7 @@ func (m *Manager) natOpen(c *call) {
 			}
 			m.warn(c, fmt.Sprintf("could not get a TURN relay for the call's audio: %v", err))
 		}
-		st.symNoRel = true
+		st.symNoRel, st.why = true, why
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), rtpSTUNWait)
 	defer cancel()
@@ -454,7 +454,7 @@ func noRTPMessage(remote string, st *natCall) string {
 	case st.relay != nil:
 		return fmt.Sprintf("No audio is arriving from %s, even through the TURN relay: the far end's audio is probably blocked by a firewall on its side.", remote)
 	case st.symNoRel:
-		return fmt.Sprintf("No audio is arriving from %s: this network's router is a symmetric NAT, which blocks the far end's audio; a TURN relay is needed (set [turn] server and username in the config, and the password with \"trayphone turn password\").", remote)
+		return fmt.Sprintf("No audio is arriving from %s: %s, which blocks the far end's audio; a TURN relay is needed (set [turn] server and username in the config, and the password with \"trayphone turn password\").", remote, st.why)
 	case st.public.IsValid():
 		return fmt.Sprintf("No audio is arriving from %s: the far end's audio is probably blocked by a firewall; a TURN relay may be needed. Our audio may not reach them either.", remote)
 	}
