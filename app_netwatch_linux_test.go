@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"trayphone/internal/audiotest"
 	"trayphone/internal/phone"
 	"trayphone/internal/siptest/dbustest"
 )
@@ -186,4 +188,68 @@ func TestNoAudioMovesToTURNMidCall(t *testing.T) {
 	w.hangupAll(t)
 	w.bobHeard(t)
 	checkHeardQuiet(t, w.phone.out, 1000)
+}
+
+// TestRelayedCallFollowsAddressChange: a call whose audio goes through the TURN relay (a NAT that
+// maps per destination) survives a change of the phone's address: the old allocation belongs to
+// the old address, so the phone takes a new relay and re-INVITEs with it; audio keeps flowing both
+// ways.
+func TestRelayedCallFollowsAddressChange(t *testing.T) {
+	w := startNATWorld(t, natWorldOpts{symmetric: true, noRFC5780: true, turn: true})
+	n := w.n
+	w.waitStatus(t, 10*time.Second, "aware that the NAT maps per destination", func(st phone.Status) bool {
+		return strings.Contains(strings.Join(st.NAT.Detected, "; "), "per destination")
+	})
+	w.phone.cli("call", "bob")
+	w.activeCall(t)
+	st := w.waitStatus(t, 2*time.Second, "showing the TURN relay", func(st phone.Status) bool { return st.NAT.Relay != "" })
+	first := st.NAT.Relay
+	time.Sleep(time.Second)
+
+	n.MustRun(t, n.LAN, "ip", "addr", "del", "10.201.1.2/24", "dev", "lan0")
+	n.MustRun(t, n.LAN, "ip", "addr", "add", "10.201.1.7/24", "dev", "lan0")
+	n.MustRun(t, n.LAN, "ip", "route", "add", "default", "via", n.NATInner.String())
+	start := time.Now()
+	for {
+		st = w.natWait(t)
+		if st.NAT.Relay != "" && st.NAT.Relay != first {
+			t.Logf("relay %s → %s %v after the address change", first, st.NAT.Relay, time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("relay %q 5 s after the address change, want a new one (was %s)", st.NAT.Relay, first)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	before := w.packetsReceived(t)
+	time.Sleep(3 * time.Second)
+	if got := w.packetsReceived(t) - before; got < 100 {
+		t.Errorf("after the change the phone received %d RTP packets in 3 s, want ≥ 100", got)
+	}
+	w.hangupAll(t)
+	w.bobHeard(t)
+	checkHeardQuiet(t, w.phone.out, 1000)
+	// Both recordings hold sound well past the change (about 1 s before it, 4 s after; without a
+	// new relay they end at the change).
+	for _, path := range []string{w.bob.RecordedReceived(), w.phone.out} {
+		s, rate, err := audiotest.ReadWAVMono(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start, end := audiotest.ActiveSpan(s, rate, -40); end-start < 4*time.Second {
+			t.Errorf("%s: %v of sound, want ≥ 4 s (the call went on for 4 s after the change)", filepath.Base(path), end-start)
+		}
+	}
+}
+
+// natWait reads the phone's status.
+func (w *natWorld) natWait(t *testing.T) phone.Status {
+	t.Helper()
+	var st phone.Status
+	if err := json.Unmarshal([]byte(w.phone.cli("status", "--json")), &st); err != nil || st.NAT == nil {
+		t.Fatalf("status --json: %v %+v", err, st)
+	}
+	return st
 }

@@ -340,6 +340,7 @@ func (m *Manager) checkRTP(id string) {
 	// behind a NAT that filters or maps per destination, a TURN relay if one is configured.
 	m.keepaliveTo(c)
 	if relay {
+		m.log.Info("no audio arriving; moving the call's audio to a TURN relay", "call", c.id, "turn", cfg.Server)
 		m.relayMidCall(c, st, cfg)
 	}
 }
@@ -366,7 +367,6 @@ func (m *Manager) relayMidCall(c *call, st *natCall, cfg nat.TURNConfig) {
 	st.relaying = true
 	id, peer := c.id, c.remoteRTP
 	app := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), c.sess.LocalAddr().Port())
-	m.log.Info("no audio arriving; moving the call's audio to a TURN relay", "call", id, "turn", cfg.Server)
 	// Returns when the allocation is done or has timed out (allocateTimeout bounds it).
 	go func() {
 		var (
@@ -410,15 +410,25 @@ func (m *Manager) relayReady(id string, st *natCall, base *net.UDPConn, relay *n
 		m.log.Info("a re-INVITE is under way; not moving the audio to the TURN relay now", "call", id)
 		return
 	}
-	oldPublic := st.public
-	st.relay, st.base, st.bridged, st.proxy, st.public, st.why = relay, base, true, proxy, relay.Addr(), noAudioReason
+	// A relay already in use (a network change made a new one necessary) is replaced; it is
+	// closed once the far end took the new one, and back in use if it refused.
+	oldPublic, prevRelay, prevBase, prevProxy, prevWhy := st.public, st.relay, st.base, st.proxy, st.why
+	why := noAudioReason
+	if prevRelay != nil {
+		why = prevWhy
+	}
+	st.relay, st.base, st.bridged, st.proxy, st.public, st.why = relay, base, true, proxy, relay.Addr(), why
 	c.sess.SetRemote(proxy)
 	m.reportRelays()
 	undo := func() {
-		st.relay, st.base, st.bridged, st.proxy, st.public, st.why = nil, nil, false, netip.AddrPort{}, oldPublic, ""
+		st.relay, st.base, st.bridged, st.proxy, st.public, st.why = prevRelay, prevBase, prevRelay != nil, prevProxy, oldPublic, prevWhy
 		release()
 		m.reportRelays()
-		if c.sess != nil && c.remoteRTP.IsValid() {
+		switch {
+		case c.sess == nil:
+		case prevRelay != nil:
+			c.sess.SetRemote(prevProxy)
+		case c.remoteRTP.IsValid():
 			c.sess.SetRemote(c.remoteRTP)
 		}
 	}
@@ -443,6 +453,12 @@ func (m *Manager) relayReady(id string, st *natCall, base *net.UDPConn, relay *n
 				m.warn(c, fmt.Sprintf("the answer from %s to our TURN relay address was not usable: %v", c.remote, err))
 			}
 			m.log.Info("the call's audio now goes through the TURN relay", "call", c.id, "relay", relay.Addr())
+			if prevRelay != nil {
+				prevRelay.Close()
+				if prevBase != nil {
+					prevBase.Close()
+				}
+			}
 			m.changed(c)
 		}
 	})
@@ -523,6 +539,15 @@ func (m *Manager) NetworkChanged() {
 // need not keep the port); without an answer the re-offer assumes the port was kept.
 func (m *Manager) rediscover(c *call) {
 	st := m.nat.calls[c]
+	if st != nil && st.relay != nil && st.bridged && !st.relaying && !c.reinviting {
+		// A TURN allocation belongs to the 5-tuple it was made from (RFC 8656 §2.2): from a new
+		// address the server no longer knows us. A new relay from a new socket, then a re-INVITE.
+		if cfg, ok := m.cfg.NAT.TURN(); ok {
+			m.log.Info("network changed: moving the call's audio to a new TURN relay", "call", c.id, "turn", cfg.Server)
+			m.relayMidCall(c, st, cfg)
+			return
+		}
+	}
 	if st == nil || st.prober == nil || st.relay != nil {
 		m.reofferAddress(c, false)
 		return
