@@ -86,7 +86,8 @@ func withSleeper(open func(context.Context) (sleeper, error)) MonitorOption {
 }
 
 // NewMonitor opens the OS network feed now (so it watches the network namespace of the calling
-// thread). The power feed is opened by Run, which is where a slow system bus may keep it.
+// thread), or falls back to polling the interface addresses when the OS feed cannot be opened.
+// The power feed is opened by Run, which is where a slow system bus may keep it.
 func NewMonitor(opts ...MonitorOption) (*Monitor, error) {
 	m := &Monitor{clk: clock.Real{}, wakeEvery: 5 * time.Second, debounce: 250 * time.Millisecond, out: make(chan Change, 1),
 		openSleep: openOSSleeper, log: slog.New(slog.DiscardHandler)}
@@ -96,7 +97,9 @@ func NewMonitor(opts ...MonitorOption) (*Monitor, error) {
 	if m.src == nil {
 		s, err := newOSSource(m.clk)
 		if err != nil {
-			return nil, errf("watch the network: %w", err)
+			// No OS notifications (a sandbox without netlink, Wine): polling still notices.
+			m.log.Warn("no network change notifications; polling the interface addresses instead", "err", err)
+			s = newPollSource(m.clk, nil)
 		}
 		m.src = s
 	}
