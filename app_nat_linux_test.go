@@ -38,7 +38,7 @@ type natWorldOpts struct {
 	// noRFC5780 gives coturn a single address: it cannot run the RFC 5780 tests, so the NAT
 	// type stays "unknown" (most public STUN servers are like that).
 	noRFC5780 bool
-	noSTUN    bool     // no stun in the config (and no [turn])
+	noSTUN    bool     // no stun in the config (with turn, the TURN server answers STUN)
 	inNAT     bool     // run the phone in the router's namespace (10.201.2.1, no NAT on its way)
 	env       []string // more environment for the phone (DBUS_SYSTEM_BUS_ADDRESS=...)
 }
