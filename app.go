@@ -56,8 +56,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 2
 	}
-	acc := setupAccounts(cfg, p, log)             // app_accounts.go
-	natp := newNATProvider(cfg, acc.secrets, log) // app_nat.go
+	acc := setupAccounts(cfg, p, log)                                  // app_accounts.go
+	natp := newNATProvider(cfg, acc.secrets, registrarViews(acc), log) // app_nat.go
 	ua, err := sipua.New(sipua.Config{Listen: cfg.SIP.Listen, User: cfg.UserOrLogin(), DisplayName: cfg.SIP.DisplayName, TLS: acc.TLS(), Log: log,
 		Intercept: natp.intercept})
 	if err != nil {

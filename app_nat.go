@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,19 +26,33 @@ import (
 // turnSecretID is the name the TURN password is kept under in the keyring (next to the accounts').
 const turnSecretID = "[turn]"
 
-// natCore adds what nat found to the core's status for the control socket.
+// natCore adds what nat found and did to the core's status for the control socket.
 type natCore struct {
 	control.Core
-	svc *nat.Service
+	svc *nat.Service // nil without a STUN server
+	mon *nat.Monitor // nil when the network cannot be watched
 	np  *natProvider
 }
 
 func (c natCore) Status() phone.Status {
 	st := c.Core.Status()
-	st.NAT = c.svc.Info()
-	if r := c.np.relays.Load(); r != nil {
-		st.NAT.Relay = *r
+	if c.svc != nil {
+		st.NAT = c.svc.Info()
+	} else {
+		st.NAT = &phone.NATInfo{Type: "unknown"}
 	}
+	if c.mon != nil {
+		st.NAT.Watch = c.mon.Describe()
+	}
+	relays := c.np.relaysNow()
+	for _, r := range relays {
+		if st.NAT.Relay != "" {
+			st.NAT.Relay += ", "
+		}
+		st.NAT.Relay += r.Addr.String()
+	}
+	st.NAT.Detected = c.np.detected()
+	st.NAT.RelayReason = c.np.relayReason(relays)
 	st.NAT.PortMapping = c.np.mappedBy()
 	return st
 }
@@ -52,7 +67,11 @@ type natProvider struct {
 
 	prober *nat.Prober // STUN on the SIP socket: sends through ua.SendUDP, answers come via intercept
 	sipPub atomic.Pointer[netip.AddrPort]
-	relays atomic.Pointer[string] // the TURN relays calls' audio goes through, "" for none
+	relays atomic.Pointer[[]callmgr.RelayUse] // the TURN relays calls' audio goes through, and why
+	// seen returns where the registrars saw the SIP socket (UDP accounts, Via received/rport);
+	// nil without accounts.
+	seen     func() []netip.AddrPort
+	turnNote string // why the configured TURN server cannot be used, "" when it can
 
 	ua       *sipua.UA                      // its listening port is mapped on a UPnP gateway
 	maps     atomic.Pointer[[]*nat.PortMap] // the gateway's mappings once one was found
@@ -126,13 +145,104 @@ func (np *natProvider) wait() {
 }
 
 // RelaysInUse makes the provider a callmgr.RelayReporter: status shows the relays in use.
-func (np *natProvider) RelaysInUse(addrs []netip.AddrPort) {
-	s := make([]string, len(addrs))
-	for i, a := range addrs {
-		s[i] = a.String()
-	}
-	r := strings.Join(s, ", ")
+func (np *natProvider) RelaysInUse(relays []callmgr.RelayUse) {
+	r := slices.Clone(relays)
 	np.relays.Store(&r)
+}
+
+func (np *natProvider) relaysNow() []callmgr.RelayUse {
+	if r := np.relays.Load(); r != nil {
+		return *r
+	}
+	return nil
+}
+
+// perDestination compares what the STUN server and the registrars see of the SIP socket: two
+// different public ports for one socket mean the NAT maps per destination (RFC 4787 §4.1), the
+// case where the far end's audio cannot find us without a relay, whatever the NAT type tests said
+// (most STUN servers cannot run them). It returns the finding in plain words, "" for none.
+func (np *natProvider) perDestination() string {
+	pub := np.SIPPublic()
+	if !pub.IsValid() || np.seen == nil {
+		return ""
+	}
+	for _, s := range np.seen() {
+		if !s.IsValid() || s == pub {
+			continue
+		}
+		if np.ua != nil && (s.Port() == uint16(np.ua.Port) || pub.Port() == uint16(np.ua.Port)) && s.Addr() == pub.Addr() {
+			// One destination got our own port: a port-preserving NAT (Linux MASQUERADE, most
+			// home routers) that had to pick another port for the other one because a mapping
+			// of our old address still holds it (after a network change). New sockets, such as
+			// a call's audio, keep their port: no relay needed.
+			continue
+		}
+		return fmt.Sprintf("the NAT maps per destination: the STUN server sees the SIP socket at %s, the registrar at %s", pub, s)
+	}
+	return ""
+}
+
+// NeedRelay makes the provider a callmgr.RelayAdvisor.
+func (np *natProvider) NeedRelay() (string, bool) {
+	why := np.perDestination()
+	return why, why != ""
+}
+
+// detected lists what was found beyond the NAT type, for status.
+func (np *natProvider) detected() []string {
+	if why := np.perDestination(); why != "" {
+		return []string{why}
+	}
+	pub, seen := np.SIPPublic(), np.seenAny()
+	switch {
+	case !pub.IsValid() || !seen.IsValid():
+		return nil
+	case pub == seen:
+		return []string{fmt.Sprintf("the STUN server and the registrar both see the SIP socket at %s", pub)}
+	}
+	return []string{fmt.Sprintf("the STUN server sees the SIP socket at %s, the registrar at %s: a port-preserving NAT that kept a mapping of our old address (not a per-destination NAT)", pub, seen)}
+}
+
+func (np *natProvider) seenAny() netip.AddrPort {
+	if np.seen == nil {
+		return netip.AddrPort{}
+	}
+	for _, s := range np.seen() {
+		if s.IsValid() {
+			return s
+		}
+	}
+	return netip.AddrPort{}
+}
+
+// relayReason says in plain words why the TURN relay is or is not in use.
+func (np *natProvider) relayReason(relays []callmgr.RelayUse) string {
+	if len(relays) > 0 {
+		var whys []string
+		for _, r := range relays {
+			if r.Why != "" && !slices.Contains(whys, r.Why) {
+				whys = append(whys, r.Why)
+			}
+		}
+		return "in use: " + strings.Join(whys, "; ")
+	}
+	need := ""
+	if rep, err := np.Report(); err == nil && rep.Symmetric() {
+		need = "this network's router is a symmetric NAT"
+	} else if why := np.perDestination(); why != "" {
+		need = why
+	}
+	switch {
+	case np.turn.Server == "" && need != "":
+		return "not in use: no [turn] server is configured, and one is needed: " + need
+	case np.turn.Server == "":
+		return "not in use: no [turn] server is configured"
+	case np.turnNote != "":
+		return "not in use: " + np.turnNote
+	case need != "":
+		return "not in use: no call now; calls will use it: " + need
+	}
+	return "not in use: nothing says it is needed (calls move to it when no audio arrives in their first 2 s)"
 }
 
 // attach lets STUN run on ua's SIP socket.
@@ -172,20 +282,42 @@ func (np *natProvider) SIPPublic() netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// newNATProvider reads the [turn] settings and the TURN password from the keyring.
-func newNATProvider(cfg *config.Config, secrets *account.Secrets, log *slog.Logger) *natProvider {
-	np := &natProvider{log: log}
-	if cfg.STUN == "" {
-		return np
-	}
+// newNATProvider reads the [turn] settings and the TURN password from the keyring. seen
+// returns where the registrars saw the SIP socket.
+func newNATProvider(cfg *config.Config, secrets *account.Secrets, seen func() []netip.AddrPort, log *slog.Logger) *natProvider {
+	np := &natProvider{log: log, seen: seen}
 	if cfg.TURN.Server != "" {
 		pw, err := secrets.Password(turnSecretID)
 		if err != nil {
-			log.Warn("the TURN server has no password: set it with \"trayphone turn password\"", "server", cfg.TURN.Server)
+			np.turnNote = "the TURN server has no password: set it with \"trayphone turn password\""
+			log.Warn(np.turnNote, "server", cfg.TURN.Server)
 		}
 		np.turn = nat.TURNConfig{Server: cfg.TURN.Server, Username: cfg.TURN.Username, Password: pw}
 	}
 	return np
+}
+
+// stunServer is the server NAT discovery asks: the configured STUN server, else the TURN
+// server (TURN servers answer STUN binding requests, RFC 8656 §3), else none.
+func stunServer(cfg *config.Config) string {
+	if cfg.STUN != "" {
+		return cfg.STUN
+	}
+	return cfg.TURN.Server
+}
+
+// registrarViews returns where a's registrars saw the SIP socket (see natProvider.seen).
+func registrarViews(a *accounts) func() []netip.AddrPort {
+	return func() []netip.AddrPort {
+		if a.set == nil {
+			return nil
+		}
+		var out []netip.AddrPort
+		for _, r := range a.set.Registrations() {
+			out = append(out, r.SeenAt())
+		}
+		return out
+	}
 }
 
 func (np *natProvider) Report() (nat.Report, error) {
@@ -199,26 +331,40 @@ func (np *natProvider) TURN() (nat.TURNConfig, bool) {
 	return np.turn, np.turn.Server != "" && np.turn.Password != ""
 }
 
-// callmgr returns np as the call manager's NAT, nil without a STUN server.
+// callmgr returns np as the call manager's NAT, nil without a STUN or TURN server.
 func (np *natProvider) callmgr(cfg *config.Config) callmgr.NAT {
-	if cfg.STUN == "" {
+	if stunServer(cfg) == "" {
 		return nil
 	}
 	return np
 }
 
-// setupNAT prepares the NAT service and network monitor when the config names a STUN server. It
-// returns the core to hand to the control socket (with NAT status added) and a function that starts
+// setupNAT prepares the network monitor (always: a laptop changes networks and sleeps whether or
+// not a STUN server is configured) and, with a STUN (or TURN) server, the NAT service. It returns
+// the core to hand to the control socket (with NAT status added) and a function that starts
 // them; their goroutines return when that function's ctx is done. onChange runs after each network
 // change or wake-up, before rediscovery (re-register); afterChange after it (re-INVITE calls).
 func setupNAT(cfg *config.Config, core control.Core, np *natProvider, onChange func(nat.Change), afterChange func(), log *slog.Logger) (control.Core, func(context.Context)) {
-	if cfg.STUN == "" {
-		return core, func(context.Context) {}
-	}
 	log = log.With("component", "nat")
+	mon, err := nat.NewMonitor(nat.WithMonitorLog(log))
+	if err != nil {
+		log.Warn("network changes will not be noticed", "err", err)
+		mon = nil
+	}
+	server := stunServer(cfg)
+	if server == "" {
+		nc := natCore{Core: core, mon: mon, np: np}
+		return nc, func(ctx context.Context) {
+			if mon == nil {
+				return
+			}
+			go func() { _ = mon.Run(ctx) }()
+			go followChanges(ctx, mon, onChange, afterChange, log)
+		}
+	}
 	var last nat.Report // the report before the change; both hooks run on the service's goroutine
 	var svc *nat.Service
-	cfgs := nat.ServiceConfig{STUN: cfg.STUN, Log: log, OnReport: np.findSIPPublic,
+	cfgs := nat.ServiceConfig{STUN: server, Log: log, OnReport: np.findSIPPublic,
 		OnChange: func(c nat.Change) {
 			last, _ = svc.Report()
 			onChange(c)
@@ -231,21 +377,35 @@ func setupNAT(cfg *config.Config, core control.Core, np *natProvider, onChange f
 			}
 			afterChange()
 		}}
-	mon, err := nat.NewMonitor()
-	if err != nil {
-		log.Warn("network changes will not be noticed", "err", err)
-	} else {
+	if mon != nil {
 		cfgs.Watcher = mon
 	}
 	svc = nat.NewService(cfgs)
 	np.svc = svc
-	return natCore{Core: core, svc: svc, np: np}, func(ctx context.Context) {
+	return natCore{Core: core, svc: svc, mon: mon, np: np}, func(ctx context.Context) {
 		if mon != nil {
 			go func() { _ = mon.Run(ctx) }()
 		}
 		go func() { _ = svc.Run(ctx) }()
 		np.mapsDone.Add(1)
 		go func() { defer np.mapsDone.Done(); np.mapPorts(ctx) }()
+	}
+}
+
+// followChanges is the network monitor's reader when there is no STUN server (the NAT service
+// reads it otherwise): after each change or wake-up it re-registers (onChange) and offers calls
+// our new address (afterChange; the call manager leaves calls whose address did not change
+// alone). It returns when ctx is done.
+func followChanges(ctx context.Context, w nat.Watcher, onChange func(nat.Change), afterChange func(), log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-w.Changes():
+			log.Info("network changed", "reason", c.Reason, "detail", c.Detail)
+			onChange(c)
+			afterChange()
+		}
 	}
 }
 

@@ -98,11 +98,25 @@ type Registration struct {
 	out    sipua.Outbound // Contact/LocalIP of the current registration
 	outPW  string         // pw, for Outbound
 	outErr string         // why there is no password yet, for Outbound
+	seen   netip.AddrPort // a copy of *fixed for SeenAt
 }
 
 type pwResult struct {
 	pw  string
 	err error
+}
+
+// SeenAt is where the registrar saw our UDP REGISTER come from (Via received/rport, RFC 3581)
+// when that differed from our Contact; invalid otherwise. The nat side compares it with what a
+// STUN server sees of the same socket: a NAT that maps per destination shows two ports. Safe
+// from any goroutine.
+func (r *Registration) SeenAt() netip.AddrPort {
+	if r.spec.Transport != "udp" {
+		return netip.AddrPort{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen
 }
 
 // Option changes a Registration for tests.
@@ -678,6 +692,7 @@ func (r *Registration) learnAddress(res *sip.Response) bool {
 	r.log.Info("registrar sees us at another address: updating our Contact", "contact", r.contact.String())
 	r.mu.Lock()
 	r.out = r.outbound()
+	r.seen = ap
 	r.mu.Unlock()
 	return true
 }
@@ -755,6 +770,9 @@ func (r *Registration) newContact() sip.Uri {
 // removed in the next REGISTER.
 func (r *Registration) recomputeContact() {
 	r.fixed = nil // a NAT mapping learnt on the old network means nothing on the new one
+	r.mu.Lock()
+	r.seen = netip.AddrPort{}
+	r.mu.Unlock()
 	c := r.newContact()
 	if c.String() == r.contact.String() {
 		return

@@ -29,10 +29,23 @@ type NAT interface {
 }
 
 // RelayReporter is an optional part of NAT: when the NAT also implements it, it is told (on the
-// manager goroutine) the TURN relay addresses that calls' audio goes through whenever they
+// manager goroutine) the TURN relays that calls' audio goes through, and why, whenever they
 // change, for status. An empty list means no relay is in use.
 type RelayReporter interface {
-	RelaysInUse(addrs []netip.AddrPort)
+	RelaysInUse(relays []RelayUse)
+}
+
+// RelayUse is one call's TURN relay and why the call uses it.
+type RelayUse struct {
+	Addr netip.AddrPort
+	Why  string // e.g. "the NAT maps per destination: ..."
+}
+
+// RelayAdvisor is an optional part of NAT: NeedRelay says whether what was seen beyond the NAT
+// type (the STUN server and the registrar seeing the SIP socket at different ports) means calls'
+// audio needs the TURN relay, and why in plain words. It must not block.
+type RelayAdvisor interface {
+	NeedRelay() (why string, ok bool)
 }
 
 // reportRelays tells a RelayReporter which relays are in use now.
@@ -41,15 +54,31 @@ func (m *Manager) reportRelays() {
 	if !ok {
 		return
 	}
-	var addrs []netip.AddrPort
+	var relays []RelayUse
 	for _, st := range m.nat.calls {
 		if st.relay != nil {
-			addrs = append(addrs, st.relay.Addr())
+			relays = append(relays, RelayUse{Addr: st.relay.Addr(), Why: st.why})
 		}
 	}
-	slices.SortFunc(addrs, netip.AddrPort.Compare)
-	rr.RelaysInUse(addrs)
+	slices.SortFunc(relays, func(a, b RelayUse) int { return a.Addr.Compare(b.Addr) })
+	rr.RelaysInUse(relays)
 }
+
+// relayReason says why a new call's audio needs the TURN relay, "" when nothing says so yet.
+func (m *Manager) relayReason(rep nat.Report) string {
+	if rep.Symmetric() {
+		return "this network's router is a symmetric NAT (the STUN server's RFC 5780 tests)"
+	}
+	if a, ok := m.cfg.NAT.(RelayAdvisor); ok {
+		if why, ok := a.NeedRelay(); ok {
+			return why
+		}
+	}
+	return ""
+}
+
+// noAudioReason is why a call moved to the relay mid-call.
+const noAudioReason = "no audio arrived in the first 2 s of the call"
 
 // Timings of media NAT handling.
 const (
@@ -66,6 +95,7 @@ const (
 type natCall struct {
 	public   netip.AddrPort // the RTP socket's public address for SDP; invalid: the local one
 	relay    *nat.Relay     // the TURN allocation media goes through, if any
+	why      string         // why the audio goes through the relay (or, with symNoRel, would need one)
 	base     *net.UDPConn   // the socket the relay runs over (the call's RTP socket)
 	bridged  bool           // the media session's audio goes through the relay's bridge
 	proxy    netip.AddrPort // then: the bridge's address standing for the far end
@@ -119,18 +149,18 @@ func (m *Manager) natOpen(c *call) {
 		return
 	}
 	st := m.natFor(c)
-	if rep.Symmetric() {
+	if why := m.relayReason(rep); why != "" {
 		if cfg, ok := m.cfg.NAT.TURN(); ok {
 			relay, err := allocateTimeout(c.rtp, cfg, 5*time.Second)
 			if err == nil {
-				st.relay, st.base, st.public = relay, c.rtp, relay.Addr()
+				st.relay, st.base, st.public, st.why = relay, c.rtp, relay.Addr(), why
 				m.reportRelays()
-				m.log.Info("audio goes through a TURN relay (symmetric NAT)", "call", c.id, "relay", relay.Addr())
+				m.log.Info("audio goes through a TURN relay", "call", c.id, "relay", relay.Addr(), "why", why)
 				return
 			}
 			m.warn(c, fmt.Sprintf("could not get a TURN relay for the call's audio: %v", err))
 		}
-		st.symNoRel = true
+		st.symNoRel, st.why = true, why
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), rtpSTUNWait)
 	defer cancel()
@@ -310,19 +340,20 @@ func (m *Manager) checkRTP(id string) {
 	// behind a NAT that filters or maps per destination, a TURN relay if one is configured.
 	m.keepaliveTo(c)
 	if relay {
+		m.log.Info("no audio arriving; moving the call's audio to a TURN relay", "call", c.id, "turn", cfg.Server)
 		m.relayMidCall(c, st, cfg)
 	}
 }
 
-// relayCandidate reports whether c's audio should move to a TURN relay: it is not relayed yet,
-// the NAT maps or filters per destination (the far end's packets cannot get in unless we sent to
-// exactly their source first), and a TURN server is configured.
+// relayCandidate reports whether c's audio should move to a TURN relay because none arrived: it
+// is not relayed yet, the call goes through a NAT (whatever its type: a STUN server that cannot
+// run the RFC 5780 tests leaves it unknown, and no audio is the evidence that counts), and a TURN
+// server is configured.
 func (m *Manager) relayCandidate(c *call, st *natCall) (nat.TURNConfig, bool) {
 	if st.relay != nil || st.relaying || c.reinviting || c.sess == nil || !c.remoteRTP.IsValid() {
 		return nat.TURNConfig{}, false
 	}
-	rep, ok := m.behindNAT(c.localIP)
-	if !ok || !(rep.Symmetric() || rep.Filtering == nat.AddressDependent || rep.Filtering == nat.AddressPortDependent) {
+	if _, ok := m.behindNAT(c.localIP); !ok {
 		return nat.TURNConfig{}, false
 	}
 	return m.cfg.NAT.TURN()
@@ -336,7 +367,6 @@ func (m *Manager) relayMidCall(c *call, st *natCall, cfg nat.TURNConfig) {
 	st.relaying = true
 	id, peer := c.id, c.remoteRTP
 	app := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), c.sess.LocalAddr().Port())
-	m.log.Info("no audio arriving; moving the call's audio to a TURN relay", "call", id, "turn", cfg.Server)
 	// Returns when the allocation is done or has timed out (allocateTimeout bounds it).
 	go func() {
 		var (
@@ -380,15 +410,25 @@ func (m *Manager) relayReady(id string, st *natCall, base *net.UDPConn, relay *n
 		m.log.Info("a re-INVITE is under way; not moving the audio to the TURN relay now", "call", id)
 		return
 	}
-	oldPublic := st.public
-	st.relay, st.base, st.bridged, st.proxy, st.public = relay, base, true, proxy, relay.Addr()
+	// A relay already in use (a network change made a new one necessary) is replaced; it is
+	// closed once the far end took the new one, and back in use if it refused.
+	oldPublic, prevRelay, prevBase, prevProxy, prevWhy := st.public, st.relay, st.base, st.proxy, st.why
+	why := noAudioReason
+	if prevRelay != nil {
+		why = prevWhy
+	}
+	st.relay, st.base, st.bridged, st.proxy, st.public, st.why = relay, base, true, proxy, relay.Addr(), why
 	c.sess.SetRemote(proxy)
 	m.reportRelays()
 	undo := func() {
-		st.relay, st.base, st.bridged, st.proxy, st.public = nil, nil, false, netip.AddrPort{}, oldPublic
+		st.relay, st.base, st.bridged, st.proxy, st.public, st.why = prevRelay, prevBase, prevRelay != nil, prevProxy, oldPublic, prevWhy
 		release()
 		m.reportRelays()
-		if c.sess != nil && c.remoteRTP.IsValid() {
+		switch {
+		case c.sess == nil:
+		case prevRelay != nil:
+			c.sess.SetRemote(prevProxy)
+		case c.remoteRTP.IsValid():
 			c.sess.SetRemote(c.remoteRTP)
 		}
 	}
@@ -413,6 +453,12 @@ func (m *Manager) relayReady(id string, st *natCall, base *net.UDPConn, relay *n
 				m.warn(c, fmt.Sprintf("the answer from %s to our TURN relay address was not usable: %v", c.remote, err))
 			}
 			m.log.Info("the call's audio now goes through the TURN relay", "call", c.id, "relay", relay.Addr())
+			if prevRelay != nil {
+				prevRelay.Close()
+				if prevBase != nil {
+					prevBase.Close()
+				}
+			}
 			m.changed(c)
 		}
 	})
@@ -424,7 +470,7 @@ func noRTPMessage(remote string, st *natCall) string {
 	case st.relay != nil:
 		return fmt.Sprintf("No audio is arriving from %s, even through the TURN relay: the far end's audio is probably blocked by a firewall on its side.", remote)
 	case st.symNoRel:
-		return fmt.Sprintf("No audio is arriving from %s: this network's router is a symmetric NAT, which blocks the far end's audio; a TURN relay is needed (set [turn] server and username in the config, and the password with \"trayphone turn password\").", remote)
+		return fmt.Sprintf("No audio is arriving from %s: %s, which blocks the far end's audio; a TURN relay is needed (set [turn] server and username in the config, and the password with \"trayphone turn password\").", remote, st.why)
 	case st.public.IsValid():
 		return fmt.Sprintf("No audio is arriving from %s: the far end's audio is probably blocked by a firewall; a TURN relay may be needed. Our audio may not reach them either.", remote)
 	}
@@ -470,14 +516,20 @@ func (m *Manager) natSTUN(c *call, conn *net.UDPConn) func([]byte, netip.AddrPor
 }
 
 // NetworkChanged re-offers every answered call with our new address after a network change or
-// wake-up (a re-INVITE with a new c=), so the far end sends its audio where we are now. It is safe
-// from any goroutine and does not wait.
+// wake-up (a re-INVITE with a new c=), so the far end sends its audio where we are now. A call
+// that goes through no NAT and whose local address towards the far end did not change is left
+// alone (an IPv6 address coming and going must not re-INVITE every call). It is safe from any
+// goroutine and does not wait.
 func (m *Manager) NetworkChanged() {
 	m.post(func() {
 		for _, c := range m.calls {
-			if c.answered() && !c.hidden && c.sess != nil {
-				m.rediscover(c)
+			if !c.answered() || c.hidden || c.sess == nil {
+				continue
 			}
+			if m.nat.calls[c] == nil && c.remoteRTP.IsValid() && m.ua.LocalIPFor(c.remoteRTP.Addr()) == c.localIP {
+				continue
+			}
+			m.rediscover(c)
 		}
 	})
 }
@@ -487,6 +539,15 @@ func (m *Manager) NetworkChanged() {
 // need not keep the port); without an answer the re-offer assumes the port was kept.
 func (m *Manager) rediscover(c *call) {
 	st := m.nat.calls[c]
+	if st != nil && st.relay != nil && st.bridged && !st.relaying && !c.reinviting {
+		// A TURN allocation belongs to the 5-tuple it was made from (RFC 8656 §2.2): from a new
+		// address the server no longer knows us. A new relay from a new socket, then a re-INVITE.
+		if cfg, ok := m.cfg.NAT.TURN(); ok {
+			m.log.Info("network changed: moving the call's audio to a new TURN relay", "call", c.id, "turn", cfg.Server)
+			m.relayMidCall(c, st, cfg)
+			return
+		}
+	}
 	if st == nil || st.prober == nil || st.relay != nil {
 		m.reofferAddress(c, false)
 		return

@@ -17,6 +17,7 @@ type mutNAT struct {
 	rep     nat.Report
 	turn    nat.TURNConfig
 	relays  []netip.AddrPort // RelaysInUse's last list
+	whys    []string         // and why each is in use
 	reports int              // and how many there were
 }
 

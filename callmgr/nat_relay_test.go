@@ -13,10 +13,13 @@ import (
 )
 
 // RelaysInUse makes mutNAT a RelayReporter.
-func (f *mutNAT) RelaysInUse(addrs []netip.AddrPort) {
+func (f *mutNAT) RelaysInUse(relays []RelayUse) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.relays = append([]netip.AddrPort(nil), addrs...)
+	f.relays, f.whys = f.relays[:0:0], f.whys[:0:0]
+	for _, r := range relays {
+		f.relays, f.whys = append(f.relays, r.Addr), append(f.whys, r.Why)
+	}
 	f.reports++
 }
 
@@ -85,7 +88,15 @@ func newFirewall(t *testing.T) *firewall {
 // nobody reads, a firewall drops alice's packets before bob); alice's NAT filters per address and
 // port and a TURN server (coturn) is configured, so after the no-audio warning alice allocates a
 // relay, re-INVITEs with its address, reports it for status, and the call has audio both ways.
+//
+// With the NAT type unknown (a STUN server that cannot run the RFC 5780 tests) the missing audio
+// alone is the reason: the relay is taken all the same.
 func TestRelayMidCall(t *testing.T) {
+	t.Run("filtering known", func(t *testing.T) { testRelayMidCall(t, nat.EndpointIndependent, nat.AddressPortDependent) })
+	t.Run("type unknown", func(t *testing.T) { testRelayMidCall(t, nat.BehaviorUnknown, nat.BehaviorUnknown) })
+}
+
+func testRelayMidCall(t *testing.T, mapping, filtering nat.Behavior) {
 	checkGoroutines(t)
 	srv := coturn.Start(t, coturn.Options{User: "test", Password: "testpw", AllowLoopbackPeers: true})
 	hole := udpOn(t) // alice's advertised address: reads and drops
@@ -100,7 +111,7 @@ func TestRelayMidCall(t *testing.T) {
 	fw := newFirewall(t)
 	an := &mutNAT{
 		rep: nat.Report{Local: netip.MustParseAddrPort("127.0.0.1:40000"), Public: netip.MustParseAddrPort("198.51.100.1:40000"),
-			Mapping: nat.EndpointIndependent, Filtering: nat.AddressPortDependent, Server: stunMapper(t, udpAddrOf(hole))},
+			Mapping: mapping, Filtering: filtering, Server: stunMapper(t, udpAddrOf(hole))},
 		turn: nat.TURNConfig{Server: srv.Addr().String(), Username: "test", Password: "testpw"},
 	}
 	bn := &mutNAT{rep: nat.Report{Local: netip.MustParseAddrPort("127.0.0.1:40000"), Public: netip.MustParseAddrPort("198.51.100.2:40000"),
@@ -158,5 +169,44 @@ func TestRelayMidCall(t *testing.T) {
 		t.Errorf("after hang-up: relays %v after %d reports, want none after ≥ 2", r, n)
 	}
 	checkToneLast(t, b.out, 1004, 10, time.Second)
+	checkToneLast(t, a.out, 700, 10, time.Second)
+}
+
+// advisedNAT is a mutNAT whose RelayAdvisor says the NAT maps per destination.
+type advisedNAT struct{ *mutNAT }
+
+func (advisedNAT) NeedRelay() (string, bool) { return "the NAT maps per destination: test", true }
+
+// TestRelayWhenAdvised: with the NAT type unknown but the NAT's RelayAdvisor saying it maps per
+// destination (the STUN server and the registrar see different ports), a new call's audio goes
+// through the TURN relay from the start, status is told why, and audio flows both ways.
+func TestRelayWhenAdvised(t *testing.T) {
+	checkGoroutines(t)
+	srv := coturn.Start(t, coturn.Options{User: "test", Password: "testpw", AllowLoopbackPeers: true})
+	an := &mutNAT{
+		rep: nat.Report{Local: netip.MustParseAddrPort("127.0.0.1:40000"), Public: netip.MustParseAddrPort("198.51.100.1:40000"),
+			Server: stunMapper(t, netip.MustParseAddrPort("198.51.100.1:40000"))},
+		turn: nat.TURNConfig{Server: srv.Addr().String(), Username: "test", Password: "testpw"},
+	}
+	a := startCore(t, "alice", coreOpts{nat: advisedNAT{an}})
+	b := startCore(t, "bob", coreOpts{toneHz: 700})
+	established(t, a, b)
+	an.mu.Lock()
+	relays, whys := an.relays, an.whys
+	an.mu.Unlock()
+	if len(relays) != 1 || relays[0].Addr() != srv.Addr().Addr() || whys[0] != "the NAT maps per destination: test" {
+		t.Fatalf("relays %v (why %q), want one on %v because the NAT maps per destination", relays, whys, srv.Addr())
+	}
+	if got := remoteRTPOf(b); got != relays[0] {
+		t.Errorf("bob sends to %v, want the relay %v", got, relays[0])
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if err := a.mgr.Hangup(ctx(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(5*time.Second, phone.CallEnded)
+	a.stop()
+	b.stop()
+	checkToneLast(t, b.out, 1000, 10, time.Second)
 	checkToneLast(t, a.out, 700, 10, time.Second)
 }

@@ -318,26 +318,40 @@ func writeStatus(w io.Writer, st phone.Status) error {
 	return writeCalls(w, st.Calls)
 }
 
-// writeNAT prints what STUN found, e.g. "public address: 203.0.113.7:5060 (NAT: symmetric)".
+// writeNAT prints what STUN found, e.g. "public address: 203.0.113.7:5060 (NAT: symmetric)", what
+// else was detected, whether and why the TURN relay is in use, and how network changes are noticed.
 func writeNAT(w io.Writer, n *phone.NATInfo) {
 	if n == nil {
 		return
 	}
+	if n.STUNServer != "" {
+		switch {
+		case n.Error != "":
+			fmt.Fprintf(w, "public address: unknown (%s)\n", n.Error)
+		case n.Public == "":
+			fmt.Fprintf(w, "public address: not found yet (STUN server %s)\n", n.STUNServer)
+		default:
+			fmt.Fprintf(w, "public address: %s (NAT: %s)\n", n.Public, n.Type)
+		}
+		mapped := "no UPnP or NAT-PMP gateway mapped ports"
+		if n.PortMapping != "" {
+			mapped = n.PortMapping + " gateway mapped ports"
+		}
+		fmt.Fprintf(w, "port mapping: %s\n", mapped)
+	}
+	for _, d := range n.Detected {
+		fmt.Fprintf(w, "detected: %s\n", d)
+	}
 	switch {
-	case n.Error != "":
-		fmt.Fprintf(w, "public address: unknown (%s)\n", n.Error)
-	case n.Public == "":
-		fmt.Fprintf(w, "public address: not found yet (STUN server %s)\n", n.STUNServer)
-	default:
-		fmt.Fprintf(w, "public address: %s (NAT: %s)\n", n.Public, n.Type)
-	}
-	mapped := "no UPnP or NAT-PMP gateway mapped ports"
-	if n.PortMapping != "" {
-		mapped = n.PortMapping + " gateway mapped ports"
-	}
-	fmt.Fprintf(w, "port mapping: %s\n", mapped)
-	if n.Relay != "" {
+	case n.Relay != "" && n.RelayReason != "":
+		fmt.Fprintf(w, "TURN relay: %s (%s)\n", n.Relay, n.RelayReason)
+	case n.Relay != "":
 		fmt.Fprintf(w, "TURN relay: %s\n", n.Relay)
+	case n.RelayReason != "":
+		fmt.Fprintf(w, "TURN relay: %s\n", n.RelayReason)
+	}
+	if n.Watch != "" {
+		fmt.Fprintf(w, "network watch: %s\n", n.Watch)
 	}
 }
 

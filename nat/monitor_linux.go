@@ -72,3 +72,5 @@ func describeNetlink(b []byte) string {
 	}
 	return ""
 }
+
+func (s *netlinkSource) Name() string { return "netlink" }

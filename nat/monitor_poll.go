@@ -1,4 +1,4 @@
-//go:build !linux || trayphone_netpoll
+//go:build (!linux && !darwin && !windows) || trayphone_netpoll
 
 package nat
 

@@ -127,3 +127,75 @@ func TestPollSource(t *testing.T) {
 		t.Error("Next after Close: got no error")
 	}
 }
+
+// chanSleeper is a fake power feed.
+type chanSleeper struct{ *chanSource }
+
+func (chanSleeper) Name() string { return "fake power feed" }
+
+// TestMonitorPowerWake: a wake-up from the power feed is reported at once, named after the feed,
+// and the clock jump of the same sleep is not reported again.
+func TestMonitorPowerWake(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	pw := chanSleeper{newChanSource()}
+	m, err := NewMonitor(WithMonitorClock(clk), withSource(newChanSource()),
+		withSleeper(func(context.Context) (sleeper, error) { return pw, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitTimers(t, clk, 1)
+	for i := 0; m.Describe() != "network: events; wake-ups: fake power feed"; i++ {
+		if i > 5000 {
+			t.Fatalf("Describe: %q", m.Describe())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	pw.c <- "resumed" // reported at once, before any timer
+	c := <-m.Changes()
+	if c.Reason != "wake" || c.Detail != "resumed" {
+		t.Errorf("got %+v, want the power feed's wake", c)
+	}
+	// Another sleep: the wake timer sees the clock jump first; the power feed's report of the
+	// same wake-up is not another change.
+	time.Sleep(20 * time.Millisecond)
+	clk.Advance(20 * time.Minute)
+	if c := <-m.Changes(); c.Reason != "wake" || c.Detail != "time jumped 20m0s" {
+		t.Errorf("got %+v, want the clock's wake", c)
+	}
+	pw.c <- "resumed"
+	waitTimers(t, clk, 1)
+	clk.Advance(5 * time.Second)
+	waitTimers(t, clk, 1)
+	select {
+	case c := <-m.Changes():
+		t.Errorf("the same wake-up reported again: %+v", c)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestMonitorNoPowerFeed: without a power feed, wake-ups are still found by the clock jump, and
+// Describe says so.
+func TestMonitorNoPowerFeed(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	m, err := NewMonitor(WithMonitorClock(clk), withSource(newChanSource()),
+		withSleeper(func(context.Context) (sleeper, error) { return nil, errClosed }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitTimers(t, clk, 1)
+	if got := m.Describe(); got != "network: events; wake-ups: clock jumps" {
+		t.Errorf("Describe: %q", got)
+	}
+	clk.Advance(10 * time.Minute)
+	if c := <-m.Changes(); c.Reason != "wake" {
+		t.Errorf("got %+v, want a wake", c)
+	}
+}

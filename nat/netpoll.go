@@ -70,3 +70,5 @@ func (s *pollSource) Close() error {
 	}
 	return nil
 }
+
+func (s *pollSource) Name() string { return "address polling" }

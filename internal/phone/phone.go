@@ -206,6 +206,13 @@ type NATInfo struct {
 	PortMapping string `json:"port_mapping,omitempty"`
 	// Relay is the TURN relay in use (host:port), "" if none.
 	Relay string `json:"relay,omitempty"`
+	// RelayReason says in plain words why the TURN relay is or is not in use.
+	RelayReason string `json:"relay_reason,omitempty"`
+	// Detected lists, in plain words, what the phone found out about the NAT beyond its type
+	// (e.g. that the STUN server and the registrar see the SIP socket at different ports).
+	Detected []string `json:"detected,omitempty"`
+	// Watch says how network changes and wake-ups are noticed (e.g. "netlink; logind").
+	Watch string `json:"watch,omitempty"`
 	// Error says in plain words why discovery failed, "" when it worked.
 	Error   string    `json:"error,omitempty"`
 	Checked time.Time `json:"checked,omitzero"`
