@@ -110,11 +110,14 @@ func WithSendObserver(f func(at time.Time, seq uint16, ts uint32)) Option {
 // garbage counts received datagrams that were not played, by reason.
 type garbage struct {
 	short, notRTP, rtcp, malformed, unknownPT, oversized atomic.Uint64
+	// stranger counts valid RTP from another address than the remote's that may not move it
+	// (session_recv.go latch).
+	stranger atomic.Uint64
 }
 
 func (g *garbage) total() uint64 {
 	return g.short.Load() + g.notRTP.Load() + g.rtcp.Load() + g.malformed.Load() +
-		g.unknownPT.Load() + g.oversized.Load()
+		g.unknownPT.Load() + g.oversized.Load() + g.stranger.Load()
 }
 
 // Session is the RTP session of one call's audio stream: a send goroutine paces 20 ms frames from
@@ -137,9 +140,13 @@ type Session struct {
 	direction atomic.Int32
 	muted     atomic.Bool
 	remote    atomic.Pointer[netip.AddrPort]
-	sent      atomic.Uint64
-	lastRecv  atomic.Int64 // UnixNano of the last valid RTP packet, 0 for none
-	garbage   garbage
+	// remoteGen counts SetRemote calls: each opens latching again (session_recv.go latch).
+	remoteGen atomic.Uint64
+	// learning is true while latching is open; the receive goroutine writes it, RTCP reads it.
+	learning atomic.Bool
+	sent     atomic.Uint64
+	lastRecv atomic.Int64 // UnixNano of the last valid RTP packet, 0 for none
+	garbage  garbage
 
 	mu sync.Mutex // guards jb, received and cn
 	jb *jitterBuffer
@@ -311,14 +318,16 @@ func (s *Session) Direction() Direction { return Direction(s.direction.Load()) }
 // encoded silence, so the far end's jitter buffer and NAT bindings stay warm.
 func (s *Session) SetMuted(m bool) { s.muted.Store(m) }
 
-// SetRemote changes where RTP goes (a re-INVITE moved the far end). A later packet from another
-// address latches again.
+// SetRemote changes where RTP goes (a re-INVITE or a checked network change moved the far end).
+// Latching opens again for the first packets that follow (session_recv.go latch).
 func (s *Session) SetRemote(addr netip.AddrPort) {
 	if !addr.IsValid() {
 		return
 	}
 	addr = unmapAddrPort(addr)
 	s.remote.Store(&addr)
+	s.remoteGen.Add(1)
+	s.learning.Store(true)
 	s.rtcp.mu.Lock()
 	s.rtcp.remote = rtcpAddr(addr)
 	s.rtcp.mu.Unlock()
