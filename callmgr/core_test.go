@@ -40,6 +40,7 @@ type coreOpts struct {
 	rtpTimeout  time.Duration
 	nat         NAT
 	toneRegion  string
+	accounts    Accounts
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -78,7 +79,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		t.Fatal(err)
 	}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
-		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log,
+		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts,
 		SteadySend: true}) // as the phone runs by default: calls long enough change over on this VM
 	if err != nil {
 		t.Fatal(err)

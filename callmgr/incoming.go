@@ -374,7 +374,6 @@ func (m *Manager) lateAnswer(c *call, body []byte) {
 	}
 	m.endCall(c, err.Error())
 	if dlg := c.sdlg; dlg != nil {
-		user, pw := m.credentials(c)
-		go byeAuthed(dlg, user, pw)
+		go byeAuthed(dlg, m.credentials(c), m.log)
 	}
 }

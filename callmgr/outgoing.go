@@ -91,6 +91,10 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		auth.Username, auth.Password = ob.AuthUser, ob.Password
 	}
 	req.AppendHeader(&sip.ContactHeader{Address: contact})
+	inviteHop := uri // where the INVITE goes first: its Route, else its Request-URI
+	if rt := req.Route(); rt != nil {
+		inviteHop = rt.Address
+	}
 	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -119,6 +123,11 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: auth.Username, Password: auth.Password, OnResponse: func(res *sip.Response) error {
 			if res.StatusCode == 180 || res.StatusCode == 183 {
 				m.post(func() { m.onRinging(c) })
+			}
+			if (res.StatusCode == 401 || res.StatusCode == 407) && ob != nil && auth.Password != "" {
+				// sipgo answers every challenge: refuse here the ones that are not the
+				// account's (a far end fishing for a digest to crack offline).
+				return ob.CheckChallenge(res, inviteHop)
 			}
 			return nil
 		}})
@@ -177,6 +186,10 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 
 // inviteFailure says in plain words why an outgoing INVITE ended without an answer.
 func (m *Manager) inviteFailure(c *call, err error, ctx context.Context) string {
+	var refused *sipua.CredentialsRefusedError
+	if errors.As(err, &refused) {
+		return fmt.Sprintf("call to %s failed: %v", c.remote, refused)
+	}
 	var resErr *sipgo.ErrDialogResponse
 	if errors.As(err, &resErr) {
 		return statusReason(c.remote, resErr.Res.StatusCode, resErr.Res.Reason)
@@ -241,7 +254,7 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 			if wg != nil {
 				wg.Add(1)
 			}
-			user, pw := m.credentials(c)
+			ob := m.credentials(c)
 			go func() {
 				if wg != nil {
 					defer wg.Done()
@@ -255,7 +268,7 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 					}
 					t.Stop()
 				}
-				byeAuthed(dlg, user, pw)
+				byeAuthed(dlg, ob, m.log)
 			}()
 		}
 	}

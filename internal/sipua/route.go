@@ -3,11 +3,13 @@ package sipua
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 )
 
 // Outbound is how a request leaves through a SIP account: the identity it carries, where it goes
@@ -28,8 +30,79 @@ type Outbound struct {
 	Transport string
 	// LocalIP is the address the account reaches its registrar from (for SDP).
 	LocalIP netip.Addr
-	// AuthUser and Password answer 401/407 challenges.
+	// AuthUser and Password answer 401/407 challenges, and only those CheckChallenge allows.
 	AuthUser, Password string
+	// Realms are the digest realms the account's own registrar and proxy use: the account's
+	// domain, the registrar's and proxy's hosts and the realms its registrar challenged with.
+	Realms []string
+}
+
+// CredentialsRefusedError says why a challenge was not answered with the account's credentials.
+type CredentialsRefusedError struct {
+	Realm, Hop, Reason string
+}
+
+func (e *CredentialsRefusedError) Error() string {
+	return fmt.Sprintf("did not send the account's password: the challenge for realm %q came %s", e.Realm, e.Reason)
+}
+
+// CheckChallenge reports whether the challenges of res (401/407), for a request whose first hop
+// is hop (its first Route, or its Request-URI without one), may be answered with the account's
+// credentials: only when the request goes to the account's own registrar or outbound proxy and
+// every challenge names one of the account's realms. Anything else is refused with the reason:
+// a far end that challenges a request sent straight to it, or asks for another realm, would get
+// a digest it can crack offline.
+func (o *Outbound) CheckChallenge(res *sip.Response, hop sip.Uri) error {
+	name := "WWW-Authenticate"
+	if res.StatusCode == 407 {
+		name = "Proxy-Authenticate"
+	}
+	realm := ""
+	for _, h := range res.GetHeaders(name) {
+		c, err := digest.ParseChallenge(h.Value())
+		if err != nil {
+			continue
+		}
+		realm = c.Realm
+		if !o.ownRealm(c.Realm) {
+			return &CredentialsRefusedError{Realm: c.Realm, Hop: hop.HostPort(),
+				Reason: "from outside the account (not one of its realms " + strings.Join(o.Realms, ", ") + ")"}
+		}
+	}
+	if o.Route == nil || !sameHop(hop, *o.Route) {
+		route := "none"
+		if o.Route != nil {
+			route = o.Route.HostPort()
+		}
+		return &CredentialsRefusedError{Realm: realm, Hop: hop.HostPort(),
+			Reason: fmt.Sprintf("for a request sent to %s, not through the account's registrar or proxy (%s)", hop.HostPort(), route)}
+	}
+	return nil
+}
+
+func (o *Outbound) ownRealm(realm string) bool {
+	for _, r := range o.Realms {
+		if r != "" && strings.EqualFold(r, realm) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHop reports whether a and b name the same next hop: host (case-insensitive) and port, the
+// default port counting as 5060 (5061 for sips or transport=tls).
+func sameHop(a, b sip.Uri) bool {
+	return strings.EqualFold(strings.Trim(a.Host, "[]"), strings.Trim(b.Host, "[]")) && hopPort(a) == hopPort(b)
+}
+
+func hopPort(u sip.Uri) int {
+	if u.Port != 0 {
+		return u.Port
+	}
+	if t, _ := u.UriParams.Get("transport"); u.IsEncrypted() || strings.EqualFold(t, "tls") {
+		return 5061
+	}
+	return 5060
 }
 
 // Do sends req (not an INVITE) and returns its final response.
