@@ -69,7 +69,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	mgr, err := callmgr.New(callmgr.Config{
 		UA: ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
-		NAT: natp.callmgr(cfg),
+		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

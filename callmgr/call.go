@@ -44,6 +44,7 @@ type call struct {
 	offer      *sdp.Session
 	inviteDone chan struct{} // closed once the final response to the INVITE is out
 	acked      chan struct{} // closed when the ACK for our latest 2xx arrives
+	source     netip.Addr    // the IP address the INVITE came from
 
 	// Media.
 	localIP    netip.Addr

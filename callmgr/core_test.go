@@ -41,6 +41,7 @@ type coreOpts struct {
 	nat         NAT
 	toneRegion  string
 	accounts    Accounts
+	ringIn      time.Duration // IncomingRingTimeout
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -79,7 +80,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		t.Fatal(err)
 	}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
-		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts,
+		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		SteadySend: true}) // as the phone runs by default: calls long enough change over on this VM
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package callmgr
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -87,6 +88,15 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		m.missed(req, "rejected: busy")
 		return reject(486, "Busy Here")
 	}
+	src := addrOf(req.Source()).Unmap()
+	if !echo && !viaAccount && m.ringingFrom(src) >= maxRingingPerSource {
+		// One address may not keep every line ringing (issue 14: INVITEs never cancelled).
+		m.log.Info("incoming call refused: too many calls ringing from one address", "from", src)
+		return reject(486, "Busy Here")
+	}
+	if echo && m.echoCalls() >= maxEchoCalls {
+		return reject(486, "Busy Here")
+	}
 	// An INVITE without SDP asks us to offer in the 200 OK; the answer comes in the ACK (RFC
 	// 3261 §13.2.1, "late offer").
 	var offer *sdp.Session
@@ -114,6 +124,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	c.offer = offer
 	c.state = phone.CallIncoming
 	c.inviteDone = make(chan struct{})
+	c.source = src
 	c.localIP = addrOf(req.Destination())
 	if !c.localIP.IsValid() || c.localIP.IsUnspecified() {
 		c.localIP = m.ua.LocalIPFor(addrOf(req.Source()))
@@ -131,12 +142,65 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		if err := m.answer(c); err != nil {
 			m.log.Warn("echo test could not answer", "error", err)
 		}
+		m.after(c, maxEchoDuration, nil, func(c *call) {
+			m.hangup(c, fmt.Sprintf("echo test ended after %s", maxEchoDuration), nil)
+		})
 		return c.inviteDone
 	}
 	_ = dlg.Respond(180, "Ringing", nil)
 	m.log.Info("incoming call", "call", c.id, "from", c.remote)
 	m.changed(c)
+	m.after(c, m.cfg.IncomingRingTimeout, c.inviteDone, func(c *call) {
+		if c.state != phone.CallIncoming {
+			return
+		}
+		m.log.Info("incoming call not answered in time", "call", c.id, "from", c.remote, "after", m.cfg.IncomingRingTimeout)
+		m.respondFinal(c, 480, "Temporarily Unavailable", nil)
+		m.endCall(c, "")
+	})
 	return c.inviteDone
+}
+
+// after runs f on the manager goroutine after d, if call c has not ended by then and stop (nil:
+// never) has not closed. Its goroutine ends when d has passed, stop closes, or the phone stops.
+func (m *Manager) after(c *call, d time.Duration, stop <-chan struct{}, f func(*call)) {
+	id := c.id
+	go func() {
+		t := m.clk.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C():
+			m.post(func() {
+				if c := m.calls[id]; c != nil && c.state != phone.CallEnded {
+					f(c)
+				}
+			})
+		case <-stop:
+		case <-m.ctxDone():
+		}
+	}()
+}
+
+// ringingFrom counts the unanswered direct incoming calls from ip.
+func (m *Manager) ringingFrom(ip netip.Addr) int {
+	n := 0
+	for _, c := range m.calls {
+		if c.dir == phone.Incoming && c.state == phone.CallIncoming && c.account == "" && c.source == ip {
+			n++
+		}
+	}
+	return n
+}
+
+// echoCalls counts the running echo tests.
+func (m *Manager) echoCalls() int {
+	n := 0
+	for _, c := range m.calls {
+		if c.echoLeg {
+			n++
+		}
+	}
+	return n
 }
 
 // isSelf reports whether req came from this machine.

@@ -34,8 +34,13 @@ const (
 	defaultRTPTimeout  = 60 * time.Second
 	historySize        = 50
 	maxCalls           = 4
-	shutdownGrace      = 2 * time.Second
-	echoDelay          = 200 * time.Millisecond
+	// maxRingingPerSource is how many direct calls from one IP address may ring at once.
+	maxRingingPerSource = 2
+	// maxEchoCalls is how many echo tests may run at once, each for at most maxEchoDuration.
+	maxEchoCalls    = 2
+	maxEchoDuration = 10 * time.Minute
+	shutdownGrace   = 2 * time.Second
+	echoDelay       = 200 * time.Millisecond
 )
 
 // Config is what a Manager needs. UA and Device are required.
@@ -68,6 +73,9 @@ type Config struct {
 	RTPTimeout time.Duration
 	// RingTimeout cancels an outgoing call nobody answers (default 60 s).
 	RingTimeout time.Duration
+	// IncomingRingTimeout ends an incoming call nobody answers with 480 (default 60 s; [sip]
+	// ring_timeout).
+	IncomingRingTimeout time.Duration
 	// RTPPortMin and RTPPortMax bound media ports (0, 0: any).
 	RTPPortMin, RTPPortMax int
 	// Accounts are the SIP accounts calls go through (nil: direct calls only).
@@ -120,6 +128,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if len(cfg.Codecs) == 0 {
 		cfg.Codecs = []media.Codec{media.PCMU, media.PCMA}
+	}
+	if cfg.IncomingRingTimeout <= 0 {
+		cfg.IncomingRingTimeout = defaultRingTimeout
 	}
 	if cfg.RingTimeout == 0 {
 		cfg.RingTimeout = defaultRingTimeout
