@@ -125,6 +125,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	c.state = phone.CallIncoming
 	c.inviteDone = make(chan struct{})
 	c.source = src
+	c.farTag, _ = req.From().Params.Get("tag")
 	c.localIP = addrOf(req.Destination())
 	if !c.localIP.IsValid() || c.localIP.IsUnspecified() {
 		c.localIP = m.ua.LocalIPFor(addrOf(req.Source()))

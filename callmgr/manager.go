@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -576,13 +577,60 @@ func addrOf(s string) netip.Addr {
 // not enough: both legs of the echo test share one.
 func dialogKey(callID, localTag string) string { return callID + "\x00" + localTag }
 
-// dialogOf finds the call an in-dialog request belongs to (its To tag is our tag), or nil.
+// dialogOf finds the call an in-dialog request belongs to, or nil: its Call-ID and To tag must
+// be the dialog's and our tag, its From tag the far end's (RFC 3261 §12.2.2), and it must come
+// from the dialog's peer (inDialogPeer). Anyone who saw one packet of a call knows the Call-ID
+// and our tag; without the rest they could hang the call up or move its audio (issue 14).
 func (m *Manager) dialogOf(req *sip.Request) *call {
-	if req.CallID() == nil || req.To() == nil {
+	if req.CallID() == nil || req.To() == nil || req.From() == nil {
 		return nil
 	}
 	tag, _ := req.To().Params.Get("tag")
-	return m.byDialog[dialogKey(string(*req.CallID()), tag)]
+	c := m.byDialog[dialogKey(string(*req.CallID()), tag)]
+	if c == nil {
+		return nil
+	}
+	from, _ := req.From().Params.Get("tag")
+	if remote := c.remoteTag(); remote == "" || from != remote {
+		m.log.Info("in-dialog request with the wrong From tag ignored", "call", c.id, "method", req.Method.String(), "from", req.Source())
+		return nil
+	}
+	if !m.inDialogPeer(c, req) {
+		m.log.Info("in-dialog request from outside the dialog's route ignored", "call", c.id, "method", req.Method.String(), "from", req.Source())
+		return nil
+	}
+	return c
+}
+
+// inDialogPeer reports whether req comes from where c's in-dialog requests may come from: the
+// account's registrar or proxy, the dialog's first hop, the far end's Contact, or the address the
+// dialog was set up with. Where one of those is a host name (it would need DNS to compare), the
+// address is not checked.
+func (m *Manager) inDialogPeer(c *call, req *sip.Request) bool {
+	src := addrOf(req.Source()).Unmap()
+	if !src.IsValid() || src == c.source {
+		return true
+	}
+	if c.account != "" && m.cfg.Accounts != nil {
+		if _, ok := m.cfg.Accounts.Admit(req); ok {
+			return true
+		}
+	}
+	dlg := c.dialog()
+	if dlg == nil {
+		return false
+	}
+	target, _, _ := byeTarget(dlg)
+	for _, u := range []sip.Uri{firstHop(dlg), target} {
+		ip, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
+		if err != nil {
+			return u.Host != ""
+		}
+		if ip.Unmap() == src {
+			return true
+		}
+	}
+	return false
 }
 
 // hasIncoming reports whether an incoming call with this Call-ID exists (a looped or repeated

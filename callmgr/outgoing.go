@@ -168,6 +168,10 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 		return
 	}
 	res := dlg.InviteResponse
+	if to := res.To(); to != nil {
+		c.farTag, _ = to.Params.Get("tag")
+	}
+	c.source = addrOf(res.Source()).Unmap()
 	ackCtx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
 	defer cancel()
 	if err := dlg.Ack(ackCtx); err != nil {
