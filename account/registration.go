@@ -322,6 +322,12 @@ func (r *Registration) learnAddress(res *sip.Response) bool {
 	if err != nil {
 		return false
 	}
+	ours, _ := netip.ParseAddr(r.contact.Host)
+	hop, _ := r.spec.HopIP()
+	if !sipua.PlausibleReceived(ip, ours, hop) {
+		r.log.Warn("registrar's answer names an implausible address for us: ignored", "received", recv)
+		return false
+	}
 	port := r.contact.Port
 	if rp, ok := via.Params.Get("rport"); ok {
 		if n, err := strconv.Atoi(rp); err == nil && n > 0 && n < 65536 {

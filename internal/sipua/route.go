@@ -148,3 +148,20 @@ func (u *UA) ContactFor(user string, dst netip.Addr, transport string, params ..
 	}
 	return c
 }
+
+// PlausibleReceived reports whether ip, the address a registrar says it saw our request come from
+// (Via received, RFC 3581), may become our Contact: a unicast address of our own address family,
+// loopback only when we or the registrar are on loopback. A response carrying anything else (a
+// forged or broken one) must not move where our calls are sent.
+func PlausibleReceived(ip, ours, registrar netip.Addr) bool {
+	ip = ip.Unmap()
+	switch {
+	case !ip.IsValid(), ip.IsUnspecified(), ip.IsMulticast(), ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return false
+	case ip.IsLoopback() && !ours.IsLoopback() && !registrar.IsLoopback():
+		return false
+	case ours.IsValid() && ours.Unmap().Is4() != ip.Is4():
+		return false
+	}
+	return true
+}
