@@ -24,7 +24,7 @@ func TestInDialogForgery(t *testing.T) {
 		c := b.mgr.calls[cb.ID]
 		callID, ours, theirs = c.sipCallID, c.localTag, c.farTag
 		ruri = c.sdlg.InviteRequest.Contact().Address.String() // any URI will do for the test
-		cseq = c.sdlg.InviteRequest.CSeq().SeqNo // seen on the wire too: a forger uses a higher one
+		cseq = c.sdlg.InviteRequest.CSeq().SeqNo               // seen on the wire too: a forger uses a higher one
 		return nil
 	}); err != nil {
 		t.Fatal(err)
