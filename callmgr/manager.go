@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,15 +161,15 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
 	srv := cfg.UA.Server
-	srv.OnInvite(m.handleInvite)
-	srv.OnAck(m.handleAck)
-	srv.OnBye(m.handleBye)
-	srv.OnOptions(m.handleOptions)
-	srv.OnInfo(m.handleInfo)
-	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+	srv.OnInvite(m.guard(m.handleInvite))
+	srv.OnAck(m.guard(m.handleAck))
+	srv.OnBye(m.guard(m.handleBye))
+	srv.OnOptions(m.guard(m.handleOptions))
+	srv.OnInfo(m.guard(m.handleInfo))
+	srv.OnCancel(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-	})
+	}))
 	m.publishStatus()
 	return m, nil
 }
@@ -187,7 +188,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case <-m.work.notify:
 			for _, f := range m.work.drain() {
-				f()
+				m.runSafe(f)
 			}
 			m.publishStatus()
 		}
@@ -209,6 +210,34 @@ func (m *Manager) shutdown() {
 		m.log.Warn("some calls did not confirm hang-up before shutdown")
 	}
 	m.publishStatus()
+}
+
+// runSafe runs one piece of the manager's work. A panic in it is logged with its stack and the
+// manager goes on with the next: one request's bug must not end the phone and every call in it.
+func (m *Manager) runSafe(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.log.Error("internal error in the call manager (recovered)", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+}
+
+// guard wraps a sipgo request handler: a panic in it is logged with its stack and answered with
+// 500 instead of ending the process (sipgo runs each handler on a goroutine of its own).
+func (m *Manager) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		defer func() {
+			if r := recover(); r != nil {
+				m.log.Error("internal error handling a SIP request (recovered)", "method", req.Method.String(),
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				if !req.IsAck() {
+					_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+				}
+			}
+		}()
+		h(req, tx)
+	}
 }
 
 // post runs f on the manager goroutine. It never blocks.
