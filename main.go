@@ -26,6 +26,8 @@ type options struct {
 	audioOut string
 	logLevel string
 	dial     string // a URI given on the command line: dial it once running
+	// supervise restarts the phone when it fails (supervise.go; the autostart entries use it).
+	supervise bool
 }
 
 func main() {
@@ -45,6 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.audioIn, "audio-in", "", `microphone: "default", "portaudio:NAME", "null" or FILE.wav (played in real time)`)
 	fs.StringVar(&o.audioOut, "audio-out", "", `speaker: "default", "portaudio:NAME", "null" or FILE.wav (records what would be played)`)
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&o.supervise, "supervise", false, "run the phone and start it again when it fails (autostart entries use this)")
 	var home, listen string
 	fs.StringVar(&home, "home", "", "keep config, state and control socket in DIR instead of the XDG directories")
 	fs.StringVar(&listen, "listen", "", "SIP address HOST:PORT for UDP and TCP (default from config, 0.0.0.0:5060)")
@@ -58,6 +61,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	p := paths.Resolve(o.home)
 	rest := fs.Args()
 	if len(rest) == 0 {
+		if o.supervise {
+			var child []string
+			for _, a := range args {
+				if a != "--supervise" && a != "-supervise" {
+					child = append(child, a)
+				}
+			}
+			if o.home != "" {
+				child = append([]string{"--home", o.home}, child...)
+			}
+			if o.listen != "" {
+				child = append([]string{"--listen", o.listen}, child...)
+			}
+			return supervise(child, stderr)
+		}
 		return runPhone(o, p, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
