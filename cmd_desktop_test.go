@@ -162,7 +162,9 @@ func TestLinkOpensRunningPhone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, "config/trayphone/config.toml"), []byte("[sip]\nuser = \"alice\"\n"), 0o600); err != nil {
+	// Bob is a favorite: a link to him dials at once (a stranger's waits for confirmation).
+	cfg := fmt.Sprintf("[sip]\nuser = \"alice\"\n\n[favorites]\nbob = %q\n", bob.URI())
+	if err := os.WriteFile(filepath.Join(root, "config/trayphone/config.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	install := exec.Command("scripts/desktop_install.sh")

@@ -37,6 +37,10 @@ func main() {
 // run parses the command line and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	var o options
+	if err := checkLinkArgs(args); err != nil { // app_link.go
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 2
+	}
 	// --home and --listen work anywhere on the line, also after a client command.
 	args = extractFlag(args, "home", &o.home)
 	args = extractFlag(args, "listen", &o.listen)
@@ -96,8 +100,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return control.RunCLI(ctx, p.Socket, rest, stdout, stderr)
 	case isDialable(cmd) && len(rest) == 1:
 		// "trayphone sip:bob@example.org" (a clicked link): hand it to the running phone, or
-		// start the phone and dial it.
-		if code := control.RunCLI(ctx, p.Socket, []string{"call", cmd}, stdout, io.Discard); code == 0 {
+		// start the phone and give it the link. Either way a stranger's number is only called
+		// after the user confirms (app_link.go).
+		if c, err := control.Dial(p.Socket); err == nil {
+			defer c.Close()
+			var res linkResult
+			if err := c.Do(ctx, linkCommand, map[string]string{"target": cmd}, &res); err != nil {
+				fmt.Fprintf(stderr, "trayphone: %v\n", err)
+				return 1
+			}
+			if !res.Dialled {
+				fmt.Fprintf(stdout, "confirm the call to %s in the notification\n", cmd)
+			}
 			return 0
 		}
 		o.dial = cmd
