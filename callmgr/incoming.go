@@ -117,7 +117,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		return reject(400, "Bad Request")
 	}
 	c := m.newCall(phone.Incoming, req.From().Address.String())
-	c.remoteNm = req.From().DisplayName
+	c.remoteNm = cleanName(req.From().DisplayName)
 	c.account = acct
 	c.sipCallID = string(*req.CallID())
 	c.sdlg = dlg
@@ -224,7 +224,7 @@ func (m *Manager) busy() bool {
 // missed files a rejected call in the history so the user can see it.
 func (m *Manager) missed(req *sip.Request, reason string) {
 	c := m.newCall(phone.Incoming, req.From().Address.String())
-	c.remoteNm = req.From().DisplayName
+	c.remoteNm = cleanName(req.From().DisplayName)
 	c.state = phone.CallIncoming
 	m.endCall(c, reason)
 }

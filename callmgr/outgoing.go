@@ -76,7 +76,7 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		Address:     sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port},
 		Params:      sip.NewParams(),
 	}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	from.Params.Add("tag", sipua.Token(12))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}})
 	contact := m.directContact(c) // nat.go: the SIP socket's public address behind a NAT
@@ -99,7 +99,7 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
-	callID := sip.CallIDHeader(sip.GenerateTagN(24))
+	callID := sip.CallIDHeader(sipua.Token(16))
 	req.AppendHeader(&callID)
 	c.sipCallID = string(callID)
 	c.localTag, _ = from.Params.Get("tag")

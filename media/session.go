@@ -1,10 +1,11 @@
 package media
 
 import (
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -406,9 +407,13 @@ func unmapAddrPort(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
-// randomRTPStart returns a random SSRC, initial sequence number and timestamp (RFC 3550 §5.1).
+// randomRTPStart returns a random SSRC, initial sequence number and timestamp (RFC 3550 §5.1),
+// from crypto/rand: the SSRC and sequence numbers are what latching trusts mid-call
+// (session_recv.go latch), so a stranger must not be able to predict them.
 func randomRTPStart() (ssrc uint32, seq uint16, ts uint32) {
-	return rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
+	var b [10]byte
+	_, _ = crand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
+	return binary.BigEndian.Uint32(b[0:]), binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint32(b[6:])
 }
 
 // rateLimiter lets one message through per interval.

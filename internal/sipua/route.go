@@ -2,6 +2,8 @@ package sipua
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -164,4 +166,12 @@ func PlausibleReceived(ip, ours, registrar netip.Addr) bool {
 		return false
 	}
 	return true
+}
+
+// Token returns n random bytes from crypto/rand as lowercase hex: SIP tags and Call-IDs (RFC 3261
+// §19.3 asks for cryptographically random tags; a guessable one helps forge in-dialog requests).
+func Token(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)
+	return hex.EncodeToString(b)
 }
