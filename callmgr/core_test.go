@@ -42,6 +42,9 @@ type coreOpts struct {
 	toneRegion  string
 	accounts    Accounts
 	ringIn      time.Duration // IncomingRingTimeout
+	// beforeStart runs after the manager is made and before the user agent starts (handlers
+	// may be added only then).
+	beforeStart func(*sipua.UA, *Manager)
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -87,6 +90,9 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	}
 	ev, unsub := mgr.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())
+	if o.beforeStart != nil {
+		o.beforeStart(ua, mgr)
+	}
 	if err := ua.Start(); err != nil {
 		t.Fatal(err)
 	}

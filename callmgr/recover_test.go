@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/sipua"
 )
 
 // TestManagerSurvivesPanic: a panic in the call manager's work (a bug one request triggers) is
@@ -28,8 +30,9 @@ func TestManagerSurvivesPanic(t *testing.T) {
 // the process.
 func TestHandlerPanicAnswered(t *testing.T) {
 	checkGoroutines(t)
-	b := startCore(t, "bob", coreOpts{})
-	b.ua.Server.OnNotify(b.mgr.guard(func(*sip.Request, sip.ServerTransaction) { panic("a bug in a handler") }))
+	b := startCore(t, "bob", coreOpts{beforeStart: func(ua *sipua.UA, m *Manager) {
+		ua.Server.OnNotify(m.guard(func(*sip.Request, sip.ServerTransaction) { panic("a bug in a handler") }))
+	}})
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
