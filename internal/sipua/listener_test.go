@@ -3,6 +3,7 @@ package sipua
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -253,4 +254,53 @@ func TestUDPPeersExpire(t *testing.T) {
 	if got := pool.Size() - base; got > 5 {
 		t.Errorf("UDP pool entries 10 minutes after %d sources went silent: +%d, want a handful", sources, got)
 	}
+}
+
+// TestGarbageFloodLogsLittle: 500 datagrams that are not SIP (a scanner flood) wrote 500 ERROR
+// lines through the default logger (issue 14); now a line or two, on the phone's logger.
+func TestGarbageFloodLogsLittle(t *testing.T) {
+	var own, dflt syncBuffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&dflt, nil)))
+	defer slog.SetDefault(old)
+	ua, err := New(Config{Listen: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(&own, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ua.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 500 {
+		_, _ = c.WriteToUDP([]byte(fmt.Sprintf("GARBAGE %d\r\n\r\n", i)), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ua.Port})
+	}
+	time.Sleep(500 * time.Millisecond)
+	lines := strings.Count(own.String(), "\n") + strings.Count(dflt.String(), "\n")
+	t.Logf("log lines for 500 garbage datagrams: %d", lines)
+	if lines > 5 {
+		t.Errorf("500 garbage datagrams wrote %d log lines, want a handful", lines)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

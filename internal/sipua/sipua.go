@@ -113,15 +113,18 @@ func New(cfg Config) (*UA, error) {
 	}
 	// Our own TCP and TLS transports differ from sipgo's defaults only in their dialer, which
 	// refuses to connect once Close has begun (see dialer).
+	// sipgo's layers log through a rate-limited handler on our logger (ratelog.go).
+	layerLog := slog.New(newRateLimited(log.With("component", "sip").Handler(), 10*time.Second))
 	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerTransports(sip.TransportsConfig{
 		TCP: &sip.TransportTCP{DialerCreate: u.dialer},
 		TLS: &sip.TransportTLS{TransportTCP: &sip.TransportTCP{DialerCreate: u.dialer}},
-	})}
+	}), sip.WithTransportLayerLogger(layerLog)}
 	if cfg.Intercept != nil {
 		tpOpts = append(tpOpts, sip.WithTransportLayerReadFilter(interceptFilter(cfg.Intercept)))
 	}
 	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(adv.String()),
-		sipgo.WithUserAgentTransportLayerOptions(tpOpts...)}
+		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(layerLog))}
 	if cfg.TLS != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
 	}
