@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -38,7 +41,14 @@ var superviseSleep = time.Sleep
 // supervise runs the phone with args until it exits cleanly, restarting it after failures. It
 // returns the exit code of the last run. Its loop ends on a clean exit, or after
 // superviseMaxFailures failures within superviseWindow.
+//
+// SIGINT and SIGTERM (the session ending) are passed on to the phone, which then shuts down
+// properly (un-REGISTER, BYE); the supervisor ends with it and does not restart it.
 func supervise(args []string, stderr io.Writer) int {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var stopping atomic.Bool
 	var failures []time.Time
 	pause := superviseFirstPause
 	for {
@@ -48,9 +58,31 @@ func supervise(args []string, stderr io.Writer) int {
 			return 1
 		}
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, stderr
-		err = cmd.Run()
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintf(stderr, "trayphone: %v\n", err)
+			return 1
+		}
+		exited := make(chan struct{})
+		go func() { // passes signals on until the phone exits
+			for {
+				select {
+				case s := <-sigs:
+					stopping.Store(true)
+					if err := cmd.Process.Signal(s); err != nil {
+						_ = cmd.Process.Kill() // Windows cannot deliver SIGINT to another process
+					}
+				case <-exited:
+					return
+				}
+			}
+		}()
+		err = cmd.Wait()
+		close(exited)
 		if err == nil {
 			return 0
+		}
+		if stopping.Load() {
+			return 1
 		}
 		code := 1
 		var ee *exec.ExitError
