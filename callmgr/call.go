@@ -35,6 +35,7 @@ type call struct {
 	remHold   bool
 	hidden    bool // the far end of the echo test: not shown to the user
 	echoLeg   bool // this incoming call is answered by the echo device
+	refused   bool // an INVITE refused at once, kept only for the history (incoming.go missed)
 
 	// Outgoing calls.
 	cdlg       *sipgo.DialogClientSession

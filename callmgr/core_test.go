@@ -3,6 +3,7 @@ package callmgr
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,6 +46,7 @@ type coreOpts struct {
 	// beforeStart runs after the manager is made and before the user agent starts (handlers
 	// may be added only then).
 	beforeStart func(*sipua.UA, *Manager)
+	logTo       io.Writer // also gets the core's log, as text
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -74,6 +76,9 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		t.Fatal(err)
 	}
 	log := testLogger(t, name)
+	if o.logTo != nil {
+		log = slog.New(slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: slog.LevelInfo})).With("core", name)
+	}
 	dev, err := media.NewDevice(in, out, log)
 	if err != nil {
 		t.Fatal(err)

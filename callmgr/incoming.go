@@ -70,17 +70,17 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		acct, ok = m.admit(req)
 		if !ok {
 			// Ghost-call protection: not from our registrar. It never rings, notifies or shows.
-			m.log.Info("INVITE not from a registrar refused", "from", req.Source())
+			m.logRejected("INVITE not from a registrar refused", "from", req.Source())
 			return reject(403, "Forbidden")
 		}
 		viaAccount = acct != ""
 	}
 	if !echo && !viaAccount && user != "" && user != m.ua.User {
-		m.log.Info("incoming call for an unknown user rejected", "user", user, "from", req.Source())
+		m.logRejected("incoming call for an unknown user rejected", "user", user, "from", req.Source())
 		return reject(404, "Not Found")
 	}
 	if !echo && m.dnd {
-		m.log.Info("incoming call rejected: do not disturb", "from", req.From().Address.String())
+		m.logRejected("incoming call rejected: do not disturb", "from", req.From().Address.String())
 		m.missed(req, "rejected: do not disturb")
 		return reject(486, "Busy Here")
 	}
@@ -91,7 +91,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	src := addrOf(req.Source()).Unmap()
 	if !echo && !viaAccount && m.ringingFrom(src) >= maxRingingPerSource {
 		// One address may not keep every line ringing (issue 14: INVITEs never cancelled).
-		m.log.Info("incoming call refused: too many calls ringing from one address", "from", src)
+		m.logRejected("incoming call refused: too many calls ringing from one address", "from", src)
 		return reject(486, "Busy Here")
 	}
 	if echo && m.echoCalls() >= maxEchoCalls {
@@ -103,7 +103,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	if len(req.Body()) > 0 {
 		var err error
 		if offer, err = sdp.Parse(req.Body()); err != nil {
-			m.log.Info("incoming call with bad SDP rejected", "error", err)
+			m.logRejected("incoming call with bad SDP rejected", "error", err)
 			return reject(488, "Not Acceptable Here")
 		}
 		if _, _, err := sdp.Negotiate(offer, m.supportedFormats()); err != nil {
@@ -182,6 +182,32 @@ func (m *Manager) after(c *call, d time.Duration, stop <-chan struct{}, f func(*
 	}()
 }
 
+// logRejected logs a refused INVITE: at most once per 10 s per message, with how many were left
+// out since (issue 14: a flood of 2,000 INVITEs wrote 2,000 log lines). Manager goroutine only.
+func (m *Manager) logRejected(msg string, args ...any) {
+	now := m.clk.Now()
+	if m.rejectLog == nil {
+		m.rejectLog = map[string]rejectLog{}
+	}
+	l := m.rejectLog[msg]
+	if !l.last.IsZero() && now.Sub(l.last) < 10*time.Second {
+		l.left++
+		m.rejectLog[msg] = l
+		return
+	}
+	if l.left > 0 {
+		args = append(args, "similar_left_out", l.left)
+	}
+	m.rejectLog[msg] = rejectLog{last: now}
+	m.log.Info(msg, args...)
+}
+
+// rejectLog is logRejected's state for one message.
+type rejectLog struct {
+	last time.Time
+	left int
+}
+
 // ringingFrom counts the unanswered direct incoming calls from ip.
 func (m *Manager) ringingFrom(ip netip.Addr) int {
 	n := 0
@@ -226,6 +252,7 @@ func (m *Manager) missed(req *sip.Request, reason string) {
 	c := m.newCall(phone.Incoming, req.From().Address.String())
 	c.remoteNm = cleanName(req.From().DisplayName)
 	c.state = phone.CallIncoming
+	c.refused = true
 	m.endCall(c, reason)
 }
 

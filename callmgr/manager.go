@@ -116,6 +116,8 @@ type Manager struct {
 	waiting  *media.Overlay // where the call-waiting tone plays now, nil if nowhere
 	history  []phone.CallInfo
 	stopping bool
+	// rejectLog rate-limits the log lines of refused INVITEs (incoming.go logRejected).
+	rejectLog map[string]rejectLog
 
 	histMu   sync.Mutex
 	histSnap []phone.CallInfo
@@ -539,7 +541,9 @@ func (m *Manager) endCall(c *call, reason string) {
 			m.unacked[k] = c.sdlg
 		}
 	}
-	m.log.Info("call ended", "call", c.id, "remote", c.remote, "reason", c.endReason)
+	if !c.refused { // a refused INVITE was logged (rate-limited) by logRejected
+		m.log.Info("call ended", "call", c.id, "remote", c.remote, "reason", c.endReason)
+	}
 	if !c.hidden {
 		snap := c.snapshot(c.ended)
 		m.history = append([]phone.CallInfo{snap}, m.history...)

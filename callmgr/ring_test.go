@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,4 +109,51 @@ func TestEchoCallsBounded(t *testing.T) {
 			t.Errorf("echo INVITE %d: got %q, want %s", i+1, line, want)
 		}
 	}
+}
+
+// TestRejectedFloodLogsLittle: 200 INVITEs refused under do-not-disturb (a SIPp flood wrote one
+// log line each, issue 14) make a line or two.
+func TestRejectedFloodLogsLittle(t *testing.T) {
+	checkGoroutines(t)
+	var logBuf lockedBuffer
+	b := startCore(t, "bob", coreOpts{dnd: true, logTo: &logBuf})
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	src := conn.LocalAddr().String()
+	ruri := fmt.Sprintf("sip:bob@%s", b.ua.SelfAddr())
+	for i := range 200 {
+		msg := fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-fl%d;rport\r\n"+
+			"From: <sip:flood@127.0.0.1>;tag=f%d\r\nTo: <%s>\r\nCall-ID: flood-log-%d\r\nCSeq: 1 INVITE\r\n"+
+			"Contact: <sip:flood@%s>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", ruri, src, i, i, ruri, i, src)
+		if _, err := conn.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(b.ua.SelfAddr())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second)
+	n := strings.Count(logBuf.String(), "do not disturb")
+	t.Logf("log lines for 200 refused INVITEs: %d", n)
+	if n > 2 {
+		t.Errorf("200 refused INVITEs wrote %d log lines, want one or two", n)
+	}
+}
+
+// lockedBuffer is a strings.Builder safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
