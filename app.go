@@ -69,7 +69,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	mgr, err := callmgr.New(callmgr.Config{
 		UA: ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
-		NAT: natp.callmgr(cfg),
+		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
@@ -106,16 +106,19 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	go func() { _ = mgr.Run(ctx) }()
 	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
 	runNAT(ctx)
-	acc.Run(ctx, mgr, ctl)            // registers until ctx is done, then un-REGISTERs
-	book := loadContacts(p, ctl, log) // app_tray.go; "contacts.reload"
+	acc.Run(ctx, mgr, ctl)                                           // registers until ctx is done, then un-REGISTERs
+	book := loadContacts(p, ctl, log)                                // app_tray.go; "contacts.reload"
+	links := newLinkDialer(mgr, book, log.With("component", "link")) // app_link.go; "call.link"
+	links.register(ctl)
 	ctlDone := make(chan struct{})
 	go func() { _ = ctl.Serve(ctx); close(ctlDone) }()
 	log.Info("trayphone is ready", "address", ua.AOR(), "transports", "udp,tcp", "config", p.Config, "control", p.Socket)
 	if o.dial != "" {
 		go func() {
+			// A link that started the phone: dialled or confirmed like any other link.
 			cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 			defer ccancel()
-			if _, err := mgr.Call(cctx, o.dial, ""); err != nil {
+			if _, err := links.handle(cctx, o.dial); err != nil {
 				log.Error("could not dial", "target", o.dial, "error", err)
 			}
 		}()

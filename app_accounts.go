@@ -52,11 +52,22 @@ func setupAccounts(cfg *config.Config, p paths.Paths, log *slog.Logger) *account
 			continue
 		}
 		a.specs = append(a.specs, spec)
-		if fp, err := a.secrets.Fingerprint(spec.ID); err == nil {
-			a.trust.Add(fp)
-		}
+		a.pin(spec)
 	}
 	return a
+}
+
+// pin gives the TLS trust spec's host and the certificate pinned for it ("account trust").
+func (a *accounts) pin(spec account.Spec) {
+	if spec.Transport != "tls" {
+		return
+	}
+	a.trust.AddHost(spec.Proxy.Host)
+	if stored, err := a.secrets.Fingerprint(spec.ID); err == nil {
+		if host, fp := account.PinOf(stored, spec.Proxy.Host); host == strings.ToLower(strings.Trim(spec.Proxy.Host, "[]")) {
+			a.trust.Pin(host, fp)
+		}
+	}
 }
 
 // TLS is the user agent's client TLS configuration (system roots plus trusted fingerprints).
@@ -93,8 +104,10 @@ func (a *accounts) Run(ctx context.Context, mgr *callmgr.Manager, ctl *control.S
 		if a.set == nil {
 			return nil, errors.New("no account is configured")
 		}
-		if fp, err := a.secrets.Fingerprint(args.ID); err == nil {
-			a.trust.Add(fp)
+		for _, spec := range a.specs {
+			if spec.ID == args.ID {
+				a.pin(spec)
+			}
 		}
 		return nil, a.set.Reload(args.ID)
 	})
@@ -187,13 +200,24 @@ func runAccountCommand(ctx context.Context, p paths.Paths, args []string, stdin 
 		fp := account.Fingerprint(cert)
 		fmt.Fprintf(stdout, "%s presents a certificate for %q issued by %q, valid until %s\nSHA-256 fingerprint: %s\n",
 			spec.HopAddr(), cert.Subject.CommonName, cert.Issuer.CommonName, cert.NotAfter.Format("2006-01-02"), colonHex(fp))
+		if stored, err := secrets.Fingerprint(id); err == nil {
+			host, old := account.PinOf(stored, spec.Proxy.Host)
+			switch {
+			case old == fp && host == strings.ToLower(strings.Trim(spec.Proxy.Host, "[]")):
+				fmt.Fprintln(stdout, "This certificate is already trusted for this account.")
+			case old != fp:
+				fmt.Fprintf(stdout, "The certificate CHANGED since you trusted it for %s:\n  old SHA-256: %s\n  new SHA-256: %s\n", host, colonHex(old), colonHex(fp))
+			default:
+				fmt.Fprintf(stdout, "The trusted certificate was for another host (%s).\n", host)
+			}
+		}
 		fmt.Fprint(stdout, "Trust this certificate for this account? [y/N] ")
 		line, _ := bufio.NewReader(stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
 			fmt.Fprintln(stdout, "not trusted")
 			return 1
 		}
-		if err := secrets.SetFingerprint(id, fp); err != nil {
+		if err := secrets.SetFingerprint(id, account.FormatPin(spec.Proxy.Host, fp)); err != nil {
 			fmt.Fprintf(stderr, "trayphone: %v\n", err)
 			return 1
 		}

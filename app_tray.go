@@ -152,6 +152,8 @@ listen = "0.0.0.0:5060"
 # display_name = "Alice Example"
 # Accept calls that do not come through a registrar (default: only while no account is set up).
 # allow_direct_calls = true
+# Seconds an incoming call rings before it is ended as missed (480 for the caller).
+# ring_timeout = 60
 
 [audio]
 # "default", "null", "portaudio:NAME" (see "trayphone devices") or a .wav file.

@@ -47,13 +47,13 @@ func runDesktopCommand(args []string, p paths.Paths, stdout, stderr io.Writer) i
 		if e, err := filepath.EvalSymlinks(exe); err == nil {
 			exe = e
 		}
-		var launch []string
+		launch := []string{"--supervise"} // restart after a crash (supervise.go)
 		if p.Home != "" {
 			home, err := filepath.Abs(p.Home)
 			if err != nil {
 				return fail("autostart: %v", err)
 			}
-			launch = []string{"--home", home}
+			launch = append(launch, "--home", home)
 		}
 		if args[1] == "on" {
 			where, err := autostartOn(exe, launch)
@@ -197,6 +197,13 @@ func launchAgent(exe string, args []string) string {
 	b.WriteString(`	</array>
 	<key>RunAtLoad</key>
 	<true/>
+	<key>KeepAlive</key>
+	<dict>
+		<key>SuccessfulExit</key>
+		<false/>
+	</dict>
+	<key>ThrottleInterval</key>
+	<integer>10</integer>
 	<key>ProcessType</key>
 	<string>Interactive</string>
 	<key>LimitLoadToSessionType</key>

@@ -45,7 +45,8 @@ func TestLaunchAgent(t *testing.T) {
 	p := launchAgent("/Applications/trayphone.app/Contents/MacOS/trayphone", []string{"--home", "/Users/a/R&D"})
 	for _, want := range []string{"<string>org.trayphone.trayphone</string>",
 		"<string>/Applications/trayphone.app/Contents/MacOS/trayphone</string>",
-		"<string>/Users/a/R&amp;D</string>", "<key>RunAtLoad</key>\n\t<true/>"} {
+		"<string>/Users/a/R&amp;D</string>", "<key>RunAtLoad</key>\n\t<true/>",
+		"<key>KeepAlive</key>\n\t<dict>\n\t\t<key>SuccessfulExit</key>\n\t\t<false/>"} {
 		if !strings.Contains(p, want) {
 			t.Errorf("plist lacks %q:\n%s", want, p)
 		}
@@ -84,7 +85,7 @@ func TestAutostartXDG(t *testing.T) {
 	exe, _ := os.Executable()
 	exe, _ = filepath.EvalSymlinks(exe)
 	for _, want := range []string{"[Desktop Entry]\n", "Type=Application\n",
-		"Exec=" + desktopExec([]string{exe, "--home", home}) + "\n", "X-GNOME-Autostart-enabled=true\n"} {
+		"Exec=" + desktopExec([]string{exe, "--supervise", "--home", home}) + "\n", "X-GNOME-Autostart-enabled=true\n"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("entry lacks %q:\n%s", want, b)
 		}
@@ -161,7 +162,9 @@ func TestLinkOpensRunningPhone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, "config/trayphone/config.toml"), []byte("[sip]\nuser = \"alice\"\n"), 0o600); err != nil {
+	// Bob is a favorite: a link to him dials at once (a stranger's waits for confirmation).
+	cfg := fmt.Sprintf("[sip]\nuser = \"alice\"\n\n[favorites]\nbob = %q\n", bob.URI())
+	if err := os.WriteFile(filepath.Join(root, "config/trayphone/config.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	install := exec.Command("scripts/desktop_install.sh")

@@ -26,6 +26,8 @@ type options struct {
 	audioOut string
 	logLevel string
 	dial     string // a URI given on the command line: dial it once running
+	// supervise restarts the phone when it fails (supervise.go; the autostart entries use it).
+	supervise bool
 }
 
 func main() {
@@ -35,6 +37,10 @@ func main() {
 // run parses the command line and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	var o options
+	if err := checkLinkArgs(args); err != nil { // app_link.go
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 2
+	}
 	// --home and --listen work anywhere on the line, also after a client command.
 	args = extractFlag(args, "home", &o.home)
 	args = extractFlag(args, "listen", &o.listen)
@@ -45,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.audioIn, "audio-in", "", `microphone: "default", "portaudio:NAME", "null" or FILE.wav (played in real time)`)
 	fs.StringVar(&o.audioOut, "audio-out", "", `speaker: "default", "portaudio:NAME", "null" or FILE.wav (records what would be played)`)
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&o.supervise, "supervise", false, "run the phone and start it again when it fails (autostart entries use this)")
 	var home, listen string
 	fs.StringVar(&home, "home", "", "keep config, state and control socket in DIR instead of the XDG directories")
 	fs.StringVar(&listen, "listen", "", "SIP address HOST:PORT for UDP and TCP (default from config, 0.0.0.0:5060)")
@@ -58,6 +65,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	p := paths.Resolve(o.home)
 	rest := fs.Args()
 	if len(rest) == 0 {
+		if o.supervise {
+			var child []string
+			for _, a := range args {
+				if a != "--supervise" && a != "-supervise" {
+					child = append(child, a)
+				}
+			}
+			if o.home != "" {
+				child = append([]string{"--home", o.home}, child...)
+			}
+			if o.listen != "" {
+				child = append([]string{"--listen", o.listen}, child...)
+			}
+			return supervise(child, stderr)
+		}
 		return runPhone(o, p, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,8 +100,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return control.RunCLI(ctx, p.Socket, rest, stdout, stderr)
 	case isDialable(cmd) && len(rest) == 1:
 		// "trayphone sip:bob@example.org" (a clicked link): hand it to the running phone, or
-		// start the phone and dial it.
-		if code := control.RunCLI(ctx, p.Socket, []string{"call", cmd}, stdout, io.Discard); code == 0 {
+		// start the phone and give it the link. Either way a stranger's number is only called
+		// after the user confirms (app_link.go).
+		if c, err := control.Dial(p.Socket); err == nil {
+			defer c.Close()
+			var res linkResult
+			if err := c.Do(ctx, linkCommand, map[string]string{"target": cmd}, &res); err != nil {
+				fmt.Fprintf(stderr, "trayphone: %v\n", err)
+				return 1
+			}
+			if !res.Dialled {
+				fmt.Fprintf(stdout, "confirm the call to %s in the notification\n", cmd)
+			}
 			return 0
 		}
 		o.dial = cmd

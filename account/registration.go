@@ -68,6 +68,7 @@ type Registration struct {
 	m       machine
 	cseq    uint32
 	chal    *sipua.Challenge // the last challenge, reused for the next refresh
+	realm   string           // the realm the registrar challenged with (calls answer only it and ours)
 	nc      int              // nonce count used with chal
 	contact sip.Uri          // the Contact we register
 	fixed   *netip.AddrPort  // our address as the registrar sees it (rport/received), UDP only
@@ -592,6 +593,12 @@ func (r *Registration) register(ctx context.Context, expires, timeout time.Durat
 			return outcome{kind: outAuthRejected, code: res.StatusCode}
 		}
 		r.chal, r.nc, fresh = chal, 1, true
+		if chal.Realm != r.realm {
+			r.realm = chal.Realm
+			r.mu.Lock()
+			r.out = r.outbound()
+			r.mu.Unlock()
+		}
 		req = r.request(expires)
 		if err := sipua.Authorize(req, chal, r.spec.AuthUser, pw, r.nc); err != nil {
 			return outcome{kind: outRefused, code: res.StatusCode, phrase: err.Error()}
@@ -673,6 +680,12 @@ func (r *Registration) learnAddress(res *sip.Response) bool {
 	}
 	ip, err := netip.ParseAddr(recv)
 	if err != nil {
+		return false
+	}
+	ours, _ := netip.ParseAddr(r.contact.Host)
+	hop, _ := r.spec.HopIP()
+	if !sipua.PlausibleReceived(ip, ours, hop) {
+		r.log.Warn("registrar's answer names an implausible address for us: ignored", "received", recv)
 		return false
 	}
 	port := r.contact.Port
@@ -857,6 +870,11 @@ func (r *Registration) outbound() sipua.Outbound {
 	}
 	hop := r.spec.NextHop()
 	o.Route = &hop
+	// The realms calls may answer with the account's credentials (sipua.CheckChallenge).
+	o.Realms = []string{r.spec.AOR.Host, r.spec.Registrar.Host, r.spec.Proxy.Host}
+	if r.realm != "" {
+		o.Realms = append(o.Realms, r.realm)
+	}
 	return o
 }
 

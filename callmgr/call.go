@@ -35,6 +35,7 @@ type call struct {
 	remHold   bool
 	hidden    bool // the far end of the echo test: not shown to the user
 	echoLeg   bool // this incoming call is answered by the echo device
+	refused   bool // an INVITE refused at once, kept only for the history (incoming.go missed)
 
 	// Outgoing calls.
 	cdlg       *sipgo.DialogClientSession
@@ -44,6 +45,8 @@ type call struct {
 	offer      *sdp.Session
 	inviteDone chan struct{} // closed once the final response to the INVITE is out
 	acked      chan struct{} // closed when the ACK for our latest 2xx arrives
+	source     netip.Addr    // the IP address the INVITE (or the answer to ours) came from
+	farTag     string        // the far end's dialog tag
 
 	// Media.
 	localIP    netip.Addr
@@ -66,6 +69,10 @@ type call struct {
 func (c *call) answered() bool {
 	return c.state == phone.CallActive || c.state == phone.CallHeld
 }
+
+// remoteTag is the far end's tag of c's dialog ("" before there is one): the From tag of the
+// INVITE we answer, or the To tag of the answer to ours (set by onInviteDone).
+func (c *call) remoteTag() string { return c.farTag }
 
 // dialog returns the call's in-dialog request sender, whichever side created it.
 func (c *call) dialog() inDialog {

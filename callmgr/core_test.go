@@ -3,6 +3,7 @@ package callmgr
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,6 +80,12 @@ type coreOpts struct {
 	rtpTimeout  time.Duration
 	nat         NAT
 	toneRegion  string
+	accounts    Accounts
+	ringIn      time.Duration // IncomingRingTimeout
+	// beforeStart runs after the manager is made and before the user agent starts (handlers
+	// may be added only then).
+	beforeStart func(*sipua.UA, *Manager)
+	logTo       io.Writer // also gets the core's log, as text
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -108,6 +115,9 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		t.Fatal(err)
 	}
 	log := testLogger(t, name)
+	if o.logTo != nil {
+		log = slog.New(slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: slog.LevelInfo})).With("core", name)
+	}
 	dev, err := media.NewDevice(in, out, log)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +128,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	}
 	c := &core{t: t, name: name, ua: ua, in: in, out: out}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
-		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log,
+		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})
 	if err != nil {
@@ -126,6 +136,9 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	}
 	ev, unsub := mgr.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())
+	if o.beforeStart != nil {
+		o.beforeStart(ua, mgr)
+	}
 	if err := ua.Start(); err != nil {
 		t.Fatal(err)
 	}

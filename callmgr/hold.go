@@ -158,7 +158,7 @@ func (m *Manager) reinvite(c *call, body []byte, done func(*sip.Response, error)
 		req.SetBody(body)
 		return req
 	}
-	user, pw := m.credentials(c)
+	ob := m.credentials(c)
 	c.reinviting = true
 	answered := c.inviteDone // nil for calls we placed
 	go func() {
@@ -173,7 +173,7 @@ func (m *Manager) reinvite(c *call, body []byte, done func(*sip.Response, error)
 			case <-ctx.Done():
 			}
 		}
-		res, err := doAuthed(ctx, dlg, build, user, pw)
+		res, err := doAuthed(ctx, dlg, build, ob)
 		if err == nil && res.IsSuccess() {
 			if werr := dlg.WriteRequest(sip.NewRequest(sip.ACK, target)); werr != nil {
 				err = fmt.Errorf("send ACK: %w", werr)

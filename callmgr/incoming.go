@@ -3,6 +3,7 @@ package callmgr
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -69,22 +70,31 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		acct, ok = m.admit(req)
 		if !ok {
 			// Ghost-call protection: not from our registrar. It never rings, notifies or shows.
-			m.log.Info("INVITE not from a registrar refused", "from", req.Source())
+			m.logRejected("INVITE not from a registrar refused", "from", req.Source())
 			return reject(403, "Forbidden")
 		}
 		viaAccount = acct != ""
 	}
 	if !echo && !viaAccount && user != "" && user != m.ua.User {
-		m.log.Info("incoming call for an unknown user rejected", "user", user, "from", req.Source())
+		m.logRejected("incoming call for an unknown user rejected", "user", user, "from", req.Source())
 		return reject(404, "Not Found")
 	}
 	if !echo && m.dnd {
-		m.log.Info("incoming call rejected: do not disturb", "from", req.From().Address.String())
+		m.logRejected("incoming call rejected: do not disturb", "from", req.From().Address.String())
 		m.missed(req, "rejected: do not disturb")
 		return reject(486, "Busy Here")
 	}
 	if !echo && m.busy() {
 		m.missed(req, "rejected: busy")
+		return reject(486, "Busy Here")
+	}
+	src := addrOf(req.Source()).Unmap()
+	if !echo && !viaAccount && m.ringingFrom(src) >= maxRingingPerSource {
+		// One address may not keep every line ringing (issue 14: INVITEs never cancelled).
+		m.logRejected("incoming call refused: too many calls ringing from one address", "from", src)
+		return reject(486, "Busy Here")
+	}
+	if echo && m.echoCalls() >= maxEchoCalls {
 		return reject(486, "Busy Here")
 	}
 	// An INVITE without SDP asks us to offer in the 200 OK; the answer comes in the ACK (RFC
@@ -93,7 +103,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	if len(req.Body()) > 0 {
 		var err error
 		if offer, err = sdp.Parse(req.Body()); err != nil {
-			m.log.Info("incoming call with bad SDP rejected", "error", err)
+			m.logRejected("incoming call with bad SDP rejected", "error", err)
 			return reject(488, "Not Acceptable Here")
 		}
 		if _, _, err := sdp.Negotiate(offer, m.supportedFormats()); err != nil {
@@ -107,13 +117,15 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		return reject(400, "Bad Request")
 	}
 	c := m.newCall(phone.Incoming, req.From().Address.String())
-	c.remoteNm = req.From().DisplayName
+	c.remoteNm = cleanName(req.From().DisplayName)
 	c.account = acct
 	c.sipCallID = string(*req.CallID())
 	c.sdlg = dlg
 	c.offer = offer
 	c.state = phone.CallIncoming
 	c.inviteDone = make(chan struct{})
+	c.source = src
+	c.farTag, _ = req.From().Params.Get("tag")
 	c.localIP = addrOf(req.Destination())
 	if !c.localIP.IsValid() || c.localIP.IsUnspecified() {
 		c.localIP = m.ua.LocalIPFor(addrOf(req.Source()))
@@ -131,12 +143,91 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		if err := m.answer(c); err != nil {
 			m.log.Warn("echo test could not answer", "error", err)
 		}
+		m.after(c, maxEchoDuration, nil, func(c *call) {
+			m.hangup(c, fmt.Sprintf("echo test ended after %s", maxEchoDuration), nil)
+		})
 		return c.inviteDone
 	}
 	_ = dlg.Respond(180, "Ringing", nil)
 	m.log.Info("incoming call", "call", c.id, "from", c.remote)
 	m.changed(c)
+	m.after(c, m.cfg.IncomingRingTimeout, c.inviteDone, func(c *call) {
+		if c.state != phone.CallIncoming {
+			return
+		}
+		m.log.Info("incoming call not answered in time", "call", c.id, "from", c.remote, "after", m.cfg.IncomingRingTimeout)
+		m.respondFinal(c, 480, "Temporarily Unavailable", nil)
+		m.endCall(c, "")
+	})
 	return c.inviteDone
+}
+
+// after runs f on the manager goroutine after d, if call c has not ended by then and stop (nil:
+// never) has not closed. Its goroutine ends when d has passed, stop closes, or the phone stops.
+func (m *Manager) after(c *call, d time.Duration, stop <-chan struct{}, f func(*call)) {
+	id := c.id
+	go func() {
+		t := m.clk.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C():
+			m.post(func() {
+				if c := m.calls[id]; c != nil && c.state != phone.CallEnded {
+					f(c)
+				}
+			})
+		case <-stop:
+		case <-m.ctxDone():
+		}
+	}()
+}
+
+// logRejected logs a refused INVITE: at most once per 10 s per message, with how many were left
+// out since (issue 14: a flood of 2,000 INVITEs wrote 2,000 log lines). Manager goroutine only.
+func (m *Manager) logRejected(msg string, args ...any) {
+	now := m.clk.Now()
+	if m.rejectLog == nil {
+		m.rejectLog = map[string]rejectLog{}
+	}
+	l := m.rejectLog[msg]
+	if !l.last.IsZero() && now.Sub(l.last) < 10*time.Second {
+		l.left++
+		m.rejectLog[msg] = l
+		return
+	}
+	if l.left > 0 {
+		args = append(args, "similar_left_out", l.left)
+	}
+	m.rejectLog[msg] = rejectLog{last: now}
+	m.log.Info(msg, args...)
+}
+
+// rejectLog is logRejected's state for one message.
+type rejectLog struct {
+	last time.Time
+	left int
+}
+
+// ringingFrom counts the unanswered direct incoming calls from ip.
+func (m *Manager) ringingFrom(ip netip.Addr) int {
+	n := 0
+	for _, c := range m.calls {
+		if c.dir == phone.Incoming && c.state == phone.CallIncoming && c.account == "" && c.source == ip {
+			n++
+		}
+	}
+	return n
+}
+
+// echoCalls counts the running echo tests.
+func (m *Manager) echoCalls() int {
+	n := 0
+	for _, c := range m.calls {
+		if c.echoLeg {
+			n++
+		}
+	}
+	return n
 }
 
 // isSelf reports whether req came from this machine.
@@ -159,8 +250,9 @@ func (m *Manager) busy() bool {
 // missed files a rejected call in the history so the user can see it.
 func (m *Manager) missed(req *sip.Request, reason string) {
 	c := m.newCall(phone.Incoming, req.From().Address.String())
-	c.remoteNm = req.From().DisplayName
+	c.remoteNm = cleanName(req.From().DisplayName)
 	c.state = phone.CallIncoming
+	c.refused = true
 	m.endCall(c, reason)
 }
 
@@ -374,7 +466,6 @@ func (m *Manager) lateAnswer(c *call, body []byte) {
 	}
 	m.endCall(c, err.Error())
 	if dlg := c.sdlg; dlg != nil {
-		user, pw := m.credentials(c)
-		go byeAuthed(dlg, user, pw)
+		go byeAuthed(dlg, m.credentials(c), m.log)
 	}
 }

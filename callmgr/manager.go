@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,8 +36,13 @@ const (
 	defaultRTPTimeout  = 60 * time.Second
 	historySize        = 50
 	maxCalls           = 4
-	shutdownGrace      = 2 * time.Second
-	echoDelay          = 200 * time.Millisecond
+	// maxRingingPerSource is how many direct calls from one IP address may ring at once.
+	maxRingingPerSource = 2
+	// maxEchoCalls is how many echo tests may run at once, each for at most maxEchoDuration.
+	maxEchoCalls    = 2
+	maxEchoDuration = 10 * time.Minute
+	shutdownGrace   = 2 * time.Second
+	echoDelay       = 200 * time.Millisecond
 )
 
 // Config is what a Manager needs. UA and Device are required.
@@ -68,6 +75,9 @@ type Config struct {
 	RTPTimeout time.Duration
 	// RingTimeout cancels an outgoing call nobody answers (default 60 s).
 	RingTimeout time.Duration
+	// IncomingRingTimeout ends an incoming call nobody answers with 480 (default 60 s; [sip]
+	// ring_timeout).
+	IncomingRingTimeout time.Duration
 	// RTPPortMin and RTPPortMax bound media ports (0, 0: any).
 	RTPPortMin, RTPPortMax int
 	// Accounts are the SIP accounts calls go through (nil: direct calls only).
@@ -108,6 +118,8 @@ type Manager struct {
 	waiting  *media.Overlay // where the call-waiting tone plays now, nil if nowhere
 	history  []phone.CallInfo
 	stopping bool
+	// rejectLog rate-limits the log lines of refused INVITEs (incoming.go logRejected).
+	rejectLog map[string]rejectLog
 
 	histMu   sync.Mutex
 	histSnap []phone.CallInfo
@@ -122,6 +134,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if len(cfg.Codecs) == 0 {
 		cfg.Codecs = []media.Codec{media.PCMU, media.PCMA}
+	}
+	if cfg.IncomingRingTimeout <= 0 {
+		cfg.IncomingRingTimeout = defaultRingTimeout
 	}
 	if cfg.RingTimeout == 0 {
 		cfg.RingTimeout = defaultRingTimeout
@@ -150,15 +165,15 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
 	srv := cfg.UA.Server
-	srv.OnInvite(m.handleInvite)
-	srv.OnAck(m.handleAck)
-	srv.OnBye(m.handleBye)
-	srv.OnOptions(m.handleOptions)
-	srv.OnInfo(m.handleInfo)
-	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+	srv.OnInvite(m.guard(m.handleInvite))
+	srv.OnAck(m.guard(m.handleAck))
+	srv.OnBye(m.guard(m.handleBye))
+	srv.OnOptions(m.guard(m.handleOptions))
+	srv.OnInfo(m.guard(m.handleInfo))
+	srv.OnCancel(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-	})
+	}))
 	m.publishStatus()
 	return m, nil
 }
@@ -177,7 +192,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case <-m.work.notify:
 			for _, f := range m.work.drain() {
-				f()
+				m.runSafe(f)
 			}
 			m.publishStatus()
 		}
@@ -199,6 +214,34 @@ func (m *Manager) shutdown() {
 		m.log.Warn("some calls did not confirm hang-up before shutdown")
 	}
 	m.publishStatus()
+}
+
+// runSafe runs one piece of the manager's work. A panic in it is logged with its stack and the
+// manager goes on with the next: one request's bug must not end the phone and every call in it.
+func (m *Manager) runSafe(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.log.Error("internal error in the call manager (recovered)", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+}
+
+// guard wraps a sipgo request handler: a panic in it is logged with its stack and answered with
+// 500 instead of ending the process (sipgo runs each handler on a goroutine of its own).
+func (m *Manager) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		defer func() {
+			if r := recover(); r != nil {
+				m.log.Error("internal error handling a SIP request (recovered)", "method", req.Method.String(),
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				if !req.IsAck() {
+					_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+				}
+			}
+		}()
+		h(req, tx)
+	}
 }
 
 // post runs f on the manager goroutine. It never blocks.
@@ -500,7 +543,9 @@ func (m *Manager) endCall(c *call, reason string) {
 			m.unacked[k] = c.sdlg
 		}
 	}
-	m.log.Info("call ended", "call", c.id, "remote", c.remote, "reason", c.endReason)
+	if !c.refused { // a refused INVITE was logged (rate-limited) by logRejected
+		m.log.Info("call ended", "call", c.id, "remote", c.remote, "reason", c.endReason)
+	}
 	if !c.hidden {
 		snap := c.snapshot(c.ended)
 		m.history = append([]phone.CallInfo{snap}, m.history...)
@@ -567,13 +612,60 @@ func addrOf(s string) netip.Addr {
 // not enough: both legs of the echo test share one.
 func dialogKey(callID, localTag string) string { return callID + "\x00" + localTag }
 
-// dialogOf finds the call an in-dialog request belongs to (its To tag is our tag), or nil.
+// dialogOf finds the call an in-dialog request belongs to, or nil: its Call-ID and To tag must
+// be the dialog's and our tag, its From tag the far end's (RFC 3261 §12.2.2), and it must come
+// from the dialog's peer (inDialogPeer). Anyone who saw one packet of a call knows the Call-ID
+// and our tag; without the rest they could hang the call up or move its audio (issue 14).
 func (m *Manager) dialogOf(req *sip.Request) *call {
-	if req.CallID() == nil || req.To() == nil {
+	if req.CallID() == nil || req.To() == nil || req.From() == nil {
 		return nil
 	}
 	tag, _ := req.To().Params.Get("tag")
-	return m.byDialog[dialogKey(string(*req.CallID()), tag)]
+	c := m.byDialog[dialogKey(string(*req.CallID()), tag)]
+	if c == nil {
+		return nil
+	}
+	from, _ := req.From().Params.Get("tag")
+	if remote := c.remoteTag(); remote == "" || from != remote {
+		m.log.Info("in-dialog request with the wrong From tag ignored", "call", c.id, "method", req.Method.String(), "from", req.Source())
+		return nil
+	}
+	if !m.inDialogPeer(c, req) {
+		m.log.Info("in-dialog request from outside the dialog's route ignored", "call", c.id, "method", req.Method.String(), "from", req.Source())
+		return nil
+	}
+	return c
+}
+
+// inDialogPeer reports whether req comes from where c's in-dialog requests may come from: the
+// account's registrar or proxy, the dialog's first hop, the far end's Contact, or the address the
+// dialog was set up with. Where one of those is a host name (it would need DNS to compare), the
+// address is not checked.
+func (m *Manager) inDialogPeer(c *call, req *sip.Request) bool {
+	src := addrOf(req.Source()).Unmap()
+	if !src.IsValid() || src == c.source {
+		return true
+	}
+	if c.account != "" && m.cfg.Accounts != nil {
+		if _, ok := m.cfg.Accounts.Admit(req); ok {
+			return true
+		}
+	}
+	dlg := c.dialog()
+	if dlg == nil {
+		return false
+	}
+	target, _, _ := byeTarget(dlg)
+	for _, u := range []sip.Uri{firstHop(dlg), target} {
+		ip, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
+		if err != nil {
+			return u.Host != ""
+		}
+		if ip.Unmap() == src {
+			return true
+		}
+	}
+	return false
 }
 
 // hasIncoming reports whether an incoming call with this Call-ID exists (a looped or repeated

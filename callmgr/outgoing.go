@@ -76,7 +76,7 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		Address:     sip.Uri{Scheme: "sip", User: m.ua.User, Host: c.localIP.String(), Port: m.ua.Port},
 		Params:      sip.NewParams(),
 	}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	from.Params.Add("tag", sipua.Token(12))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}})
 	contact := m.directContact(c) // nat.go: the SIP socket's public address behind a NAT
@@ -91,11 +91,15 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		auth.Username, auth.Password = ob.AuthUser, ob.Password
 	}
 	req.AppendHeader(&sip.ContactHeader{Address: contact})
+	inviteHop := uri // where the INVITE goes first: its Route, else its Request-URI
+	if rt := req.Route(); rt != nil {
+		inviteHop = rt.Address
+	}
 	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
-	callID := sip.CallIDHeader(sip.GenerateTagN(24))
+	callID := sip.CallIDHeader(sipua.Token(16))
 	req.AppendHeader(&callID)
 	c.sipCallID = string(callID)
 	c.localTag, _ = from.Params.Get("tag")
@@ -119,6 +123,11 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: auth.Username, Password: auth.Password, OnResponse: func(res *sip.Response) error {
 			if res.StatusCode == 180 || res.StatusCode == 183 {
 				m.post(func() { m.onRinging(c) })
+			}
+			if (res.StatusCode == 401 || res.StatusCode == 407) && ob != nil && auth.Password != "" {
+				// sipgo answers every challenge: refuse here the ones that are not the
+				// account's (a far end fishing for a digest to crack offline).
+				return ob.CheckChallenge(res, inviteHop)
 			}
 			return nil
 		}})
@@ -159,6 +168,10 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 		return
 	}
 	res := dlg.InviteResponse
+	if to := res.To(); to != nil {
+		c.farTag, _ = to.Params.Get("tag")
+	}
+	c.source = addrOf(res.Source()).Unmap()
 	ackCtx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
 	defer cancel()
 	if err := dlg.Ack(ackCtx); err != nil {
@@ -177,6 +190,10 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 
 // inviteFailure says in plain words why an outgoing INVITE ended without an answer.
 func (m *Manager) inviteFailure(c *call, err error, ctx context.Context) string {
+	var refused *sipua.CredentialsRefusedError
+	if errors.As(err, &refused) {
+		return fmt.Sprintf("call to %s failed: %v", c.remote, refused)
+	}
 	var resErr *sipgo.ErrDialogResponse
 	if errors.As(err, &resErr) {
 		return statusReason(c.remote, resErr.Res.StatusCode, resErr.Res.Reason)
@@ -241,7 +258,7 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 			if wg != nil {
 				wg.Add(1)
 			}
-			user, pw := m.credentials(c)
+			ob := m.credentials(c)
 			go func() {
 				if wg != nil {
 					defer wg.Done()
@@ -255,7 +272,7 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 					}
 					t.Stop()
 				}
-				byeAuthed(dlg, user, pw)
+				byeAuthed(dlg, ob, m.log)
 			}()
 		}
 	}

@@ -166,11 +166,19 @@ func (s *Session) handleRTCP(b []byte, from netip.AddrPort, now time.Time) {
 		return
 	}
 	ours := s.snd.hdr.SSRC
+	rtpRemote := s.Remote()
 	r := &s.rtcp
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if from != r.remote {
+		// Symmetric RTCP, as for RTP, but only from where the RTP comes from (its latching is
+		// checked) or while RTP latching is open: a stranger's reports move nothing.
+		if from.Addr() != rtpRemote.Addr() && !s.learning.Load() {
+			return
+		}
+		r.remote = from
+	}
 	r.recv++
-	r.remote = from // symmetric RTCP, as for RTP
 	use := func(rr []rtcp.ReceptionReport) {
 		for _, b := range rr {
 			if b.SSRC != ours {

@@ -1,10 +1,11 @@
 package media
 
 import (
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -117,11 +118,14 @@ func WithReceiveObserver(f func(seq uint16, payload []byte)) Option {
 // garbage counts received datagrams that were not played, by reason.
 type garbage struct {
 	short, notRTP, rtcp, malformed, unknownPT, oversized atomic.Uint64
+	// stranger counts valid RTP from another address than the remote's that may not move it
+	// (session_recv.go latch).
+	stranger atomic.Uint64
 }
 
 func (g *garbage) total() uint64 {
 	return g.short.Load() + g.notRTP.Load() + g.rtcp.Load() + g.malformed.Load() +
-		g.unknownPT.Load() + g.oversized.Load()
+		g.unknownPT.Load() + g.oversized.Load() + g.stranger.Load()
 }
 
 // Session is the RTP session of one call's audio stream: a send goroutine paces 20 ms frames from
@@ -145,7 +149,11 @@ type Session struct {
 	direction atomic.Int32
 	muted     atomic.Bool
 	remote    atomic.Pointer[netip.AddrPort]
-	sent      atomic.Uint64
+	// remoteGen counts SetRemote calls: each opens latching again (session_recv.go latch).
+	remoteGen atomic.Uint64
+	// learning is true while latching is open; the receive goroutine writes it, RTCP reads it.
+	learning atomic.Bool
+	sent     atomic.Uint64
 	// concealed, delayChanges and stalls count what the send goroutine did (MediaStats).
 	concealed, delayChanges, stalls atomic.Uint64
 	lastRecv                        atomic.Int64 // UnixNano of the last valid RTP packet, 0 for none
@@ -321,14 +329,16 @@ func (s *Session) Direction() Direction { return Direction(s.direction.Load()) }
 // encoded silence, so the far end's jitter buffer and NAT bindings stay warm.
 func (s *Session) SetMuted(m bool) { s.muted.Store(m) }
 
-// SetRemote changes where RTP goes (a re-INVITE moved the far end). A later packet from another
-// address latches again.
+// SetRemote changes where RTP goes (a re-INVITE or a checked network change moved the far end).
+// Latching opens again for the first packets that follow (session_recv.go latch).
 func (s *Session) SetRemote(addr netip.AddrPort) {
 	if !addr.IsValid() {
 		return
 	}
 	addr = unmapAddrPort(addr)
 	s.remote.Store(&addr)
+	s.remoteGen.Add(1)
+	s.learning.Store(true)
 	s.rtcp.mu.Lock()
 	s.rtcp.remote = rtcpAddr(addr)
 	s.rtcp.mu.Unlock()
@@ -410,9 +420,13 @@ func unmapAddrPort(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
-// randomRTPStart returns a random SSRC, initial sequence number and timestamp (RFC 3550 §5.1).
+// randomRTPStart returns a random SSRC, initial sequence number and timestamp (RFC 3550 §5.1),
+// from crypto/rand: the SSRC and sequence numbers are what latching trusts mid-call
+// (session_recv.go latch), so a stranger must not be able to predict them.
 func randomRTPStart() (ssrc uint32, seq uint16, ts uint32) {
-	return rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
+	var b [10]byte
+	_, _ = crand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
+	return binary.BigEndian.Uint32(b[0:]), binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint32(b[6:])
 }
 
 // rateLimiter lets one message through per interval.

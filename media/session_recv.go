@@ -22,7 +22,13 @@ type receiver struct {
 	ssrc uint32
 	have bool // ssrc is set
 
-	latched   bool // a packet from another address moved the remote at least once
+	latched bool // a packet from another address moved the remote at least once
+	// Latching (see latch): learning is open for the first latchLearnPackets packets from the
+	// remote, counted in learned, and again after each SetRemote (gen follows s.remoteGen).
+	learning  bool
+	learned   int
+	gen       uint64
+	lastSeq   uint16 // sequence number of the last packet taken from ssrc
 	haveEvent bool
 	eventTS   uint32 // RFC 4733 timestamp of the last event reported
 
@@ -36,7 +42,9 @@ func (r *receiver) init(s *Session) {
 		buf:          make([]byte, recvBufferSize),
 		limit:        rateLimiter{every: 10 * time.Second},
 		garbageLimit: rateLimiter{every: 30 * time.Second},
+		learning:     true,
 	}
+	s.learning.Store(true)
 	r.udp.init(s.conn)
 }
 
@@ -126,7 +134,10 @@ func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 		return
 	}
 
-	s.latch(from, now)
+	if !s.latch(from, h.SSRC, h.SequenceNumber, now) {
+		s.dropGarbage(&s.garbage.stranger, now)
+		return
+	}
 	s.lastRecv.Store(now.UnixNano())
 	if !r.have || r.ssrc != h.SSRC {
 		if r.have && r.limit.allow(now) {
@@ -135,6 +146,7 @@ func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 		r.have, r.ssrc = true, h.SSRC
 		r.haveEvent = false
 	}
+	r.lastSeq = h.SequenceNumber
 
 	s.mu.Lock()
 	s.received++
@@ -162,21 +174,64 @@ func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 	}
 }
 
-// latch implements symmetric RTP (RFC 4961): a valid packet of ours from another address than
-// the remote means the far end is behind a NAT, and its packets' source is where ours must go.
-func (s *Session) latch(from netip.AddrPort, now time.Time) {
+// latchLearnPackets is how many packets from one address close latching: 200 ms of audio.
+const latchLearnPackets = 10
+
+// latchSeqWindow is how far from the stream's last sequence number a packet from a new address
+// may be and still be the far end's stream after a NAT rebinding.
+const latchSeqWindow = 100
+
+// latch implements symmetric RTP (RFC 4961) without letting a stranger take the call over (the
+// "RTP bleed" attack): it reports whether a valid packet from from may be taken, and moves the
+// remote when it should.
+//
+//   - While learning (the first packets of the call, and again after SetRemote: a re-INVITE or a
+//     checked network change), a packet from another address than the remote means the far end
+//     is behind a NAT, and its packets' source is where ours must go. Learning closes after
+//     latchLearnPackets packets from the remote.
+//   - After that, packets from the remote are taken; a packet from another address is taken, and
+//     moves the remote, only if it continues the established stream (same SSRC, sequence number
+//     within latchSeqWindow): the far end's NAT rebinding. Anything else is a stranger's and is
+//     dropped, neither played nor answered.
+func (s *Session) latch(from netip.AddrPort, ssrc uint32, seq uint16, now time.Time) bool {
 	from = unmapAddrPort(from)
+	r := &s.rcv
+	if g := s.remoteGen.Load(); g != r.gen {
+		r.gen, r.learning, r.learned = g, true, 0
+		s.learning.Store(true)
+	}
 	old := *s.remote.Load()
 	if from == old {
-		return
+		if r.learning {
+			r.learned++
+			if r.learned >= latchLearnPackets {
+				r.learning = false
+				s.learning.Store(false)
+			}
+		}
+		return true
+	}
+	continues := r.have && ssrc == r.ssrc && seqDistance(seq, r.lastSeq) <= latchSeqWindow
+	if !r.learning && !continues {
+		if r.limit.allow(now) {
+			s.log.Info("ignoring rtp from a stranger's address", "from", from, "remote", old, "ssrc", ssrc)
+		}
+		return false
 	}
 	addr := from
 	s.remote.Store(&addr)
-	r := &s.rcv
+	r.learned = 1
 	if !r.latched || r.limit.allow(now) {
 		s.log.Info("rtp latched to the packets' source address", "from", old, "to", addr)
 	}
 	r.latched = true
+	return true
+}
+
+// seqDistance is the distance between two RTP sequence numbers, modulo 2^16.
+func seqDistance(a, b uint16) uint16 {
+	d := a - b
+	return min(d, -d)
 }
 
 // dropGarbage counts a dropped datagram and logs the counts at most once per interval.
@@ -186,7 +241,8 @@ func (s *Session) dropGarbage(c interface{ Add(uint64) uint64 }, now time.Time) 
 		g := &s.garbage
 		s.log.Debug("ignoring datagrams on the rtp port",
 			"short", g.short.Load(), "not_rtp", g.notRTP.Load(), "rtcp", g.rtcp.Load(),
-			"malformed", g.malformed.Load(), "unknown_pt", g.unknownPT.Load(), "oversized", g.oversized.Load())
+			"malformed", g.malformed.Load(), "unknown_pt", g.unknownPT.Load(), "oversized", g.oversized.Load(),
+			"stranger", g.stranger.Load())
 	}
 }
 

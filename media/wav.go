@@ -162,10 +162,13 @@ func NewWAVWriter(path string, rate, channels int) (*WAVWriter, error) {
 	if rate <= 0 || channels <= 0 {
 		return nil, fmt.Errorf("create wav %s: invalid rate %d or channels %d", path, rate, channels)
 	}
-	f, err := os.Create(path)
+	// 0600: a recording of a call is the user's alone (issue 14). An existing file keeps its
+	// mode, so it is made private too.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create wav: %w", err)
 	}
+	_ = f.Chmod(0o600)
 	w := &WAVWriter{f: f, w: bufio.NewWriterSize(f, 64<<10), rate: rate, channels: channels}
 	if _, err := f.Write(w.header()); err != nil {
 		f.Close()

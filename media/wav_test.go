@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -201,4 +202,29 @@ func FuzzReadWAV(f *testing.F) {
 			t.Fatalf("got %d samples, %d Hz, %d channels from %d bytes", len(pcm), rate, channels, len(b))
 		}
 	})
+}
+
+// TestWAVWriterPrivate: a recording is created 0600, also over an existing readable file.
+func TestWAVWriterPrivate(t *testing.T) {
+	dir := t.TempDir()
+	for _, pre := range []bool{false, true} {
+		path := filepath.Join(dir, fmt.Sprintf("rec-%v.wav", pre))
+		if pre {
+			if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := NewWAVWriter(path, 8000, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := st.Mode().Perm(); m != 0o600 {
+			t.Errorf("recording (existing file %v) has mode %o, want 600", pre, m)
+		}
+	}
 }

@@ -48,6 +48,9 @@ type SIP struct {
 	// AllowDirectCalls says whether INVITEs that do not come through a registrar are accepted; nil
 	// means "yes while no account is configured" (see DirectCallsAllowed).
 	AllowDirectCalls *bool `toml:"allow_direct_calls,omitempty"`
+	// RingTimeout is how many seconds an incoming call may ring before it is ended with 480
+	// (0: the default, 60).
+	RingTimeout int `toml:"ring_timeout,omitempty"`
 }
 
 // Audio holds the [audio] settings. A device is "default", "null", "portaudio:NAME" or a path to a

@@ -17,6 +17,9 @@ func (p *parser) validate(c *Config, opts LoadOptions) {
 	if err := checkListen(c.SIP.Listen); err != nil {
 		p.add(at("sip.listen"), "sip.listen", "%v", err)
 	}
+	if c.SIP.RingTimeout < 0 || c.SIP.RingTimeout > 3600 {
+		p.add(at("sip.ring_timeout"), "sip.ring_timeout", "%d is not a number of seconds from 1 to 3600", c.SIP.RingTimeout)
+	}
 	if strings.ContainsFunc(c.SIP.User, invalidUserRune) {
 		p.add(at("sip.user"), "sip.user", "%q is not a SIP user name (no spaces, '@', ':' or ';')", c.SIP.User)
 	}

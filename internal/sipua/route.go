@@ -2,7 +2,10 @@ package sipua
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 )
 
 // Outbound is how a request leaves through a SIP account: the identity it carries, where it goes
@@ -30,8 +34,79 @@ type Outbound struct {
 	Transport string
 	// LocalIP is the address the account reaches its registrar from (for SDP).
 	LocalIP netip.Addr
-	// AuthUser and Password answer 401/407 challenges.
+	// AuthUser and Password answer 401/407 challenges, and only those CheckChallenge allows.
 	AuthUser, Password string
+	// Realms are the digest realms the account's own registrar and proxy use: the account's
+	// domain, the registrar's and proxy's hosts and the realms its registrar challenged with.
+	Realms []string
+}
+
+// CredentialsRefusedError says why a challenge was not answered with the account's credentials.
+type CredentialsRefusedError struct {
+	Realm, Hop, Reason string
+}
+
+func (e *CredentialsRefusedError) Error() string {
+	return fmt.Sprintf("did not send the account's password: the challenge for realm %q came %s", e.Realm, e.Reason)
+}
+
+// CheckChallenge reports whether the challenges of res (401/407), for a request whose first hop
+// is hop (its first Route, or its Request-URI without one), may be answered with the account's
+// credentials: only when the request goes to the account's own registrar or outbound proxy and
+// every challenge names one of the account's realms. Anything else is refused with the reason:
+// a far end that challenges a request sent straight to it, or asks for another realm, would get
+// a digest it can crack offline.
+func (o *Outbound) CheckChallenge(res *sip.Response, hop sip.Uri) error {
+	name := "WWW-Authenticate"
+	if res.StatusCode == 407 {
+		name = "Proxy-Authenticate"
+	}
+	realm := ""
+	for _, h := range res.GetHeaders(name) {
+		c, err := digest.ParseChallenge(h.Value())
+		if err != nil {
+			continue
+		}
+		realm = c.Realm
+		if !o.ownRealm(c.Realm) {
+			return &CredentialsRefusedError{Realm: c.Realm, Hop: hop.HostPort(),
+				Reason: "from outside the account (not one of its realms " + strings.Join(o.Realms, ", ") + ")"}
+		}
+	}
+	if o.Route == nil || !sameHop(hop, *o.Route) {
+		route := "none"
+		if o.Route != nil {
+			route = o.Route.HostPort()
+		}
+		return &CredentialsRefusedError{Realm: realm, Hop: hop.HostPort(),
+			Reason: fmt.Sprintf("for a request sent to %s, not through the account's registrar or proxy (%s)", hop.HostPort(), route)}
+	}
+	return nil
+}
+
+func (o *Outbound) ownRealm(realm string) bool {
+	for _, r := range o.Realms {
+		if r != "" && strings.EqualFold(r, realm) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHop reports whether a and b name the same next hop: host (case-insensitive) and port, the
+// default port counting as 5060 (5061 for sips or transport=tls).
+func sameHop(a, b sip.Uri) bool {
+	return strings.EqualFold(strings.Trim(a.Host, "[]"), strings.Trim(b.Host, "[]")) && hopPort(a) == hopPort(b)
+}
+
+func hopPort(u sip.Uri) int {
+	if u.Port != 0 {
+		return u.Port
+	}
+	if t, _ := u.UriParams.Get("transport"); u.IsEncrypted() || strings.EqualFold(t, "tls") {
+		return 5061
+	}
+	return 5060
 }
 
 // Do sends req (not an INVITE) and returns its final response.
@@ -118,4 +193,29 @@ func (u *UA) Unreachable(ctx context.Context, dst netip.AddrPort, wait time.Dura
 		}
 		return nil
 	}
+}
+
+// PlausibleReceived reports whether ip, the address a registrar says it saw our request come from
+// (Via received, RFC 3581), may become our Contact: a unicast address of our own address family,
+// loopback only when we or the registrar are on loopback. A response carrying anything else (a
+// forged or broken one) must not move where our calls are sent.
+func PlausibleReceived(ip, ours, registrar netip.Addr) bool {
+	ip = ip.Unmap()
+	switch {
+	case !ip.IsValid(), ip.IsUnspecified(), ip.IsMulticast(), ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return false
+	case ip.IsLoopback() && !ours.IsLoopback() && !registrar.IsLoopback():
+		return false
+	case ours.IsValid() && ours.Unmap().Is4() != ip.Is4():
+		return false
+	}
+	return true
+}
+
+// Token returns n random bytes from crypto/rand as lowercase hex: SIP tags and Call-IDs (RFC 3261
+// §19.3 asks for cryptographically random tags; a guessable one helps forge in-dialog requests).
+func Token(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)
+	return hex.EncodeToString(b)
 }

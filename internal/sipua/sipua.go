@@ -66,7 +66,7 @@ type UA struct {
 	udp net.PacketConn
 	// lc is udp as sipgo's read loop sees it (see listenerConn).
 	lc  *listenerConn
-	tcp net.Listener
+	tcp *guardedListener
 	// closed is set when Close begins: no request leaves and no TCP or TLS connection is dialed
 	// after it.
 	closed atomic.Bool
@@ -99,7 +99,7 @@ func New(cfg Config) (*UA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	u := &UA{Port: bound, DisplayName: cfg.DisplayName, log: log, udp: udp, tcp: tcp}
+	u := &UA{Port: bound, DisplayName: cfg.DisplayName, log: log, udp: udp, tcp: newGuardedListener(tcp, log.With("component", "sip"))}
 	if port != 0 && bound != port {
 		log.Warn("SIP port taken, using the next free one", "asked", port, "port", bound)
 	}
@@ -113,15 +113,18 @@ func New(cfg Config) (*UA, error) {
 	}
 	// Our own TCP and TLS transports differ from sipgo's defaults only in their dialer, which
 	// refuses to connect once Close has begun (see dialer).
+	// sipgo's layers log through a rate-limited handler on our logger (ratelog.go).
+	layerLog := slog.New(newRateLimited(log.With("component", "sip").Handler(), 10*time.Second))
 	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerTransports(sip.TransportsConfig{
 		TCP: &sip.TransportTCP{DialerCreate: u.dialer},
 		TLS: &sip.TransportTLS{TransportTCP: &sip.TransportTCP{DialerCreate: u.dialer}},
-	})}
+	}), sip.WithTransportLayerLogger(layerLog)}
 	if cfg.Intercept != nil {
 		tpOpts = append(tpOpts, sip.WithTransportLayerReadFilter(interceptFilter(cfg.Intercept)))
 	}
 	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(adv.String()),
-		sipgo.WithUserAgentTransportLayerOptions(tpOpts...)}
+		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(layerLog))}
 	if cfg.TLS != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
 	}
@@ -304,6 +307,7 @@ func (u *UA) Start() error {
 	addr := u.udp.LocalAddr().String()
 	for i := 0; i < 200; i++ {
 		if c, _ := u.UA.TransportLayer().GetConnection("udp", addr); c != nil {
+			u.lc.self.Store(&c)
 			return nil
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -363,19 +367,42 @@ func (u *UA) Close() error {
 // only then reports the socket closed. Late requests answer through the stand-in (from the
 // listener's port while the socket is open, with an error after), never through a new socket.
 //
-// The set of peers grows like sipgo's own pool: one entry per address the phone has heard from.
+// Per-peer state expires: a peer not heard from for udpPeerExpiry (longer than any transaction
+// lives) is removed from the set and from sipgo's pool, and filed again in both when it sends
+// another datagram, before sipgo sees the datagram. (sipgo's read loop keeps a set of its own of
+// the addresses it filed, which we cannot reach: docs/SECURITY.md.)
 type listenerConn struct {
 	*net.UDPConn
 	pool     *sip.ConnectionPool
 	stopping atomic.Bool
+	// self is sipgo's connection for the listener, filed for returning peers (set by Start).
+	self atomic.Pointer[sip.Connection]
+	now  func() time.Time
 
 	// Read loop only.
 	last  netip.AddrPort
-	peers map[string]struct{}
+	peers map[string]time.Time // last change to this peer seen
+	swept time.Time
 }
 
+// udpPeerExpiry is how long a silent UDP peer keeps its entries.
+const udpPeerExpiry = 5 * time.Minute
+
 func newListenerConn(c *net.UDPConn, pool *sip.ConnectionPool) *listenerConn {
-	return &listenerConn{UDPConn: c, pool: pool, peers: map[string]struct{}{}}
+	return &listenerConn{UDPConn: c, pool: pool, peers: map[string]time.Time{}, now: time.Now}
+}
+
+// sweep forgets the peers silent for udpPeerExpiry, except the last one (sipgo would not file it
+// again on its next datagram).
+func (c *listenerConn) sweep(now time.Time) {
+	c.swept = now
+	last := c.last.String()
+	for addr, seen := range c.peers {
+		if addr != last && now.Sub(seen) > udpPeerExpiry {
+			delete(c.peers, addr)
+			c.pool.Delete(addr)
+		}
+	}
 }
 
 // stop makes the read loop hand over and end; it does not wait for it.
@@ -399,8 +426,18 @@ func (c *listenerConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		// Remember the peer under sipgo's own key for it (raddr.String()), formatted only when
 		// the peer changes.
 		if a, ok := from.(*net.UDPAddr); ok && a.AddrPort() != c.last {
+			now := c.now()
 			c.last = a.AddrPort()
-			c.peers[from.String()] = struct{}{}
+			key := from.String()
+			if _, known := c.peers[key]; !known {
+				if self := c.self.Load(); self != nil {
+					c.pool.Add(key, *self)
+				}
+			}
+			c.peers[key] = now
+			if now.Sub(c.swept) > time.Minute {
+				c.sweep(now)
+			}
 		}
 		return n, from, nil
 	}
