@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -210,9 +211,9 @@ func TestTwoProcessesDrivenByCLI(t *testing.T) {
 
 // checkHeard judges what one side heard of the other's tone over the whole call
 // (audiotest.MeasureCall): SINAD >= 30 dB (Opus, the default codec), no click, no gap, no sample
-// above the tone sent + 1 dB. The recording holds what the speaker played, and nothing is played on
-// hold, so the hold is a seam in it (a phase jump: one click): the parts before and after it are
-// judged each as a whole.
+// above the tone sent + 1 dB. The recording holds what the speaker played: nothing is played on
+// hold, and the side that holds mutes what it sends, so the hold is a seam in it (a phase jump or
+// a short silence): the parts before and after it are judged each as a whole.
 func checkHeard(t *testing.T, path string, freq float64) {
 	t.Helper()
 	s, rate, err := audiotest.ReadWAVMono(path)
@@ -220,8 +221,17 @@ func checkHeard(t *testing.T, path string, freq float64) {
 		t.Fatal(err)
 	}
 	parts := [][]int16{s}
-	if c, err := audiotest.MeasureCall(s, rate, freq); err == nil && c.Clicks > 0 {
-		seam := int((c.ClickAt[0] + 7500*time.Microsecond).Seconds() * float64(rate))
+	if c, err := audiotest.MeasureCall(s, rate, freq); err == nil && (c.Clicks > 0 || c.Gaps > 0) {
+		// The seam: the first click or near-silent block (the far end mutes its microphone
+		// while it holds, over 5 ms).
+		at := time.Duration(math.MaxInt64)
+		if c.Clicks > 0 {
+			at = c.ClickAt[0]
+		}
+		if c.Gaps > 0 {
+			at = min(at, c.GapAt[0])
+		}
+		seam := int((at + 7500*time.Microsecond).Seconds() * float64(rate))
 		parts = [][]int16{s[:seam], s[seam:]}
 	}
 	for _, part := range parts {

@@ -28,7 +28,9 @@ type sender struct {
 	// buffer's stream count it belongs to.
 	decoded bool
 	streams uint32
-	buf     []byte // the packet being built
+	// muteGain is the microphone's gain, 1 open, 0 muted, on its way between them (applyMute).
+	muteGain float64
+	buf      []byte // the packet being built
 
 	// dtmf sends queued digits as RFC 4733 events in place of audio.
 	dtmf dtmfSender
@@ -91,20 +93,21 @@ func (sn *sender) init(s *Session, vadOn bool) {
 	n := s.codec.FrameSamples()
 	ssrc, seq, ts := randomRTPStart()
 	*sn = sender{
-		s:       s,
-		enc:     s.codec.NewEncoder(),
-		dec:     s.codec.NewDecoder(),
-		hdr:     rtp.Header{Version: 2, PayloadType: s.codec.PayloadType, SSRC: ssrc, SequenceNumber: seq},
-		ts0:     ts,
-		step:    s.codec.TimestampStep(),
-		marker:  true, // RFC 3551 §4.1: the first packet starts a talkspurt
-		pcm:     make([]int16, n),
-		out:     make([]int16, n, n+2*maxRTPPayload),
-		payload: make([]byte, 0, maxRTPPayload),
-		buf:     make([]byte, 0, 12+max(maxRTPPayload, 4*n)),
-		next:    make([]byte, 0, maxRTPPayload),
-		dtmf:    newDTMFSender(s.codec.TimestampStep()),
-		limit:   rateLimiter{every: 10 * time.Second},
+		s:        s,
+		enc:      s.codec.NewEncoder(),
+		dec:      s.codec.NewDecoder(),
+		hdr:      rtp.Header{Version: 2, PayloadType: s.codec.PayloadType, SSRC: ssrc, SequenceNumber: seq},
+		ts0:      ts,
+		step:     s.codec.TimestampStep(),
+		marker:   true, // RFC 3551 §4.1: the first packet starts a talkspurt
+		pcm:      make([]int16, n),
+		out:      make([]int16, n, n+2*maxRTPPayload),
+		payload:  make([]byte, 0, maxRTPPayload),
+		buf:      make([]byte, 0, 12+max(maxRTPPayload, 4*n)),
+		next:     make([]byte, 0, maxRTPPayload),
+		dtmf:     newDTMFSender(s.codec.TimestampStep()),
+		limit:    rateLimiter{every: 10 * time.Second},
+		muteGain: 1,
 	}
 	sn.po.init(s.codec.SampleRate, s.codec.ClockRate)
 	sn.silencer, _ = sn.enc.(silencer)
@@ -266,9 +269,7 @@ func (sn *sender) tick(tick, skipped int64) {
 		}
 	}
 	if dir.Sends() {
-		if s.muted.Load() {
-			clear(sn.pcm)
-		}
+		sn.applyMute(s.muted.Load())
 		ts := sn.ts0 + uint32(tick)*sn.step
 		var err error
 		if ev, evTS, marker, ok := sn.dtmf.next(ts); ok {
@@ -292,6 +293,33 @@ func (sn *sender) tick(tick, skipped int64) {
 		sn.play()
 	} else {
 		sn.skipPlayout(1)
+	}
+}
+
+// muteRamp is how long muting and unmuting take: a microphone cut off mid-sound is a step, which
+// the far end hears as a click (and Opus codes with a ringing overshoot).
+const muteRamp = 5 * time.Millisecond
+
+// applyMute fades the captured frame out when muted and back in when not, over muteRamp.
+func (sn *sender) applyMute(muted bool) {
+	target := 1.0
+	if muted {
+		target = 0
+	}
+	if sn.muteGain == target {
+		if target == 0 {
+			clear(sn.pcm)
+		}
+		return
+	}
+	step := 1 / (float64(sn.s.codec.SampleRate) * muteRamp.Seconds())
+	for i, v := range sn.pcm {
+		if sn.muteGain < target {
+			sn.muteGain = min(target, sn.muteGain+step)
+		} else {
+			sn.muteGain = max(target, sn.muteGain-step)
+		}
+		sn.pcm[i] = int16(float64(v) * sn.muteGain)
 	}
 }
 
@@ -331,6 +359,9 @@ func (sn *sender) skipPlayout(n int64) {
 			}
 			sn.decoded = sn.decoded || err == nil
 		case res == popMissing && sn.concealer != nil:
+			// Nothing came (the far end holds, or lost it): the decoder conceals, and what it
+			// decodes when the stream is back is held to the level before, as after a loss.
+			sn.po.lost()
 			_, _ = sn.concealer.Conceal(sn.out[:0], nil)
 		}
 	}

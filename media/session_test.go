@@ -410,15 +410,21 @@ func TestSessionSendFakeClock(t *testing.T) {
 		t.Fatalf("after a stall: %v after %v, want marker, next seq, ts +%d", p.Header, prev.Header, 15*160)
 	}
 
-	// Muted: still sending, silence. PCMU silence is 0xff.
+	// Muted: still sending; the microphone fades out over 5 ms (no click), then silence. PCMU
+	// silence is 0xff.
 	s.SetMuted(true)
+	tick(20 * time.Millisecond)
+	p = read()
+	if !bytes.Equal(p.Payload[40:], bytes.Repeat([]byte{0xff}, 120)) {
+		t.Errorf("first muted payload: got % x, want PCMU silence after 5 ms", p.Payload[40:48])
+	}
 	tick(20 * time.Millisecond)
 	p = read()
 	if !bytes.Equal(p.Payload, bytes.Repeat([]byte{0xff}, 160)) {
 		t.Errorf("muted payload: got % x, want PCMU silence", p.Payload[:8])
 	}
-	if got := s.Stats().PacketsSent; got != 1+5+1+1+1 {
-		t.Errorf("packets sent: got %d, want 9", got)
+	if got := s.Stats().PacketsSent; got != 1+5+1+1+2 {
+		t.Errorf("packets sent: got %d, want 10", got)
 	}
 	s.Close()
 }
@@ -759,4 +765,34 @@ func TestSessionStallNoBurst(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMuteFades: muting and unmuting fade the microphone over 5 ms instead of cutting it: a cut
+// is a step the far end hears as a click.
+func TestMuteFades(t *testing.T) {
+	conn := sessListen(t)
+	s := sessNew(t, SessionConfig{Conn: conn, Remote: netip.MustParseAddrPort("127.0.0.1:9"), Stream: sessSilentStream{}})
+	sn := &s.snd
+	frame := func(v int16) []int16 {
+		for i := range sn.pcm {
+			sn.pcm[i] = v
+		}
+		return sn.pcm
+	}
+	frame(10000)
+	sn.applyMute(true)
+	if sn.pcm[0] < 9700 || sn.pcm[20] >= sn.pcm[0] || sn.pcm[39] > 300 || sn.pcm[40] != 0 || sn.pcm[159] != 0 {
+		t.Errorf("muting: samples 0, 20, 39, 40: %d %d %d %d; want a fade from 10000 to 0 over 40 samples", sn.pcm[0], sn.pcm[20], sn.pcm[39], sn.pcm[40])
+	}
+	frame(10000)
+	sn.applyMute(true)
+	if sn.pcm[0] != 0 || sn.pcm[159] != 0 {
+		t.Errorf("muted: got %d, want silence", sn.pcm[0])
+	}
+	frame(10000)
+	sn.applyMute(false)
+	if sn.pcm[0] > 300 || sn.pcm[39] < 9700 || sn.pcm[40] != 10000 {
+		t.Errorf("unmuting: samples 0, 39, 40: %d %d %d; want a fade in over 40 samples", sn.pcm[0], sn.pcm[39], sn.pcm[40])
+	}
+	s.Close()
 }
