@@ -34,6 +34,7 @@ func TestWidebandLoopback(t *testing.T) {
 				t.Fatalf("codecs %s/%s, want %s", ca.Codec, cb.Codec, codec.Name)
 			}
 			time.Sleep(3 * time.Second)
+			logMedia(t, a, b)
 			if err := a.mgr.Hangup(ctx(t), ca.ID); err != nil {
 				t.Fatal(err)
 			}

@@ -130,6 +130,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
+		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +252,19 @@ func judgeTone(t *testing.T, path string, freq, minSINAD float64, last time.Dura
 	}
 	if max := audiotest.DBFS(0.5) + 1; c.PeakDBFS > max {
 		t.Errorf("%s: peak %.1f dBFS at %s, want <= %.1f dBFS (the tone sent + 1 dB)", filepath.Base(path), c.PeakDBFS, c.PeakAt, max)
+	}
+}
+
+// logMedia logs the media counters of the cores' calls: what the machine did to a call (stalls,
+// late packets) shows there when its audio is judged.
+func logMedia(t *testing.T, cores ...*core) {
+	t.Helper()
+	for _, c := range cores {
+		for _, ci := range c.mgr.Status().Calls {
+			m := ci.Media
+			t.Logf("%s call %s: received %d, lost %d, late %d, concealed %d, delay changes %d, stalls %d, jitter %.1f ms",
+				c.name, ci.ID, m.PacketsReceived, m.PacketsLost, m.Late, m.Concealed, m.DelayChanges, m.Stalls, m.JitterMS)
+		}
 	}
 }
 
