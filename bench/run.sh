@@ -10,7 +10,10 @@
 #      trayphone against baresip (FIRST_SECONDS, default 10);
 #   5. mouth-to-ear latency of trayphone's pipeline on loopback;
 #   6. mouth-to-ear through the sound server (a private PipeWire, PortAudio / baresip's alsa
-#      module through the ALSA pulse plugin), trayphone against baresip (M2E_SECONDS, default 10).
+#      module through the ALSA pulse plugin), trayphone against baresip (M2E_SECONDS, default 10);
+#   7. what a listener hears: a tone each way, judged over the whole call (SINAD, clicks, gaps,
+#      peak), per codec, trayphone ↔ trayphone, baresip ↔ baresip and both mixed ways, on a clean
+#      link and under 1-20 % random loss (QUALITY_SECONDS per call, default 8).
 # Usage: bench/run.sh [SECONDS [ROUNDS]]   (default 60 s, 3 rounds; the loaded comparison is one
 # round of SECONDS/2. Needs baresip and tshark, see scripts/setup.sh; tshark captures on lo, so
 # run as root or with the capture capability. As root trayphone also gets real-time scheduling
@@ -58,3 +61,10 @@ TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_ROUNDS="$rounds" TRAYPHONE_BENCH_M2E_SECONDS="
   go test ./bench -run 'TestMouthToEarSoundServer' -count 1 -timeout "$((m2e * rounds * 4 + 300))s" >"$out/test.log" 2>&1 \
   || { cat "$out/test.log"; exit 1; }
 cat "$out/m2e.md"
+echo
+quality="${QUALITY_SECONDS:-8}"
+echo "== what a listener hears: ${quality}s calls per codec and link"
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_QUALITY_SECONDS="$quality" TRAYPHONE_BENCH_QUALITY_OUT="$out/quality.md" \
+  go test ./bench -run 'TestAudioQuality' -count 1 -timeout "$((quality * 40 + 600))s" >"$out/test.log" 2>&1 \
+  || { cat "$out/test.log"; exit 1; }
+cat "$out/quality.md"

@@ -129,6 +129,9 @@ type Options struct {
 	// NetNS, if set, runs baresip inside that network namespace (ip netns exec) on fixed ports
 	// (SIP 25060, ctrl_tcp 25070 on the namespace's loopback); Dial must then reach into it.
 	NetNS string
+	// SIPPort and CtrlPort replace the fixed ports of NetNS, so two baresips can share a namespace
+	// (each also binds SIPPort+1).
+	SIPPort, CtrlPort uint16
 	// Dial opens the ctrl_tcp connection (default net.DialTimeout with 1 s); with NetNS it must
 	// dial from inside the namespace.
 	Dial func(network, addr string) (net.Conn, error)
@@ -255,7 +258,9 @@ func (b *Baresip) start(bin string) error {
 		src = abs
 	}
 	sip, ctrl, err := uint16(25060), uint16(25070), error(nil)
-	if b.opts.NetNS == "" {
+	if b.opts.SIPPort != 0 && b.opts.CtrlPort != 0 {
+		sip, ctrl = b.opts.SIPPort, b.opts.CtrlPort
+	} else if b.opts.NetNS == "" {
 		if sip, ctrl, err = pickPorts(b.ip); err != nil {
 			return err
 		}
