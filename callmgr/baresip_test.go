@@ -42,6 +42,7 @@ func TestBaresipCallsUs(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second)
+	logMedia(t, a)
 	if err := bob.Hangup(); err != nil {
 		t.Fatal(err)
 	}

@@ -196,17 +196,62 @@ func TestJitterBufferAdapts(t *testing.T) {
 	}
 }
 
-// TestJitterBufferStartsAt40ms checks the first packet plays 40 ms (two ticks) after it arrived.
-func TestJitterBufferStartsAt40ms(t *testing.T) {
+// TestJitterBufferStartsAt20ms checks the first packet plays 20 ms (one tick) after it arrived:
+// the floor, where a clean link stays (a jittery one grows from there).
+func TestJitterBufferStartsAt20ms(t *testing.T) {
 	t.Parallel()
 	jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
 	jb.insert(rtpIn{ssrc: 1, seq: 1, ts: 0, payload: []byte{1}}, time.Unix(1000, 0))
-	for i := range 2 {
+	for i := range 1 {
 		if _, res := jb.pop(); res != popIdle {
 			t.Fatalf("pop %d: got %d, want popIdle (waiting for the first packet, nothing lost)", i, res)
 		}
 	}
 	if _, res := jb.pop(); res != popFrame {
-		t.Fatalf("third pop: got %d, want popFrame", res)
+		t.Fatalf("second pop: got %d, want popFrame", res)
+	}
+}
+
+// TestJitterBufferSkipsBacklog: packets that queued up before the call's audio began (30 of them,
+// 600 ms, read in one burst: more than the longest delay the buffer would choose) are not played
+// from the oldest: the first frame played is within the target delay of the newest, and nothing
+// played later is skipped.
+func TestJitterBufferSkipsBacklog(t *testing.T) {
+	t.Parallel()
+	jb := newJitterBuffer(8000, 160, defaultPlayoutDelay)
+	at := time.Unix(1000, 0)
+	for i := range 30 {
+		jb.insert(rtpIn{ssrc: 1, seq: uint16(i), ts: uint32(i) * 160, payload: []byte{byte(i)}}, at)
+	}
+	var first byte
+	stale := 0
+	for range 40 {
+		p, res := jb.pop()
+		if res == popStale {
+			// Handed out in order for the decoder, not played.
+			if int(p[0]) != stale {
+				t.Fatalf("stale frame %d: packet %d, want them in order", stale, p[0])
+			}
+			stale++
+			continue
+		}
+		if res == popFrame {
+			first = p[0]
+			break
+		}
+	}
+	if first < 28 || stale != int(first) {
+		t.Fatalf("first frame played: packet %d of 0-29 after %d stale ones, want 28 or 29 after all before it", first, stale)
+	}
+	if jb.skippedBacklog < 27 {
+		t.Errorf("skipped %d frames, want 27-28", jb.skippedBacklog)
+	}
+	// From here on the buffer plays in order and skips nothing.
+	for i := 30; i < 40; i++ {
+		jb.insert(rtpIn{ssrc: 1, seq: uint16(i), ts: uint32(i) * 160, payload: []byte{byte(i)}}, at.Add(time.Duration(i-29)*20*time.Millisecond))
+		p, res := jb.pop()
+		if res != popFrame || int(p[0]) != int(first)+i-29 {
+			t.Fatalf("pop after %d: got %v %v, want packet %d", i, res, p, int(first)+i-29)
+		}
 	}
 }

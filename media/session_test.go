@@ -460,14 +460,14 @@ func TestSessionPlayoutFakeClock(t *testing.T) {
 		tick()
 	}
 	sessWaitTimers(t, clk, 1)
-	// Frames 1-2 wait out the 40 ms starting playout delay, frame 3 plays packet 0.
-	for f := 1; f <= 2; f++ {
+	// Frame 1 waits out the 20 ms starting playout delay, frame 2 plays packet 0.
+	for f := 1; f <= 1; f++ {
 		if got := level(f); got != 0 {
 			t.Errorf("frame %d: got %d, want silence during the playout delay", f, got)
 		}
 	}
-	if got := level(3); got < 9000 {
-		t.Errorf("frame 3: got %d, want packet 0 (about 10000)", got)
+	if got := level(2); got < 9000 {
+		t.Errorf("frame 2: got %d, want packet 0 (about 10000)", got)
 	}
 	// No more packets: 3 packets still queued play, then concealment fades, then silence.
 	for range 8 {
@@ -482,8 +482,8 @@ func TestSessionPlayoutFakeClock(t *testing.T) {
 		{0, 0},
 	}
 	for i, w := range want {
-		if got := level(4 + i); got < w.lo || got > w.hi {
-			t.Errorf("frame %d: got %d, want %d-%d", 4+i, got, w.lo, w.hi)
+		if got := level(3 + i); got < w.lo || got > w.hi {
+			t.Errorf("frame %d: got %d, want %d-%d", 3+i, got, w.lo, w.hi)
 		}
 	}
 	// On hold (sendonly) nothing is played.
@@ -672,9 +672,9 @@ func TestSessionNothingBeforeFirstPacket(t *testing.T) {
 			stream.mu.Lock()
 			played := append([]int16(nil), stream.written...)
 			stream.mu.Unlock()
-			// Frame 0 ran before the packets; frames 1-2 wait out the 40 ms delay; frame 3 plays
+			// Frame 0 ran before the packets; frame 1 waits out the 20 ms delay; frame 2 plays
 			// the first packet.
-			for f := 0; f < 3 && (f+1)*n <= len(played); f++ {
+			for f := 0; f < 2 && (f+1)*n <= len(played); f++ {
 				var peak int16
 				for _, v := range played[f*n : (f+1)*n] {
 					peak = max(peak, v, -v)
@@ -683,15 +683,15 @@ func TestSessionNothingBeforeFirstPacket(t *testing.T) {
 					t.Errorf("frame %d, before the first packet is due: peak %d, want silence", f, peak)
 				}
 			}
-			if len(played) < 4*n {
-				t.Fatalf("played %d samples, want 4 frames", len(played))
+			if len(played) < 3*n {
+				t.Fatalf("played %d samples, want 3 frames", len(played))
 			}
 			var peak int16
-			for _, v := range played[3*n : 4*n] {
+			for _, v := range played[2*n : 3*n] {
 				peak = max(peak, v, -v)
 			}
 			if peak < 8000 {
-				t.Errorf("frame 3: peak %d, want the first packet's tone", peak)
+				t.Errorf("frame 2: peak %d, want the first packet's tone", peak)
 			}
 			s.Close()
 		})

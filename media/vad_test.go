@@ -283,19 +283,19 @@ func TestSessionCNPlayout(t *testing.T) {
 	out := append([]int16(nil), stream.written...)
 	stream.mu.Unlock()
 	frame := func(i int) []int16 { return out[i*160 : (i+1)*160] }
-	// Tick 0 ran at Start, so packet f is filed after tick f and, 40 ms of delay later, plays in
-	// frame f+3: audio in frames 3-6, comfort noise in 7-27, audio again from 28.
-	for i := 3; i <= 6; i++ {
+	// Tick 0 ran at Start, so packet f is filed after tick f and, 20 ms of delay later, plays in
+	// frame f+2: audio in frames 2-5, comfort noise in 6-26, audio again from 27.
+	for i := 2; i <= 5; i++ {
 		if l := dBov(meanSquare(frame(i))); l < -15 {
 			t.Errorf("frame %d: %.0f dBov, want the audio", i, l)
 		}
 	}
-	for i := 7; i <= 27; i++ {
+	for i := 6; i <= 26; i++ {
 		if l := dBov(meanSquare(frame(i))); l < -53 || l > -47 {
 			t.Errorf("frame %d: %.1f dBov, want comfort noise at -50", i, l)
 		}
 	}
-	for i := 28; i <= 31; i++ {
+	for i := 27; i <= 30; i++ {
 		if l := dBov(meanSquare(frame(i))); l < -15 {
 			t.Errorf("frame %d after the silence: %.0f dBov, want the audio", i, l)
 		}
