@@ -33,9 +33,14 @@ type call struct {
 	muted     bool
 	localHold bool
 	remHold   bool
-	hidden    bool // the far end of the echo test: not shown to the user
-	echoLeg   bool // this incoming call is answered by the echo device
-	refused   bool // an INVITE refused at once, kept only for the history (incoming.go missed)
+	// keepHeld keeps a local hold that the far end refused: the user turned to another call
+	// (hold.go holdOthers), so the far end must go on hearing nothing.
+	keepHeld bool
+	// reoffer: the hold state changed while a re-INVITE was out; offer again when it ends.
+	reoffer bool
+	hidden  bool // the far end of the echo test: not shown to the user
+	echoLeg bool // this incoming call is answered by the echo device
+	refused bool // an INVITE refused at once, kept only for the history (incoming.go missed)
 
 	// Outgoing calls.
 	cdlg       *sipgo.DialogClientSession

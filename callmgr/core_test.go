@@ -86,6 +86,8 @@ type coreOpts struct {
 	// may be added only then).
 	beforeStart func(*sipua.UA, *Manager)
 	logTo       io.Writer // also gets the core's log, as text
+	// device replaces the core's file audio device (its in/out files are then unused).
+	device media.Device
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -121,6 +123,9 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	dev, err := media.NewDevice(in, out, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.device != nil {
+		dev = o.device
 	}
 	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0", User: name, Log: log})
 	if err != nil {

@@ -290,14 +290,25 @@ func (m *Manager) Call(ctx context.Context, target, account string) (phone.CallI
 	return info, err
 }
 
-// Answer answers the incoming call id ("" = the only ringing one).
+// Answer answers the incoming call id ("" = the only ringing one). Every other answered call is
+// put on hold first (call waiting: holdOthers); if the answer fails they are taken off it again.
 func (m *Manager) Answer(ctx context.Context, id string) error {
 	return m.do(ctx, func() error {
 		c, err := m.pick(id, func(c *call) bool { return c.state == phone.CallIncoming }, "ringing")
 		if err != nil {
 			return err
 		}
-		return m.answer(c)
+		held := m.holdOthers(c)
+		if err := m.answer(c); err != nil {
+			for _, o := range held {
+				if o.state != phone.CallEnded {
+					_ = m.setHold(o, false)
+					m.changed(o)
+				}
+			}
+			return err
+		}
+		return nil
 	})
 }
 
@@ -313,25 +324,31 @@ func (m *Manager) Hangup(ctx context.Context, id string) error {
 	})
 }
 
-// Hold puts call id on hold (re-INVITE with sendonly).
+// Hold puts call id on hold (re-INVITE with sendonly); the far end stops hearing the user at once.
 func (m *Manager) Hold(ctx context.Context, id string) error {
 	return m.do(ctx, func() error {
 		c, err := m.pick(id, func(c *call) bool { return c.answered() }, "answered")
 		if err != nil {
 			return err
 		}
-		return m.setHold(c, true)
+		err = m.setHold(c, true)
+		m.changed(c)
+		return err
 	})
 }
 
-// Resume takes call id off hold.
+// Resume takes call id off hold. Every other answered call is put on hold first, so with two
+// calls resume swaps between them (holdOthers).
 func (m *Manager) Resume(ctx context.Context, id string) error {
 	return m.do(ctx, func() error {
 		c, err := m.pick(id, func(c *call) bool { return c.localHold }, "held")
 		if err != nil {
 			return err
 		}
-		return m.setHold(c, false)
+		m.holdOthers(c)
+		err = m.setHold(c, false)
+		m.changed(c)
+		return err
 	})
 }
 
