@@ -49,6 +49,14 @@ func runChild() int {
 		r.status.Calls = []phone.CallInfo{c}
 		r.events <- phone.Event{Type: phone.EventCall, Call: &c}
 	}
+	if os.Getenv(childScenario) == "twocalls" {
+		now := time.Now()
+		r.status.Calls = []phone.CallInfo{
+			{ID: "1", Direction: phone.Incoming, Remote: "sip:bob@example.com", State: phone.CallHeld, LocalHold: true, Started: now, Answered: now},
+			{ID: "2", Direction: phone.Incoming, Remote: "sip:dave@example.com", State: phone.CallActive, Started: now, Answered: now},
+			{ID: "3", Direction: phone.Incoming, Remote: "sip:erin@example.com", State: phone.CallIncoming, Started: now},
+		}
+	}
 	opts := Options{ConfigPath: "/nonexistent/trayphone.toml", EchoTestURI: "sip:echo@example.com"}
 	if os.Getenv(childScenario) == "busy" {
 		r.alt = &phone.Status{Version: phone.ProtocolVersion, Accounts: []phone.AccountInfo{
