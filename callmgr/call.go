@@ -41,6 +41,11 @@ type call struct {
 	hidden  bool // the far end of the echo test: not shown to the user
 	echoLeg bool // this incoming call is answered by the echo device
 	refused bool // an INVITE refused at once, kept only for the history (incoming.go missed)
+	// result is how the call went, for the history (phone.Result*); endCall fills it in when
+	// nothing more specific was said.
+	result string
+	// favorite is the favorite's name the user dialled, for the history ("" if none).
+	favorite string
 
 	// Outgoing calls.
 	cdlg       *sipgo.DialogClientSession
@@ -123,6 +128,7 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		Answered:   c.answerAt,
 		Ended:      c.ended,
 		EndReason:  c.endReason,
+		Result:     c.result,
 	}
 	if c.sess != nil {
 		ci.Media = c.sess.Stats()

@@ -88,6 +88,8 @@ type coreOpts struct {
 	logTo       io.Writer // also gets the core's log, as text
 	// device replaces the core's file audio device (its in/out files are then unused).
 	device media.Device
+	// history is the core's call history store (nil: none).
+	history HistoryStore
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -133,7 +135,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	}
 	c := &core{t: t, name: name, ua: ua, in: in, out: out}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
-		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
+		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})
 	if err != nil {

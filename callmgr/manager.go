@@ -89,6 +89,9 @@ type Config struct {
 	NAT   NAT
 	Clock clock.Clock
 	Log   *slog.Logger
+	// History keeps every ended call across restarts (internal/history.Store); nil: the calls
+	// since start only (Recent).
+	History HistoryStore
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }
@@ -542,6 +545,16 @@ func (m *Manager) endCall(c *call, reason string) {
 		reason = "missed"
 	}
 	wasAnswered := c.answered()
+	if c.result == "" {
+		switch {
+		case wasAnswered:
+			c.result = phone.ResultAnswered
+		case c.dir == phone.Incoming:
+			c.result = phone.ResultMissed
+		default:
+			c.result = phone.ResultFailed
+		}
+	}
 	c.state = phone.CallEnded
 	c.ended = m.clk.Now()
 	if c.endReason == "" {
@@ -572,6 +585,9 @@ func (m *Manager) endCall(c *call, reason string) {
 		m.histMu.Lock()
 		m.histSnap = slices.Clone(m.history)
 		m.histMu.Unlock()
+		if m.cfg.History != nil {
+			m.cfg.History.Add(historyEntry(snap, c.favorite)) // history.go; never waits on the disk
+		}
 	}
 	m.changed(c)
 }

@@ -91,7 +91,7 @@ type trayUI struct {
 	cur    view
 	favs   []Favorite
 	names  func(string) string
-	recent []phone.CallInfo
+	recent []phone.HistoryEntry
 
 	items                                       []*item // every item, for clicks
 	accounts                                    []*item
@@ -225,21 +225,27 @@ func (t *trayUI) build() {
 func (t *trayUI) refresh() {
 	t.setFavorites(t.ctl.Favorites())
 	recent := t.ctl.Recent()
+	v := buildView(t.ctl.Status(), time.Now(), t.name)
+	unseen := 0
+	for _, e := range recent {
+		if e.Unseen {
+			unseen++
+		}
+	}
 	if len(recent) > maxRecent {
 		recent = recent[:maxRecent]
 	}
-	v := buildView(t.ctl.Status(), time.Now(), t.name)
 	t.mu.Lock()
 	t.cur = v
 	t.recent = recent
 	favs := t.favs
 	t.mu.Unlock()
 	t.applyTray(v)
-	t.apply(v, favs, recent)
+	t.apply(v, favs, recent, unseen)
 }
 
 // apply shows the view on the item pool. Only the loop goroutine (and onReady before it) calls it.
-func (t *trayUI) apply(v view, favs []Favorite, recent []phone.CallInfo) {
+func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, unseen int) {
 	for i, it := range t.accounts {
 		switch {
 		case i == maxAccounts-1 && len(v.accounts) > maxAccounts:
@@ -292,6 +298,7 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.CallInfo) {
 			it.set("", false)
 		}
 	}
+	t.recentMenu.set(recentTitle(unseen), true)
 	t.recentNone.set("No recent calls", len(recent) == 0)
 	for i, it := range t.recents {
 		if i < len(recent) {
@@ -335,6 +342,9 @@ func (t *trayUI) loop() {
 			}
 			t.notes.Handle(ev)
 			t.refresh()
+		case <-systray.TrayOpenedCh:
+			// The user sees the unseen missed calls now: they are marked until the next refresh.
+			t.ctl.MarkMissedSeen()
 		case <-tick.C:
 			t.mu.Lock()
 			busy := t.cur.current != nil || t.cur.incoming != nil

@@ -164,16 +164,26 @@ func answeredElsewhere(reason string) bool {
 }
 
 // recentLabel is the Recent calls menu line for one call.
-func recentLabel(c phone.CallInfo, names func(string) string) string {
-	name := displayName(c, names)
+func recentLabel(e phone.HistoryEntry, names func(string) string) string {
+	name := displayName(phone.CallInfo{Remote: e.Remote, RemoteName: e.Name}, names)
 	switch {
-	case missed(c, nil):
+	case e.Direction == phone.Incoming && e.Result == phone.ResultMissed && e.Unseen:
+		return name + " — missed (new)"
+	case e.Direction == phone.Incoming && e.Result == phone.ResultMissed:
 		return name + " — missed"
-	case c.Direction == phone.Incoming:
+	case e.Direction == phone.Incoming:
 		return name + " — incoming"
 	default:
 		return name + " — outgoing"
 	}
+}
+
+// recentTitle is the Recent calls submenu's title, with how many missed calls are new.
+func recentTitle(unseen int) string {
+	if unseen == 0 {
+		return "Recent calls"
+	}
+	return fmt.Sprintf("Recent calls (%d new missed)", unseen)
 }
 
 // callTitle names one call of several in the tray: "Call 2: Bob — on hold".
