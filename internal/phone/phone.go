@@ -161,12 +161,12 @@ type CallInfo struct {
 	RemoteHold bool      `json:"remote_hold"`
 	// Conference lists the calls joined in a local conference with this one, by ID, this one
 	// included, in the order they joined; empty when the call is in no conference.
-	Conference []string   `json:"conference,omitempty"`
-	Started    time.Time  `json:"started"`
-	Answered   time.Time  `json:"answered,omitzero"`
-	Ended      time.Time  `json:"ended,omitzero"`
-	Duration   Seconds    `json:"duration"`
-	EndReason  string     `json:"end_reason,omitempty"`
+	Conference []string  `json:"conference,omitempty"`
+	Started    time.Time `json:"started"`
+	Answered   time.Time `json:"answered,omitzero"`
+	Ended      time.Time `json:"ended,omitzero"`
+	Duration   Seconds   `json:"duration"`
+	EndReason  string    `json:"end_reason,omitempty"`
 	// Result is how an ended call went, for the history (one of the Result constants); "" while
 	// the call is under way.
 	Result string     `json:"result,omitempty"`
