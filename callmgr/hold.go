@@ -108,12 +108,6 @@ func (m *Manager) onReinviteDone(c *call, hold bool, res *sip.Response, err erro
 		c.localHold = !hold
 		m.warn(c, failed)
 	}
-	if c.reoffer {
-		c.reoffer = false
-		if err := m.offerHold(c); err != nil {
-			m.warn(c, fmt.Sprintf("could not offer the call with %s again: %v", c.remote, err))
-		}
-	}
 	m.syncCallState(c)
 	m.changed(c)
 }
@@ -239,6 +233,13 @@ func (m *Manager) reinvite(c *call, body []byte, done func(*sip.Response, error)
 		m.post(func() {
 			c.reinviting = false
 			done(res, err)
+			if c.reoffer && !c.reinviting && c.state != phone.CallEnded {
+				// The hold state changed while this re-INVITE (ours, or a NAT move's) was out.
+				c.reoffer = false
+				if err := m.offerHold(c); err != nil {
+					m.warn(c, fmt.Sprintf("could not offer the call with %s again: %v", c.remote, err))
+				}
+			}
 		})
 	}()
 }

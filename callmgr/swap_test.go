@@ -49,11 +49,11 @@ func (s *roomStream) Read(p []int16) error {
 func (s *roomStream) Write([]int16) error { return nil }
 func (s *roomStream) Close() error        { return nil }
 
-// callState waits until call id of core c satisfies ok, polling its status; it reports whether
-// it did within timeout.
+// callState waits until call id of core c satisfies ok, polling its status (at least once); it
+// reports whether it did within timeout.
 func callState(c *core, id string, timeout time.Duration, ok func(phone.CallInfo) bool) (phone.CallInfo, bool) {
 	var last phone.CallInfo
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
 		for _, ci := range c.mgr.Status().Calls {
 			if ci.ID == id {
 				last = ci
@@ -62,8 +62,10 @@ func callState(c *core, id string, timeout time.Duration, ok func(phone.CallInfo
 				}
 			}
 		}
+		if time.Now().After(deadline) {
+			return last, false
+		}
 	}
-	return last, false
 }
 
 // toneRuns counts the windows where freq sounds in the recording at path (toneWindows).
@@ -178,5 +180,66 @@ func TestAnswerWaitingCallHoldsActive(t *testing.T) {
 	}
 	if runs < 2 || late < 40 {
 		t.Errorf("B heard %d runs of %d Hz, %d windows after the first; want A before the waiting call and >= 40 windows after the swap back", runs, toB, late)
+	}
+}
+
+// TestRapidSwaps: the user swaps between two calls faster than the re-INVITEs complete. Every
+// swap is taken (none refused as "in progress") and the far ends end up where the user left
+// them: the last call resumed is active at both ends, the other held at both ends.
+func TestRapidSwaps(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "a", coreOpts{callWaiting: true, device: &roomDevice{}})
+	b := startCore(t, "b", coreOpts{toneHz: 604})
+	c := startCore(t, "c", coreOpts{toneHz: 1004})
+	ba, ab := established(t, b, a)
+	if _, err := c.mgr.Call(ctx(t), a.ua.AOR(), ""); err != nil {
+		t.Fatal(err)
+	}
+	w := a.waitState(5*time.Second, phone.CallIncoming)
+	if err := a.mgr.Answer(ctx(t), w.ID); err != nil {
+		t.Fatal(err)
+	}
+	last := w.ID
+	for i := range 5 {
+		id := ab.ID
+		if i%2 == 1 {
+			id = w.ID
+		}
+		if err := a.mgr.Resume(ctx(t), id); err != nil {
+			t.Fatalf("swap %d to call %s: %v", i+1, id, err)
+		}
+		last = id
+	}
+	// Five swaps: B's call (ab) is the one resumed last.
+	held := w.ID
+	if last != ab.ID {
+		t.Fatalf("test bug: last = %s", last)
+	}
+	var cID string
+	for _, ci := range c.mgr.Status().Calls {
+		cID = ci.ID
+	}
+	checks := []struct {
+		who  *core
+		id   string
+		what string
+		ok   func(phone.CallInfo) bool
+	}{
+		{a, last, "A: B's call active", func(ci phone.CallInfo) bool { return ci.State == phone.CallActive && !ci.LocalHold }},
+		{a, held, "A: C's call held here", func(ci phone.CallInfo) bool { return ci.State == phone.CallHeld && ci.LocalHold }},
+		{b, ba.ID, "B: its call active", func(ci phone.CallInfo) bool { return ci.State == phone.CallActive && !ci.RemoteHold }},
+		{c, cID, "C: its call held by the far end", func(ci phone.CallInfo) bool { return ci.RemoteHold }},
+	}
+	for _, ck := range checks {
+		if ci, ok := callState(ck.who, ck.id, 10*time.Second, ck.ok); !ok {
+			t.Errorf("%s: got %s, local hold %v, remote hold %v", ck.what, ci.State, ci.LocalHold, ci.RemoteHold)
+		}
+	}
+	// And it stays so: no re-INVITE left over flips it later.
+	time.Sleep(time.Second)
+	for _, ck := range checks {
+		if ci, ok := callState(ck.who, ck.id, 0, ck.ok); !ok {
+			t.Errorf("a second later, %s: got %s, local hold %v, remote hold %v", ck.what, ci.State, ci.LocalHold, ci.RemoteHold)
+		}
 	}
 }
