@@ -128,3 +128,37 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		t.Errorf("Bob's history: %s, want %s", g, w)
 	}
 }
+
+// TestDamagedHistoryStarts: a history file cut short in the middle of a line, with a line of
+// garbage in it, does not stop the phone: it starts, lists the calls it could read, and its log
+// says what was dropped.
+func TestDamagedHistoryStarts(t *testing.T) {
+	a := startInstance(t, "alice", 604)
+	a.stop()
+	state := filepath.Join(a.home, "state")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	damaged := `{"trayphone_history":1}
+{"remote":"sip:bob@192.0.2.1","name":"Bob","direction":"outgoing","result":"answered","start":"2026-12-07T09:00:00Z","duration":42,"account":""}
+garbage
+{"remote":"sip:carol@192.0.2.2","name":"","direction":"incoming","result":"missed","start":"2026-12-07T10:00:00Z","duration":0,"account":""}
+{"remote":"sip:dave@192.0.2.3","name":"","direction":"incom`
+	if err := os.WriteFile(filepath.Join(state, "history.jsonl"), []byte(damaged), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.restart()
+	var h []phone.HistoryEntry
+	if err := json.Unmarshal([]byte(a.cli("history", "--json")), &h); err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[0].Remote != "sip:carol@192.0.2.2" || h[1].Remote != "sip:bob@192.0.2.1" || h[1].Duration != 42 {
+		t.Errorf("history after a damaged file: %+v, want carol's and bob's calls", h)
+	}
+	log := a.log.String()
+	for _, want := range []string{"is damaged", "kept 2 calls", "dropped 2 unreadable lines", "line 3", "history.jsonl.corrupt"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log does not say %q:\n%s", want, log)
+		}
+	}
+}
