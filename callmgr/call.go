@@ -38,9 +38,12 @@ type call struct {
 	keepHeld bool
 	// reoffer: the hold state changed while a re-INVITE was out; offer again when it ends.
 	reoffer bool
-	hidden  bool // the far end of the echo test: not shown to the user
-	echoLeg bool // this incoming call is answered by the echo device
-	refused bool // an INVITE refused at once, kept only for the history (incoming.go missed)
+	// resuming: the user resumed the call (localHold is off) and the far end has not accepted
+	// yet; until it does the call stays held here (heldHere).
+	resuming bool
+	hidden   bool // the far end of the echo test: not shown to the user
+	echoLeg  bool // this incoming call is answered by the echo device
+	refused  bool // an INVITE refused at once, kept only for the history (incoming.go missed)
 	// result is how the call went, for the history (phone.Result*); endCall fills it in when
 	// nothing more specific was said.
 	result string
@@ -75,6 +78,10 @@ type call struct {
 	sdpVersion uint64
 	reinviting bool
 }
+
+// heldHere reports whether the call is on hold at our end now: held, or resumed and not yet
+// accepted by the far end. localHold is what we offer; this is what the user hears and says.
+func (c *call) heldHere() bool { return c.localHold || c.resuming }
 
 func (c *call) answered() bool {
 	return c.state == phone.CallActive || c.state == phone.CallHeld
@@ -121,7 +128,7 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		State:      c.state,
 		Codec:      c.codec.Name,
 		Muted:      c.muted,
-		LocalHold:  c.localHold,
+		LocalHold:  c.heldHere(),
 		RemoteHold: c.remHold,
 		Conference: c.conf.ids(),
 		Started:    c.started,

@@ -10,6 +10,7 @@ import (
 
 	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
+	"trayphone/media"
 	"trayphone/media/sdp"
 )
 
@@ -26,10 +27,11 @@ func (m *Manager) setHold(c *call, hold bool) error {
 		return errors.New("the call has no dialog yet")
 	}
 	c.localHold = hold
+	c.resuming = !hold
 	if !hold {
 		c.keepHeld = false
 	} else {
-		m.syncCallState(c)
+		m.applyHoldFlags(c)
 	}
 	if c.reinviting {
 		c.reoffer = true
@@ -39,7 +41,8 @@ func (m *Manager) setHold(c *call, hold bool) error {
 		if !c.keepHeld {
 			c.localHold = !hold
 		}
-		m.syncCallState(c)
+		c.resuming = false
+		m.applyHoldFlags(c)
 		return err
 	}
 	return nil
@@ -87,6 +90,9 @@ func (m *Manager) onReinviteDone(c *call, hold bool, res *sip.Response, err erro
 	if hold {
 		what = "hold"
 	}
+	if !hold {
+		c.resuming = false // accepted or not, the resume is over
+	}
 	failed := ""
 	switch {
 	case err != nil:
@@ -103,7 +109,7 @@ func (m *Manager) onReinviteDone(c *call, hold bool, res *sip.Response, err erro
 	case c.reoffer: // the user changed it again meanwhile: that offer follows
 		m.warn(c, failed)
 	case hold && c.keepHeld:
-		m.warn(c, failed+"; the call stays on hold here and hears nothing")
+		m.warn(c, failed+"; the call stays on hold at this end: "+c.remote+" hears nothing")
 	default:
 		c.localHold = !hold
 		m.warn(c, failed)
@@ -117,17 +123,36 @@ func (m *Manager) syncCallState(c *call) {
 	if !c.answered() {
 		return
 	}
-	if c.localHold || c.remHold {
+	m.applyHoldFlags(c)
+	if c.sess != nil && c.remoteRTP.IsValid() {
+		c.sess.SetRemote(m.rtpTarget(c)) // nat.go: the TURN bridge when relayed
+	}
+}
+
+// applyHoldFlags derives active/held from the hold flags and sets the media's direction and
+// mute from them, without touching where the media goes (a hold before the far end answers).
+func (m *Manager) applyHoldFlags(c *call) {
+	if !c.answered() {
+		return
+	}
+	local := c.heldHere()
+	if local || c.remHold {
 		c.state = phone.CallHeld
 	} else {
 		c.state = phone.CallActive
 	}
 	if c.sess != nil {
-		c.sess.SetDirection(mediaDirection(c))
-		c.sess.SetMuted(c.muted || c.localHold) // on hold the far end hears silence, not our room
-		if c.remoteRTP.IsValid() {
-			c.sess.SetRemote(m.rtpTarget(c)) // nat.go: the TURN bridge when relayed
+		dir := media.SendRecv
+		switch {
+		case local && c.remHold:
+			dir = media.Inactive
+		case local:
+			dir = media.SendOnly
+		case c.remHold:
+			dir = media.RecvOnly
 		}
+		c.sess.SetDirection(dir)
+		c.sess.SetMuted(c.muted || local) // on hold the far end hears silence, not our room
 	}
 }
 

@@ -364,7 +364,7 @@ func (m *Manager) Mute(ctx context.Context, id string, on bool) error {
 		}
 		c.muted = on
 		if c.sess != nil {
-			c.sess.SetMuted(c.muted || c.localHold)
+			c.sess.SetMuted(c.muted || c.heldHere())
 		}
 		m.changed(c)
 		return nil
