@@ -162,3 +162,31 @@ garbage
 		}
 	}
 }
+
+// TestFavoriteWithSpaces: a favorite named with a quoted TOML key holding a space ("Front desk")
+// is accepted, called by that name from the CLI, and filed in the history under it.
+func TestFavoriteWithSpaces(t *testing.T) {
+	a := startInstance(t, "alice", 604)
+	b := startInstance(t, "bob", 1004)
+	bAddr := b.status().Contact[0]
+	a.stop()
+	cfg := "[sip]\nuser = \"alice\"\n\n[favorites]\n\"Front desk\" = \"" + bAddr + "\"\n"
+	if err := os.WriteFile(filepath.Join(a.home, "config.toml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.restart()
+	a.cli("call", "Front desk")
+	in := b.waitCall(phone.CallIncoming)
+	if !strings.HasPrefix(in.Remote, "sip:alice@") {
+		t.Errorf("Bob sees a call from %q, want Alice", in.Remote)
+	}
+	b.cli("hangup")
+	a.waitNoCalls()
+	var h []phone.HistoryEntry
+	if err := json.Unmarshal([]byte(a.cli("history", "--json")), &h); err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 1 || h[0].Name != "Front desk" || h[0].Remote != bAddr || h[0].Result != phone.ResultDeclined {
+		t.Errorf("history: %+v, want the declined call to Front desk (%s)", h, bAddr)
+	}
+}
