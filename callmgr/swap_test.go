@@ -2,13 +2,17 @@ package callmgr
 
 import (
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"trayphone/internal/audiotest"
 	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
 	"trayphone/media"
 )
 
@@ -241,5 +245,74 @@ func TestRapidSwaps(t *testing.T) {
 		if ci, ok := callState(ck.who, ck.id, 0, ck.ok); !ok {
 			t.Errorf("a second later, %s: got %s, local hold %v, remote hold %v", ck.what, ci.State, ci.LocalHold, ci.RemoteHold)
 		}
+	}
+}
+
+// TestWaitingCallHoldRefused: B's phone refuses re-INVITEs (488). A answers C's waiting call:
+// B's call stays on hold at A all the same, A says B refused, and B never hears what A says to C.
+func TestWaitingCallHoldRefused(t *testing.T) {
+	checkGoroutines(t)
+	room := &roomDevice{}
+	a := startCore(t, "a", coreOpts{callWaiting: true, device: room})
+	b := startCore(t, "b", coreOpts{toneHz: 604, beforeStart: func(ua *sipua.UA, m *Manager) {
+		ua.Server.OnInvite(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+			if to := req.To(); to != nil && to.Params.Has("tag") {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+				return
+			}
+			m.handleInvite(req, tx)
+		}))
+	}})
+	c := startCore(t, "c", coreOpts{toneHz: 1004})
+	const toB, toC = 697, 1331
+
+	room.say(toB)
+	_, ab := established(t, b, a)
+	time.Sleep(time.Second)
+	if _, err := c.mgr.Call(ctx(t), a.ua.AOR(), ""); err != nil {
+		t.Fatal(err)
+	}
+	w := a.waitState(5*time.Second, phone.CallIncoming)
+	room.say(0)
+	if err := a.mgr.Answer(ctx(t), w.ID); err != nil {
+		t.Fatal(err)
+	}
+	room.say(toC)
+	var warning string
+	for deadline := time.After(5 * time.Second); warning == ""; {
+		select {
+		case ev := <-a.events:
+			if ev.Type == phone.EventWarning && strings.Contains(ev.Message, "refused to hold") {
+				warning = ev.Message
+			}
+		case <-deadline:
+			t.Fatal("A did not say that B refused the hold")
+		}
+	}
+	t.Logf("A says: %s", warning)
+	if !strings.Contains(warning, "488") || !strings.Contains(warning, "stays on hold") {
+		t.Errorf("warning %q: want the status and that the call stays on hold", warning)
+	}
+	if ci, ok := callState(a, ab.ID, 0, func(ci phone.CallInfo) bool { return ci.State == phone.CallHeld && ci.LocalHold }); !ok {
+		t.Errorf("B refused the hold: A's call with B is %s (local hold %v), want held at A all the same", ci.State, ci.LocalHold)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	for _, id := range []string{ab.ID, w.ID} {
+		if err := a.mgr.Hangup(ctx(t), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.waitState(5*time.Second, phone.CallEnded)
+	c.waitState(5*time.Second, phone.CallEnded)
+	time.Sleep(200 * time.Millisecond)
+	_, nB := toneRuns(t, b.out, toB)
+	_, leak := toneRuns(t, b.out, toC)
+	_, nC := toneRuns(t, c.out, toC)
+	t.Logf("B heard %d windows of %d Hz and %d of %d Hz; C heard %d of %d Hz", nB, toB, leak, toC, nC, toC)
+	if leak > 0 {
+		t.Errorf("B refused the hold and heard what A said to C: %d windows of %d Hz", leak, toC)
+	}
+	if nB < 30 || nC < 40 {
+		t.Errorf("B heard %d windows of %d Hz before, C %d of %d Hz: want both conversations heard (>= 30, >= 40)", nB, toB, nC, toC)
 	}
 }
