@@ -155,6 +155,7 @@ garbage
 	if len(h) != 2 || h[0].Remote != "sip:carol@192.0.2.2" || h[1].Remote != "sip:bob@192.0.2.1" || h[1].Duration != 42 {
 		t.Errorf("history after a damaged file: %+v, want carol's and bob's calls", h)
 	}
+	a.stop() // its output is complete (and no longer written) once it has exited
 	log := a.log.String()
 	for _, want := range []string{"is damaged", "kept 2 calls", "dropped 2 unreadable lines", "line 3", "history.jsonl.corrupt"} {
 		if !strings.Contains(log, want) {
