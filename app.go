@@ -15,6 +15,7 @@ import (
 	"trayphone/callmgr"
 	"trayphone/control"
 	"trayphone/internal/config"
+	"trayphone/internal/history"
 	"trayphone/internal/paths"
 	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
@@ -66,8 +67,14 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}
 	defer ua.Close()
 	natp.attach(ua)
+	hist, err := history.Open(p.State, log.With("component", "history"))
+	if err != nil {
+		log.Warn("the call history cannot be read; this session's calls are kept in memory only", "err", err)
+	}
+	defer hist.Close() // after the manager has filed its last call
 	mgr, err := callmgr.New(callmgr.Config{
-		UA: ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
+		History: hist,
+		UA:      ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 	})
@@ -82,6 +89,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		return 1
 	}
 	ctl.Handle("conference", callmgr.ConferenceCommand(mgr))
+	ctl.Handle("history", callmgr.HistoryCommand(mgr))
+	ctl.Handle("redial", callmgr.RedialCommand(mgr))
 	control.HandleDTMF(ctl, mgr)
 	if err := ua.Start(); err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
@@ -185,7 +194,8 @@ func (c trayController) Mute(ctx context.Context, id string, on bool) error {
 func (c trayController) SetDND(ctx context.Context, on bool) error { return c.mgr.SetDND(ctx, on) }
 func (c trayController) Status() phone.Status                      { return c.mgr.Status() }
 func (c trayController) Subscribe() (<-chan phone.Event, func())   { return c.mgr.Subscribe() }
-func (c trayController) Recent() []phone.CallInfo                  { return c.mgr.Recent() }
+func (c trayController) Recent() []phone.HistoryEntry              { return c.mgr.History() }
+func (c trayController) MarkMissedSeen()                           { c.mgr.MarkMissedSeen() }
 func (c trayController) SendDTMF(ctx context.Context, id, digits string) error {
 	return c.mgr.SendDTMF(ctx, id, digits)
 }

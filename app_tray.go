@@ -163,7 +163,8 @@ ringer = "default"
 # Codecs in order of preference.
 codecs = ["opus", "G722", "PCMU", "PCMA"]
 
-# Favorites appear in the tray's Favorites menu and can be called by name ("trayphone call bob").
+# Favorites appear in the tray's Favorites menu and can be called by name ("trayphone call bob");
+# a name with spaces is quoted: "Front desk" = "sip:desk@192.168.1.21" ("trayphone call 'Front desk'").
 # Contacts imported with "trayphone contacts import FILE.vcf" that are starred or in a
 # "Favorites" category are added after these.
 [favorites]

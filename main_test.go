@@ -45,6 +45,7 @@ type instance struct {
 	out  string
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
+	args []string // the daemon's command line, for restart
 }
 
 func freePort(t *testing.T) int {
@@ -87,7 +88,7 @@ func startInstance(t *testing.T, name string, toneHz float64, extra ...string) *
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	in2 := &instance{t: t, home: home, out: out, cmd: cmd, log: &log}
+	in2 := &instance{t: t, home: home, out: out, cmd: cmd, log: &log, args: args}
 	t.Cleanup(func() {
 		in2.stop()
 		if t.Failed() {
@@ -103,6 +104,24 @@ func startInstance(t *testing.T, name string, toneHz float64, extra ...string) *
 	}
 	t.Fatalf("%s did not start:\n%s", name, log.String())
 	return nil
+}
+
+// restart stops the daemon and starts it again on the same home directory, the same way.
+func (i *instance) restart() {
+	i.t.Helper()
+	i.stop()
+	cmd := exec.Command(binary, i.args...)
+	cmd.Stdout, cmd.Stderr = i.log, i.log
+	if err := cmd.Start(); err != nil {
+		i.t.Fatal(err)
+	}
+	i.cmd = cmd
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := i.cliErr("status"); err == nil {
+			return
+		}
+	}
+	i.t.Fatalf("trayphone did not start again:\n%s", i.log.String())
 }
 
 // stop sends SIGINT and waits for a clean exit.

@@ -33,9 +33,22 @@ type call struct {
 	muted     bool
 	localHold bool
 	remHold   bool
-	hidden    bool // the far end of the echo test: not shown to the user
-	echoLeg   bool // this incoming call is answered by the echo device
-	refused   bool // an INVITE refused at once, kept only for the history (incoming.go missed)
+	// keepHeld keeps a local hold that the far end refused: the user turned to another call
+	// (hold.go holdOthers), so the far end must go on hearing nothing.
+	keepHeld bool
+	// reoffer: the hold state changed while a re-INVITE was out; offer again when it ends.
+	reoffer bool
+	// resuming: the user resumed the call (localHold is off) and the far end has not accepted
+	// yet; until it does the call stays held here (heldHere).
+	resuming bool
+	hidden   bool // the far end of the echo test: not shown to the user
+	echoLeg  bool // this incoming call is answered by the echo device
+	refused  bool // an INVITE refused at once, kept only for the history (incoming.go missed)
+	// result is how the call went, for the history (phone.Result*); endCall fills it in when
+	// nothing more specific was said.
+	result string
+	// favorite is the favorite's name the user dialled, for the history ("" if none).
+	favorite string
 
 	// Outgoing calls.
 	cdlg       *sipgo.DialogClientSession
@@ -65,6 +78,10 @@ type call struct {
 	sdpVersion uint64
 	reinviting bool
 }
+
+// heldHere reports whether the call is on hold at our end now: held, or resumed and not yet
+// accepted by the far end. localHold is what we offer; this is what the user hears and says.
+func (c *call) heldHere() bool { return c.localHold || c.resuming }
 
 func (c *call) answered() bool {
 	return c.state == phone.CallActive || c.state == phone.CallHeld
@@ -111,13 +128,14 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		State:      c.state,
 		Codec:      c.codec.Name,
 		Muted:      c.muted,
-		LocalHold:  c.localHold,
+		LocalHold:  c.heldHere(),
 		RemoteHold: c.remHold,
 		Conference: c.conf.ids(),
 		Started:    c.started,
 		Answered:   c.answerAt,
 		Ended:      c.ended,
 		EndReason:  c.endReason,
+		Result:     c.result,
 	}
 	if c.sess != nil {
 		ci.Media = c.sess.Stats()

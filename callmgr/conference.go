@@ -208,7 +208,8 @@ func (m *Manager) moveToDefault(sp *audioSpot, d *deviceStream, st media.Stream,
 }
 
 // Conference joins two or more answered calls into a local conference: each call's far end
-// hears the user and the other calls, the user hears all of them. The calls stay separate SIP
+// hears the user and the other calls, the user hears all of them. Held calls in it are resumed;
+// calls outside it are put on hold. The calls stay separate SIP
 // calls; hanging one up leaves the others in the conference, and when one call is left it goes
 // back to the user's device on its own. All calls must use one audio rate. Each call's snapshot
 // lists the conference's calls (phone.CallInfo.Conference) and an event tells of every change.
@@ -262,7 +263,15 @@ func (m *Manager) Conference(ctx context.Context, ids []string) error {
 			cf.port = cf.mixer.Join(nil)
 			cf.stop = cf.port.Pump(cf.sw, m.clk)
 		}
+		// The conference is what the user hears now: its held calls come off hold, every other
+		// call goes on hold (holdOthers).
+		m.holdOthers(calls[0])
 		for _, c := range calls {
+			if c.localHold {
+				if err := m.setHold(c, false); err != nil {
+					m.warn(c, fmt.Sprintf("could not take the call with %s off hold for the conference: %v", c.remote, err))
+				}
+			}
 			m.changed(c)
 		}
 		return nil

@@ -86,6 +86,10 @@ type coreOpts struct {
 	// may be added only then).
 	beforeStart func(*sipua.UA, *Manager)
 	logTo       io.Writer // also gets the core's log, as text
+	// device replaces the core's file audio device (its in/out files are then unused).
+	device media.Device
+	// history is the core's call history store (nil: none).
+	history HistoryStore
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -122,13 +126,16 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.device != nil {
+		dev = o.device
+	}
 	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0", User: name, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &core{t: t, name: name, ua: ua, in: in, out: out}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
-		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
+		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})

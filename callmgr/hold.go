@@ -10,30 +10,75 @@ import (
 
 	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
+	"trayphone/media"
 	"trayphone/media/sdp"
 )
 
-// setHold puts c on hold or takes it off with a re-INVITE (RFC 3264 §8.4). The state changes
-// when the far end accepts; a refusal leaves the call as it was and says why.
+// setHold puts c on hold or takes it off with a re-INVITE (RFC 3264 §8.4). A hold silences the
+// call at this end at once (the far end stops hearing the user before it answers); a resume
+// takes effect when the far end accepts. A refusal leaves the call as it was and says why,
+// except for a hold the user made by turning to another call (keepHeld): that one stays. A
+// change while a re-INVITE is out is offered when that one ends.
 func (m *Manager) setHold(c *call, hold bool) error {
 	if c.localHold == hold {
 		return nil
 	}
-	if c.reinviting {
-		return errors.New("a hold or resume is already in progress; try again in a moment")
-	}
-	dlg := c.dialog()
-	if dlg == nil {
+	if c.dialog() == nil {
 		return errors.New("the call has no dialog yet")
 	}
 	c.localHold = hold
+	c.resuming = !hold
+	if !hold {
+		c.keepHeld = false
+	} else {
+		m.applyHoldFlags(c)
+	}
+	if c.reinviting {
+		c.reoffer = true
+		return nil
+	}
+	if err := m.offerHold(c); err != nil {
+		if !c.keepHeld {
+			c.localHold = !hold
+		}
+		c.resuming = false
+		m.applyHoldFlags(c)
+		return err
+	}
+	return nil
+}
+
+// offerHold sends a re-INVITE offering c's current hold state.
+func (m *Manager) offerHold(c *call) error {
+	hold := c.localHold
 	body, err := m.buildOffer(c)
 	if err != nil {
-		c.localHold = !hold
 		return err
 	}
 	m.reinvite(c, body, func(res *sip.Response, err error) { m.onReinviteDone(c, hold, res, err) })
 	return nil
+}
+
+// holdOthers puts every other answered call the user hears on hold before the user turns to c
+// (answers it or resumes it): one microphone and one speaker must not be shared by two calls, or
+// the first caller hears everything said to the second (issue 15). Calls in c's conference stay.
+// Each call is silenced at once; its re-INVITE follows, and a far end that refuses it still
+// hears nothing. It returns the calls it held.
+func (m *Manager) holdOthers(c *call) []*call {
+	var held []*call
+	for _, o := range m.liveCalls() {
+		if o == c || o.hidden || !o.answered() || o.localHold || (c.conf != nil && o.conf == c.conf) {
+			continue
+		}
+		o.keepHeld = true
+		if err := m.setHold(o, true); err != nil {
+			m.warn(o, fmt.Sprintf("could not put the call with %s on hold: %v; it is silent at this end", o.remote, err))
+		}
+		m.log.Info("call put on hold for another call", "call", o.id, "for", c.id)
+		m.changed(o)
+		held = append(held, o)
+	}
+	return held
 }
 
 // onReinviteDone applies the far end's answer to our hold/resume re-INVITE.
@@ -45,17 +90,29 @@ func (m *Manager) onReinviteDone(c *call, hold bool, res *sip.Response, err erro
 	if hold {
 		what = "hold"
 	}
+	if !hold {
+		c.resuming = false // accepted or not, the resume is over
+	}
+	failed := ""
 	switch {
 	case err != nil:
-		c.localHold = !hold
-		m.warn(c, fmt.Sprintf("could not %s the call with %s: %v", what, c.remote, err))
+		failed = fmt.Sprintf("could not %s the call with %s: %v", what, c.remote, err)
 	case !res.IsSuccess():
-		c.localHold = !hold
-		m.warn(c, fmt.Sprintf("%s refused to %s the call (%d %s)", c.remote, what, res.StatusCode, res.Reason))
+		failed = fmt.Sprintf("%s refused to %s the call (%d %s)", c.remote, what, res.StatusCode, res.Reason)
 	default:
 		if err := m.applyAnswer(c, res.Body()); err != nil {
 			m.warn(c, fmt.Sprintf("the answer to %s from %s was not usable: %v", what, c.remote, err))
 		}
+	}
+	switch {
+	case failed == "":
+	case c.reoffer: // the user changed it again meanwhile: that offer follows
+		m.warn(c, failed)
+	case hold && c.keepHeld:
+		m.warn(c, failed+"; the call stays on hold at this end: "+c.remote+" hears nothing")
+	default:
+		c.localHold = !hold
+		m.warn(c, failed)
 	}
 	m.syncCallState(c)
 	m.changed(c)
@@ -66,17 +123,36 @@ func (m *Manager) syncCallState(c *call) {
 	if !c.answered() {
 		return
 	}
-	if c.localHold || c.remHold {
+	m.applyHoldFlags(c)
+	if c.sess != nil && c.remoteRTP.IsValid() {
+		c.sess.SetRemote(m.rtpTarget(c)) // nat.go: the TURN bridge when relayed
+	}
+}
+
+// applyHoldFlags derives active/held from the hold flags and sets the media's direction and
+// mute from them, without touching where the media goes (a hold before the far end answers).
+func (m *Manager) applyHoldFlags(c *call) {
+	if !c.answered() {
+		return
+	}
+	local := c.heldHere()
+	if local || c.remHold {
 		c.state = phone.CallHeld
 	} else {
 		c.state = phone.CallActive
 	}
 	if c.sess != nil {
-		c.sess.SetDirection(mediaDirection(c))
-		c.sess.SetMuted(c.muted || c.localHold) // on hold the far end hears silence, not our room
-		if c.remoteRTP.IsValid() {
-			c.sess.SetRemote(m.rtpTarget(c)) // nat.go: the TURN bridge when relayed
+		dir := media.SendRecv
+		switch {
+		case local && c.remHold:
+			dir = media.Inactive
+		case local:
+			dir = media.SendOnly
+		case c.remHold:
+			dir = media.RecvOnly
 		}
+		c.sess.SetDirection(dir)
+		c.sess.SetMuted(c.muted || local) // on hold the far end hears silence, not our room
 	}
 }
 
@@ -182,6 +258,13 @@ func (m *Manager) reinvite(c *call, body []byte, done func(*sip.Response, error)
 		m.post(func() {
 			c.reinviting = false
 			done(res, err)
+			if c.reoffer && !c.reinviting && c.state != phone.CallEnded {
+				// The hold state changed while this re-INVITE (ours, or a NAT move's) was out.
+				c.reoffer = false
+				if err := m.offerHold(c); err != nil {
+					m.warn(c, fmt.Sprintf("could not offer the call with %s again: %v", c.remote, err))
+				}
+			}
 		})
 	}()
 }

@@ -81,11 +81,11 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	}
 	if !echo && m.dnd {
 		m.logRejected("incoming call rejected: do not disturb", "from", req.From().Address.String())
-		m.missed(req, "rejected: do not disturb")
+		m.missed(req, "rejected: do not disturb", phone.ResultMissed)
 		return reject(486, "Busy Here")
 	}
 	if !echo && m.busy() {
-		m.missed(req, "rejected: busy")
+		m.missed(req, "rejected: busy", phone.ResultBusy)
 		return reject(486, "Busy Here")
 	}
 	src := addrOf(req.Source()).Unmap()
@@ -248,11 +248,12 @@ func (m *Manager) busy() bool {
 }
 
 // missed files a rejected call in the history so the user can see it.
-func (m *Manager) missed(req *sip.Request, reason string) {
+func (m *Manager) missed(req *sip.Request, reason, result string) {
 	c := m.newCall(phone.Incoming, req.From().Address.String())
 	c.remoteNm = cleanName(req.From().DisplayName)
 	c.state = phone.CallIncoming
 	c.refused = true
+	c.result = result
 	m.endCall(c, reason)
 }
 
@@ -260,6 +261,7 @@ func (m *Manager) missed(req *sip.Request, reason string) {
 func (m *Manager) answer(c *call) error {
 	if err := m.openRTP(c); err != nil {
 		m.respondFinal(c, 500, "Server Internal Error", nil)
+		c.result = phone.ResultFailed
 		m.endCall(c, err.Error())
 		return err
 	}
@@ -268,6 +270,7 @@ func (m *Manager) answer(c *call) error {
 		body, err := m.buildOffer(c)
 		if err != nil {
 			m.respondFinal(c, 500, "Server Internal Error", nil)
+			c.result = phone.ResultFailed
 			m.endCall(c, err.Error())
 			return err
 		}
@@ -277,6 +280,7 @@ func (m *Manager) answer(c *call) error {
 	body, err := m.answerOffer(c, c.offer)
 	if err != nil {
 		m.respondFinal(c, 488, "Not Acceptable Here", nil)
+		c.result = phone.ResultFailed
 		m.endCall(c, err.Error())
 		return err
 	}
@@ -287,6 +291,7 @@ func (m *Manager) answer(c *call) error {
 	}
 	if err != nil {
 		m.respondFinal(c, 500, "Server Internal Error", nil)
+		c.result = phone.ResultFailed
 		m.endCall(c, err.Error())
 		return err
 	}

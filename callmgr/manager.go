@@ -89,6 +89,9 @@ type Config struct {
 	NAT   NAT
 	Clock clock.Clock
 	Log   *slog.Logger
+	// History keeps every ended call across restarts (internal/history.Store); nil: the calls
+	// since start only (Recent).
+	History HistoryStore
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }
@@ -290,14 +293,25 @@ func (m *Manager) Call(ctx context.Context, target, account string) (phone.CallI
 	return info, err
 }
 
-// Answer answers the incoming call id ("" = the only ringing one).
+// Answer answers the incoming call id ("" = the only ringing one). Every other answered call is
+// put on hold first (call waiting: holdOthers); if the answer fails they are taken off it again.
 func (m *Manager) Answer(ctx context.Context, id string) error {
 	return m.do(ctx, func() error {
 		c, err := m.pick(id, func(c *call) bool { return c.state == phone.CallIncoming }, "ringing")
 		if err != nil {
 			return err
 		}
-		return m.answer(c)
+		held := m.holdOthers(c)
+		if err := m.answer(c); err != nil {
+			for _, o := range held {
+				if o.state != phone.CallEnded {
+					_ = m.setHold(o, false)
+					m.changed(o)
+				}
+			}
+			return err
+		}
+		return nil
 	})
 }
 
@@ -313,25 +327,31 @@ func (m *Manager) Hangup(ctx context.Context, id string) error {
 	})
 }
 
-// Hold puts call id on hold (re-INVITE with sendonly).
+// Hold puts call id on hold (re-INVITE with sendonly); the far end stops hearing the user at once.
 func (m *Manager) Hold(ctx context.Context, id string) error {
 	return m.do(ctx, func() error {
 		c, err := m.pick(id, func(c *call) bool { return c.answered() }, "answered")
 		if err != nil {
 			return err
 		}
-		return m.setHold(c, true)
+		err = m.setHold(c, true)
+		m.changed(c)
+		return err
 	})
 }
 
-// Resume takes call id off hold.
+// Resume takes call id off hold. Every other answered call is put on hold first, so with two
+// calls resume swaps between them (holdOthers).
 func (m *Manager) Resume(ctx context.Context, id string) error {
 	return m.do(ctx, func() error {
 		c, err := m.pick(id, func(c *call) bool { return c.localHold }, "held")
 		if err != nil {
 			return err
 		}
-		return m.setHold(c, false)
+		m.holdOthers(c)
+		err = m.setHold(c, false)
+		m.changed(c)
+		return err
 	})
 }
 
@@ -344,7 +364,7 @@ func (m *Manager) Mute(ctx context.Context, id string, on bool) error {
 		}
 		c.muted = on
 		if c.sess != nil {
-			c.sess.SetMuted(c.muted || c.localHold)
+			c.sess.SetMuted(c.muted || c.heldHere())
 		}
 		m.changed(c)
 		return nil
@@ -525,6 +545,16 @@ func (m *Manager) endCall(c *call, reason string) {
 		reason = "missed"
 	}
 	wasAnswered := c.answered()
+	if c.result == "" {
+		switch {
+		case wasAnswered:
+			c.result = phone.ResultAnswered
+		case c.dir == phone.Incoming:
+			c.result = phone.ResultMissed
+		default:
+			c.result = phone.ResultFailed
+		}
+	}
 	c.state = phone.CallEnded
 	c.ended = m.clk.Now()
 	if c.endReason == "" {
@@ -555,6 +585,9 @@ func (m *Manager) endCall(c *call, reason string) {
 		m.histMu.Lock()
 		m.histSnap = slices.Clone(m.history)
 		m.histMu.Unlock()
+		if m.cfg.History != nil {
+			m.cfg.History.Add(historyEntry(snap, c.favorite)) // history.go; never waits on the disk
+		}
 	}
 	m.changed(c)
 }

@@ -41,6 +41,9 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		return nil, fmt.Errorf("already %d calls: hang one up first", n)
 	}
 	c := m.newCall(phone.Outgoing, uri.String())
+	if _, ok := m.cfg.Favorites[strings.TrimSpace(target)]; ok {
+		c.favorite = strings.TrimSpace(target)
+	}
 	if echo {
 		c.remote = EchoTarget
 		c.remoteNm = "Echo test"
@@ -164,6 +167,7 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 		return
 	}
 	if err != nil {
+		c.result = inviteResult(err, ctx)
 		m.endCall(c, m.inviteFailure(c, err, ctx))
 		return
 	}
@@ -186,6 +190,27 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 	c.answerAt = m.clk.Now()
 	m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
 	m.changed(c)
+}
+
+// inviteResult is how an outgoing INVITE that got no answer went, for the history: busy,
+// declined, cancelled (by us, or we stopped waiting for an answer) or failed.
+func inviteResult(err error, ctx context.Context) string {
+	var resErr *sipgo.ErrDialogResponse
+	if errors.As(err, &resErr) {
+		switch resErr.Res.StatusCode {
+		case 486, 600:
+			return phone.ResultBusy
+		case 603:
+			return phone.ResultDeclined
+		case 487:
+			return phone.ResultCancelled
+		}
+		return phone.ResultFailed
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return phone.ResultCancelled
+	}
+	return phone.ResultFailed
 }
 
 // inviteFailure says in plain words why an outgoing INVITE ended without an answer.
@@ -226,9 +251,11 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 		if reason == "" {
 			reason = "cancelled"
 		}
+		c.result = phone.ResultCancelled
 	case c.dir == phone.Incoming && !c.answered():
 		if reason == "" {
 			reason = "declined"
+			c.result = phone.ResultDeclined
 		}
 		m.respondFinal(c, 603, "Decline", wg)
 	default:

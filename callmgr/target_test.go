@@ -7,7 +7,7 @@ import (
 
 func TestResolveTarget(t *testing.T) {
 	t.Parallel()
-	favs := map[string]string{"bob": "sip:bob@192.0.2.7", "test": "echo", "alias": "bob", "loop": "loop"}
+	favs := map[string]string{"bob": "sip:bob@192.0.2.7", "test": "echo", "alias": "bob", "loop": "loop", "Front desk": "sip:desk@192.0.2.8"}
 	cases := []struct {
 		in, want string
 		echo     bool
@@ -21,6 +21,8 @@ func TestResolveTarget(t *testing.T) {
 		{in: "192.0.2.9:5080", want: "sip:192.0.2.9:5080"},
 		{in: " bob ", want: "sip:bob@192.0.2.7"},
 		{in: "alias", want: "sip:bob@192.0.2.7"},
+		{in: "Front desk", want: "sip:desk@192.0.2.8"},
+		{in: " Front desk ", want: "sip:desk@192.0.2.8"},
 		{in: "echo", echo: true},
 		{in: "ECHO", echo: true},
 		{in: "test", echo: true},

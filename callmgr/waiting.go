@@ -33,7 +33,7 @@ func (m *Manager) syncWaitingTone() {
 		if c.state == phone.CallIncoming {
 			ringing = true
 		}
-		if to == nil && c.tone != nil && playsToUser(c.state, c.localHold) {
+		if to == nil && c.tone != nil && playsToUser(c.state, c.heldHere()) {
 			to, on = c.tone, c.id
 			if c.conf != nil {
 				to = c.conf.tone

@@ -14,7 +14,7 @@ type recorder struct {
 	got    chan string
 	status phone.Status
 	favs   []Favorite
-	recent []phone.CallInfo
+	recent []phone.HistoryEntry
 	events chan phone.Event
 	// alt, when set, is what every other Status call returns (the tray's icon changes each time).
 	alt   *phone.Status
@@ -54,7 +54,8 @@ func (r *recorder) Status() phone.Status {
 	return r.status
 }
 func (r *recorder) Favorites() []Favorite                   { return r.favs }
-func (r *recorder) Recent() []phone.CallInfo                { return r.recent }
+func (r *recorder) Recent() []phone.HistoryEntry            { return r.recent }
+func (r *recorder) MarkMissedSeen()                         { _ = r.rec("seen") }
 func (r *recorder) Subscribe() (<-chan phone.Event, func()) { return r.events, func() {} }
 
 // expect waits for the next recorded command and compares it with want.

@@ -23,6 +23,8 @@ const (
 	maxAccounts  = 4
 	maxFavorites = 20
 	maxRecent    = 10
+	// maxCalls is how many calls the tray lists (the core takes at most 4).
+	maxCalls = 4
 )
 
 var keypadDigits = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"}
@@ -89,11 +91,12 @@ type trayUI struct {
 	cur    view
 	favs   []Favorite
 	names  func(string) string
-	recent []phone.CallInfo
+	recent []phone.HistoryEntry
 
 	items                                       []*item // every item, for clicks
 	accounts                                    []*item
 	callLine                                    *item
+	calls                                       []callItems
 	answer, decline, hangup, mute, hold, keypad *item
 	favMenu, favNone                            *item
 	favItems                                    []*item
@@ -145,12 +148,27 @@ func (t *trayUI) add(parent *item, title string, checkbox bool, onClick func()) 
 	return it
 }
 
+// callItems is one call's submenu in the tray's list of calls.
+type callItems struct {
+	menu, swap, hold, answer, end *item
+}
+
 // build creates the item pool once, in menu order.
 func (t *trayUI) build() {
 	for range maxAccounts {
 		t.accounts = append(t.accounts, t.add(nil, "", false, nil))
 	}
 	t.callLine = t.add(nil, "", false, nil)
+	for i := range maxCalls {
+		menu := t.add(nil, "", false, func() {})
+		t.calls = append(t.calls, callItems{
+			menu:   menu,
+			swap:   t.add(menu, "Swap to this call", false, t.listed(i, "swap", t.ctl.Resume)),
+			hold:   t.add(menu, "Hold", false, t.listed(i, "hold", t.ctl.Hold)),
+			answer: t.add(menu, "Answer", false, t.listed(i, "answer", t.ctl.Answer)),
+			end:    t.add(menu, "Hang up", false, t.listed(i, "hang up", t.ctl.Hangup)),
+		})
+	}
 	systray.AddSeparator()
 
 	t.answer = t.add(nil, "Answer", false, t.onAnswer)
@@ -207,21 +225,27 @@ func (t *trayUI) build() {
 func (t *trayUI) refresh() {
 	t.setFavorites(t.ctl.Favorites())
 	recent := t.ctl.Recent()
+	v := buildView(t.ctl.Status(), time.Now(), t.name)
+	unseen := 0
+	for _, e := range recent {
+		if e.Unseen {
+			unseen++
+		}
+	}
 	if len(recent) > maxRecent {
 		recent = recent[:maxRecent]
 	}
-	v := buildView(t.ctl.Status(), time.Now(), t.name)
 	t.mu.Lock()
 	t.cur = v
 	t.recent = recent
 	favs := t.favs
 	t.mu.Unlock()
 	t.applyTray(v)
-	t.apply(v, favs, recent)
+	t.apply(v, favs, recent, unseen)
 }
 
 // apply shows the view on the item pool. Only the loop goroutine (and onReady before it) calls it.
-func (t *trayUI) apply(v view, favs []Favorite, recent []phone.CallInfo) {
+func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, unseen int) {
 	for i, it := range t.accounts {
 		switch {
 		case i == maxAccounts-1 && len(v.accounts) > maxAccounts:
@@ -233,6 +257,19 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.CallInfo) {
 		}
 	}
 	t.callLine.set(v.callLine, v.callLine != "")
+	for i, ci := range t.calls {
+		if i >= len(v.calls) {
+			ci.menu.set("", false)
+			continue
+		}
+		c := v.calls[i]
+		a := actionsFor(c)
+		ci.menu.set(callTitle(c, t.name), true)
+		ci.swap.set("Swap to this call", a.swap)
+		ci.hold.set("Hold", a.hold)
+		ci.answer.set("Answer", a.answer)
+		ci.end.set(a.end, a.end != "")
+	}
 
 	t.answer.set("Answer", v.incoming != nil)
 	t.decline.set("Decline", v.incoming != nil)
@@ -261,6 +298,7 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.CallInfo) {
 			it.set("", false)
 		}
 	}
+	t.recentMenu.set(recentTitle(unseen), true)
 	t.recentNone.set("No recent calls", len(recent) == 0)
 	for i, it := range t.recents {
 		if i < len(recent) {
@@ -304,6 +342,9 @@ func (t *trayUI) loop() {
 			}
 			t.notes.Handle(ev)
 			t.refresh()
+		case <-systray.TrayOpenedCh:
+			// The user sees the unseen missed calls now: they are marked until the next refresh.
+			t.ctl.MarkMissedSeen()
 		case <-tick.C:
 			t.mu.Lock()
 			busy := t.cur.current != nil || t.cur.incoming != nil
@@ -365,6 +406,26 @@ func (t *trayUI) withCall(what string, cmd func(ctx context.Context, id string) 
 		}
 		id := c.ID
 		t.do(what, func(ctx context.Context) error { return cmd(ctx, id) })
+	}
+}
+
+// listed returns a handler running cmd on the i-th call of the tray's list of calls.
+func (t *trayUI) listed(i int, what string, cmd func(ctx context.Context, id string) error) func() {
+	return func() {
+		t.mu.Lock()
+		var id string
+		if i < len(t.cur.calls) {
+			id = t.cur.calls[i].ID
+			if what == "hang up" && t.cur.calls[i].State == phone.CallIncoming {
+				t.notes.Declined(id)
+			}
+		}
+		t.mu.Unlock()
+		if id == "" {
+			t.log.Warn("tray command failed", "command", what, "err", errNoCall)
+			return
+		}
+		t.do(what+" call "+id, func(ctx context.Context) error { return cmd(ctx, id) })
 	}
 }
 

@@ -40,14 +40,23 @@ func runChild() int {
 	r.favs = []Favorite{{Name: "Alice", URI: "sip:alice@example.com"}, {Name: "bob", URI: "sip:bob@example.com"}}
 	r.status = phone.Status{Version: phone.ProtocolVersion, Accounts: []phone.AccountInfo{
 		{ID: "a1", AOR: "sip:carol@example.com", State: phone.RegRegistered}}}
-	r.recent = []phone.CallInfo{
-		{ID: "r1", Direction: phone.Incoming, Remote: "sip:bob@example.com", State: phone.CallEnded},
-		{ID: "r2", Direction: phone.Outgoing, Remote: "sip:dave@example.com", State: phone.CallEnded, Answered: time.Now()},
+	r.recent = []phone.HistoryEntry{
+		{Direction: phone.Incoming, Remote: "sip:bob@example.com", Result: phone.ResultMissed, Unseen: true},
+		{Direction: phone.Outgoing, Remote: "sip:dave@example.com", Result: phone.ResultAnswered},
+		{Direction: phone.Incoming, Remote: "sip:erin@example.com", Result: phone.ResultMissed},
 	}
 	if os.Getenv(childScenario) == "ringing" {
 		c := phone.CallInfo{ID: "c1", Direction: phone.Incoming, Remote: "sip:bob@example.com", State: phone.CallIncoming, Started: time.Now()}
 		r.status.Calls = []phone.CallInfo{c}
 		r.events <- phone.Event{Type: phone.EventCall, Call: &c}
+	}
+	if os.Getenv(childScenario) == "twocalls" {
+		now := time.Now()
+		r.status.Calls = []phone.CallInfo{
+			{ID: "1", Direction: phone.Incoming, Remote: "sip:bob@example.com", State: phone.CallHeld, LocalHold: true, Started: now, Answered: now},
+			{ID: "2", Direction: phone.Incoming, Remote: "sip:dave@example.com", State: phone.CallActive, Started: now, Answered: now},
+			{ID: "3", Direction: phone.Incoming, Remote: "sip:erin@example.com", State: phone.CallIncoming, Started: now},
+		}
 	}
 	opts := Options{ConfigPath: "/nonexistent/trayphone.toml", EchoTestURI: "sip:echo@example.com"}
 	if os.Getenv(childScenario) == "busy" {
@@ -150,8 +159,8 @@ func TestRunMenuOverDBus(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	for _, want := range []string{"sip:carol@example.com: registered", "Favorites/Alice", "Recent calls/bob — missed",
-		"Recent calls/dave — outgoing", "Do not disturb", "Echo test", "Open config", "Quit"} {
+	for _, want := range []string{"sip:carol@example.com: registered", "Favorites/Alice", "Recent calls (1 new missed)/bob — missed (new)",
+		"Recent calls (1 new missed)/dave — outgoing", "Recent calls (1 new missed)/erin — missed", "Do not disturb", "Echo test", "Open config", "Quit"} {
 		if _, ok := root.Find(want); !ok {
 			t.Errorf("menu has no visible %q", want)
 		}
@@ -192,8 +201,13 @@ func TestRunMenuOverDBus(t *testing.T) {
 	}
 	click("Favorites/bob")
 	expectLine("call sip:bob@example.com")
-	click("Recent calls/dave — outgoing")
+	click("Recent calls (1 new missed)/dave — outgoing")
 	expectLine("call sip:dave@example.com")
+	// Opening the menu shows the new missed calls: they are seen now.
+	if err := conn.Object(sender, "/StatusNotifierItem/menu").Call("com.canonical.dbusmenu.Event", 0, root.ID, "opened", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
+		t.Fatalf("open the menu: %v", err)
+	}
+	expectLine("seen")
 	click("Do not disturb")
 	expectLine("dnd on")
 	click("Quit")

@@ -35,8 +35,10 @@ type Controller interface {
 	Subscribe() (<-chan phone.Event, func())
 	// Favorites returns the favorites to offer in the menu, in menu order.
 	Favorites() []Favorite
-	// Recent returns the last calls, newest first.
-	Recent() []phone.CallInfo
+	// Recent returns the call history, newest first, unseen missed calls marked.
+	Recent() []phone.HistoryEntry
+	// MarkMissedSeen marks the missed calls as seen: the user opened the menu that shows them.
+	MarkMissedSeen()
 }
 
 // Favorite is one entry of the Favorites submenu.

@@ -18,7 +18,10 @@ type view struct {
 	callLine string          // "In call with bob — 01:23", or ""
 	incoming *phone.CallInfo // a call ringing here, for Answer / Decline
 	current  *phone.CallInfo // the call that Hang up / Mute / Hold / keypad act on
-	dnd      bool
+	// calls lists every call when there are two or more (call waiting): each gets a submenu with
+	// swap, hold and hang up. Nil with one call, which the top-level items serve.
+	calls []phone.CallInfo
+	dnd   bool
 }
 
 // buildView derives the view from a snapshot at time now; names maps a remote URI to a display name.
@@ -36,6 +39,9 @@ func buildView(st phone.Status, now time.Time, names func(string) string) view {
 				v.current = c
 			}
 		}
+	}
+	if len(st.Calls) >= 2 {
+		v.calls = st.Calls
 	}
 	var registered, failed bool
 	for _, a := range st.Accounts {
@@ -82,6 +88,9 @@ func buildView(st phone.Status, now time.Time, names func(string) string) view {
 	lines = append(lines, v.accounts...)
 	if v.callLine != "" {
 		lines = append(lines, v.callLine)
+	}
+	for _, c := range v.calls {
+		lines = append(lines, callTitle(c, names))
 	}
 	v.tooltip = strings.Join(lines, "\n")
 	return v
@@ -155,16 +164,66 @@ func answeredElsewhere(reason string) bool {
 }
 
 // recentLabel is the Recent calls menu line for one call.
-func recentLabel(c phone.CallInfo, names func(string) string) string {
-	name := displayName(c, names)
+func recentLabel(e phone.HistoryEntry, names func(string) string) string {
+	name := displayName(phone.CallInfo{Remote: e.Remote, RemoteName: e.Name}, names)
 	switch {
-	case missed(c, nil):
+	case e.Direction == phone.Incoming && e.Result == phone.ResultMissed && e.Unseen:
+		return name + " — missed (new)"
+	case e.Direction == phone.Incoming && e.Result == phone.ResultMissed:
 		return name + " — missed"
-	case c.Direction == phone.Incoming:
+	case e.Direction == phone.Incoming:
 		return name + " — incoming"
 	default:
 		return name + " — outgoing"
 	}
+}
+
+// recentTitle is the Recent calls submenu's title, with how many missed calls are new.
+func recentTitle(unseen int) string {
+	if unseen == 0 {
+		return "Recent calls"
+	}
+	return fmt.Sprintf("Recent calls (%d new missed)", unseen)
+}
+
+// callTitle names one call of several in the tray: "Call 2: Bob — on hold".
+func callTitle(c phone.CallInfo, names func(string) string) string {
+	var state string
+	switch {
+	case c.State == phone.CallIncoming:
+		state = "incoming"
+	case c.State == phone.CallDialing || c.State == phone.CallRinging:
+		state = "calling"
+	case c.LocalHold:
+		state = "on hold"
+	case c.RemoteHold:
+		state = "held by the far end"
+	case len(c.Conference) > 0:
+		state = "in conference"
+	default:
+		state = "active"
+	}
+	return fmt.Sprintf("Call %s: %s — %s", c.ID, displayName(c, names), state)
+}
+
+// callActions are the items of one call's submenu that apply to it in its state: Swap to this
+// call (a call held here: resume it, holding the others), Hold (a call the user hears), Answer
+// (ringing here: the others go on hold) and the way to end it.
+type callActions struct {
+	swap, hold, answer bool
+	end                string // "Hang up", "Decline" or "Cancel call"
+}
+
+func actionsFor(c phone.CallInfo) callActions {
+	switch c.State {
+	case phone.CallIncoming:
+		return callActions{answer: true, end: "Decline"}
+	case phone.CallDialing, phone.CallRinging:
+		return callActions{end: "Cancel call"}
+	case phone.CallActive, phone.CallHeld:
+		return callActions{swap: c.LocalHold, hold: !c.LocalHold, end: "Hang up"}
+	}
+	return callActions{}
 }
 
 // menuLabel escapes a label for com.canonical.dbusmenu, where "_" marks an access key.

@@ -62,6 +62,21 @@ func TestParseExample(t *testing.T) {
 	}
 }
 
+// TestFavoriteNamesWithSpaces: quoted TOML keys name favorites as people write them (issue 15):
+// spaces, dots, parentheses, accents.
+func TestFavoriteNamesWithSpaces(t *testing.T) {
+	t.Parallel()
+	doc := "[favorites]\n\"Front desk\" = \"sip:desk@192.0.2.1\"\n\"Dr. Müller (lab)\" = \"sip:mueller@192.0.2.2\"\n"
+	c, err := Parse("config.toml", []byte(doc), opts)
+	if err != nil {
+		t.Fatalf("got error %v, want none", err)
+	}
+	want := map[string]string{"Front desk": "sip:desk@192.0.2.1", "Dr. Müller (lab)": "sip:mueller@192.0.2.2"}
+	if !reflect.DeepEqual(c.Favorites, want) {
+		t.Errorf("favorites: got %q, want %q", c.Favorites, want)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	c, err := Parse("config.toml", []byte("[sip]\nuser = \"bob\"\n"), opts)
@@ -156,8 +171,14 @@ func TestParseErrors(t *testing.T) {
 			`config.toml:2: favorites.bob: "sip:bob@" has no host`},
 		{"favorite tel", "[favorites]\nx = \"tel:xyz\"\n",
 			`config.toml:2: favorites.x: "tel:xyz" is not a telephone number`},
-		{"favorite name space", "[favorites]\n\"bob smith\" = \"sip:bob@h\"\n",
-			`config.toml:2: favorites: favorite name "bob smith" has a space; use a name without spaces such as "bob-smith"`},
+		{"favorite name control", "[favorites]\n\"bob\\tsmith\" = \"sip:bob@h\"\n",
+			`config.toml:2: favorites: favorite name "bob\tsmith" has a control or invisible character; use letters, digits, spaces and punctuation`},
+		{"favorite name blank", "[favorites]\n\"  \" = \"sip:bob@h\"\n",
+			`config.toml:2: favorites: favorite name "  " is blank; give it a name`},
+		{"favorite name padded", "[favorites]\n\" desk\" = \"sip:bob@h\"\n",
+			`config.toml:2: favorites: favorite name " desk" starts or ends with a space; write "desk"`},
+		{"favorite with spaces, bad uri", "[favorites]\nbob = \"sip:bob@h\"\n\"Front desk\" = \"http://desk\"\n",
+			`config.toml:3: favorites.Front desk: "http://desk" is not a sip:, sips: or tel: URI or "echo"`},
 		{"favorite name empty", "[favorites]\n\"\" = \"echo\"\n",
 			`config.toml:2: favorites: a favorite needs a name`},
 		{"account password", "[[account]]\nid = \"work\"\naor = \"sip:a@example.com\"\npassword = \"hunter2\"\n",

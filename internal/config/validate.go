@@ -45,9 +45,15 @@ func (p *parser) validate(c *Config, opts LoadOptions) {
 		switch {
 		case name == "":
 			p.add(at(key), "favorites", "a favorite needs a name")
-		case strings.ContainsFunc(name, unicode.IsSpace):
-			p.add(at(key), "favorites", "favorite name %q has a space; use a name without spaces such as %q",
-				name, strings.Join(strings.Fields(name), "-"))
+		case strings.TrimSpace(name) == "":
+			p.add(at(key), "favorites", "favorite name %q is blank; give it a name", name)
+		case strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }):
+			// A quoted key may hold spaces and any printable character ("Front desk"); a tab or a
+			// line break would garble the menu and could not be typed on the command line.
+			p.add(at(key), "favorites", "favorite name %q has a control or invisible character; use letters, digits, spaces and punctuation", name)
+		case strings.TrimSpace(name) != name:
+			// "trayphone call" trims what it is given, so such a name could never be called.
+			p.add(at(key), "favorites", "favorite name %q starts or ends with a space; write %q", name, strings.TrimSpace(name))
 		}
 		if err := checkTarget(c.Favorites[name]); err != nil {
 			p.add(at(key), key, "%v", err)

@@ -161,13 +161,44 @@ type CallInfo struct {
 	RemoteHold bool      `json:"remote_hold"`
 	// Conference lists the calls joined in a local conference with this one, by ID, this one
 	// included, in the order they joined; empty when the call is in no conference.
-	Conference []string   `json:"conference,omitempty"`
-	Started    time.Time  `json:"started"`
-	Answered   time.Time  `json:"answered,omitzero"`
-	Ended      time.Time  `json:"ended,omitzero"`
-	Duration   Seconds    `json:"duration"`
-	EndReason  string     `json:"end_reason,omitempty"`
-	Media      MediaStats `json:"media"`
+	Conference []string  `json:"conference,omitempty"`
+	Started    time.Time `json:"started"`
+	Answered   time.Time `json:"answered,omitzero"`
+	Ended      time.Time `json:"ended,omitzero"`
+	Duration   Seconds   `json:"duration"`
+	EndReason  string    `json:"end_reason,omitempty"`
+	// Result is how an ended call went, for the history (one of the Result constants); "" while
+	// the call is under way.
+	Result string     `json:"result,omitempty"`
+	Media  MediaStats `json:"media"`
+}
+
+// How a call ended, as the call history says it (HistoryEntry.Result).
+const (
+	ResultAnswered  = "answered"  // talked: answered here, or the far end answered ours
+	ResultMissed    = "missed"    // rang here and nobody answered (the caller gave up, it timed out, do not disturb)
+	ResultDeclined  = "declined"  // declined here, or the far end declined ours (603)
+	ResultBusy      = "busy"      // the far end was busy (486, 600), or every line here was
+	ResultFailed    = "failed"    // could not be set up: unreachable, refused, no common codec, ...
+	ResultCancelled = "cancelled" // we gave up on our call before it was answered, or it was answered elsewhere
+)
+
+// HistoryEntry is one call in the call history (trayphone history --json).
+type HistoryEntry struct {
+	Remote    string    `json:"remote"`
+	Name      string    `json:"name"`
+	Direction Direction `json:"direction"`
+	Result    string    `json:"result"`
+	// Start is when the call began (rang here, or we dialled).
+	Start time.Time `json:"start"`
+	// Duration is how long the call was answered, in whole seconds (0 when it never was).
+	Duration Seconds `json:"duration"`
+	Account  string  `json:"account"`
+	// Reason says in plain words why the call ended.
+	Reason string `json:"reason,omitempty"`
+	// Unseen marks a missed call the user has not looked at yet (the tray's recent calls were
+	// not opened since). It is worked out when the history is listed, not stored.
+	Unseen bool `json:"unseen,omitempty"`
 }
 
 // Seconds is a duration that marshals as a number of seconds.

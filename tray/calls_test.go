@@ -1,0 +1,136 @@
+package tray
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"trayphone/internal/phone"
+	"trayphone/internal/siptest/dbustest"
+)
+
+// TestCallsMenuOverDBus: with a call held, one active and one waiting, the tray lists all three
+// with their states, and each one's submenu offers what applies to it: swap to the held one, hold
+// the active one, answer or decline the waiting one, hang up any. Clicks reach the core with the
+// right call's ID.
+func TestCallsMenuOverDBus(t *testing.T) {
+	addr := dbustest.StartBus(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	conn := dbustest.Connect(t, addr)
+	w := dbustest.StartWatcher(t, conn)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childScenario+"=twocalls", "DISPLAY=", "WAYLAND_DISPLAY=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var item string
+	select {
+	case item = <-w.Items:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the tray did not register a StatusNotifierItem")
+	}
+	sender, _, _ := strings.Cut(item, "/")
+	menu := conn.Object(sender, "/StatusNotifierItem/menu")
+
+	want := []string{
+		"Call 1: bob — on hold/Swap to this call", "Call 1: bob — on hold/Hang up",
+		"Call 2: dave — active/Hold", "Call 2: dave — active/Hang up",
+		"Call 3: erin — incoming/Answer", "Call 3: erin — incoming/Decline",
+	}
+	var root dbustest.MenuItem
+	var missing []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var rev uint32
+		var layout any
+		if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &layout); err == nil {
+			root = dbustest.ParseMenu(layout)
+		}
+		missing = missing[:0]
+		for _, w := range want {
+			if _, ok := root.Find(w); !ok {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("menu has no visible %q", missing)
+		}
+	}
+	for _, hidden := range []string{
+		"Call 1: bob — on hold/Hold", "Call 1: bob — on hold/Answer",
+		"Call 2: dave — active/Swap to this call", "Call 3: erin — incoming/Hold", "Call 3: erin — incoming/Swap to this call",
+	} {
+		if _, ok := root.Find(hidden); ok {
+			t.Errorf("menu shows %q, which does not apply", hidden)
+		}
+	}
+	click := func(label, want string) {
+		t.Helper()
+		n, ok := root.Find(label)
+		if !ok {
+			t.Fatalf("no menu item %q", label)
+		}
+		if err := menu.Call("com.canonical.dbusmenu.Event", 0, n.ID, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
+			t.Fatalf("click %q: %v", label, err)
+		}
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("child exited before printing %q", want)
+				}
+				if l == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("clicked %q: the core did not get %q", label, want)
+			}
+		}
+	}
+	click("Call 1: bob — on hold/Swap to this call", "resume 1")
+	click("Call 2: dave — active/Hold", "hold 2")
+	click("Call 3: erin — incoming/Answer", "answer 3")
+	click("Call 2: dave — active/Hang up", "hangup 2")
+	click("Call 3: erin — incoming/Decline", "hangup 3")
+}
+
+func TestCallTitle(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		c    phone.CallInfo
+		want string
+	}{
+		{phone.CallInfo{ID: "1", Remote: "sip:bob@x", State: phone.CallActive}, "Call 1: bob — active"},
+		{phone.CallInfo{ID: "2", Remote: "sip:bob@x", State: phone.CallHeld, LocalHold: true}, "Call 2: bob — on hold"},
+		{phone.CallInfo{ID: "3", Remote: "sip:bob@x", State: phone.CallHeld, RemoteHold: true}, "Call 3: bob — held by the far end"},
+		{phone.CallInfo{ID: "4", Remote: "sip:bob@x", RemoteName: "Bob B", State: phone.CallIncoming}, "Call 4: Bob B — incoming"},
+		{phone.CallInfo{ID: "5", Remote: "sip:bob@x", State: phone.CallRinging}, "Call 5: bob — calling"},
+	} {
+		if got := callTitle(tc.c, nil); got != tc.want {
+			t.Errorf("callTitle(%+v) = %q, want %q", tc.c, got, tc.want)
+		}
+	}
+}
