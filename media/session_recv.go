@@ -16,14 +16,14 @@ const recvBufferSize = 64 << 10
 // receiver is the state of the receive goroutine. Only recvLoop (or a test calling handlePacket
 // in its place) touches it.
 type receiver struct {
-	udp  udpReader // reads s.conn (rawudp_linux.go)
-	buf  []byte
-	pkt  rtp.Packet
+	udp udpReader // reads s.conn (rawudp_linux.go)
+	buf []byte
+	pkt rtp.Packet
 	// plain and shdr are the decrypted packet and the header the decryption reads, for SRTP.
 	plain []byte
 	shdr  rtp.Header
-	ssrc uint32
-	have bool // ssrc is set
+	ssrc  uint32
+	have  bool // ssrc is set
 
 	latched bool // a packet from another address moved the remote at least once
 	// Latching (see latch): learning is open for the first latchLearnPackets packets from the

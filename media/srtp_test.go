@@ -27,9 +27,9 @@ func srtpKeys(t testing.TB, suite string) (a, b *SRTPConfig) {
 // srtpTap relays datagrams between a and b and keeps what a sends (the wire as a listener on
 // the path sees it). It runs until its socket is closed.
 type srtpTap struct {
-	conn *net.UDPConn
-	a, b netip.AddrPort
-	mu   sync.Mutex
+	conn  *net.UDPConn
+	a, b  netip.AddrPort
+	mu    sync.Mutex
 	fromA [][]byte
 	done  chan struct{}
 }
