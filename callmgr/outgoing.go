@@ -56,6 +56,14 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	if ob != nil && ob.LocalIP.IsValid() {
 		c.localIP = ob.LocalIP
 	}
+	// The INVITE's transport, set below: whether SDES keys may go in the offer (srtp.go).
+	c.sigTLS = strings.EqualFold(uri.Scheme, "sips")
+	if tr, ok := uri.UriParams.Get("transport"); ok {
+		c.sigTLS = c.sigTLS || strings.EqualFold(tr, "tls")
+	}
+	if ob != nil {
+		c.sigTLS = strings.EqualFold(ob.Transport, "TLS")
+	}
 	if err := m.openRTP(c); err != nil {
 		delete(m.calls, c.id)
 		return nil, err
