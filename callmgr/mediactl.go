@@ -254,6 +254,9 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		return fmt.Errorf("start audio: %w", err)
 	}
 	c.sess = sess
+	if c.srtp != nil {
+		m.log.Info("audio encrypted", "call", c.id, "suite", c.srtp.Suite) // never the keys
+	}
 	sess.SetMuted(c.muted || c.localHold)
 	sess.Start()
 	c.mediaAt = m.clk.Now()

@@ -204,6 +204,9 @@ func (m *Manager) inviteFailure(c *call, err error, ctx context.Context) string 
 	}
 	var resErr *sipgo.ErrDialogResponse
 	if errors.As(err, &resErr) {
+		if code := resErr.Res.StatusCode; code == 488 && len(c.offeredKeys) > 0 && m.encryptionMode(c) == EncryptionRequired {
+			return fmt.Sprintf("%s refused encrypted audio (488) and media_encryption is required", c.remote)
+		}
 		return statusReason(c.remote, resErr.Res.StatusCode, resErr.Res.Reason)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {

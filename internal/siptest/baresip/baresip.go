@@ -129,6 +129,10 @@ type Options struct {
 	// NetNS, if set, runs baresip inside that network namespace (ip netns exec) on fixed ports
 	// (SIP 25060, ctrl_tcp 25070 on the namespace's loopback); Dial must then reach into it.
 	NetNS string
+	// MediaEnc is the account's media encryption (baresip's mediaenc): "" for none, "srtp"
+	// (SDES keys offered over RTP/AVP, best effort), "srtp-mand" (RTP/SAVP, mandatory),
+	// "srtp-mandf" (RTP/SAVPF, mandatory) or "dtls_srtp" (DTLS-SRTP). Its module is loaded.
+	MediaEnc string
 	// Dial opens the ctrl_tcp connection (default net.DialTimeout with 1 s); with NetNS it must
 	// dial from inside the namespace.
 	Dial func(network, addr string) (net.Conn, error)
@@ -341,6 +345,12 @@ func (b *Baresip) config(src string) string {
 		}
 	}
 	modules = append(modules, "aufile.so", "sndfile.so", "aubridge.so")
+	switch {
+	case strings.HasPrefix(b.opts.MediaEnc, "srtp"):
+		modules = append(modules, "srtp.so")
+	case strings.HasPrefix(b.opts.MediaEnc, "dtls_srtp"):
+		modules = append(modules, "dtls_srtp.so")
+	}
 	player, source := "aubridge,nullplay", "aufile,"+src
 	if b.opts.AudioPlayer != "" {
 		player = b.opts.AudioPlayer
@@ -404,6 +414,9 @@ func (b *Baresip) accountLine() string {
 		codecs[i] = codecSpec(c)
 	}
 	fmt.Fprintf(&s, ";answermode=%s;audio_codecs=%s", o.AnswerMode, strings.Join(codecs, ","))
+	if o.MediaEnc != "" {
+		fmt.Fprintf(&s, ";mediaenc=%s", o.MediaEnc)
+	}
 	return s.String()
 }
 

@@ -1,0 +1,263 @@
+package callmgr
+
+import (
+	"bytes"
+	"encoding/hex"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"trayphone/internal/phone"
+	"trayphone/internal/siptest/baresip"
+	"trayphone/internal/testenv"
+	"trayphone/media"
+)
+
+// rtpCapture runs tshark on lo for the UDP ports [first, first+9] (the core's RTP and RTCP
+// ports) until stop, which returns the payloads of the RTP packets the core sent and received:
+// what a listener on the path sees.
+func rtpCapture(t *testing.T, first int) (stop func() (sent, received [][]byte)) {
+	t.Helper()
+	bin := testenv.RequireProgram(t, "tshark")
+	file := filepath.Join(t.TempDir(), "rtp.pcapng")
+	filter := "udp portrange " + strconv.Itoa(first) + "-" + strconv.Itoa(first+9)
+	cmd := exec.Command(bin, "-i", "lo", "-q", "-f", filter, "-w", file)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// tshark says "Capturing on 'Loopback'" once it listens.
+	for i := 0; i < 200 && !strings.Contains(errb.String(), "Capturing"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return func() (sent, received [][]byte) {
+		t.Helper()
+		stopped = true
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		out, err := exec.Command(bin, "-r", file, "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.payload").Output()
+		if err != nil {
+			t.Fatalf("tshark read: %v (%s)", err, errb.String())
+		}
+		ours := func(p int) bool { return p >= first && p <= first+9 }
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				continue
+			}
+			src, _ := strconv.Atoi(f[0])
+			dst, _ := strconv.Atoi(f[1])
+			b, err := hex.DecodeString(strings.ReplaceAll(f[2], ":", ""))
+			// RTP: version 2, not an RTCP packet type (RFC 5761 §4), no CSRCs or extension.
+			if err != nil || len(b) <= 12 || b[0] != 0x80 || b[1]&0x7f >= 72 && b[1]&0x7f <= 76 {
+				continue
+			}
+			switch {
+			case ours(src) && !ours(dst):
+				sent = append(sent, b[12:])
+			case ours(dst) && !ours(src):
+				received = append(received, b[12:])
+			}
+		}
+		return sent, received
+	}
+}
+
+// wireAudio reports what a listener hears in payloads: their byte entropy (bits per byte; ~8
+// for ciphertext, a few bits for G.711 audio) and the share of the power at freq when they are
+// played as PCMU (~1 for the tone sent in the clear, ~0 for noise).
+func wireAudio(payloads [][]byte, freq float64) (entropy, toneShare float64) {
+	var n [256]int
+	var x []float64
+	total := 0
+	for _, p := range payloads {
+		for _, c := range p {
+			n[c]++
+		}
+		total += len(p)
+		for _, c := range p[:min(len(p), 160)] {
+			x = append(x, float64(media.DecodeULaw(c)))
+		}
+	}
+	for _, k := range n {
+		if k > 0 {
+			q := float64(k) / float64(total)
+			entropy -= q * math.Log2(q)
+		}
+	}
+	var e float64
+	for _, v := range x {
+		e += v * v
+	}
+	if len(x) == 0 || e == 0 {
+		return entropy, 0
+	}
+	e /= float64(len(x))
+	// Goertzel: a sine of power e has normalised power e/2 at its frequency.
+	w := 2 * math.Pi * freq / 8000
+	c := 2 * math.Cos(w)
+	var s1, s2 float64
+	for _, v := range x {
+		s0 := v + c*s1 - s2
+		s2, s1 = s1, s0
+	}
+	p := (s1*s1 + s2*s2 - c*s1*s2) / float64(len(x)*len(x))
+	return entropy, p * 2 / e
+}
+
+// srtpCase is one encrypted (or not) call with baresip.
+type srtpCase struct {
+	name     string
+	ours     string // our media_encryption
+	sdesUDP  bool   // our sdes_over_udp
+	bob      string // baresip's mediaenc
+	weCall   bool
+	wantEnc  string // the call's encryption; "" when the call must fail
+	wantCode int    // with wantEnc "": the SIP status baresip sees (incoming), 0 for none
+}
+
+// TestBaresipSRTP calls a real baresip with its srtp module (menc srtp: keys offered over
+// RTP/AVP; srtp-mand: RTP/SAVP; srtp-mandf: RTP/SAVPF) both ways, under each of our modes.
+// Each encrypted call is judged on the audio both sides recorded and on the wire: tshark on lo
+// captures the call's RTP, whose payloads must look like ciphertext (byte entropy > 7.9 bits)
+// and not play as the tone sent; the unencrypted control call shows the same check hears the
+// tone in the clear.
+func TestBaresipSRTP(t *testing.T) {
+	for _, tc := range []srtpCase{
+		{name: "control/off", ours: EncryptionOff, bob: "", weCall: true, wantEnc: "none"},
+		{name: "we-call/optional/srtp", ours: EncryptionOptional, sdesUDP: true, bob: "srtp", weCall: true, wantEnc: "srtp"},
+		{name: "we-call/required/srtp-mand", ours: EncryptionRequired, sdesUDP: true, bob: "srtp-mand", weCall: true, wantEnc: "srtp"},
+		{name: "they-call/optional/srtp", ours: EncryptionOptional, sdesUDP: true, bob: "srtp", weCall: false, wantEnc: "srtp"},
+		{name: "they-call/optional/srtp-mand", ours: EncryptionOptional, sdesUDP: true, bob: "srtp-mand", weCall: false, wantEnc: "srtp"},
+		{name: "they-call/required/srtp-mandf", ours: EncryptionRequired, sdesUDP: true, bob: "srtp-mandf", weCall: false, wantEnc: "srtp"},
+		// Best effort meets a far end without SRTP: a plain call, both ways.
+		{name: "we-call/optional/none", ours: EncryptionOptional, sdesUDP: true, bob: "", weCall: true, wantEnc: "none"},
+		{name: "they-call/optional/none", ours: EncryptionOptional, sdesUDP: true, bob: "", weCall: false, wantEnc: "none"},
+		// No keys over UDP unless allowed: optional falls back to plain, required cannot call.
+		{name: "they-call/optional/srtp/no-sdes-over-udp", ours: EncryptionOptional, bob: "srtp", weCall: false, wantEnc: "none"},
+		{name: "they-call/required/srtp-mand/no-sdes-over-udp", ours: EncryptionRequired, bob: "srtp-mand", weCall: false, wantCode: 488},
+		// Refusals.
+		{name: "they-call/required/none", ours: EncryptionRequired, sdesUDP: true, bob: "", weCall: false, wantCode: 488},
+		{name: "they-call/off/srtp-mand", ours: EncryptionOff, bob: "srtp-mand", weCall: false, wantCode: 488},
+		{name: "we-call/required/none", ours: EncryptionRequired, sdesUDP: true, bob: "", weCall: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { runSRTPCase(t, tc) })
+	}
+}
+
+func runSRTPCase(t *testing.T, tc srtpCase) {
+	ports := 30000 + 10*rand.IntN(2000)
+	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004, MediaEnc: tc.bob})
+	a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{media.PCMU}, mediaEnc: tc.ours,
+		sdesOverUDP: tc.sdesUDP, rtpPorts: ports})
+	stop := rtpCapture(t, ports)
+
+	var ci phone.CallInfo
+	if tc.weCall {
+		call, err := a.mgr.Call(ctx(t), bob.URI(), "")
+		if tc.wantEnc == "" {
+			if err == nil {
+				end := a.waitState(10*time.Second, phone.CallEnded)
+				t.Logf("call ended: %s", end.EndReason)
+				if !strings.Contains(end.EndReason, "encrypt") {
+					t.Errorf("end reason %q, want one about encryption", end.EndReason)
+				}
+			} else {
+				t.Logf("call refused: %v", err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci = a.waitState(10*time.Second, phone.CallActive)
+		if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		_ = call
+	} else {
+		if err := bob.Dial(a.ua.AOR()); err != nil {
+			t.Fatal(err)
+		}
+		if tc.wantEnc == "" {
+			ev, err := bob.WaitEvent(baresip.CallClosed, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("baresip: %s %s", ev.Type, ev.Param)
+			if want := strconv.Itoa(tc.wantCode); !strings.Contains(ev.Param, want) {
+				t.Errorf("baresip's call closed with %q, want %s", ev.Param, want)
+			}
+			if calls := a.mgr.Status().Calls; len(calls) != 0 {
+				t.Errorf("calls shown: %+v, want none", calls)
+			}
+			return
+		}
+		in := a.waitState(10*time.Second, phone.CallIncoming)
+		if in.Encryption != tc.wantEnc {
+			t.Errorf("ringing call: encryption %q, want %q", in.Encryption, tc.wantEnc)
+		}
+		if err := a.mgr.Answer(ctx(t), ""); err != nil {
+			t.Fatal(err)
+		}
+		ci = a.waitState(5*time.Second, phone.CallActive)
+		if _, err := bob.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ci.Encryption != tc.wantEnc {
+		t.Errorf("active call: encryption %q, want %q", ci.Encryption, tc.wantEnc)
+	}
+	time.Sleep(3 * time.Second)
+	if st := a.mgr.Status(); len(st.Calls) != 1 || st.Calls[0].Encryption != tc.wantEnc {
+		t.Errorf("status calls: %+v, want one with encryption %q", st.Calls, tc.wantEnc)
+	}
+	if err := a.mgr.Hangup(ctx(t), ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+	sent, received := stop()
+
+	checkToneFrom(t, a, media.PCMU, 1004, 30)
+	checkTone(t, bob.RecordedReceived(), 604, 30)
+
+	for _, dir := range []struct {
+		what     string
+		payloads [][]byte
+		freq     float64
+	}{{"trayphone → baresip", sent, 604}, {"baresip → trayphone", received, 1004}} {
+		h, tone := wireAudio(dir.payloads, dir.freq)
+		t.Logf("wire %s: %d RTP packets, payload entropy %.2f bits/byte, %.0f Hz share played as PCMU %.3f",
+			dir.what, len(dir.payloads), h, dir.freq, tone)
+		if len(dir.payloads) < 100 {
+			t.Errorf("wire %s: %d RTP packets captured, want at least 100", dir.what, len(dir.payloads))
+			continue
+		}
+		if tc.wantEnc == "none" {
+			if h > 7.5 || tone < 0.5 {
+				t.Errorf("wire %s: a plain call does not show its tone (entropy %.2f, share %.3f): the check is blind", dir.what, h, tone)
+			}
+			continue
+		}
+		if h < 7.9 || tone > 0.01 {
+			t.Errorf("wire %s: entropy %.2f bits/byte, tone share %.3f; want > 7.9 and < 0.01 (no plain audio)", dir.what, h, tone)
+		}
+	}
+}
