@@ -86,6 +86,7 @@ type coreOpts struct {
 	// may be added only then).
 	beforeStart func(*sipua.UA, *Manager)
 	logTo       io.Writer // also gets the core's log, as text
+	logDebug    bool      // logTo gets debug lines too
 	// mediaEnc and sdesOverUDP are [sip] media_encryption and sdes_over_udp (srtp.go).
 	mediaEnc    string
 	sdesOverUDP bool
@@ -121,7 +122,11 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	}
 	log := testLogger(t, name)
 	if o.logTo != nil {
-		log = slog.New(slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: slog.LevelInfo})).With("core", name)
+		level := slog.LevelInfo
+		if o.logDebug {
+			level = slog.LevelDebug
+		}
+		log = slog.New(slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: level})).With("core", name)
 	}
 	dev, err := media.NewDevice(in, out, log)
 	if err != nil {

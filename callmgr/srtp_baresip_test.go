@@ -2,7 +2,9 @@ package callmgr
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -367,4 +369,50 @@ func TestSRTPBetweenCores(t *testing.T) {
 	b.stop()
 	checkToneLast(t, a.out, 1004, 30, 2*time.Second)
 	checkToneLast(t, b.out, 604, 30, 2*time.Second)
+}
+
+// TestSRTPKeysNotLogged: an encrypted call between two trayphones logging at debug level (and
+// sipgo's default logger captured too) never writes either master key, in base64 or hex, or an
+// a=crypto line.
+func TestSRTPKeysNotLogged(t *testing.T) {
+	var logs testenv.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	a := startCore(t, "alice", coreOpts{mediaEnc: EncryptionOptional, sdesOverUDP: true, logTo: &logs, logDebug: true})
+	b := startCore(t, "bob", coreOpts{mediaEnc: EncryptionOptional, sdesOverUDP: true, logTo: &logs, logDebug: true})
+	ca, _ := established(t, a, b)
+	var keys [][]byte
+	a.mgr.await(func() {
+		for _, c := range a.mgr.calls {
+			if c.srtp != nil {
+				keys = append(keys, c.srtp.LocalKey, c.srtp.RemoteKey)
+			}
+		}
+	})
+	if len(keys) != 2 {
+		t.Fatalf("alice's call has %d keys, want 2 (is it encrypted?)", len(keys))
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := a.mgr.Hangup(ctx(t), ca.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(5*time.Second, phone.CallEnded)
+	a.stop()
+	b.stop()
+	text := logs.String()
+	if !strings.Contains(text, "audio encrypted") || !strings.Contains(text, "sdes_over_udp") {
+		t.Fatalf("the log does not show the call (no \"audio encrypted\" or sdes_over_udp warning):\n%s", text)
+	}
+	for _, k := range keys {
+		for _, form := range []string{base64.StdEncoding.EncodeToString(k), base64.StdEncoding.EncodeToString(k[:15]), hex.EncodeToString(k[:8])} {
+			if strings.Contains(text, form) {
+				t.Errorf("the log contains a key (%s…)", form[:6])
+			}
+		}
+	}
+	if strings.Contains(text, "inline:") || strings.Contains(text, "a=crypto") {
+		t.Error("the log contains an SDES key line")
+	}
+	t.Logf("%d bytes of debug log checked", len(text))
 }
