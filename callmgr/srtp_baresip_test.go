@@ -18,6 +18,7 @@ import (
 	"trayphone/internal/audiotest"
 	"trayphone/internal/phone"
 	"trayphone/internal/siptest/baresip"
+	"trayphone/internal/siptest/kamailio"
 	"trayphone/internal/testenv"
 	"trayphone/media"
 )
@@ -415,4 +416,71 @@ func TestSRTPKeysNotLogged(t *testing.T) {
 		t.Error("the log contains an SDES key line")
 	}
 	t.Logf("%d bytes of debug log checked", len(text))
+}
+
+// TestTLSAccountSRTP is SDES as it is meant to be used: the account registers over TLS, so its
+// keys travel encrypted (no sdes_over_udp), and the account requires encryption
+// ([[account]] media_encryption = "required"). baresip (menc srtp) calls us through Kamailio and
+// we call it; both calls are encrypted, with audio both ways and ciphertext on the wire.
+func TestTLSAccountSRTP(t *testing.T) {
+	checkGoroutines(t)
+	k := kamailio.Start(t, kamailio.Options{TLS: true})
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1004, MediaEnc: "srtp"})
+	if _, err := bob.WaitEvent(baresip.RegisterOK, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ports := 30000 + 10*rand.IntN(2000)
+	a := startAccountCoreOn(t, k, "tls", "alice", "alicepw", 604, func(c *Config) {
+		c.MediaEncryption = EncryptionOff // the account's own setting must win
+		c.AccountEncryption = map[string]string{"test": EncryptionRequired}
+		c.RTPPortMin, c.RTPPortMax = ports, ports+9
+	})
+	stop := rtpCapture(t, ports)
+	in := bobCalls(t, bob, a.core, "sip:alice@"+k.Domain())
+	if in.Encryption != encSRTP {
+		t.Errorf("incoming call over TLS: encryption %q, want srtp", in.Encryption)
+	}
+	time.Sleep(2 * time.Second)
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(5*time.Second, phone.CallEnded)
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	callBaresip(t, a.core, bob, "bob", "", 2*time.Second, 30)
+	for _, h := range a.mgr.Recent() {
+		if h.Encryption != encSRTP {
+			t.Errorf("history: %s call with %s: encryption %q, want srtp", h.Direction, h.Remote, h.Encryption)
+		}
+	}
+	sent, received := stop()
+	for _, d := range []struct {
+		what string
+		p    [][]byte
+	}{{"sent", sent}, {"received", received}} {
+		h, tone := wireAudio(d.p, 1004)
+		_, tone2 := wireAudio(d.p, 604)
+		t.Logf("wire %s: %d packets, entropy %.2f bits/byte, tone shares %.3f/%.3f", d.what, len(d.p), h, tone, tone2)
+		if len(d.p) < 150 || h < 7.9 || tone > 0.01 || tone2 > 0.01 {
+			t.Errorf("wire %s: want >= 150 packets of ciphertext", d.what)
+		}
+	}
+}
+
+// TestUDPAccountRequiredRefuses: an account that requires encryption but signals over UDP, with
+// sdes_over_udp off, cannot send keys: calling fails at once and says why; nothing is sent.
+func TestUDPAccountRequiredRefuses(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	a := startAccountCoreOn(t, k, "udp", "alice", "alicepw", 604, func(c *Config) {
+		c.MediaEncryption = EncryptionRequired
+	})
+	invites := k.Requests("INVITE")
+	_, err := a.mgr.Call(ctx(t), "bob", "")
+	if err == nil || !strings.Contains(err.Error(), "not TLS") {
+		t.Fatalf("call: error %v, want one saying the signalling is not TLS", err)
+	}
+	if n := k.Requests("INVITE") - invites; n != 0 {
+		t.Errorf("%d INVITEs reached Kamailio, want none", n)
+	}
 }
