@@ -112,7 +112,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		if _, _, err := sdp.Negotiate(offer, m.supportedFormats()); err != nil {
 			return reject(488, "Not Acceptable Here")
 		}
-		probe := &call{account: acct, sigTLS: sigTLS, remote: req.From().Address.String()}
+		probe := &call{account: acct, sigTLS: sigTLS, remote: req.From().Address.String(), echoLeg: echo}
 		if encPick, err = m.checkOffer(probe, offer); err != nil { // srtp.go
 			m.logRejected("incoming call refused: media encryption", "reason", err.Error())
 			return reject(488, "Not Acceptable Here")

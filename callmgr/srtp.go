@@ -38,6 +38,9 @@ var errNeedsEncryption = errors.New("media_encryption is required and the far en
 
 // encryptionMode is the media encryption mode of c: its account's, else the phone's.
 func (m *Manager) encryptionMode(c *call) string {
+	if c.echoLeg || c.remote == EchoTarget {
+		return EncryptionOff // the echo test never leaves this computer
+	}
 	mode := m.cfg.MediaEncryption
 	if v := m.cfg.AccountEncryption[c.account]; c.account != "" && v != "" {
 		mode = v

@@ -484,3 +484,23 @@ func TestUDPAccountRequiredRefuses(t *testing.T) {
 		t.Errorf("%d INVITEs reached Kamailio, want none", n)
 	}
 }
+
+// TestEchoTestUnderRequired: the echo test never leaves the computer, so media_encryption =
+// "required" (over UDP, no sdes_over_udp) does not stop it; it runs unencrypted.
+func TestEchoTestUnderRequired(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "alice", coreOpts{toneHz: 700, mediaEnc: EncryptionRequired})
+	if _, err := a.mgr.Call(ctx(t), "echo", ""); err != nil {
+		t.Fatal(err)
+	}
+	if ci := a.waitState(5*time.Second, phone.CallActive); ci.Encryption != encNone {
+		t.Errorf("echo test: encryption %q, want none", ci.Encryption)
+	}
+	time.Sleep(2 * time.Second)
+	if err := a.mgr.Hangup(ctx(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(5*time.Second, phone.CallEnded)
+	a.stop()
+	checkTone(t, a.out, 700, 35)
+}
