@@ -90,6 +90,7 @@ type coreOpts struct {
 	// mediaEnc and sdesOverUDP are [sip] media_encryption and sdes_over_udp (srtp.go).
 	mediaEnc    string
 	sdesOverUDP bool
+	srtpSuites  []string
 	// rtpPorts, if set, is the first of 10 ports the core's calls take their RTP from.
 	rtpPorts int
 }
@@ -139,7 +140,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	c := &core{t: t, name: name, ua: ua, in: in, out: out}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
-		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
+		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})
 	if err != nil {

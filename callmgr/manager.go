@@ -85,6 +85,9 @@ type Config struct {
 	AccountEncryption map[string]string
 	// SDESOverUDP lets SDES keys go over signalling that is not TLS ([sip] sdes_over_udp).
 	SDESOverUDP bool
+	// SRTPSuites limits the SRTP suites offered and accepted, in order of preference (tests;
+	// nil: media.SRTPSuites).
+	SRTPSuites []string
 	// RTPPortMin and RTPPortMax bound media ports (0, 0: any).
 	RTPPortMin, RTPPortMax int
 	// Accounts are the SIP accounts calls go through (nil: direct calls only).

@@ -52,6 +52,14 @@ func (m *Manager) encryptionMode(c *call) string {
 	return EncryptionOptional
 }
 
+// srtpSuites are the SRTP suites calls offer and accept, in our order of preference.
+func (m *Manager) srtpSuites() []string {
+	if len(m.cfg.SRTPSuites) > 0 {
+		return m.cfg.SRTPSuites
+	}
+	return media.SRTPSuites
+}
+
 // sdesAllowed reports whether c may carry SDES keys: encryption is not off and the signalling
 // is TLS, or the user allowed keys over plain signalling.
 func (m *Manager) sdesAllowed(c *call) bool {
@@ -84,7 +92,7 @@ func (m *Manager) offerCrypto(c *call) ([]sdp.Crypto, bool, error) {
 		return []sdp.Crypto{{Tag: c.srtpTag, Suite: c.srtp.Suite, Key: c.srtp.LocalKey}}, mode == EncryptionRequired, nil
 	}
 	if c.offeredKeys == nil {
-		for i, suite := range media.SRTPSuites {
+		for i, suite := range m.srtpSuites() {
 			key, err := media.NewSRTPKey(suite)
 			if err != nil {
 				return nil, false, err
@@ -102,7 +110,7 @@ func (m *Manager) offerCrypto(c *call) ([]sdp.Crypto, bool, error) {
 func (m *Manager) checkOffer(c *call, offer *sdp.Session) (*sdp.Crypto, error) {
 	a := offer.Audio
 	if m.sdesAllowed(c) {
-		if cr, ok := sdp.PickCrypto(a.Crypto, media.SRTPSuites, media.SRTPKeyLen); ok {
+		if cr, ok := sdp.PickCrypto(a.Crypto, m.srtpSuites(), media.SRTPKeyLen); ok {
 			return &cr, nil
 		}
 	}
