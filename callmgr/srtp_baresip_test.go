@@ -563,4 +563,3 @@ func TestBaresipSRTPSuites(t *testing.T) {
 		}
 	}
 }
-
