@@ -158,6 +158,10 @@ func TestBaresipSRTP(t *testing.T) {
 		// Refusals.
 		{name: "they-call/required/none", ours: EncryptionRequired, sdesUDP: true, bob: "", weCall: false, wantCode: 488},
 		{name: "they-call/off/srtp-mand", ours: EncryptionOff, bob: "srtp-mand", weCall: false, wantCode: 488},
+		// Off ignores keys offered over RTP/AVP: a plain call.
+		{name: "they-call/off/srtp", ours: EncryptionOff, bob: "srtp", weCall: false, wantEnc: "none"},
+		// DTLS-SRTP is not implemented: baresip's dtls_srtp offer (UDP/TLS/RTP/SAVP) gets 488.
+		{name: "they-call/optional/dtls_srtp", ours: EncryptionOptional, sdesUDP: true, bob: "dtls_srtp", weCall: false, wantCode: 488},
 		{name: "we-call/required/none", ours: EncryptionRequired, sdesUDP: true, bob: "", weCall: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) { runSRTPCase(t, tc) })
