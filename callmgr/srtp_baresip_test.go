@@ -1,7 +1,6 @@
 package callmgr
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -33,7 +32,7 @@ func rtpCapture(t *testing.T, first int) (stop func() (sent, received [][]byte))
 	file := filepath.Join(t.TempDir(), "rtp.pcapng")
 	filter := "udp portrange " + strconv.Itoa(first) + "-" + strconv.Itoa(first+9)
 	cmd := exec.Command(bin, "-i", "lo", "-q", "-f", filter, "-w", file)
-	var errb bytes.Buffer
+	var errb testenv.Buffer // written by exec's copying goroutine while we read it
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -244,8 +243,12 @@ func runSRTPCase(t *testing.T, tc srtpCase) {
 	a.stop()
 	sent, received := stop()
 
-	checkToneFrom(t, a, media.PCMU, 1004, 30)
-	checkTone(t, bob.RecordedReceived(), 604, 30)
+	if tc.wantEnc == encSRTP {
+		// The audio of plain calls is judged by TestWeCallBaresip and TestBaresipCallsUs; here
+		// only what encryption changes is.
+		checkToneFrom(t, a, media.PCMU, 1004, 30)
+		checkTone(t, bob.RecordedReceived(), 604, 30)
+	}
 
 	for _, dir := range []struct {
 		what     string
