@@ -82,20 +82,19 @@ func rtpCapture(t *testing.T, first int) (stop func() (sent, received [][]byte))
 }
 
 // wireAudio reports what a listener hears in payloads: their byte entropy (bits per byte; ~8
-// for ciphertext, a few bits for G.711 audio) and the share of the power at freq when they are
-// played as PCMU (~1 for the tone sent in the clear, ~0 for noise).
+// for ciphertext, a few bits for G.711 audio) and the mean share of each 20 ms frame's power
+// that lies at freq when its first 160 bytes are played as PCMU (~1 for the tone sent in the
+// clear, ~2/160 for noise). Frames are judged one by one, so a packet the capture or the far
+// end's silence suppression left out does not matter; payloads shorter than a frame (comfort
+// noise, events) are left out of the share.
 func wireAudio(payloads [][]byte, freq float64) (entropy, toneShare float64) {
 	var n [256]int
-	var x []float64
 	total := 0
 	for _, p := range payloads {
 		for _, c := range p {
 			n[c]++
 		}
 		total += len(p)
-		for _, c := range p[:min(len(p), 160)] {
-			x = append(x, float64(media.DecodeULaw(c)))
-		}
 	}
 	for _, k := range n {
 		if k > 0 {
@@ -103,24 +102,32 @@ func wireAudio(payloads [][]byte, freq float64) (entropy, toneShare float64) {
 			entropy -= q * math.Log2(q)
 		}
 	}
-	var e float64
-	for _, v := range x {
-		e += v * v
-	}
-	if len(x) == 0 || e == 0 {
-		return entropy, 0
-	}
-	e /= float64(len(x))
-	// Goertzel: a sine of power e has normalised power e/2 at its frequency.
 	w := 2 * math.Pi * freq / 8000
 	c := 2 * math.Cos(w)
-	var s1, s2 float64
-	for _, v := range x {
-		s0 := v + c*s1 - s2
-		s2, s1 = s1, s0
+	frames := 0
+	for _, p := range payloads {
+		if len(p) < 160 {
+			continue
+		}
+		var e, s1, s2 float64
+		for _, b := range p[:160] {
+			v := float64(media.DecodeULaw(b))
+			e += v * v
+			s0 := v + c*s1 - s2
+			s2, s1 = s1, s0
+		}
+		if e == 0 {
+			continue
+		}
+		// Goertzel: a sine of mean power e/160 has normalised power (e/160)/2 at its frequency.
+		pw := (s1*s1 + s2*s2 - c*s1*s2) / (160 * 160)
+		toneShare += pw * 2 / (e / 160)
+		frames++
 	}
-	p := (s1*s1 + s2*s2 - c*s1*s2) / float64(len(x)*len(x))
-	return entropy, p * 2 / e
+	if frames > 0 {
+		toneShare /= float64(frames)
+	}
+	return entropy, toneShare
 }
 
 // srtpCase is one encrypted (or not) call with baresip.
@@ -268,8 +275,8 @@ func runSRTPCase(t *testing.T, tc srtpCase) {
 			}
 			continue
 		}
-		if h < 7.9 || tone > 0.01 {
-			t.Errorf("wire %s: entropy %.2f bits/byte, tone share %.3f; want > 7.9 and < 0.01 (no plain audio)", dir.what, h, tone)
+		if h < 7.9 || tone > 0.05 {
+			t.Errorf("wire %s: entropy %.2f bits/byte, tone share %.3f; want > 7.9 and < 0.05 (no plain audio)", dir.what, h, tone)
 		}
 	}
 }
@@ -332,7 +339,7 @@ func TestBaresipSRTPHoldResume(t *testing.T) {
 		t.Errorf("alice sent %d RTP packets, want >= 150 (before hold and after resume)", n)
 	}
 	for _, p := range [][][]byte{sent, received} {
-		if h, tone := wireAudio(p, 1004); h < 7.9 || tone > 0.01 || len(p) < 100 {
+		if h, tone := wireAudio(p, 1004); h < 7.9 || tone > 0.05 || len(p) < 100 {
 			t.Errorf("wire: %d packets, entropy %.2f, tone share %.3f: want >= 100 encrypted packets", len(p), h, tone)
 		}
 	}
@@ -470,7 +477,7 @@ func TestTLSAccountSRTP(t *testing.T) {
 		h, tone := wireAudio(d.p, 1004)
 		_, tone2 := wireAudio(d.p, 604)
 		t.Logf("wire %s: %d packets, entropy %.2f bits/byte, tone shares %.3f/%.3f", d.what, len(d.p), h, tone, tone2)
-		if len(d.p) < 150 || h < 7.9 || tone > 0.01 || tone2 > 0.01 {
+		if len(d.p) < 150 || h < 7.9 || tone > 0.05 || tone2 > 0.05 {
 			t.Errorf("wire %s: want >= 150 packets of ciphertext", d.what)
 		}
 	}
