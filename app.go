@@ -77,10 +77,14 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		UA:      ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
+		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
+	}
+	if cfg.SIP.SDESOverUDP {
+		log.Warn("sdes_over_udp is on: SRTP keys may travel in SIP messages that are not encrypted, where anyone on the path can read them")
 	}
 	core, runNAT := setupNAT(cfg, mgr, natp, acc.NetworkChanged, mgr.NetworkChanged, log) // app_nat.go
 	ctl, err := control.NewServer(p.Socket, core, log.With("component", "control"))
@@ -205,5 +209,16 @@ func (c trayController) Favorites() []tray.Favorite {
 		out = append(out, tray.Favorite{Name: name, URI: uri})
 	}
 	slices.SortFunc(out, func(a, b tray.Favorite) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// accountEncryption maps each account that sets media_encryption to its mode.
+func accountEncryption(cfg *config.Config) map[string]string {
+	out := map[string]string{}
+	for _, a := range cfg.Accounts {
+		if a.MediaEncryption != "" {
+			out[a.ID] = a.MediaEncryption
+		}
+	}
 	return out
 }

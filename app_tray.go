@@ -154,6 +154,12 @@ listen = "0.0.0.0:5060"
 # allow_direct_calls = true
 # Seconds an incoming call rings before it is ended as missed (480 for the caller).
 # ring_timeout = 60
+# Encrypted audio (SRTP with SDES keys): "off", "optional" (encrypt when the far end can) or
+# "required" (refuse calls that are not encrypted). Also settable per [[account]].
+# media_encryption = "optional"
+# SRTP keys travel in the SIP messages: by default only over TLS (an account with
+# transport = "tls"). Allow them over UDP/TCP, where anyone on the path can read them:
+# sdes_over_udp = false
 
 [audio]
 # "default", "null", "portaudio:NAME" (see "trayphone devices") or a .wav file.
@@ -176,6 +182,7 @@ codecs = ["opus", "G722", "PCMU", "PCMA"]
 # aor = "sip:alice@sip.example.com"
 # registrar = "sip:sip.example.com"
 # transport = "udp"
+# media_encryption = "optional"
 `
 
 // ensureConfig creates the commented default settings file at path (0600, directory 0700) unless

@@ -35,7 +35,7 @@ func startAccountCore(t *testing.T, k *kamailio.Kamailio, user, pw string, toneH
 
 // startAccountCoreOn is startAccountCore registering over transport ("udp", "tcp" or "tls"; TLS
 // trusts Kamailio's self-signed certificate by its fingerprint).
-func startAccountCoreOn(t *testing.T, k *kamailio.Kamailio, transport, user, pw string, toneHz float64) *accountCore {
+func startAccountCoreOn(t *testing.T, k *kamailio.Kamailio, transport, user, pw string, toneHz float64, opts ...func(*Config)) *accountCore {
 	t.Helper()
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, user+"-in.wav"), filepath.Join(dir, user+"-out.wav")
@@ -73,8 +73,12 @@ func startAccountCoreOn(t *testing.T, k *kamailio.Kamailio, transport, user, pw 
 			}
 		}))
 	c := &core{t: t, name: user, ua: ua, in: in, out: out}
-	mgr, err = New(Config{UA: ua, Device: dev, Accounts: set, RejectDirectCalls: true, CallWaiting: true, Log: log,
-		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})
+	cfg := Config{UA: ua, Device: dev, Accounts: set, RejectDirectCalls: true, CallWaiting: true, Log: log,
+		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	mgr, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

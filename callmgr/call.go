@@ -77,6 +77,14 @@ type call struct {
 	sdpSession uint64
 	sdpVersion uint64
 	reinviting bool
+
+	// Encryption (srtp.go).
+	sigTLS      bool              // the call's signalling is TLS
+	offeredKeys []sdp.Crypto      // our SDES keys offered, one per suite, made once per call
+	srtp        *media.SRTPConfig // the negotiated SRTP keys, nil for plain RTP
+	srtpTag     int               // the a=crypto tag of the keys in use
+	encPlanned  bool              // an incoming call's offer has keys we will answer
+	sdesWarned  bool              // the keys-over-plain-signalling warning was logged
 }
 
 // heldHere reports whether the call is on hold at our end now: held, or resumed and not yet
@@ -127,6 +135,7 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		Account:    c.account,
 		State:      c.state,
 		Codec:      c.codec.Name,
+		Encryption: c.encryption(),
 		Muted:      c.muted,
 		LocalHold:  c.heldHere(),
 		RemoteHold: c.remHold,

@@ -89,7 +89,14 @@ type coreOpts struct {
 	// device replaces the core's file audio device (its in/out files are then unused).
 	device media.Device
 	// history is the core's call history store (nil: none).
-	history HistoryStore
+	history  HistoryStore
+	logDebug bool // logTo gets debug lines too
+	// mediaEnc and sdesOverUDP are [sip] media_encryption and sdes_over_udp (srtp.go).
+	mediaEnc    string
+	sdesOverUDP bool
+	srtpSuites  []string
+	// rtpPorts, if set, is the first of 10 ports the core's calls take their RTP from.
+	rtpPorts int
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -120,7 +127,11 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	}
 	log := testLogger(t, name)
 	if o.logTo != nil {
-		log = slog.New(slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: slog.LevelInfo})).With("core", name)
+		level := slog.LevelInfo
+		if o.logDebug {
+			level = slog.LevelDebug
+		}
+		log = slog.New(slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: level})).With("core", name)
 	}
 	dev, err := media.NewDevice(in, out, log)
 	if err != nil {
@@ -136,6 +147,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	c := &core{t: t, name: name, ua: ua, in: in, out: out}
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
+		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +101,8 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	// An INVITE without SDP asks us to offer in the 200 OK; the answer comes in the ACK (RFC
 	// 3261 §13.2.1, "late offer").
 	var offer *sdp.Session
+	var encPick *sdp.Crypto
+	sigTLS := strings.EqualFold(req.Transport(), "TLS")
 	if len(req.Body()) > 0 {
 		var err error
 		if offer, err = sdp.Parse(req.Body()); err != nil {
@@ -107,6 +110,11 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 			return reject(488, "Not Acceptable Here")
 		}
 		if _, _, err := sdp.Negotiate(offer, m.supportedFormats()); err != nil {
+			return reject(488, "Not Acceptable Here")
+		}
+		probe := &call{account: acct, sigTLS: sigTLS, remote: req.From().Address.String(), echoLeg: echo}
+		if encPick, err = m.checkOffer(probe, offer); err != nil { // srtp.go
+			m.logRejected("incoming call refused: media encryption", "reason", err.Error())
 			return reject(488, "Not Acceptable Here")
 		}
 	} else if echo {
@@ -122,6 +130,8 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	c.sipCallID = string(*req.CallID())
 	c.sdlg = dlg
 	c.offer = offer
+	c.sigTLS = sigTLS
+	c.encPlanned = encPick != nil
 	c.state = phone.CallIncoming
 	c.inviteDone = make(chan struct{})
 	c.source = src

@@ -78,6 +78,16 @@ type Config struct {
 	// IncomingRingTimeout ends an incoming call nobody answers with 480 (default 60 s; [sip]
 	// ring_timeout).
 	IncomingRingTimeout time.Duration
+	// MediaEncryption is "off", "optional" (also for "") or "required": [sip]
+	// media_encryption (srtp.go).
+	MediaEncryption string
+	// AccountEncryption overrides MediaEncryption for the calls of an account, by account ID.
+	AccountEncryption map[string]string
+	// SDESOverUDP lets SDES keys go over signalling that is not TLS ([sip] sdes_over_udp).
+	SDESOverUDP bool
+	// SRTPSuites limits the SRTP suites offered and accepted, in order of preference (tests;
+	// nil: media.SRTPSuites).
+	SRTPSuites []string
 	// RTPPortMin and RTPPortMax bound media ports (0, 0: any).
 	RTPPortMin, RTPPortMax int
 	// Accounts are the SIP accounts calls go through (nil: direct calls only).

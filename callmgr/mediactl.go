@@ -86,6 +86,10 @@ func (m *Manager) buildOffer(c *call) ([]byte, error) {
 		formats = preferFormat(formats, c.codec.Name)
 	}
 	addr, port := m.sdpAddr(c)
+	keys, secure, err := m.offerCrypto(c) // srtp.go
+	if err != nil {
+		return nil, err
+	}
 	return sdp.Offer(sdp.OfferParams{
 		Addr:      addr,
 		Port:      port,
@@ -95,6 +99,8 @@ func (m *Manager) buildOffer(c *call) ([]byte, error) {
 		Version:   c.sdpVersion,
 		// We can always play comfort noise; whether we send it is the VAD setting.
 		ComfortNoise: true,
+		Crypto:       keys,
+		Secure:       secure,
 	})
 }
 
@@ -104,6 +110,10 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 	format, te, err := sdp.Negotiate(offer, m.supportedFormats())
 	if err != nil {
 		return nil, fmt.Errorf("%s offered no audio codec we support", c.remote)
+	}
+	crypto, err := m.answerCrypto(c, offer) // srtp.go
+	if err != nil {
+		return nil, err
 	}
 	if err := m.useRemote(c, offer, format, te); err != nil {
 		return nil, err
@@ -118,6 +128,7 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 		SessionID:    c.sdpSession,
 		Version:      c.sdpVersion,
 		ComfortNoise: true,
+		Crypto:       crypto,
 	})
 	return body, err
 }
@@ -134,6 +145,9 @@ func (m *Manager) applyAnswer(c *call, body []byte) error {
 	format, te, err := sdp.Negotiate(ans, m.supportedFormats())
 	if err != nil {
 		return fmt.Errorf("%s answered with no audio codec we offered", c.remote)
+	}
+	if err := m.answeredCrypto(c, ans); err != nil { // srtp.go
+		return err
 	}
 	if err := m.useRemote(c, ans, format, te); err != nil {
 		return err
@@ -220,6 +234,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		TelephoneEventPT:     c.tePT,
 		TelephoneEventRecvPT: c.teRecvPT,
 		ComfortNoisePT:       c.cnPT,
+		SRTP:                 c.srtp,
 		NoVAD:                m.cfg.NoVAD,
 		Realtime:             m.cfg.Realtime,
 		SteadySend:           m.cfg.SteadySend,
@@ -239,6 +254,9 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		return fmt.Errorf("start audio: %w", err)
 	}
 	c.sess = sess
+	if c.srtp != nil {
+		m.log.Info("audio encrypted", "call", c.id, "suite", c.srtp.Suite) // never the keys
+	}
 	sess.SetMuted(c.muted || c.localHold)
 	sess.Start()
 	c.mediaAt = m.clk.Now()

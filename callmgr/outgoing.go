@@ -59,6 +59,14 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	if ob != nil && ob.LocalIP.IsValid() {
 		c.localIP = ob.LocalIP
 	}
+	// The INVITE's transport, set below: whether SDES keys may go in the offer (srtp.go).
+	c.sigTLS = strings.EqualFold(uri.Scheme, "sips")
+	if tr, ok := uri.UriParams.Get("transport"); ok {
+		c.sigTLS = c.sigTLS || strings.EqualFold(tr, "tls")
+	}
+	if ob != nil {
+		c.sigTLS = strings.EqualFold(ob.Transport, "TLS")
+	}
 	if err := m.openRTP(c); err != nil {
 		delete(m.calls, c.id)
 		return nil, err
@@ -221,6 +229,9 @@ func (m *Manager) inviteFailure(c *call, err error, ctx context.Context) string 
 	}
 	var resErr *sipgo.ErrDialogResponse
 	if errors.As(err, &resErr) {
+		if code := resErr.Res.StatusCode; code == 488 && len(c.offeredKeys) > 0 && m.encryptionMode(c) == EncryptionRequired {
+			return fmt.Sprintf("%s refused encrypted audio (488) and media_encryption is required", c.remote)
+		}
 		return statusReason(c.remote, resErr.Res.StatusCode, resErr.Res.Reason)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -364,6 +364,9 @@ func writeCalls(w io.Writer, calls []phone.CallInfo) error {
 		if c.Muted {
 			notes = append(notes, "muted")
 		}
+		if c.Encryption != "" && c.Encryption != "none" {
+			notes = append(notes, "encrypted: "+c.Encryption)
+		}
 		if others := slices.DeleteFunc(slices.Clone(c.Conference), func(id string) bool { return id == c.ID }); len(others) > 0 {
 			notes = append(notes, "conference with "+strings.Join(others, ", "))
 		}

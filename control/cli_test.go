@@ -113,14 +113,14 @@ ACCOUNT  AOR                     STATE       REASON
 work     sip:alice@example.com   registered  
 home     sip:alice@home.example  failed      403 Forbidden
 
-CALL  DIRECTION  REMOTE                STATE   CODEC  DURATION
-c1    outgoing   sip:bob@192.168.1.20  active  PCMU   1m05s
+CALL  DIRECTION  REMOTE                STATE                     CODEC  DURATION
+c1    outgoing   sip:bob@192.168.1.20  active (encrypted: srtp)  PCMU   1m05s
 `
 	if code != 0 || errOut != "" || out != want {
 		t.Errorf("got %d, %q\n%s\nwant\n%s", code, errOut, out, want)
 	}
 	code, out, _ = runCLI(t, ts.path, "calls")
-	if code != 0 || !strings.Contains(out, "c1    outgoing   sip:bob@192.168.1.20  active  PCMU   1m05s") {
+	if code != 0 || !strings.Contains(out, "c1    outgoing   sip:bob@192.168.1.20  active (encrypted: srtp)  PCMU   1m05s") {
 		t.Errorf("calls: got %d\n%s", code, out)
 	}
 }
@@ -137,8 +137,8 @@ func TestCLIStatusJSONShape(t *testing.T) {
 			ID, AOR, State, Reason string
 		} `json:"accounts"`
 		Calls []struct {
-			ID, Direction, Remote, State, Codec string
-			Duration                            float64
+			ID, Direction, Remote, State, Codec, Encryption string
+			Duration                                        float64
 		} `json:"calls"`
 	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
@@ -152,13 +152,14 @@ func TestCLIStatusJSONShape(t *testing.T) {
 		t.Fatalf("calls: got %+v", st.Calls)
 	}
 	c := st.Calls[0]
-	if c.ID != "c1" || c.Direction != "outgoing" || c.Remote != "sip:bob@192.168.1.20" || c.State != "active" || c.Codec != "PCMU" || c.Duration != 65 {
+	if c.ID != "c1" || c.Direction != "outgoing" || c.Remote != "sip:bob@192.168.1.20" || c.State != "active" || c.Codec != "PCMU" || c.Duration != 65 ||
+		c.Encryption != "srtp" {
 		t.Errorf("call: got %+v", c)
 	}
 
 	code, out, _ = runCLI(t, ts.path, "calls", "--json")
 	var calls []map[string]any
-	if code != 0 || json.Unmarshal([]byte(out), &calls) != nil || len(calls) != 1 || calls[0]["state"] != "active" {
+	if code != 0 || json.Unmarshal([]byte(out), &calls) != nil || len(calls) != 1 || calls[0]["state"] != "active" || calls[0]["encryption"] != "srtp" {
 		t.Errorf("calls --json: got %d, %s", code, out)
 	}
 }

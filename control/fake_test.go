@@ -34,7 +34,7 @@ func newFakeCore() *fakeCore {
 			},
 			Calls: []phone.CallInfo{{
 				ID: "c1", Direction: phone.Outgoing, Remote: "sip:bob@192.168.1.20", State: phone.CallActive,
-				Codec: "PCMU", Started: started, Answered: started.Add(2 * time.Second), Duration: 65,
+				Codec: "PCMU", Encryption: "srtp", Started: started, Answered: started.Add(2 * time.Second), Duration: 65,
 			}},
 		},
 	}

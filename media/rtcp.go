@@ -103,6 +103,12 @@ func (s *Session) sendRTCP(now time.Time) {
 	if err != nil {
 		return
 	}
+	if s.srtp != nil {
+		// SRTCP (RFC 3711 §3.4): encrypted, with its index and authentication tag.
+		if b, err = s.srtp.sendRTCP.EncryptRTCP(nil, b, nil); err != nil {
+			return
+		}
+	}
 	r.mu.Lock()
 	to := r.remote
 	r.mu.Unlock()
@@ -161,6 +167,13 @@ func (s *Session) rtcpRecvLoop() {
 // handleRTCP takes one compound packet from the far end: SR timing for our LSR/DLSR, and report
 // blocks about our stream. Anything unreadable is ignored.
 func (s *Session) handleRTCP(b []byte, from netip.AddrPort, now time.Time) {
+	if s.srtp != nil {
+		dec, err := s.srtp.recvRTCP.DecryptRTCP(nil, b, nil)
+		if err != nil {
+			return // not the far end's: unauthenticated, a replay or not SRTCP at all
+		}
+		b = dec
+	}
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
 		return

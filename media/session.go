@@ -90,6 +90,10 @@ type SessionConfig struct {
 	// they are ready, when its ticks show that this computer wakes threads late (steady.go), so
 	// that they still leave on a steady 20 ms grid.
 	SteadySend bool
+	// SRTP, if set, encrypts and authenticates the RTP and RTCP of the session (srtp.go): what
+	// is sent is protected with SRTP.LocalKey, and what is received is dropped unless it
+	// authenticates with SRTP.RemoteKey. Nil is plain RTP.
+	SRTP *SRTPConfig
 	// Clock paces the stream; nil means the real clock.
 	Clock clock.Clock
 	// Log receives the session's rare messages; nil discards them.
@@ -118,6 +122,8 @@ func WithReceiveObserver(f func(seq uint16, payload []byte)) Option {
 // garbage counts received datagrams that were not played, by reason.
 type garbage struct {
 	short, notRTP, rtcp, malformed, unknownPT, oversized atomic.Uint64
+	// unauthentic counts SRTP packets that failed authentication or the replay check.
+	unauthentic atomic.Uint64
 	// stranger counts valid RTP from another address than the remote's that may not move it
 	// (session_recv.go latch).
 	stranger atomic.Uint64
@@ -125,7 +131,7 @@ type garbage struct {
 
 func (g *garbage) total() uint64 {
 	return g.short.Load() + g.notRTP.Load() + g.rtcp.Load() + g.malformed.Load() +
-		g.unknownPT.Load() + g.oversized.Load() + g.stranger.Load()
+		g.unknownPT.Load() + g.oversized.Load() + g.stranger.Load() + g.unauthentic.Load()
 }
 
 // Session is the RTP session of one call's audio stream: a send goroutine paces 20 ms frames from
@@ -142,6 +148,9 @@ type Session struct {
 	log    *slog.Logger
 	onDTMF func(rune)
 	onSTUN func([]byte, netip.AddrPort) bool
+	// srtp holds the SRTP contexts of an encrypted session, nil for plain RTP. Set in
+	// NewSession, never changed.
+	srtp *srtpContexts
 
 	observe     func(time.Time, uint16, uint32)
 	observeRecv func(seq uint16, payload []byte)
@@ -217,6 +226,18 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 		onDTMF:   cfg.OnDTMF,
 		onSTUN:   cfg.OnSTUN,
 		done:     make(chan struct{}),
+	}
+	if cfg.SRTP != nil {
+		x, err := newSRTPContexts(cfg.SRTP)
+		if err != nil {
+			cfg.Conn.Close()
+			if cfg.RTCPConn != nil {
+				cfg.RTCPConn.Close()
+			}
+			cfg.Stream.Close()
+			return nil, fmt.Errorf("new rtp session: %w", err)
+		}
+		s.srtp = x
 	}
 	if s.clk == nil {
 		s.clk = clock.Real{}
@@ -412,6 +433,13 @@ func (s *Session) LastReceived() time.Time {
 	}
 	return time.Unix(0, n)
 }
+
+// Encrypted reports whether the session sends and receives SRTP.
+func (s *Session) Encrypted() bool { return s.srtp != nil }
+
+// Unauthentic returns how many received packets were dropped because they did not authenticate
+// as the far end's SRTP (or were replays).
+func (s *Session) Unauthentic() uint64 { return s.garbage.unauthentic.Load() }
 
 // Ignored returns how many received datagrams were not RTP of a negotiated payload type.
 func (s *Session) Ignored() uint64 { return s.garbage.total() }

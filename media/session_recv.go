@@ -16,11 +16,14 @@ const recvBufferSize = 64 << 10
 // receiver is the state of the receive goroutine. Only recvLoop (or a test calling handlePacket
 // in its place) touches it.
 type receiver struct {
-	udp  udpReader // reads s.conn (rawudp_linux.go)
-	buf  []byte
-	pkt  rtp.Packet
-	ssrc uint32
-	have bool // ssrc is set
+	udp udpReader // reads s.conn (rawudp_linux.go)
+	buf []byte
+	pkt rtp.Packet
+	// plain and shdr are the decrypted packet and the header the decryption reads, for SRTP.
+	plain []byte
+	shdr  rtp.Header
+	ssrc  uint32
+	have  bool // ssrc is set
 
 	latched bool // a packet from another address moved the remote at least once
 	// Latching (see latch): learning is open for the first latchLearnPackets packets from the
@@ -40,6 +43,7 @@ type receiver struct {
 func (r *receiver) init(s *Session) {
 	*r = receiver{
 		buf:          make([]byte, recvBufferSize),
+		plain:        make([]byte, 0, recvBufferSize),
 		limit:        rateLimiter{every: 10 * time.Second},
 		garbageLimit: rateLimiter{every: 30 * time.Second},
 		learning:     true,
@@ -116,6 +120,16 @@ func (s *Session) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 		// we negotiate does.
 		s.dropGarbage(&s.garbage.rtcp, now)
 		return
+	}
+	if s.srtp != nil {
+		// Nothing of an encrypted session's packet is believed before it authenticates with the
+		// far end's key (RFC 3711 §3.3): a stranger's packets stop here, whatever they claim.
+		dec, err := s.srtp.recvRTP.DecryptRTP(r.plain[:0], b, &r.shdr)
+		if err != nil {
+			s.dropGarbage(&s.garbage.unauthentic, now)
+			return
+		}
+		b = dec
 	}
 	if err := r.pkt.Unmarshal(b); err != nil {
 		s.dropGarbage(&s.garbage.malformed, now)
@@ -242,7 +256,7 @@ func (s *Session) dropGarbage(c interface{ Add(uint64) uint64 }, now time.Time) 
 		s.log.Debug("ignoring datagrams on the rtp port",
 			"short", g.short.Load(), "not_rtp", g.notRTP.Load(), "rtcp", g.rtcp.Load(),
 			"malformed", g.malformed.Load(), "unknown_pt", g.unknownPT.Load(), "oversized", g.oversized.Load(),
-			"stranger", g.stranger.Load())
+			"stranger", g.stranger.Load(), "unauthentic", g.unauthentic.Load())
 	}
 }
 

@@ -31,6 +31,10 @@ type sender struct {
 	// muteGain is the microphone's gain, 1 open, 0 muted, on its way between them (applyMute).
 	muteGain float64
 	buf      []byte // the packet being built
+	// sbuf holds the SRTP packet made of buf, and shdr is the header the encryption reads,
+	// when the session is encrypted.
+	sbuf []byte
+	shdr rtp.Header
 
 	// dtmf sends queued digits as RFC 4733 events in place of audio.
 	dtmf dtmfSender
@@ -104,6 +108,7 @@ func (sn *sender) init(s *Session, vadOn bool) {
 		out:      make([]int16, n, n+2*maxRTPPayload),
 		payload:  make([]byte, 0, maxRTPPayload),
 		buf:      make([]byte, 0, 12+max(maxRTPPayload, 4*n)),
+		sbuf:     make([]byte, 0, 12+max(maxRTPPayload, 4*n)+srtpMaxOverhead),
 		next:     make([]byte, 0, maxRTPPayload),
 		dtmf:     newDTMFSender(s.codec.TimestampStep()),
 		limit:    rateLimiter{every: 10 * time.Second},
@@ -414,6 +419,14 @@ func (sn *sender) send(ts uint32) error {
 // nothing.
 func (sn *sender) transmit(pkt []byte, hdrLen int, seq uint16, ts uint32) error {
 	s := sn.s
+	if s.srtp != nil {
+		// RFC 3711 §3.1: the payload is encrypted, header and payload authenticated.
+		enc, err := s.srtp.sendRTP.EncryptRTP(sn.sbuf[:0], pkt, &sn.shdr)
+		if err != nil {
+			return err
+		}
+		pkt = enc
+	}
 	if s.observe != nil {
 		s.observe(s.clk.Now(), seq, ts)
 	}

@@ -201,16 +201,20 @@ func (n *Notifier) incoming(c phone.CallInfo) {
 	caps := n.capabilities()
 	if !slices.Contains(caps, "actions") {
 		// No buttons here: a plain notification, answered from the tray menu.
-		n.plain("Incoming call", callerLabel(c, n.names)+"\nAnswer from the trayphone menu.")
+		n.plain(lock(c)+"Incoming call", callerLabel(c, n.names)+"\nAnswer from the trayphone menu.")
 		return
 	}
 	body := displayName(c, n.names) + "\n" + c.Remote
 	if slices.Contains(caps, "body-markup") {
 		body = escapeMarkup(body)
 	}
+	summary := "Incoming call"
+	if encrypted(c) {
+		summary = "🔒 Incoming call (encrypted)"
+	}
 	note := notify.Notification{
 		AppName: appName, AppIcon: "call-start",
-		Summary: "Incoming call",
+		Summary: summary,
 		Body:    body,
 		Actions: []notify.Action{{Key: actionAnswer, Label: "Answer"}, {Key: actionDecline, Label: "Decline"}},
 		Hints: map[string]dbus.Variant{

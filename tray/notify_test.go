@@ -49,7 +49,11 @@ func TestNotifierIncomingCall(t *testing.T) {
 
 	t.Run("answer", func(t *testing.T) {
 		n.Handle(callEvent("c1", phone.CallIncoming, false, ""))
-		id := checkIncoming(t, srv.NextNote(t))
+		note := srv.NextNote(t)
+		id := checkIncoming(t, note)
+		if note.Summary != "Incoming call" {
+			t.Errorf("plain call's summary %q, want no lock", note.Summary)
+		}
 		n.Handle(callEvent("c1", phone.CallIncoming, false, "")) // a repeated snapshot: no second note
 		srv.NoNote(t)
 		srv.Invoke(t, id, "answer")
@@ -84,6 +88,18 @@ func TestNotifierIncomingCall(t *testing.T) {
 		n.Handle(callEvent("c4", phone.CallEnded, false, "Call completed elsewhere"))
 		srv.WaitClosed(t, id)
 		srv.NoNote(t)
+	})
+	t.Run("encrypted", func(t *testing.T) {
+		ev := callEvent("c5", phone.CallIncoming, false, "")
+		ev.Call.Encryption = "srtp"
+		n.Handle(ev)
+		note := srv.NextNote(t)
+		id := checkIncoming(t, note)
+		if note.Summary != "🔒 Incoming call (encrypted)" {
+			t.Errorf("encrypted call's summary %q, want the lock", note.Summary)
+		}
+		n.Handle(callEvent("c5", phone.CallEnded, false, "Call completed elsewhere"))
+		srv.WaitClosed(t, id)
 	})
 	t.Run("stale action", func(t *testing.T) {
 		srv.Invoke(t, 1, "answer") // c1's note, long closed

@@ -58,14 +58,14 @@ func buildView(st phone.Status, now time.Time, names func(string) string) view {
 	}
 	switch c := v.current; {
 	case v.incoming != nil:
-		v.callLine = "Incoming call from " + callerLabel(*v.incoming, names)
+		v.callLine = lock(*v.incoming) + "Incoming call from " + callerLabel(*v.incoming, names)
 	case c == nil:
 	case c.State == phone.CallDialing || c.State == phone.CallRinging:
 		v.callLine = "Calling " + displayName(*c, names) + "…"
 	case c.State == phone.CallHeld:
-		v.callLine = fmt.Sprintf("On hold with %s — %s", displayName(*c, names), clockText(now.Sub(c.Answered)))
+		v.callLine = fmt.Sprintf("%sOn hold with %s — %s", lock(*c), displayName(*c, names), clockText(now.Sub(c.Answered)))
 	default:
-		v.callLine = fmt.Sprintf("In call with %s — %s", displayName(*c, names), clockText(now.Sub(c.Answered)))
+		v.callLine = fmt.Sprintf("%sIn call with %s — %s", lock(*c), displayName(*c, names), clockText(now.Sub(c.Answered)))
 	}
 	switch {
 	case v.incoming != nil:
@@ -94,6 +94,19 @@ func buildView(st phone.Status, now time.Time, names func(string) string) view {
 	}
 	v.tooltip = strings.Join(lines, "\n")
 	return v
+}
+
+// lock is a padlock and a space for a call whose audio is encrypted, "" otherwise.
+func lock(c phone.CallInfo) string {
+	if encrypted(c) {
+		return "🔒 "
+	}
+	return ""
+}
+
+// encrypted reports whether c's audio is encrypted (SRTP with SDES or DTLS keys).
+func encrypted(c phone.CallInfo) bool {
+	return c.Encryption != "" && c.Encryption != "none"
 }
 
 // clockText formats a call duration as mm:ss, or h:mm:ss from one hour.

@@ -15,6 +15,12 @@ func TestBuildView(t *testing.T) {
 	failed := phone.AccountInfo{ID: "b", AOR: "sip:b@example.com", State: phone.RegFailed, Reason: "403 Forbidden"}
 	active := phone.CallInfo{ID: "c", Remote: "sip:bob@example.com", State: phone.CallActive, Answered: now.Add(-83 * time.Second)}
 	ringing := phone.CallInfo{ID: "r", Direction: phone.Incoming, Remote: "sip:+4930123@example.com", State: phone.CallIncoming}
+	secure := active
+	secure.Encryption = "srtp"
+	secureRing := ringing
+	secureRing.Encryption = "srtp"
+	plain := active
+	plain.Encryption = "none"
 	names := favoriteNames([]Favorite{{Name: "Bob", URI: "sips:bob@example.com"}})
 	for _, tc := range []struct {
 		name     string
@@ -28,6 +34,9 @@ func TestBuildView(t *testing.T) {
 		{"failed", phone.Status{Accounts: []phone.AccountInfo{reg, failed}}, assets.IconError, ""},
 		{"in call", phone.Status{Accounts: []phone.AccountInfo{reg}, Calls: []phone.CallInfo{active}}, assets.IconInCall, "In call with Bob — 01:23"},
 		{"ringing wins", phone.Status{Calls: []phone.CallInfo{active, ringing}}, assets.IconRinging, "Incoming call from +4930123"},
+		{"encrypted call", phone.Status{Calls: []phone.CallInfo{secure}}, assets.IconInCall, "🔒 In call with Bob — 01:23"},
+		{"plain call", phone.Status{Calls: []phone.CallInfo{plain}}, assets.IconInCall, "In call with Bob — 01:23"},
+		{"encrypted ringing", phone.Status{Calls: []phone.CallInfo{secureRing}}, assets.IconRinging, "🔒 Incoming call from +4930123"},
 	} {
 		v := buildView(tc.st, now, names)
 		if v.icon != tc.icon {

@@ -51,6 +51,12 @@ type SIP struct {
 	// RingTimeout is how many seconds an incoming call may ring before it is ended with 480
 	// (0: the default, 60).
 	RingTimeout int `toml:"ring_timeout,omitempty"`
+	// MediaEncryption is "off", "optional" (the default, also for "") or "required": whether
+	// calls offer and accept SRTP, and whether they refuse audio that is not encrypted.
+	MediaEncryption string `toml:"media_encryption,omitempty"`
+	// SDESOverUDP lets SRTP keys (SDES) go in the SDP of calls whose signalling is not TLS,
+	// where anyone who sees the SIP messages can read them; off unless set.
+	SDESOverUDP bool `toml:"sdes_over_udp,omitempty"`
 }
 
 // Audio holds the [audio] settings. A device is "default", "null", "portaudio:NAME" or a path to a
@@ -98,6 +104,8 @@ type Account struct {
 	// answers; 0 means the default (5 s).
 	Keepalive   int    `toml:"keepalive,omitempty"`
 	DisplayName string `toml:"display_name,omitempty"`
+	// MediaEncryption overrides [sip] media_encryption for this account's calls; "" keeps it.
+	MediaEncryption string `toml:"media_encryption,omitempty"`
 }
 
 // LoadOptions tell Load what the rest of the program supports.

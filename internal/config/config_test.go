@@ -151,6 +151,10 @@ func TestParseErrors(t *testing.T) {
 			`config.toml:2: sip.listen: want a string, got an integer`},
 		{"type list", "[audio]\ncodecs = \"PCMU\"\n",
 			`config.toml:2: audio.codecs: want a list of strings, got a string`},
+		{"media encryption", "[sip]\nmedia_encryption = \"maybe\"\n",
+			`config.toml:2: sip.media_encryption: unknown mode "maybe" (want off, optional or required)`},
+		{"account media encryption", "[[account]]\nid = \"w\"\naor = \"sip:a@example.com\"\nmedia_encryption = \"always\"\n",
+			`config.toml:4: account.media_encryption: unknown mode "always" (want off, optional or required)`},
 		{"type favorite", "[favorites]\nbob = 3\n",
 			`config.toml:2: favorites.bob: want a string, got an integer`},
 		{"listen", "[sip]\nlisten = \"5060\"\n",
@@ -279,5 +283,20 @@ func TestSaveDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, Default()) {
 		t.Errorf("got %+v, want defaults", got)
+	}
+}
+
+func TestParseMediaEncryption(t *testing.T) {
+	t.Parallel()
+	doc := "[sip]\nmedia_encryption = \"required\"\nsdes_over_udp = true\n[[account]]\nid = \"w\"\naor = \"sip:a@example.com\"\nmedia_encryption = \"off\"\n"
+	c, err := Parse("config.toml", []byte(doc), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SIP.MediaEncryption != "required" || !c.SIP.SDESOverUDP || c.Accounts[0].MediaEncryption != "off" {
+		t.Errorf("got sip %+v, account %+v", c.SIP, c.Accounts[0])
+	}
+	if d := Default(); d.SIP.MediaEncryption != "" || d.SIP.SDESOverUDP {
+		t.Errorf("defaults: %+v; want media_encryption unset (optional) and sdes_over_udp off", d.SIP)
 	}
 }

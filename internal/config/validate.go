@@ -20,6 +20,9 @@ func (p *parser) validate(c *Config, opts LoadOptions) {
 	if c.SIP.RingTimeout < 0 || c.SIP.RingTimeout > 3600 {
 		p.add(at("sip.ring_timeout"), "sip.ring_timeout", "%d is not a number of seconds from 1 to 3600", c.SIP.RingTimeout)
 	}
+	if !validEncryption(c.SIP.MediaEncryption) {
+		p.add(at("sip.media_encryption"), "sip.media_encryption", "unknown mode %q (want off, optional or required)", c.SIP.MediaEncryption)
+	}
 	if strings.ContainsFunc(c.SIP.User, invalidUserRune) {
 		p.add(at("sip.user"), "sip.user", "%q is not a SIP user name (no spaces, '@', ':' or ';')", c.SIP.User)
 	}
@@ -132,6 +135,9 @@ func (p *parser) validateAccounts(c *Config) {
 		case "", "udp", "tcp", "tls":
 		default:
 			p.add(at("transport"), "account.transport", "unknown transport %q (want udp, tcp or tls)", a.Transport)
+		}
+		if !validEncryption(a.MediaEncryption) {
+			p.add(at("media_encryption"), "account.media_encryption", "unknown mode %q (want off, optional or required)", a.MediaEncryption)
 		}
 		if a.Expires < 0 {
 			p.add(at("expires"), "account.expires", "want a number of seconds, 0 or more; got %d", a.Expires)
@@ -295,4 +301,13 @@ func (p *parser) validateTones(c *Config) {
 	if f := c.Audio.Ringtone; f != "" && !strings.HasSuffix(strings.ToLower(f), ".wav") {
 		p.add(p.idx.line("audio.ringtone"), "audio.ringtone", "%q is not a .wav file", f)
 	}
+}
+
+// validEncryption reports whether v is a media_encryption mode ("" is the default, optional).
+func validEncryption(v string) bool {
+	switch v {
+	case "", "off", "optional", "required":
+		return true
+	}
+	return false
 }

@@ -156,9 +156,12 @@ type CallInfo struct {
 	Account    string    `json:"account,omitempty"`
 	State      CallState `json:"state"`
 	Codec      string    `json:"codec,omitempty"`
-	Muted      bool      `json:"muted"`
-	LocalHold  bool      `json:"local_hold"`
-	RemoteHold bool      `json:"remote_hold"`
+	// Encryption is how the call's audio is protected: "none", "srtp" (SDES keys) or
+	// "dtls-srtp". For a ringing incoming call it is what answering will give.
+	Encryption string `json:"encryption,omitempty"`
+	Muted      bool   `json:"muted"`
+	LocalHold  bool   `json:"local_hold"`
+	RemoteHold bool   `json:"remote_hold"`
 	// Conference lists the calls joined in a local conference with this one, by ID, this one
 	// included, in the order they joined; empty when the call is in no conference.
 	Conference []string  `json:"conference,omitempty"`

@@ -49,6 +49,11 @@ type OfferParams struct {
 	// Direction is SendRecv for a normal call, SendOnly to put the call on hold, Inactive when
 	// the other side holds too (RFC 3264 §8.4). Unknown means SendRecv.
 	Direction Direction
+	// Crypto are SDES keys to offer (RFC 4568), one a=crypto line each in this order.
+	Crypto []Crypto
+	// Secure offers RTP/SAVP, which a far end without SRTP must refuse; otherwise the offer is
+	// RTP/AVP, with Crypto lines for the far ends that take them (best-effort SRTP).
+	Secure bool
 }
 
 // Offer writes an SDP offer (RFC 3264 §5) for one audio stream over RTP/AVP, e.g.
@@ -87,7 +92,14 @@ func Offer(o OfferParams) ([]byte, error) {
 		}
 		seen[f.PayloadType] = true
 	}
-	return build(o.SessionID, o.Version, o.Addr, o.Port, formats, o.PTime, o.Direction, nil, 0)
+	proto := "RTP/AVP"
+	if o.Secure {
+		if len(o.Crypto) == 0 {
+			return nil, errors.New("sdp: offer: RTP/SAVP without keys")
+		}
+		proto = "RTP/SAVP"
+	}
+	return build(o.SessionID, o.Version, o.Addr, o.Port, formats, o.PTime, o.Direction, proto, o.Crypto, nil, 0)
 }
 
 // AnswerParams describes what trayphone can receive when it answers an offer.
@@ -107,6 +119,9 @@ type AnswerParams struct {
 	// Direction is what we want: SendRecv normally, SendOnly when we hold the call, Inactive when
 	// we hold it and the offer holds it too. Unknown means SendRecv.
 	Direction Direction
+	// Crypto, if set, is the offer's a=crypto line we accept, with its tag and suite and our
+	// key (RFC 4568 §7.1.2). An offer over RTP/SAVP(F) needs one.
+	Crypto *Crypto
 }
 
 // Answer negotiates offer (see Negotiate) and writes the answer (RFC 3264 §6): the same number of
@@ -129,7 +144,20 @@ func Answer(offer *Session, local AnswerParams) ([]byte, Format, error) {
 	}
 	want := local.Direction
 	dir := directionOf(offer.Audio.Direction.receives() && want.sends(), offer.Audio.Direction.sends() && want.receives())
-	b, err := build(local.SessionID, local.Version, local.Addr, local.Port, formats, local.PTime, dir, offer.streams, offer.audio)
+	// The answer's transport is the offer's (RFC 3264 §6); plain RTP/AVPF is answered RTP/AVP, as
+	// trayphone sends no RTCP feedback.
+	proto := "RTP/AVP"
+	var crypto []Crypto
+	if SecureRTP(offer.Audio.Proto) {
+		if local.Crypto == nil {
+			return nil, Format{}, &NegotiationError{Reason: "transport " + offer.Audio.Proto + " without keys we accept"}
+		}
+		proto = strings.ToUpper(offer.Audio.Proto)
+	}
+	if local.Crypto != nil {
+		crypto = []Crypto{*local.Crypto}
+	}
+	b, err := build(local.SessionID, local.Version, local.Addr, local.Port, formats, local.PTime, dir, proto, crypto, offer.streams, offer.audio)
 	if err != nil {
 		return nil, Format{}, err
 	}
@@ -163,7 +191,8 @@ func ComfortNoise(s *Session, clockRate int) *Format {
 
 // build writes a description with one audio stream at index audio among others, which are all
 // written rejected (port 0).
-func build(sessionID, version uint64, addr netip.Addr, port int, formats []Format, ptime int, dir Direction, others []stream, audio int) ([]byte, error) {
+func build(sessionID, version uint64, addr netip.Addr, port int, formats []Format, ptime int, dir Direction,
+	proto string, crypto []Crypto, others []stream, audio int) ([]byte, error) {
 	addr = addr.Unmap().WithZone("")
 	if !addr.IsValid() {
 		return nil, errors.New("sdp: no local address")
@@ -186,7 +215,7 @@ func build(sessionID, version uint64, addr netip.Addr, port int, formats []Forma
 		MediaName: psdp.MediaName{
 			Media:  "audio",
 			Port:   psdp.RangedPort{Value: port},
-			Protos: []string{"RTP", "AVP"},
+			Protos: strings.Split(proto, "/"),
 		},
 	}
 	for _, f := range formats {
@@ -201,6 +230,12 @@ func build(sessionID, version uint64, addr netip.Addr, port int, formats []Forma
 		if f.Fmtp != "" {
 			m.Attributes = append(m.Attributes, psdp.NewAttribute("fmtp", strconv.Itoa(int(f.PayloadType))+" "+f.Fmtp))
 		}
+	}
+	for _, c := range crypto {
+		if !isToken(c.Suite) || c.Tag < 0 || c.Tag > maxCryptoTag || len(c.Key) == 0 {
+			return nil, fmt.Errorf("sdp: bad crypto line %s", c)
+		}
+		m.Attributes = append(m.Attributes, psdp.NewAttribute("crypto", c.attr()))
 	}
 	m.Attributes = append(m.Attributes,
 		psdp.NewAttribute("ptime", strconv.Itoa(ptime)),

@@ -11,11 +11,12 @@ import (
 // payload type, since a dynamic payload type means what the offer says it means. te is the
 // offer's telephone-event format at the chosen codec's clock rate (RFC 4733 §7.1.1), with our
 // fmtp, or nil. The error wraps ErrNoCommonCodec when there is nothing in common or the transport
-// is not plain RTP.
+// is neither RTP nor SRTP. Whether the keys of an SRTP offer suit us is the caller's to decide
+// (PickCrypto).
 func Negotiate(offer *Session, supported []Format) (answerFormat Format, te *Format, err error) {
 	a := offer.Audio
-	if !plainRTP(a.Proto) {
-		return Format{}, nil, &NegotiationError{Reason: "transport " + a.Proto + " is not RTP/AVP"}
+	if !plainRTP(a.Proto) && !SecureRTP(a.Proto) {
+		return Format{}, nil, &NegotiationError{Reason: "transport " + a.Proto + " is not RTP/AVP or RTP/SAVP"}
 	}
 	found := false
 	for _, f := range a.Formats {
@@ -63,4 +64,21 @@ func describe(formats []Format) string {
 		parts[i] = strconv.Itoa(int(f.PayloadType)) + " " + f.Name + "/" + strconv.Itoa(f.ClockRate)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// PickCrypto returns the first of offered (the offerer's preference, RFC 4568 §7.1.1) whose suite
+// is one of suites and whose key has the suite's length (keyLen), or false.
+func PickCrypto(offered []Crypto, suites []string, keyLen func(suite string) (int, bool)) (Crypto, bool) {
+	for _, c := range offered {
+		for _, s := range suites {
+			if !strings.EqualFold(c.Suite, s) {
+				continue
+			}
+			if n, ok := keyLen(s); ok && n == len(c.Key) {
+				c.Suite = s
+				return c, true
+			}
+		}
+	}
+	return Crypto{}, false
 }

@@ -214,6 +214,15 @@ func audioMedia(sd *psdp.SessionDescription, md *psdp.MediaDescription, addr net
 		}
 	}
 
+	for _, a := range md.Attributes {
+		if a.Key != "crypto" {
+			continue
+		}
+		if c, err := ParseCrypto(a.Value); err == nil {
+			m.Crypto = append(m.Crypto, c)
+		}
+	}
+
 	// Media-level attributes override session-level ones (RFC 4566 §6).
 	direction, sessDirection := Unknown, Unknown
 	for _, a := range md.Attributes {

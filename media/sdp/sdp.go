@@ -128,6 +128,9 @@ type Media struct {
 	PTime int
 	// TelephoneEvent is the first RFC 4733 telephone-event format of Formats, or nil.
 	TelephoneEvent *Format
+	// Crypto are the stream's SDES a=crypto attributes (RFC 4568) in the order written, those
+	// ParseCrypto accepts; the others are left out.
+	Crypto []Crypto
 }
 
 // Session is a parsed session description: its origin and its audio stream.

@@ -1,6 +1,7 @@
 package sdp
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"reflect"
@@ -293,7 +294,9 @@ func TestNegotiate(t *testing.T) {
 	}
 }
 
-func TestNegotiateRejectsSecureRTP(t *testing.T) {
+// TestAnswerSecureRTPNeedsKeys: an RTP/SAVP offer is answered only with keys (else 488, as
+// before SRTP), and then over RTP/SAVP with the accepted line's tag.
+func TestAnswerSecureRTPNeedsKeys(t *testing.T) {
 	t.Parallel()
 	offer, err := Parse(crlf(`
 v=0
@@ -302,12 +305,36 @@ s=-
 c=IN IP4 192.0.2.1
 t=0 0
 m=audio 5000 RTP/SAVP 0
+a=crypto:7 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj|2^20|1:32
+a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Negotiate(offer, ours); !errors.Is(err, ErrNoCommonCodec) {
-		t.Errorf("Negotiate(RTP/SAVP) error = %v, want ErrNoCommonCodec", err)
+	if got := len(offer.Audio.Crypto); got != 1 {
+		t.Fatalf("offer has %d usable crypto lines, want 1 (the MKI one is not): %v", got, offer.Audio.Crypto)
+	}
+	local := AnswerParams{SessionID: 1, Version: 1, Addr: netip.MustParseAddr("192.0.2.50"), Port: 30000, Formats: ours}
+	if _, _, err := Answer(offer, local); !errors.Is(err, ErrNoCommonCodec) {
+		t.Errorf("Answer(RTP/SAVP) without keys: error = %v, want ErrNoCommonCodec", err)
+	}
+	c, ok := PickCrypto(offer.Audio.Crypto, []string{"AES_CM_128_HMAC_SHA1_80"}, func(string) (int, bool) { return 30, true })
+	if !ok || c.Tag != 9 {
+		t.Fatalf("PickCrypto = %v, %v; want tag 9", c, ok)
+	}
+	key := bytes.Repeat([]byte{0xab}, 30)
+	local.Crypto = &Crypto{Tag: c.Tag, Suite: c.Suite, Key: key}
+	b, _, err := Answer(offer, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Audio.Proto != "RTP/SAVP" || len(back.Audio.Crypto) != 1 || back.Audio.Crypto[0].Tag != 9 ||
+		!bytes.Equal(back.Audio.Crypto[0].Key, key) {
+		t.Errorf("answer: proto %s, crypto %v; want RTP/SAVP with tag 9 and our key\n%s", back.Audio.Proto, back.Audio.Crypto, b)
 	}
 }
 

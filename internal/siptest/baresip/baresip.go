@@ -132,6 +132,10 @@ type Options struct {
 	// SIPPort and CtrlPort replace the fixed ports of NetNS, so two baresips can share a namespace
 	// (each also binds SIPPort+1).
 	SIPPort, CtrlPort uint16
+	// MediaEnc is the account's media encryption (baresip's mediaenc): "" for none, "srtp"
+	// (SDES keys offered over RTP/AVP, best effort), "srtp-mand" (RTP/SAVP, mandatory),
+	// "srtp-mandf" (RTP/SAVPF, mandatory) or "dtls_srtp" (DTLS-SRTP). Its module is loaded.
+	MediaEnc string
 	// Dial opens the ctrl_tcp connection (default net.DialTimeout with 1 s); with NetNS it must
 	// dial from inside the namespace.
 	Dial func(network, addr string) (net.Conn, error)
@@ -346,6 +350,12 @@ func (b *Baresip) config(src string) string {
 		}
 	}
 	modules = append(modules, "aufile.so", "sndfile.so", "aubridge.so")
+	switch {
+	case strings.HasPrefix(b.opts.MediaEnc, "srtp"):
+		modules = append(modules, "srtp.so")
+	case strings.HasPrefix(b.opts.MediaEnc, "dtls_srtp"):
+		modules = append(modules, "dtls_srtp.so")
+	}
 	player, source := "aubridge,nullplay", "aufile,"+src
 	if b.opts.AudioPlayer != "" {
 		player = b.opts.AudioPlayer
@@ -409,6 +419,9 @@ func (b *Baresip) accountLine() string {
 		codecs[i] = codecSpec(c)
 	}
 	fmt.Fprintf(&s, ";answermode=%s;audio_codecs=%s", o.AnswerMode, strings.Join(codecs, ","))
+	if o.MediaEnc != "" {
+		fmt.Fprintf(&s, ";mediaenc=%s", o.MediaEnc)
+	}
 	return s.String()
 }
 
