@@ -415,6 +415,7 @@ func callBaresip(t *testing.T, a *core, bob *baresip.Baresip, target, wantCodec 
 		t.Fatal(err)
 	}
 	time.Sleep(talk)
+	logMedia(t, a)
 	if err := a.mgr.Hangup(ctx(t), ci.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ func TestCallAudioBothWays(t *testing.T) {
 				t.Fatalf("codecs %s/%s, want %s", ca.Codec, cb.Codec, codec.Name)
 			}
 			time.Sleep(3 * time.Second)
+			logMedia(t, a, b)
 			st := a.mgr.Status()
 			if len(st.Calls) != 1 || st.Calls[0].Duration < 2 || st.Calls[0].Media.PacketsReceived < 100 {
 				t.Errorf("alice status during the call: %+v", st.Calls)

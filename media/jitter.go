@@ -51,7 +51,6 @@ const (
 	popIdle    popResult = iota // no stream yet, or its first packet is not due yet: play silence
 	popFrame                    // the payload due now
 	popMissing                  // the frame due now is missing: conceal
-	popStale                    // a frame of a skipped backlog: decode it (the decoder must see it), do not play it
 )
 
 type slotState uint8
@@ -102,15 +101,11 @@ type jitterBuffer struct {
 	nextSeq   uint16 // sequence number after the last packet played or dropped
 	lateRun   int    // late packets in a row
 
-	seq  seqStats
-	late uint64
-	// skippedBacklog counts frames skipped before the call's audio began (skipBacklog); stale
-	// is set while they are being handed out (popStale) for the decoder's sake.
-	skippedBacklog uint64
-	stale          bool
-	dups           uint64
-	eventSeq       uint16 // last telephone-event sequence number counted
-	haveEvt        bool
+	seq      seqStats
+	late     uint64
+	dups     uint64
+	eventSeq uint16 // last telephone-event sequence number counted
+	haveEvt  bool
 
 	// RFC 3550 A.8 interarrival jitter, in timestamp units.
 	jitter      float64
@@ -245,9 +240,6 @@ func (jb *jitterBuffer) pop() ([]byte, popResult) {
 	if !jb.anchored {
 		return nil, popIdle
 	}
-	if !jb.playedAny {
-		jb.skipBacklog()
-	}
 	if jb.waiting {
 		if int32(jb.startTS-jb.playTS) > jb.half {
 			jb.playTS += jb.dur
@@ -275,14 +267,10 @@ func (jb *jitterBuffer) pop() ([]byte, popResult) {
 		jb.queued--
 		jb.nextSeq = slot.seq + 1
 		if diff < -jb.half {
-			if jb.stale {
-				return slot.payload, popStale
-			}
 			// Its time has passed (the sender's timestamps went backwards): drop it.
 			jb.late++
 			continue
 		}
-		jb.stale = false
 		jb.adapt.shift(-diff)
 		jb.lastTS = slot.ts
 		jb.playTS = slot.ts + jb.dur
@@ -308,42 +296,6 @@ func (jb *jitterBuffer) lasted(units uint32) {
 // frameUnits returns the length, in timestamp units, of the frames the far end sends (as far as
 // the last one decoded tells).
 func (jb *jitterBuffer) frameUnits() uint32 { return jb.dur }
-
-// skipBacklog skips what queued up before the call's audio began to play, beyond the target
-// delay: packets that waited in the socket while the call was set up (a slow start, a loaded
-// machine) arrive in one burst, and playing them from the oldest would start the call that much
-// late, then spend seconds catching up. Nothing has been heard yet, so nothing is lost to the
-// listener. The skipped frames are still handed out as popStale, in order, so the decoder
-// starts the stream from its beginning (Opus decoding from the middle of a stream overshoots);
-// the burst's arrival times say nothing of the network, so the delay window starts again.
-func (jb *jitterBuffer) skipBacklog() {
-	// A backlog is more audio queued than the longest delay the buffer would ever choose (a
-	// timestamp gap, the far end's silence, is not audio).
-	if int32(jb.queued)*int32(jb.dur) <= jb.adapt.minDelay+jb.adapt.maxDelay {
-		return
-	}
-	var newest uint32
-	have := false
-	for i := range jb.slots {
-		sl := &jb.slots[i]
-		if sl.state == slotQueued && (!have || int32(sl.ts-newest) > 0) {
-			newest, have = sl.ts, true
-		}
-	}
-	// A backlog is more than the longest delay the buffer would ever choose: less than that, a
-	// burst is jitter, and the buffer's own adaptation deals with it.
-	target := uint32(jb.adapt.minDelay)
-	if !have || int32(newest-jb.playTS) <= int32(target)+jb.adapt.maxDelay {
-		return
-	}
-	to := newest - target
-	jb.skippedBacklog += uint64(int32(to-jb.playTS)) / uint64(jb.step)
-	jb.playTS = to
-	jb.startTS = to
-	// The frames before `to` are still handed out, marked stale, for the decoder to see.
-	jb.stale = true
-	jb.adapt.reset()
-}
 
 // head returns the queued slot with the lowest sequence number from nextSeq on.
 func (jb *jitterBuffer) head() *jitterSlot {

@@ -348,14 +348,10 @@ func (sn *sender) skipPlayout(n int64) {
 		s.mu.Lock()
 		payload, res := s.jb.pop()
 		dur := s.jb.frameUnits()
-		if res == popFrame || res == popStale {
+		if res == popFrame {
 			sn.payload = append(sn.payload[:0], payload...)
 		}
 		s.mu.Unlock()
-		if res == popStale {
-			_, _ = sn.dec.Decode(sn.out[:0], sn.payload)
-			continue
-		}
 		left -= int64(dur)
 		switch {
 		case res == popFrame:
@@ -578,16 +574,6 @@ func (sn *sender) pullFrame() {
 	frame := len(sn.pcm)
 	s.mu.Lock()
 	payload, res := s.jb.pop()
-	for res == popStale {
-		// A skipped backlog: the decoder sees each frame, nothing plays.
-		sn.payload = append(sn.payload[:0], payload...)
-		s.mu.Unlock()
-		if _, err := sn.dec.Decode(sn.out[:0], sn.payload); err == nil {
-			sn.decoded = true
-		}
-		s.mu.Lock()
-		payload, res = s.jb.pop()
-	}
 	streams, dur := s.jb.streams, s.jb.frameUnits()
 	if res == popFrame {
 		sn.payload = append(sn.payload[:0], payload...)
