@@ -9,6 +9,7 @@ import (
 
 	"trayphone/internal/audiotest"
 	"trayphone/media"
+	"trayphone/media/codec/opus"
 )
 
 // rateTone is a microphone playing a sine at any sample rate, and a speaker recording what it is
@@ -56,7 +57,7 @@ var wholeCallTargets = []struct {
 	{media.PCMU, 1004, 35},
 	{media.PCMA, 440, 35},
 	{media.G722, 1004, 35},
-	{media.Opus, 1004, 30},
+	{opus.Codec, 1004, 30},
 }
 
 // TestCleanLinkWholeCall sends a tone from one session to another on loopback (a perfect link)

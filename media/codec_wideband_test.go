@@ -7,6 +7,7 @@ import (
 
 	"trayphone/internal/audiotest"
 	. "trayphone/media"
+	"trayphone/media/codec/opus"
 )
 
 const maxRTPPayload = 1460
@@ -57,9 +58,9 @@ func TestWidebandToneRoundTrip(t *testing.T) {
 		{G722, 1004, 35, 0},
 		{G722, 3000, 30, 0},
 		{G722, 6000, 20, 1}, // above G.711's 4 kHz Nyquist: only wideband carries it
-		{Opus, 440, 30, 0},
-		{Opus, 1004, 30, 0},
-		{Opus, 6000, 25, 0},
+		{opus.Codec, 440, 30, 0},
+		{opus.Codec, 1004, 30, 0},
+		{opus.Codec, 6000, 25, 0},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%gHz", tt.codec.Name, tt.hz), func(t *testing.T) {
@@ -87,7 +88,7 @@ func TestWidebandCodecParameters(t *testing.T) {
 		// RFC 3551 §4.5.2: G.722's RTP clock is 8000 although it samples at 16000.
 		{G722, 9, 8000, 16000, 320, 160, 0},
 		// RFC 7587 §4.1, §7: 48 kHz clock, rtpmap opus/48000/2.
-		{Opus, OpusPayloadType, 48000, 48000, 960, 960, 2},
+		{opus.Codec, opus.PayloadType, 48000, 48000, 960, 960, 2},
 	}
 	for _, tt := range tests {
 		c := tt.c
@@ -131,9 +132,9 @@ func TestG722Deterministic(t *testing.T) {
 
 func TestOpusDTXAndConceal(t *testing.T) {
 	t.Parallel()
-	enc := Opus.NewEncoder()
+	enc := opus.Codec.NewEncoder()
 	silent := 0
-	silence := make([]int16, Opus.FrameSamples())
+	silence := make([]int16, opus.Codec.FrameSamples())
 	payload := make([]byte, 0, maxRTPPayload)
 	for range 50 {
 		p, err := enc.Encode(payload[:0], silence)
@@ -151,8 +152,8 @@ func TestOpusDTXAndConceal(t *testing.T) {
 
 	// A lost packet rebuilt from the next one's FEC keeps the tone.
 	tone := audiotest.Tone(1000, 0.3, 48000, 48000)
-	n := Opus.FrameSamples()
-	enc, dec := Opus.NewEncoder(), Opus.NewDecoder().(concealer)
+	n := opus.Codec.FrameSamples()
+	enc, dec := opus.Codec.NewEncoder(), opus.Codec.NewDecoder().(concealer)
 	var packets [][]byte
 	for i := 0; i+n <= len(tone); i += n {
 		p, err := enc.Encode(make([]byte, 0, maxRTPPayload), tone[i:i+n])
@@ -207,7 +208,7 @@ func TestOpusDTXAndConceal(t *testing.T) {
 
 // TestWidebandAllocs checks that encoding and decoding a frame allocates nothing.
 func TestWidebandAllocs(t *testing.T) {
-	for _, c := range []Codec{G722, Opus} {
+	for _, c := range []Codec{G722, opus.Codec} {
 		pcm := audiotest.Tone(1000, 0.3, c.SampleRate, c.FrameSamples())
 		enc, dec := c.NewEncoder(), c.NewDecoder()
 		payload := make([]byte, 0, maxRTPPayload)
@@ -236,8 +237,8 @@ func median(x []float64) float64 {
 // refuses ("invalid argument") and the session falls back to a fade.
 func TestOpusConcealRoomyBuffer(t *testing.T) {
 	t.Parallel()
-	n := Opus.FrameSamples()
-	enc, dec := Opus.NewEncoder(), Opus.NewDecoder().(concealer)
+	n := opus.Codec.FrameSamples()
+	enc, dec := opus.Codec.NewEncoder(), opus.Codec.NewDecoder().(concealer)
 	tone := audiotest.Tone(440, 0.3, 48000, 2*n)
 	p1, _ := enc.Encode(make([]byte, 0, maxRTPPayload), tone[:n])
 	p2, _ := enc.Encode(make([]byte, 0, maxRTPPayload), tone[n:])

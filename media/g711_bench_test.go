@@ -31,4 +31,4 @@ func BenchmarkPCMAFrame(b *testing.B) { benchmarkCodec(b, PCMA) }
 func BenchmarkG722Frame(b *testing.B) { benchmarkCodec(b, G722) }
 
 // BenchmarkOpusFrame encodes and decodes one 20 ms frame (960 samples at 48 kHz) of Opus.
-func BenchmarkOpusFrame(b *testing.B) { benchmarkCodec(b, Opus) }
+func BenchmarkOpusFrame(b *testing.B) { benchmarkCodec(b, leafCodec(b, "opus")) }

@@ -1,0 +1,8 @@
+package main
+
+// The leaf packages: what wraps a C library lives outside the pure-Go core (callmgr, media,
+// account, nat, control, tray) and registers itself with media when main imports it. Each has a
+// stand-in for builds without cgo that says what is missing (docs/ARCHITECTURE.md).
+import (
+	_ "trayphone/media/codec/opus" // Opus (libopus); without cgo: registered as missing
+)
