@@ -4,5 +4,6 @@ package main
 // account, nat, control, tray) and registers itself with media when main imports it. Each has a
 // stand-in for builds without cgo that says what is missing (docs/ARCHITECTURE.md).
 import (
+	_ "trayphone/media/codec/g722" // G.722 (spandsp); without cgo: registered as missing
 	_ "trayphone/media/codec/opus" // Opus (libopus); without cgo: registered as missing
 )

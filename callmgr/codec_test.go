@@ -8,6 +8,7 @@ import (
 	"trayphone/internal/phone"
 	"trayphone/internal/siptest/baresip"
 	"trayphone/media"
+	"trayphone/media/codec/g722"
 	"trayphone/media/codec/opus"
 )
 
@@ -24,8 +25,8 @@ func minSINAD(codec media.Codec) float64 {
 // list and checks that each side hears the other's tone. The callee offers everything, so the
 // caller's preference decides.
 func TestWidebandLoopback(t *testing.T) {
-	all := []media.Codec{opus.Codec, media.G722, media.PCMU, media.PCMA}
-	for _, codec := range []media.Codec{opus.Codec, media.G722} {
+	all := []media.Codec{opus.Codec, g722.Codec, media.PCMU, media.PCMA}
+	for _, codec := range []media.Codec{opus.Codec, g722.Codec} {
 		t.Run(codec.Name, func(t *testing.T) {
 			checkGoroutines(t)
 			a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{codec, media.PCMU}})
@@ -51,7 +52,7 @@ func TestWidebandLoopback(t *testing.T) {
 // TestWidebandBaresip calls a real baresip that offers only the wideband codec (plus G.711) and
 // checks the audio both ways: trayphone's recording and baresip's decode dump.
 func TestWidebandBaresip(t *testing.T) {
-	for _, codec := range []media.Codec{opus.Codec, media.G722} {
+	for _, codec := range []media.Codec{opus.Codec, g722.Codec} {
 		t.Run(codec.Name, func(t *testing.T) {
 			bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004,
 				Codecs: []string{strings.ToLower(codec.Name), "pcmu"}})

@@ -12,6 +12,7 @@ import (
 	"trayphone/internal/audiotest"
 	"trayphone/internal/clock"
 	"trayphone/media"
+	"trayphone/media/codec/g722"
 	"trayphone/media/codec/opus"
 )
 
@@ -155,7 +156,7 @@ var badInputCodecs = []struct {
 	ptimes   []time.Duration
 }{
 	{media.PCMU, 35, []time.Duration{10 * time.Millisecond, 30 * time.Millisecond}},
-	{media.G722, 35, []time.Duration{10 * time.Millisecond, 30 * time.Millisecond}},
+	{g722.Codec, 35, []time.Duration{10 * time.Millisecond, 30 * time.Millisecond}},
 	{opus.Codec, 30, []time.Duration{10 * time.Millisecond, 40 * time.Millisecond}}, // Opus has no 30 ms frame
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"trayphone/internal/audiotest"
 	"trayphone/media"
+	"trayphone/media/codec/g722"
 	"trayphone/media/codec/opus"
 )
 
@@ -56,7 +57,7 @@ var wholeCallTargets = []struct {
 }{
 	{media.PCMU, 1004, 35},
 	{media.PCMA, 440, 35},
-	{media.G722, 1004, 35},
+	{g722.Codec, 1004, 35},
 	{opus.Codec, 1004, 30},
 }
 

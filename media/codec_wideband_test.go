@@ -7,6 +7,7 @@ import (
 
 	"trayphone/internal/audiotest"
 	. "trayphone/media"
+	"trayphone/media/codec/g722"
 	"trayphone/media/codec/opus"
 )
 
@@ -54,10 +55,10 @@ func TestWidebandToneRoundTrip(t *testing.T) {
 		minSINAD float64
 		clicks   int // the codec's own: G.722's 2-bit upper band loses a 6 kHz tone once as it adapts
 	}{
-		{G722, 300, 35, 0},
-		{G722, 1004, 35, 0},
-		{G722, 3000, 30, 0},
-		{G722, 6000, 20, 1}, // above G.711's 4 kHz Nyquist: only wideband carries it
+		{g722.Codec, 300, 35, 0},
+		{g722.Codec, 1004, 35, 0},
+		{g722.Codec, 3000, 30, 0},
+		{g722.Codec, 6000, 20, 1}, // above G.711's 4 kHz Nyquist: only wideband carries it
 		{opus.Codec, 440, 30, 0},
 		{opus.Codec, 1004, 30, 0},
 		{opus.Codec, 6000, 25, 0},
@@ -86,7 +87,7 @@ func TestWidebandCodecParameters(t *testing.T) {
 		clock, rate, frame, step, chans int
 	}{
 		// RFC 3551 §4.5.2: G.722's RTP clock is 8000 although it samples at 16000.
-		{G722, 9, 8000, 16000, 320, 160, 0},
+		{g722.Codec, 9, 8000, 16000, 320, 160, 0},
 		// RFC 7587 §4.1, §7: 48 kHz clock, rtpmap opus/48000/2.
 		{opus.Codec, opus.PayloadType, 48000, 48000, 960, 960, 2},
 	}
@@ -107,12 +108,12 @@ func TestWidebandCodecParameters(t *testing.T) {
 // TestG722PayloadSize checks the 64 kbit/s framing: 160 bytes per 20 ms, 4 bits per sample.
 func TestG722PayloadSize(t *testing.T) {
 	t.Parallel()
-	enc := G722.NewEncoder()
+	enc := g722.Codec.NewEncoder()
 	p, err := enc.Encode(nil, make([]int16, 320))
 	if err != nil || len(p) != 160 {
 		t.Fatalf("Encode(320 samples): got %d bytes, %v; want 160", len(p), err)
 	}
-	out, err := G722.NewDecoder().Decode(nil, p)
+	out, err := g722.Codec.NewDecoder().Decode(nil, p)
 	if err != nil || len(out) != 320 {
 		t.Fatalf("Decode(160 bytes): got %d samples, %v; want 320", len(out), err)
 	}
@@ -123,8 +124,8 @@ func TestG722PayloadSize(t *testing.T) {
 func TestG722Deterministic(t *testing.T) {
 	t.Parallel()
 	in := audiotest.Tone(1000, 0.5, 16000, 320)
-	a, _ := G722.NewEncoder().Encode(nil, in)
-	b, _ := G722.NewEncoder().Encode(nil, in)
+	a, _ := g722.Codec.NewEncoder().Encode(nil, in)
+	b, _ := g722.Codec.NewEncoder().Encode(nil, in)
 	if string(a) != string(b) {
 		t.Fatal("two G.722 encoders disagree on the same input")
 	}
@@ -208,7 +209,7 @@ func TestOpusDTXAndConceal(t *testing.T) {
 
 // TestWidebandAllocs checks that encoding and decoding a frame allocates nothing.
 func TestWidebandAllocs(t *testing.T) {
-	for _, c := range []Codec{G722, opus.Codec} {
+	for _, c := range []Codec{g722.Codec, opus.Codec} {
 		pcm := audiotest.Tone(1000, 0.3, c.SampleRate, c.FrameSamples())
 		enc, dec := c.NewEncoder(), c.NewDecoder()
 		payload := make([]byte, 0, maxRTPPayload)

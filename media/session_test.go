@@ -697,7 +697,7 @@ func TestSessionNothingBeforeFirstPacket(t *testing.T) {
 // goes on without a burst. The old player dropped them behind the decoder's back, and Opus then
 // decoded the next packet from a stale state: a burst near full scale.
 func TestSessionStallNoBurst(t *testing.T) {
-	for _, codec := range []Codec{G722, leafCodec(t, "opus")} {
+	for _, codec := range []Codec{leafCodec(t, "G722"), leafCodec(t, "opus")} {
 		t.Run(codec.Name, func(t *testing.T) {
 			sessCheckNoLeak(t)
 			clk := clock.NewFake(time.Unix(1000, 0))
