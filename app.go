@@ -51,6 +51,9 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		return 2
 	}
 	dev = media.WithSoundCardProcessing(dev, media.ProcessingOptions{EchoCancel: cfg.Audio.EchoCancel, NoiseSuppression: cfg.Audio.NoiseSuppression, AGC: cfg.Audio.AGC})
+	if why := media.ProcessingMissing(); why != "" && (cfg.Audio.EchoCancel || cfg.Audio.NoiseSuppression || cfg.Audio.AGC) {
+		log.Warn("audio processing not available", "why", why)
+	}
 	codecs, err := codecsFor(cfg.Audio.Codecs, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

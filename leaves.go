@@ -6,4 +6,5 @@ package main
 import (
 	_ "trayphone/media/codec/g722" // G.722 (spandsp); without cgo: registered as missing
 	_ "trayphone/media/codec/opus" // Opus (libopus); without cgo: registered as missing
+	_ "trayphone/media/dsp/speex"  // echo canceller, noise suppression, AGC (speexdsp); without cgo: missing, said at start
 )

@@ -5,4 +5,5 @@ package media_test
 import (
 	_ "trayphone/media/codec/g722"
 	_ "trayphone/media/codec/opus"
+	_ "trayphone/media/dsp/speex"
 )
