@@ -1,3 +1,5 @@
+//go:build !darwin || cgo
+
 package tray
 
 import (
@@ -7,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
@@ -470,34 +471,4 @@ func clipboardCommand() []string {
 		}
 	}
 	return nil
-}
-
-// dialable returns the clipboard text as a dial target when it is one short line that looks like a
-// phone number or a sip:/sips:/tel: URI or user@host.
-func dialable(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
-	if s == "" || len(s) > 256 || strings.ContainsAny(s, "\r\n\t <>\"") {
-		return "", false
-	}
-	lower := strings.ToLower(s)
-	for _, p := range []string{"sip:", "sips:", "tel:"} {
-		if strings.HasPrefix(lower, p) {
-			return s, len(s) > len(p)
-		}
-	}
-	if strings.Contains(s, "@") {
-		return s, true
-	}
-	digits := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-		case strings.ContainsRune("+-().*#/", r):
-		default:
-			return "", false
-		}
-	}
-	return s, digits >= 2
 }
