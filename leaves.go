@@ -7,4 +7,5 @@ import (
 	_ "trayphone/media/codec/g722" // G.722 (spandsp); without cgo: registered as missing
 	_ "trayphone/media/codec/opus" // Opus (libopus); without cgo: registered as missing
 	_ "trayphone/media/dsp/speex"  // echo canceller, noise suppression, AGC (speexdsp); without cgo: missing, said at start
+	_ "trayphone/media/steadysend" // steady send's C timer threads (Linux); elsewhere or without cgo: missing, said when a call would use it
 )

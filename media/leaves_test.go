@@ -6,4 +6,5 @@ import (
 	_ "trayphone/media/codec/g722"
 	_ "trayphone/media/codec/opus"
 	_ "trayphone/media/dsp/speex"
+	_ "trayphone/media/steadysend"
 )
