@@ -11,6 +11,8 @@ export TRAYPHONE_CI=1
 echo "== gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$bad" ]; then echo "gofmt would change: $bad"; exit 1; fi
+echo "== go mod tidy -diff (go.mod and go.sum are tidy)"
+go mod tidy -diff
 echo "== go vet"
 go vet ./...
 # The core is pure Go (docs/ARCHITECTURE.md): without cgo the whole module, tests included,
