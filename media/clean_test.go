@@ -21,12 +21,11 @@ import (
 // rateTone is a microphone playing a sine at any sample rate, and a speaker recording what it is
 // given.
 type rateTone struct {
-	rate        int
-	freq, amp   float64
-	phase       float64
-	mu          sync.Mutex
-	played      []int16
-	onePerWrite bool
+	rate      int
+	freq, amp float64
+	phase     float64
+	mu        sync.Mutex
+	played    []int16
 }
 
 func (s *rateTone) Read(p []int16) error {

@@ -37,9 +37,6 @@ type SteadyStart func(conn *net.UDPConn, base int64, period time.Duration, first
 // ErrSteadyOneCPU is a SteadyStart's answer when this process may use only one CPU.
 var ErrSteadyOneCPU = errors.New("steady send needs two CPUs and this process may use one")
 
-// errSteadyOneCPU is ErrSteadyOneCPU, by the name the session knows it.
-var errSteadyOneCPU = ErrSteadyOneCPU
-
 // steadyImpl is the registered steady send, or why there is none in this build.
 var steadyImpl struct {
 	sync.RWMutex

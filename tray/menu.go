@@ -62,17 +62,6 @@ func (i *item) check(on bool) {
 	}
 }
 
-func (i *item) enable(on bool) {
-	if on != i.enabled {
-		if on {
-			i.m.Enable()
-		} else {
-			i.m.Disable()
-		}
-		i.enabled = on
-	}
-}
-
 // trayUI is the running tray: the item pool and the latest state it was built from.
 type trayUI struct {
 	ctx   context.Context
