@@ -4,11 +4,13 @@ package tray
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -461,3 +463,25 @@ func clipboardCommand() []string {
 	}
 	return nil
 }
+
+// commandTimeout bounds one command started from the menu.
+const commandTimeout = 10 * time.Second
+
+// errNoCall is returned by menu commands that need a call when there is none.
+var errNoCall = errors.New("no call")
+
+// recentLabel is the Recent calls menu line for one call.
+func recentLabel(c phone.CallInfo, names func(string) string) string {
+	name := displayName(c, names)
+	switch {
+	case missed(c, nil):
+		return name + " — missed"
+	case c.Direction == phone.Incoming:
+		return name + " — incoming"
+	default:
+		return name + " — outgoing"
+	}
+}
+
+// menuLabel escapes a label for com.canonical.dbusmenu, where "_" marks an access key.
+func menuLabel(s string) string { return strings.ReplaceAll(s, "_", "__") }

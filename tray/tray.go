@@ -4,9 +4,7 @@ package tray
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"time"
 
 	"trayphone/internal/phone"
 )
@@ -61,9 +59,6 @@ type Options struct {
 	// file; nil does nothing.
 	PrepareConfig func() error
 }
-
-// commandTimeout bounds one command started from the menu.
-const commandTimeout = 10 * time.Second
 
 // Notifications shows desktop notifications for the core's events without a tray icon (headless
 // mode): incoming calls with Answer and Decline, missed calls, registration failures. names maps a
@@ -139,6 +134,3 @@ func hostPart(uri string) string {
 	}
 	return ""
 }
-
-// errNoCall is returned by menu commands that need a call when there is none.
-var errNoCall = errors.New("no call")

@@ -154,22 +154,6 @@ func answeredElsewhere(reason string) bool {
 	return strings.Contains(strings.ToLower(reason), "elsewhere")
 }
 
-// recentLabel is the Recent calls menu line for one call.
-func recentLabel(c phone.CallInfo, names func(string) string) string {
-	name := displayName(c, names)
-	switch {
-	case missed(c, nil):
-		return name + " — missed"
-	case c.Direction == phone.Incoming:
-		return name + " — incoming"
-	default:
-		return name + " — outgoing"
-	}
-}
-
-// menuLabel escapes a label for com.canonical.dbusmenu, where "_" marks an access key.
-func menuLabel(s string) string { return strings.ReplaceAll(s, "_", "__") }
-
 // dialable returns the clipboard text as a dial target when it is one short line that looks like a
 // phone number or a sip:/sips:/tel: URI or user@host.
 func dialable(s string) (string, bool) {
