@@ -52,7 +52,10 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		return 2
 	}
 	dev = media.WithSoundCardProcessing(dev, media.ProcessingOptions{EchoCancel: cfg.Audio.EchoCancel, NoiseSuppression: cfg.Audio.NoiseSuppression, AGC: cfg.Audio.AGC})
-	codecs, err := codecsFor(cfg.Audio.Codecs)
+	if why := media.ProcessingMissing(); why != "" && (cfg.Audio.EchoCancel || cfg.Audio.NoiseSuppression || cfg.Audio.AGC) {
+		log.Warn("audio processing not available", "why", why)
+	}
+	codecs, err := codecsFor(cfg.Audio.Codecs, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 2
@@ -169,14 +172,24 @@ func codecNames() []string {
 	return out
 }
 
-func codecsFor(names []string) ([]media.Codec, error) {
+// codecsFor resolves the config's codec names. A codec this build lacks (a leaf codec package
+// built without its C library, leaves.go) is left out with a warning that says why; the call
+// fails only if nothing is left.
+func codecsFor(names []string, log *slog.Logger) ([]media.Codec, error) {
 	var out []media.Codec
 	for _, n := range names {
 		c, ok := media.CodecByName(n)
+		if why, missing := media.MissingCodec(n); !ok && missing {
+			log.Warn("codec not offered", "codec", n, "why", why)
+			continue
+		}
 		if !ok {
 			return nil, fmt.Errorf("unknown codec %q (supported: %s)", n, strings.Join(codecNames(), ", "))
 		}
 		out = append(out, c)
+	}
+	if len(out) == 0 && len(names) > 0 {
+		return nil, fmt.Errorf("none of the codecs %s is in this build (supported: %s)", strings.Join(names, ", "), strings.Join(codecNames(), ", "))
 	}
 	return out, nil
 }

@@ -47,3 +47,16 @@ func autostartOff() (where string, existed bool, err error) {
 	}
 	return path, true, nil
 }
+
+// desktopEntry is the XDG autostart entry (Desktop Entry Specification 1.5) running exe args.
+func desktopEntry(exe string, args []string) string {
+	return "[Desktop Entry]\n" +
+		"Type=Application\n" +
+		"Name=trayphone\n" +
+		"Comment=SIP softphone in the system tray\n" +
+		"Exec=" + desktopExec(append([]string{exe}, args...)) + "\n" +
+		"Icon=trayphone\n" +
+		"Terminal=false\n" +
+		"Categories=Network;Telephony;\n" +
+		"X-GNOME-Autostart-enabled=true\n"
+}

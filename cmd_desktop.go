@@ -151,19 +151,6 @@ func importContacts(file string, p paths.Paths, stdout, stderr io.Writer) int {
 // autostartLabel names the login item on every system.
 const autostartLabel = "org.trayphone.trayphone"
 
-// desktopEntry is the XDG autostart entry (Desktop Entry Specification 1.5) running exe args.
-func desktopEntry(exe string, args []string) string {
-	return "[Desktop Entry]\n" +
-		"Type=Application\n" +
-		"Name=trayphone\n" +
-		"Comment=SIP softphone in the system tray\n" +
-		"Exec=" + desktopExec(append([]string{exe}, args...)) + "\n" +
-		"Icon=trayphone\n" +
-		"Terminal=false\n" +
-		"Categories=Network;Telephony;\n" +
-		"X-GNOME-Autostart-enabled=true\n"
-}
-
 // desktopExec quotes argv for an Exec key: arguments with reserved characters are double-quoted
 // with `"`, "`", "$" and "\" backslash-escaped, "%" is doubled, and then every backslash is
 // doubled again because Exec is itself a string value.

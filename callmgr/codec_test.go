@@ -1,3 +1,8 @@
+//go:build cgo
+
+// Opus and G.722 are cgo leaf packages (media/codec/...): this file tests them, so it builds
+// with cgo only.
+
 package callmgr
 
 import (
@@ -8,12 +13,14 @@ import (
 	"trayphone/internal/phone"
 	"trayphone/internal/siptest/baresip"
 	"trayphone/media"
+	"trayphone/media/codec/g722"
+	"trayphone/media/codec/opus"
 )
 
 // minSINAD is the whole-call SINAD a tone must keep through codec: 35 dB for G.711 and G.722,
 // 30 dB for Opus.
 func minSINAD(codec media.Codec) float64 {
-	if codec.Name == media.Opus.Name {
+	if codec.Name == opus.Codec.Name {
 		return 30
 	}
 	return 35
@@ -23,8 +30,8 @@ func minSINAD(codec media.Codec) float64 {
 // list and checks that each side hears the other's tone. The callee offers everything, so the
 // caller's preference decides.
 func TestWidebandLoopback(t *testing.T) {
-	all := []media.Codec{media.Opus, media.G722, media.PCMU, media.PCMA}
-	for _, codec := range []media.Codec{media.Opus, media.G722} {
+	all := []media.Codec{opus.Codec, g722.Codec, media.PCMU, media.PCMA}
+	for _, codec := range []media.Codec{opus.Codec, g722.Codec} {
 		t.Run(codec.Name, func(t *testing.T) {
 			checkGoroutines(t)
 			a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{codec, media.PCMU}})
@@ -51,7 +58,7 @@ func TestWidebandLoopback(t *testing.T) {
 // TestWidebandBaresip calls a real baresip that offers only the wideband codec (plus G.711) and
 // checks the audio both ways: trayphone's recording and baresip's decode dump.
 func TestWidebandBaresip(t *testing.T) {
-	for _, codec := range []media.Codec{media.Opus, media.G722} {
+	for _, codec := range []media.Codec{opus.Codec, g722.Codec} {
 		t.Run(codec.Name, func(t *testing.T) {
 			bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004,
 				Codecs: []string{strings.ToLower(codec.Name), "pcmu"}})

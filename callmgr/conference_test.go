@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,7 +111,6 @@ func (d *dyingDevice) Open(rate, frame int) (media.Stream, error) {
 type dyingStream struct {
 	media.Stream
 	left int
-	dead atomic.Bool
 }
 
 var errGone = errors.New(`audio device "USB Headset" disappeared: no audio from it for 3.0s`)

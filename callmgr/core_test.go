@@ -211,15 +211,14 @@ func ctx(t *testing.T) context.Context {
 // established places a call from a to b and answers it.
 func established(t *testing.T, a, b *core) (phone.CallInfo, phone.CallInfo) {
 	t.Helper()
-	ca, err := a.mgr.Call(ctx(t), b.ua.AOR(), "")
-	if err != nil {
+	if _, err := a.mgr.Call(ctx(t), b.ua.AOR(), ""); err != nil {
 		t.Fatalf("call: %v", err)
 	}
 	cb := b.waitState(5*time.Second, phone.CallIncoming)
 	if err := b.mgr.Answer(ctx(t), cb.ID); err != nil {
 		t.Fatalf("answer: %v", err)
 	}
-	ca = a.waitState(5*time.Second, phone.CallActive)
+	ca := a.waitState(5*time.Second, phone.CallActive)
 	cb = b.waitState(5*time.Second, phone.CallActive)
 	return ca, cb
 }

@@ -44,7 +44,7 @@ func TestResolveTarget(t *testing.T) {
 			t.Errorf("resolveTarget(%q): %v", c.in, err)
 		case echo != c.echo:
 			t.Errorf("resolveTarget(%q): echo %v, want %v", c.in, echo, c.echo)
-		case !c.echo && strings.ToLower(uri.String()) != strings.ToLower(c.want):
+		case !c.echo && !strings.EqualFold(uri.String(), c.want):
 			t.Errorf("resolveTarget(%q) = %s, want %s", c.in, uri.String(), c.want)
 		}
 	}

@@ -1,3 +1,8 @@
+//go:build cgo
+
+// Opus and G.722 are cgo leaf packages (media/codec/...): this file tests them, so it builds
+// with cgo only.
+
 package callmgr
 
 import (
@@ -7,6 +12,7 @@ import (
 	"trayphone/internal/phone"
 	"trayphone/internal/siptest/baresip"
 	"trayphone/media"
+	"trayphone/media/codec/opus"
 )
 
 // callMedia returns what call id negotiated: the telephone-event payload types (sent and
@@ -35,7 +41,7 @@ func TestComfortNoiseNegotiated(t *testing.T) {
 	for _, tc := range []struct {
 		codec media.Codec
 		cn    uint8
-	}{{media.PCMU, 13}, {media.Opus, 0}} {
+	}{{media.PCMU, 13}, {opus.Codec, 0}} {
 		t.Run(tc.codec.Name, func(t *testing.T) {
 			checkGoroutines(t)
 			a := startCore(t, "alice", coreOpts{codecs: []media.Codec{tc.codec}})
@@ -92,8 +98,8 @@ func TestComfortNoiseBaresip(t *testing.T) {
 // the codec's clock) and carry DTMF both ways in RTP.
 func TestDTMFOpusLoopback(t *testing.T) {
 	checkGoroutines(t)
-	a := startCore(t, "alice", coreOpts{codecs: []media.Codec{media.Opus, media.PCMU}})
-	b := startCore(t, "bob", coreOpts{codecs: []media.Codec{media.Opus, media.PCMU}})
+	a := startCore(t, "alice", coreOpts{codecs: []media.Codec{opus.Codec, media.PCMU}})
+	b := startCore(t, "bob", coreOpts{codecs: []media.Codec{opus.Codec, media.PCMU}})
 	ca, cb := established(t, a, b)
 	if ca.Codec != "opus" {
 		t.Fatalf("codec %s, want opus", ca.Codec)
@@ -129,7 +135,7 @@ func TestDTMFOpusLoopback(t *testing.T) {
 // (CALL_DTMF_START), and has baresip send DTMF to us.
 func TestDTMFOpusBaresip(t *testing.T) {
 	bob := baresip.Start(t, baresip.Options{User: "bob", ToneHz: 1004, Codecs: []string{"opus"}})
-	a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{media.Opus, media.PCMU}})
+	a := startCore(t, "alice", coreOpts{toneHz: 604, codecs: []media.Codec{opus.Codec, media.PCMU}})
 	ci, err := a.mgr.Call(ctx(t), bob.URI(), "")
 	if err != nil {
 		t.Fatal(err)

@@ -26,16 +26,83 @@ var DefaultProcessing = ProcessingOptions{EchoCancel: true, NoiseSuppression: tr
 // WithProcessing returns dev with echo cancellation, noise suppression and AGC applied as opts
 // says: the far-end reference is what is written to the speaker, the near end what is read from
 // the microphone. With everything off it returns dev itself.
+// In a build without a registered Processor (ProcessingMissing says why) it returns dev itself.
 func WithProcessing(dev Device, opts ProcessingOptions) Device {
 	if !opts.EchoCancel && !opts.NoiseSuppression && !opts.AGC {
 		return dev
 	}
-	return &processed{dev: dev, opts: opts}
+	processor.RLock()
+	newProc := processor.new
+	processor.RUnlock()
+	if newProc == nil {
+		return dev
+	}
+	return &processed{dev: dev, opts: opts, newProc: newProc}
+}
+
+// Processor cleans captured audio for one stream: echo cancellation against what the speaker
+// played, noise suppression, AGC. A leaf package wraps a C library in one (media/dsp/speex:
+// speexdsp) and registers it (RegisterProcessor), so that media stays pure Go. Its methods must
+// not allocate and are not called concurrently.
+type Processor interface {
+	// Process cleans one captured frame mic in place; ref is the frame most recently sent to the
+	// speaker (the echo's source), out a scratch frame. All three are Frame samples long.
+	Process(mic, ref, out []int16)
+	// Close frees the processor; it is not used again.
+	Close()
+}
+
+// ProcessorConfig says what a Processor does.
+type ProcessorConfig struct {
+	Rate, Frame  int  // sample rate and frame size, in samples
+	EchoTail     int  // samples of echo the canceller models; 0 turns it off
+	Denoise      bool // noise suppression
+	NoiseDB      int  // noise attenuation in dB, negative
+	AGC          bool
+	ResidualEcho bool // let the preprocessor suppress what the canceller left of the echo
+}
+
+// processor holds the registered Processor maker, or why there is none in this build.
+var processor struct {
+	sync.RWMutex
+	new     func(ProcessorConfig) (Processor, error)
+	missing string
+}
+
+// RegisterProcessor makes newProc the maker of WithProcessing's processors (a leaf package calls
+// it from init).
+func RegisterProcessor(newProc func(ProcessorConfig) (Processor, error)) {
+	processor.Lock()
+	defer processor.Unlock()
+	processor.new = newProc
+}
+
+// RegisterProcessorMissing notes why this build has no Processor (a leaf package's stand-in,
+// built without the C library it wraps, calls it from init).
+func RegisterProcessorMissing(why string) {
+	processor.Lock()
+	defer processor.Unlock()
+	processor.missing = why
+}
+
+// ProcessingMissing reports why WithProcessing cannot process in this build: "" when a Processor
+// is registered, else the reason a leaf package gave, or a generic one.
+func ProcessingMissing() string {
+	processor.RLock()
+	defer processor.RUnlock()
+	switch {
+	case processor.new != nil:
+		return ""
+	case processor.missing != "":
+		return processor.missing
+	}
+	return "this trayphone has no audio processing (no media/dsp package is linked in)"
 }
 
 type processed struct {
-	dev  Device
-	opts ProcessingOptions
+	dev     Device
+	opts    ProcessingOptions
+	newProc func(ProcessorConfig) (Processor, error)
 }
 
 func (p *processed) Name() string { return p.dev.Name() }
@@ -48,18 +115,18 @@ func (p *processed) Open(rate, frameSamples int) (Stream, error) {
 	if tail <= 0 {
 		tail = 200 * time.Millisecond
 	}
-	c := speexConfig{rate: rate, frame: frameSamples, denoise: p.opts.NoiseSuppression, noiseDB: -25,
-		agc: p.opts.AGC, residualEcho: true}
+	c := ProcessorConfig{Rate: rate, Frame: frameSamples, Denoise: p.opts.NoiseSuppression, NoiseDB: -25,
+		AGC: p.opts.AGC, ResidualEcho: true}
 	if p.opts.EchoCancel {
-		c.echoTail = int(tail * time.Duration(rate) / time.Second)
+		c.EchoTail = int(tail * time.Duration(rate) / time.Second)
 	}
-	dsp, err := newSpeexDSP(c)
+	dsp, err := p.newProc(c)
 	if err != nil {
 		return nil, fmt.Errorf("audio processing for %q: %w", p.dev.Name(), err)
 	}
 	in, err := p.dev.Open(rate, frameSamples)
 	if err != nil {
-		dsp.close()
+		dsp.Close()
 		return nil, err
 	}
 	gaps, _ := in.(GapCounter)
@@ -75,14 +142,14 @@ type GapCounter interface {
 	ReadGaps() uint64
 }
 
-// processedStream is a Stream whose captured frames go through a speexDSP. Read and Write
+// processedStream is a Stream whose captured frames go through a Processor. Read and Write
 // allocate nothing.
 type processedStream struct {
 	in   Stream
 	gaps GapCounter // in, if it counts gaps; else nil
 
 	mu      sync.Mutex // guards the fields below: Read and Write may come from different goroutines
-	dsp     *speexDSP
+	dsp     Processor
 	ref     []int16 // the last frame written: the echo reference
 	scratch []int16
 }
@@ -100,7 +167,7 @@ func (s *processedStream) Read(p []int16) error {
 	}
 	// A gap is processed all the same, so that the canceller's far-end history stays in step
 	// with the speaker, but what it makes of it is not the microphone: silence goes out.
-	s.dsp.process(p, s.ref, s.scratch)
+	s.dsp.Process(p, s.ref, s.scratch)
 	if s.gaps != nil && s.gaps.ReadGaps() != gaps {
 		clear(p)
 	}
@@ -119,7 +186,7 @@ func (s *processedStream) Write(p []int16) error {
 func (s *processedStream) Close() error {
 	s.mu.Lock()
 	if s.dsp != nil {
-		s.dsp.close()
+		s.dsp.Close()
 		s.dsp = nil
 	}
 	s.mu.Unlock()

@@ -1,3 +1,8 @@
+//go:build cgo
+
+// Opus and G.722 are cgo leaf packages (media/codec/...): this file tests them, so it builds
+// with cgo only.
+
 package media_test
 
 import (
@@ -12,6 +17,8 @@ import (
 	"trayphone/internal/audiotest"
 	"trayphone/internal/clock"
 	"trayphone/media"
+	"trayphone/media/codec/g722"
+	"trayphone/media/codec/opus"
 )
 
 // farEnd is a sender of a 1004 Hz tone at half scale in packets of ptime, whose stream a test can
@@ -154,8 +161,8 @@ var badInputCodecs = []struct {
 	ptimes   []time.Duration
 }{
 	{media.PCMU, 35, []time.Duration{10 * time.Millisecond, 30 * time.Millisecond}},
-	{media.G722, 35, []time.Duration{10 * time.Millisecond, 30 * time.Millisecond}},
-	{media.Opus, 30, []time.Duration{10 * time.Millisecond, 40 * time.Millisecond}}, // Opus has no 30 ms frame
+	{g722.Codec, 35, []time.Duration{10 * time.Millisecond, 30 * time.Millisecond}},
+	{opus.Codec, 30, []time.Duration{10 * time.Millisecond, 40 * time.Millisecond}}, // Opus has no 30 ms frame
 }
 
 // TestFarEndPacketSizes: a far end that sends 10, 30 (or 40) ms packets is played as cleanly as
@@ -224,7 +231,7 @@ func TestFarEndDisturbed(t *testing.T) {
 				f := newFarEnd(c.codec, 20*time.Millisecond)
 				played := runFarEnd(t, f, 3, tt.deliver(f))
 				clean := tt.settled + 100*time.Millisecond
-				if c.codec.Name == media.Opus.Name {
+				if c.codec.Name == opus.Codec.Name {
 					clean = tt.settled + 250*time.Millisecond
 				}
 				judgeAfter(t, c.codec, played, tt.settled+100*time.Millisecond, clean, 30)

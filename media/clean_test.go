@@ -1,3 +1,8 @@
+//go:build cgo
+
+// Opus and G.722 are cgo leaf packages (media/codec/...): this file tests them, so it builds
+// with cgo only.
+
 package media_test
 
 import (
@@ -9,17 +14,18 @@ import (
 
 	"trayphone/internal/audiotest"
 	"trayphone/media"
+	"trayphone/media/codec/g722"
+	"trayphone/media/codec/opus"
 )
 
 // rateTone is a microphone playing a sine at any sample rate, and a speaker recording what it is
 // given.
 type rateTone struct {
-	rate        int
-	freq, amp   float64
-	phase       float64
-	mu          sync.Mutex
-	played      []int16
-	onePerWrite bool
+	rate      int
+	freq, amp float64
+	phase     float64
+	mu        sync.Mutex
+	played    []int16
 }
 
 func (s *rateTone) Read(p []int16) error {
@@ -55,8 +61,8 @@ var wholeCallTargets = []struct {
 }{
 	{media.PCMU, 1004, 35},
 	{media.PCMA, 440, 35},
-	{media.G722, 1004, 35},
-	{media.Opus, 1004, 30},
+	{g722.Codec, 1004, 35},
+	{opus.Codec, 1004, 30},
 }
 
 // TestCleanLinkWholeCall sends a tone from one session to another on loopback (a perfect link)

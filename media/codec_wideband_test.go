@@ -1,3 +1,8 @@
+//go:build cgo
+
+// Opus and G.722 are cgo leaf packages (media/codec/...): this file tests them, so it builds
+// with cgo only.
+
 package media_test
 
 import (
@@ -7,6 +12,8 @@ import (
 
 	"trayphone/internal/audiotest"
 	. "trayphone/media"
+	"trayphone/media/codec/g722"
+	"trayphone/media/codec/opus"
 )
 
 const maxRTPPayload = 1460
@@ -53,13 +60,13 @@ func TestWidebandToneRoundTrip(t *testing.T) {
 		minSINAD float64
 		clicks   int // the codec's own: G.722's 2-bit upper band loses a 6 kHz tone once as it adapts
 	}{
-		{G722, 300, 35, 0},
-		{G722, 1004, 35, 0},
-		{G722, 3000, 30, 0},
-		{G722, 6000, 20, 1}, // above G.711's 4 kHz Nyquist: only wideband carries it
-		{Opus, 440, 30, 0},
-		{Opus, 1004, 30, 0},
-		{Opus, 6000, 25, 0},
+		{g722.Codec, 300, 35, 0},
+		{g722.Codec, 1004, 35, 0},
+		{g722.Codec, 3000, 30, 0},
+		{g722.Codec, 6000, 20, 1}, // above G.711's 4 kHz Nyquist: only wideband carries it
+		{opus.Codec, 440, 30, 0},
+		{opus.Codec, 1004, 30, 0},
+		{opus.Codec, 6000, 25, 0},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%gHz", tt.codec.Name, tt.hz), func(t *testing.T) {
@@ -85,9 +92,9 @@ func TestWidebandCodecParameters(t *testing.T) {
 		clock, rate, frame, step, chans int
 	}{
 		// RFC 3551 §4.5.2: G.722's RTP clock is 8000 although it samples at 16000.
-		{G722, 9, 8000, 16000, 320, 160, 0},
+		{g722.Codec, 9, 8000, 16000, 320, 160, 0},
 		// RFC 7587 §4.1, §7: 48 kHz clock, rtpmap opus/48000/2.
-		{Opus, OpusPayloadType, 48000, 48000, 960, 960, 2},
+		{opus.Codec, opus.PayloadType, 48000, 48000, 960, 960, 2},
 	}
 	for _, tt := range tests {
 		c := tt.c
@@ -106,12 +113,12 @@ func TestWidebandCodecParameters(t *testing.T) {
 // TestG722PayloadSize checks the 64 kbit/s framing: 160 bytes per 20 ms, 4 bits per sample.
 func TestG722PayloadSize(t *testing.T) {
 	t.Parallel()
-	enc := G722.NewEncoder()
+	enc := g722.Codec.NewEncoder()
 	p, err := enc.Encode(nil, make([]int16, 320))
 	if err != nil || len(p) != 160 {
 		t.Fatalf("Encode(320 samples): got %d bytes, %v; want 160", len(p), err)
 	}
-	out, err := G722.NewDecoder().Decode(nil, p)
+	out, err := g722.Codec.NewDecoder().Decode(nil, p)
 	if err != nil || len(out) != 320 {
 		t.Fatalf("Decode(160 bytes): got %d samples, %v; want 320", len(out), err)
 	}
@@ -122,8 +129,8 @@ func TestG722PayloadSize(t *testing.T) {
 func TestG722Deterministic(t *testing.T) {
 	t.Parallel()
 	in := audiotest.Tone(1000, 0.5, 16000, 320)
-	a, _ := G722.NewEncoder().Encode(nil, in)
-	b, _ := G722.NewEncoder().Encode(nil, in)
+	a, _ := g722.Codec.NewEncoder().Encode(nil, in)
+	b, _ := g722.Codec.NewEncoder().Encode(nil, in)
 	if string(a) != string(b) {
 		t.Fatal("two G.722 encoders disagree on the same input")
 	}
@@ -131,9 +138,9 @@ func TestG722Deterministic(t *testing.T) {
 
 func TestOpusDTXAndConceal(t *testing.T) {
 	t.Parallel()
-	enc := Opus.NewEncoder()
+	enc := opus.Codec.NewEncoder()
 	silent := 0
-	silence := make([]int16, Opus.FrameSamples())
+	silence := make([]int16, opus.Codec.FrameSamples())
 	payload := make([]byte, 0, maxRTPPayload)
 	for range 50 {
 		p, err := enc.Encode(payload[:0], silence)
@@ -151,8 +158,8 @@ func TestOpusDTXAndConceal(t *testing.T) {
 
 	// A lost packet rebuilt from the next one's FEC keeps the tone.
 	tone := audiotest.Tone(1000, 0.3, 48000, 48000)
-	n := Opus.FrameSamples()
-	enc, dec := Opus.NewEncoder(), Opus.NewDecoder().(concealer)
+	n := opus.Codec.FrameSamples()
+	enc, dec := opus.Codec.NewEncoder(), opus.Codec.NewDecoder().(concealer)
 	var packets [][]byte
 	for i := 0; i+n <= len(tone); i += n {
 		p, err := enc.Encode(make([]byte, 0, maxRTPPayload), tone[i:i+n])
@@ -207,7 +214,7 @@ func TestOpusDTXAndConceal(t *testing.T) {
 
 // TestWidebandAllocs checks that encoding and decoding a frame allocates nothing.
 func TestWidebandAllocs(t *testing.T) {
-	for _, c := range []Codec{G722, Opus} {
+	for _, c := range []Codec{g722.Codec, opus.Codec} {
 		pcm := audiotest.Tone(1000, 0.3, c.SampleRate, c.FrameSamples())
 		enc, dec := c.NewEncoder(), c.NewDecoder()
 		payload := make([]byte, 0, maxRTPPayload)
@@ -236,8 +243,8 @@ func median(x []float64) float64 {
 // refuses ("invalid argument") and the session falls back to a fade.
 func TestOpusConcealRoomyBuffer(t *testing.T) {
 	t.Parallel()
-	n := Opus.FrameSamples()
-	enc, dec := Opus.NewEncoder(), Opus.NewDecoder().(concealer)
+	n := opus.Codec.FrameSamples()
+	enc, dec := opus.Codec.NewEncoder(), opus.Codec.NewDecoder().(concealer)
 	tone := audiotest.Tone(440, 0.3, 48000, 2*n)
 	p1, _ := enc.Encode(make([]byte, 0, maxRTPPayload), tone[:n])
 	p2, _ := enc.Encode(make([]byte, 0, maxRTPPayload), tone[n:])

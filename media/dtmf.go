@@ -134,6 +134,3 @@ func (d *dtmfSender) next(ts uint32) (ev telephoneEvent, evTS uint32, marker, ok
 	}
 	return ev, d.startTS, marker, true
 }
-
-// busy reports whether an event is being sent or waits to be.
-func (d *dtmfSender) busy() bool { return d.active || len(d.queue) > 0 }

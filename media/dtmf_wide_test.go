@@ -5,7 +5,7 @@ import "testing"
 // TestDTMFSenderOpusClock: on an Opus call the events count in the codec's 48 kHz clock (RFC 4733
 // §2.1): one 20 ms frame adds 960 to the duration, and a 100 ms digit ends at 4800.
 func TestDTMFSenderOpusClock(t *testing.T) {
-	d := newDTMFSender(Opus.TimestampStep())
+	d := newDTMFSender(leafCodec(t, "opus").TimestampStep())
 	if err := d.enqueue("5"); err != nil {
 		t.Fatal(err)
 	}

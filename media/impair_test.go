@@ -117,22 +117,6 @@ func estimateMOS(lossPct, delayMS float64) float64 {
 	return 1 + 0.035*r + r*(r-60)*(100-r)*7e-6
 }
 
-// zeroRuns counts runs of at least n zero samples.
-func zeroRuns(s []int16, n int) int {
-	runs, cur := 0, 0
-	for _, v := range s {
-		if v == 0 {
-			cur++
-			if cur == n {
-				runs++
-			}
-		} else {
-			cur = 0
-		}
-	}
-	return runs
-}
-
 type impairResult struct {
 	call     audiotest.Call
 	snr      float64 // whole-call SINAD

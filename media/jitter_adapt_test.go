@@ -10,15 +10,13 @@ import (
 
 // jbSimResult is what a simulated stream through a jitter buffer measured.
 type jbSimResult struct {
-	frames, missing     int
-	minLat, maxLat      time.Duration // send to playout of played frames, after the first 10 s
-	lastLat             time.Duration // mean latency of the last 10 s
-	maxQueued           int
-	stretched, shrunk   uint64
-	late                uint64
-	targetMS, delayMS   float64
-	latencyAt           func(at time.Duration) time.Duration
-	latencySamplesEvery time.Duration
+	frames, missing   int
+	minLat, maxLat    time.Duration // send to playout of played frames, after the first 10 s
+	lastLat           time.Duration // mean latency of the last 10 s
+	maxQueued         int
+	stretched, shrunk uint64
+	late              uint64
+	targetMS, delayMS float64
 }
 
 // jbSim sends a 20 ms stream for dur from a sender whose clock runs drift fast (0.001 is 0.1%)

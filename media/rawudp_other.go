@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"time"
 )
 
 // udpReader reads datagrams from a UDP socket; on Linux it avoids the runtime's syscall entry

@@ -8,7 +8,7 @@ import "errors"
 // session says so once and runs in the ordinary class.
 var errRealtimeNotPermitted = errors.New("real-time scheduling during calls is not supported on this platform yet")
 
-type rtState struct{ users int }
+type rtState struct{}
 
 var realtime rtState
 

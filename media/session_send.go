@@ -571,7 +571,6 @@ func (sn *sender) nextQueued() bool {
 func (sn *sender) pullFrame() {
 	s := sn.s
 	p := &sn.po
-	frame := len(sn.pcm)
 	s.mu.Lock()
 	payload, res := s.jb.pop()
 	streams, dur := s.jb.streams, s.jb.frameUnits()
@@ -590,7 +589,7 @@ func (sn *sender) pullFrame() {
 	s.mu.Unlock()
 
 	// A frame is as long as the far end's packets (10, 20, 30 ms...).
-	frame = int(int64(dur) * int64(s.codec.SampleRate) / int64(s.codec.ClockRate))
+	frame := int(int64(dur) * int64(s.codec.SampleRate) / int64(s.codec.ClockRate))
 	out := sn.out[:frame]
 	if streams != sn.streams {
 		// Another sender (a new SSRC): the decoder's state belongs to the old one.

@@ -630,7 +630,7 @@ func TestSessionPerPacketAllocs(t *testing.T) {
 // packet. The old player ran the decoder's concealment there (Opus: FEC from the first packet, PLC
 // from a decoder that had decoded nothing), playing audio that nobody sent.
 func TestSessionNothingBeforeFirstPacket(t *testing.T) {
-	for _, codec := range []Codec{PCMU, Opus} {
+	for _, codec := range []Codec{PCMU, leafCodec(t, "opus")} {
 		t.Run(codec.Name, func(t *testing.T) {
 			sessCheckNoLeak(t)
 			clk := clock.NewFake(time.Unix(1000, 0))
@@ -703,7 +703,7 @@ func TestSessionNothingBeforeFirstPacket(t *testing.T) {
 // goes on without a burst. The old player dropped them behind the decoder's back, and Opus then
 // decoded the next packet from a stale state: a burst near full scale.
 func TestSessionStallNoBurst(t *testing.T) {
-	for _, codec := range []Codec{G722, Opus} {
+	for _, codec := range []Codec{leafCodec(t, "G722"), leafCodec(t, "opus")} {
 		t.Run(codec.Name, func(t *testing.T) {
 			sessCheckNoLeak(t)
 			clk := clock.NewFake(time.Unix(1000, 0))

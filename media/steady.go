@@ -1,8 +1,6 @@
 package media
 
 import (
-	"bytes"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,20 +68,6 @@ const (
 	steadyWhyVM      = "this is a virtual machine, whose host resumes its CPUs late now and then"
 	steadyWhyTest    = "a test asked for it"
 )
-
-// virtualMachineIn reports whether /proc/cpuinfo's text says the CPU runs under a hypervisor: the
-// "hypervisor" flag, which x86 hypervisors (KVM, Hyper-V and so WSL 2, VMware, VirtualBox, Xen
-// HVM) set in CPUID and Linux lists among each processor's flags.
-func virtualMachineIn(cpuinfo []byte) bool {
-	for line := range bytes.Lines(cpuinfo) {
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || string(bytes.TrimSpace(name)) != "flags" {
-			continue
-		}
-		return slices.ContainsFunc(bytes.Fields(value), func(f []byte) bool { return string(f) == "hypervisor" })
-	}
-	return false
-}
 
 // steadyTrigger watches a session's tick lateness for steady send. Its zero value is ready; it is
 // owned by the send goroutine and allocates nothing.

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && cgo
 
 package media
 
@@ -598,4 +598,15 @@ func steadyAllocSession(tb testing.TB) (*Session, *steadySender) {
 	tb.Cleanup(st.stop)
 	s.snd.steady, s.snd.stDue0 = st, time.Now().Add(time.Hour)
 	return s, st
+}
+
+// fire is a thread's work at slot k's deadline, for tests of a manual sender.
+func (s *steadySender) fire(k int64) bool { return s.fireLate(k, 0) }
+
+// fireLate is fire by a thread that woke late after the deadline. The sender is
+// media/steadysend's (leaves_test.go puts it in this test binary), which has Fire for tests.
+func (s *steadySender) fireLate(k int64, late time.Duration) bool {
+	return s.s.(interface {
+		Fire(k int64, late time.Duration) bool
+	}).Fire(k, late)
 }

@@ -48,7 +48,6 @@ type Monitor struct {
 	wakeEvery time.Duration
 	debounce  time.Duration
 	out       chan Change
-	closeOnce sync.Once
 	wakeBy    atomic.Pointer[string]
 }
 

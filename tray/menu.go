@@ -1,13 +1,15 @@
+//go:build !darwin || cgo
+
 package tray
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,17 +62,6 @@ func (i *item) check(on bool) {
 			i.m.Uncheck()
 		}
 		i.checked = on
-	}
-}
-
-func (i *item) enable(on bool) {
-	if on != i.enabled {
-		if on {
-			i.m.Enable()
-		} else {
-			i.m.Disable()
-		}
-		i.enabled = on
 	}
 }
 
@@ -533,32 +524,8 @@ func clipboardCommand() []string {
 	return nil
 }
 
-// dialable returns the clipboard text as a dial target when it is one short line that looks like a
-// phone number or a sip:/sips:/tel: URI or user@host.
-func dialable(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
-	if s == "" || len(s) > 256 || strings.ContainsAny(s, "\r\n\t <>\"") {
-		return "", false
-	}
-	lower := strings.ToLower(s)
-	for _, p := range []string{"sip:", "sips:", "tel:"} {
-		if strings.HasPrefix(lower, p) {
-			return s, len(s) > len(p)
-		}
-	}
-	if strings.Contains(s, "@") {
-		return s, true
-	}
-	digits := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-		case strings.ContainsRune("+-().*#/", r):
-		default:
-			return "", false
-		}
-	}
-	return s, digits >= 2
-}
+// commandTimeout bounds one command started from the menu.
+const commandTimeout = 10 * time.Second
+
+// errNoCall is returned by menu commands that need a call when there is none.
+var errNoCall = errors.New("no call")

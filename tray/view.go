@@ -241,3 +241,33 @@ func actionsFor(c phone.CallInfo) callActions {
 
 // menuLabel escapes a label for com.canonical.dbusmenu, where "_" marks an access key.
 func menuLabel(s string) string { return strings.ReplaceAll(s, "_", "__") }
+
+// dialable returns the clipboard text as a dial target when it is one short line that looks like a
+// phone number or a sip:/sips:/tel: URI or user@host.
+func dialable(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
+	if s == "" || len(s) > 256 || strings.ContainsAny(s, "\r\n\t <>\"") {
+		return "", false
+	}
+	lower := strings.ToLower(s)
+	for _, p := range []string{"sip:", "sips:", "tel:"} {
+		if strings.HasPrefix(lower, p) {
+			return s, len(s) > len(p)
+		}
+	}
+	if strings.Contains(s, "@") {
+		return s, true
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune("+-().*#/", r):
+		default:
+			return "", false
+		}
+	}
+	return s, digits >= 2
+}

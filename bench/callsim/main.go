@@ -18,7 +18,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
-	"syscall"
 	"time"
 
 	"trayphone/media"
@@ -98,11 +97,4 @@ func main() {
 	fmt.Printf("cpu %.3f%% of a core; sent %d received %d lost %d; send jitter p50 %.3f p99 %.3f max %.3f ms\n",
 		100*cpu.Seconds()/wall.Seconds(), stats.PacketsSent, stats.PacketsReceived, stats.PacketsLost,
 		pct(0.5), pct(0.99), pct(1))
-}
-
-// cpuTime returns the user+system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

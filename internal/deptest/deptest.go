@@ -3,7 +3,9 @@
 package deptest
 
 import (
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -33,6 +35,27 @@ func Forbid(t *testing.T, onlyStd bool, forbidden ...string) {
 		for _, bad := range forbidden {
 			if path == strings.TrimSuffix(bad, "/") || (strings.HasSuffix(bad, "/") && strings.HasPrefix(path, bad)) {
 				t.Errorf("%s depends on %s, which ARCHITECTURE.md forbids", me, path)
+			}
+		}
+	}
+}
+
+// ForbidCgo fails t if the package in the current directory, or any non-standard package it
+// depends on, has cgo files when built with cgo for linux, windows or darwin: ARCHITECTURE.md's
+// pure-Go core. A C library belongs in a leaf package that main imports. allow lists exceptions as
+// "GOOS:import/path" (the macOS menu bar is fyne.io/systray's Cocoa code).
+func ForbidCgo(t *testing.T, allow ...string) {
+	t.Helper()
+	for _, goos := range []string{"linux", "windows", "darwin"} {
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{if .CgoFiles}}{{.ImportPath}}{{end}}{{end}}", ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "GOOS="+goos)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps (GOOS=%s): %v", goos, err)
+		}
+		for _, path := range strings.Fields(string(out)) {
+			if !slices.Contains(allow, goos+":"+path) {
+				t.Errorf("built for %s with cgo, this package depends on the cgo package %s: the core must be pure Go (a C library goes in a leaf package that main registers)", goos, path)
 			}
 		}
 	}

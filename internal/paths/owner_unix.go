@@ -23,3 +23,15 @@ func checkOwner(dir string, fi fs.FileInfo, deny fs.FileMode) error {
 	}
 	return nil
 }
+
+// notPrivateError reports a directory whose mode lets others in.
+type notPrivateError struct {
+	dir  string
+	mode fs.FileMode
+}
+
+func (e *notPrivateError) Error() string {
+	return fmt.Sprintf("%s is accessible by other users (mode %s); run \"chmod 700 %s\"", e.dir, e.mode, e.dir)
+}
+
+func (e *notPrivateError) Unwrap() error { return errNotPrivate }

@@ -109,15 +109,3 @@ func EnsureSocketDir(dir string) error {
 
 // errNotPrivate is wrapped by the errors for a directory open to others.
 var errNotPrivate = errors.New("directory is open to other users")
-
-// notPrivateError reports a directory whose mode lets others in.
-type notPrivateError struct {
-	dir  string
-	mode fs.FileMode
-}
-
-func (e *notPrivateError) Error() string {
-	return fmt.Sprintf("%s is accessible by other users (mode %s); run \"chmod 700 %s\"", e.dir, e.mode, e.dir)
-}
-
-func (e *notPrivateError) Unwrap() error { return errNotPrivate }

@@ -415,10 +415,10 @@ func (c *listenerConn) stop() {
 // after stop, net.ErrClosed (which ends sipgo's read loop quietly); datagrams that arrive after
 // stop are dropped.
 func (c *listenerConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for !c.stopping.Load() {
+	if !c.stopping.Load() {
 		n, from, err := c.UDPConn.ReadFrom(b)
 		if c.stopping.Load() {
-			break
+			return c.handOver()
 		}
 		if err != nil {
 			return n, from, err
@@ -441,6 +441,12 @@ func (c *listenerConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		}
 		return n, from, nil
 	}
+	return c.handOver()
+}
+
+// handOver ends the read loop after stop: the listener's pool entries go to a stand-in on the
+// same socket (Close says why), and net.ErrClosed ends sipgo's read loop quietly.
+func (c *listenerConn) handOver() (int, net.Addr, error) {
 	standIn := &sip.UDPConnection{PacketConn: c.UDPConn, PacketAddr: c.LocalAddr().String(), Listener: true}
 	c.pool.Add(standIn.PacketAddr, standIn)
 	for addr := range c.peers {

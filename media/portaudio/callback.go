@@ -1,4 +1,4 @@
-//go:build !noportaudio
+//go:build cgo && linux && !noportaudio
 
 package portaudio
 

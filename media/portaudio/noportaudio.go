@@ -1,19 +1,32 @@
-//go:build noportaudio
+//go:build noportaudio || !cgo || !linux
 
-// Package portaudio is trayphone's sound card driver. This build has none (build tag
-// noportaudio): every entry point fails with a plain message, and only WAV files and null can be
-// used as audio devices.
+// Package portaudio is trayphone's sound card driver. This build has none: the driver needs cgo
+// and Linux (it opens ALSA PCMs and the PulseAudio/PipeWire server), and the build tag
+// noportaudio leaves it out on purpose. Every entry point fails with a plain message saying
+// which, and only WAV files and null can be used as audio devices.
 package portaudio
 
 import (
 	"errors"
 	"log/slog"
+	"runtime"
 
 	"trayphone/media"
 )
 
 // errNoPortAudio is returned by every entry point in a build without PortAudio.
-var errNoPortAudio = errors.New("this trayphone was built without PortAudio (build tag noportaudio): use a .wav file or null as the audio device")
+var errNoPortAudio = errors.New("this trayphone was built without PortAudio (" + whyNoPortAudio() + "): use a .wav file or null as the audio device")
+
+// whyNoPortAudio says why this build has no driver.
+func whyNoPortAudio() string {
+	switch {
+	case !cgoEnabled:
+		return "built without cgo"
+	case runtime.GOOS != "linux":
+		return "the driver is written for Linux, and this build is for " + runtime.GOOS
+	}
+	return "build tag noportaudio"
+}
 
 // Device is unavailable in this build; see errNoPortAudio.
 type Device struct{}

@@ -72,10 +72,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"trayphone/internal/siptest/pgroup"
 	"trayphone/internal/testenv"
 )
 
@@ -291,7 +291,7 @@ func (b *Baresip) start(bin string) error {
 	b.cmd.Stdin = nil // /dev/null
 	b.cmd.Stdout = logf
 	b.cmd.Stderr = logf
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pgroup.Set(b.cmd)
 	if err := b.cmd.Start(); err != nil {
 		return err
 	}
@@ -751,7 +751,7 @@ func (b *Baresip) stop() {
 		b.t.Logf("baresip %s: exited %v after quit", b.opts.User, time.Since(t0).Round(time.Millisecond))
 	case <-time.After(2 * time.Second):
 		b.t.Logf("baresip %s: still running 2s after quit; killing it", b.opts.User)
-		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		_ = pgroup.Kill(b.cmd)
 		<-b.done
 	}
 	if b.conn != nil {

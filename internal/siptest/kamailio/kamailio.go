@@ -41,10 +41,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"trayphone/internal/siptest/pgroup"
 	"trayphone/internal/testenv"
 )
 
@@ -228,7 +228,7 @@ func (k *Kamailio) run() error {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", k.opts.NetNS, k.bin}, args...)...)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pgroup.Set(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -262,7 +262,7 @@ func (k *Kamailio) Kill() {
 	if cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = pgroup.Kill(cmd)
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

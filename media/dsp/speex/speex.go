@@ -1,4 +1,10 @@
-package media
+//go:build cgo
+
+// Package speex is trayphone's microphone processing, speexdsp's echo canceller and preprocessor
+// through cgo. It is a leaf: importing it registers it with media (media.RegisterProcessor; main
+// does, in leaves.go), and media.WithProcessing then uses it; media itself stays pure Go. Built
+// without cgo, the package says that processing is missing instead (nocgo.go).
+package speex
 
 // #cgo pkg-config: speexdsp
 // #include <stdlib.h>
@@ -13,7 +19,11 @@ import "C"
 import (
 	"errors"
 	"unsafe"
+
+	"trayphone/media"
 )
+
+func init() { media.RegisterProcessor(newSpeexDSP) }
 
 // speexDSP is one speexdsp echo canceller (MDF) and preprocessor (noise suppression, residual echo
 // suppression, AGC) for one stream. Its methods allocate nothing and must not be called
@@ -24,40 +34,31 @@ type speexDSP struct {
 	pre   *C.SpeexPreprocessState // nil when no preprocessing is on
 }
 
-// speexConfig says what a speexDSP does.
-type speexConfig struct {
-	rate, frame  int
-	echoTail     int // samples of echo the canceller models; 0 turns it off
-	denoise      bool
-	noiseDB      int // noise attenuation in dB, negative
-	agc          bool
-	residualEcho bool // let the preprocessor suppress what the canceller left of the echo
-}
-
-func newSpeexDSP(c speexConfig) (*speexDSP, error) {
-	if c.frame <= 0 || c.rate <= 0 {
+// newSpeexDSP makes the processing c asks for; it is media's processor (media.RegisterProcessor).
+func newSpeexDSP(c media.ProcessorConfig) (media.Processor, error) {
+	if c.Frame <= 0 || c.Rate <= 0 {
 		return nil, errors.New("speexdsp: bad frame size or rate")
 	}
-	d := &speexDSP{frame: c.frame}
-	if c.echoTail > 0 {
-		d.echo = C.speex_echo_state_init(C.int(c.frame), C.int(c.echoTail))
+	d := &speexDSP{frame: c.Frame}
+	if c.EchoTail > 0 {
+		d.echo = C.speex_echo_state_init(C.int(c.Frame), C.int(c.EchoTail))
 		if d.echo == nil {
 			return nil, errors.New("speexdsp: cannot make an echo canceller")
 		}
-		C.tp_echo_rate(d.echo, C.int(c.rate))
+		C.tp_echo_rate(d.echo, C.int(c.Rate))
 	}
-	if c.denoise || c.agc || (d.echo != nil && c.residualEcho) {
-		d.pre = C.speex_preprocess_state_init(C.int(c.frame), C.int(c.rate))
+	if c.Denoise || c.AGC || (d.echo != nil && c.ResidualEcho) {
+		d.pre = C.speex_preprocess_state_init(C.int(c.Frame), C.int(c.Rate))
 		if d.pre == nil {
-			d.close()
+			d.Close()
 			return nil, errors.New("speexdsp: cannot make a preprocessor")
 		}
-		C.tp_ctl_int(d.pre, C.SPEEX_PREPROCESS_SET_DENOISE, boolInt(c.denoise))
-		if c.denoise && c.noiseDB < 0 {
-			C.tp_ctl_int(d.pre, C.SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, C.int(c.noiseDB))
+		C.tp_ctl_int(d.pre, C.SPEEX_PREPROCESS_SET_DENOISE, boolInt(c.Denoise))
+		if c.Denoise && c.NoiseDB < 0 {
+			C.tp_ctl_int(d.pre, C.SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, C.int(c.NoiseDB))
 		}
-		C.tp_ctl_int(d.pre, C.SPEEX_PREPROCESS_SET_AGC, boolInt(c.agc))
-		if d.echo != nil && c.residualEcho {
+		C.tp_ctl_int(d.pre, C.SPEEX_PREPROCESS_SET_AGC, boolInt(c.AGC))
+		if d.echo != nil && c.ResidualEcho {
 			C.tp_ctl_echo(d.pre, d.echo)
 		}
 	}
@@ -71,9 +72,9 @@ func boolInt(b bool) C.int {
 	return 0
 }
 
-// process cleans one captured frame mic in place; ref is the frame most recently sent to the
+// Process cleans one captured frame mic in place; ref is the frame most recently sent to the
 // speaker (the echo's source), out a scratch frame. All three are d.frame long.
-func (d *speexDSP) process(mic, ref, out []int16) {
+func (d *speexDSP) Process(mic, ref, out []int16) {
 	if d.echo != nil {
 		C.speex_echo_cancellation(d.echo, (*C.spx_int16_t)(unsafe.Pointer(&mic[0])),
 			(*C.spx_int16_t)(unsafe.Pointer(&ref[0])), (*C.spx_int16_t)(unsafe.Pointer(&out[0])))
@@ -84,7 +85,8 @@ func (d *speexDSP) process(mic, ref, out []int16) {
 	}
 }
 
-func (d *speexDSP) close() {
+// Close frees the canceller and the preprocessor.
+func (d *speexDSP) Close() {
 	if d.pre != nil {
 		C.speex_preprocess_state_destroy(d.pre)
 		d.pre = nil

@@ -1,9 +1,16 @@
-package media
+//go:build cgo
+
+// Package opus is trayphone's Opus codec, libopus through cgo (gopkg.in/hraban/opus.v2). It is a
+// leaf: importing it registers the codec with media (main does, in leaves.go); media itself stays
+// pure Go. Built without cgo, the package registers the codec as missing instead (nocgo.go).
+package opus
 
 import (
 	"fmt"
 
 	"gopkg.in/hraban/opus.v2"
+
+	"trayphone/media"
 )
 
 // Opus, RFC 6716 (https://www.rfc-editor.org/rfc/rfc6716), in RTP per RFC 7587
@@ -12,8 +19,8 @@ import (
 // FEC (the next packet carries a low-rate copy of this one) and DTX (silence costs one packet per
 // 400 ms), and asks the far end to do the same with useinbandfec=1 and usedtx=1 (§6.1).
 
-// OpusPayloadType is the dynamic payload type trayphone offers Opus on.
-const OpusPayloadType = 111
+// PayloadType is the dynamic payload type trayphone offers Opus on.
+const PayloadType = 111
 
 // opusLossPercent tells the encoder how much loss to expect; in-band FEC is only coded when it
 // is above zero.
@@ -22,10 +29,10 @@ const opusLossPercent = 10
 // opusRate is Opus's RTP clock and trayphone's PCM rate for it.
 const opusRate = 48000
 
-// Opus is the Opus codec: 48 kHz mono PCM, dynamic payload type.
-var Opus = Codec{
+// Codec is the Opus codec: 48 kHz mono PCM, dynamic payload type.
+var Codec = media.Codec{
 	Name:        "opus",
-	PayloadType: OpusPayloadType,
+	PayloadType: PayloadType,
 	ClockRate:   opusRate,
 	SampleRate:  opusRate,
 	Channels:    2,
@@ -34,7 +41,7 @@ var Opus = Codec{
 	NewDecoder:  newOpusDecoder,
 }
 
-func init() { RegisterCodec(Opus) }
+func init() { media.RegisterCodec(Codec) }
 
 // opusDTXMax is the size at or below which an Opus packet carries nothing worth sending: the
 // encoder is in DTX (RFC 7587 §3.1.3).
@@ -45,7 +52,7 @@ type opusEncoder struct {
 	err error
 }
 
-func newOpusEncoder() Encoder {
+func newOpusEncoder() media.Encoder {
 	e, err := opus.NewEncoder(opusRate, 1, opus.AppVoIP)
 	if err == nil {
 		err = e.SetInBandFEC(true)
@@ -84,12 +91,12 @@ type opusDecoder struct {
 	frame int // samples in one 20 ms frame
 }
 
-func newOpusDecoder() Decoder {
+func newOpusDecoder() media.Decoder {
 	d, err := opus.NewDecoder(opusRate, 1)
 	if err != nil {
 		return &opusDecoder{err: fmt.Errorf("opus decoder: %w", err)}
 	}
-	return &opusDecoder{dec: d, frame: opusRate * FrameDuration / 1000}
+	return &opusDecoder{dec: d, frame: opusRate * media.FrameDuration / 1000}
 }
 
 // Decode appends the samples of one Opus packet to dst; dst needs room (cap) for them.

@@ -1,4 +1,12 @@
-package media
+//go:build linux && cgo
+
+// Package steadysend is steady send's Linux machinery (media/steady.go says what steady send is
+// and when a session uses it): two C threads pinned to two CPUs, each with a timerfd, sending a
+// session's packets on a steady grid. It is a leaf: importing it registers it with media
+// (media.RegisterSteadySend; main does, in leaves.go), so that media stays pure Go. Built
+// without cgo or for another system, the package says that steady send is missing instead
+// (other.go), and sessions send from their own loop.
+package steadysend
 
 /*
 #define _GNU_SOURCE
@@ -184,21 +192,22 @@ fail:
 import "C"
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"trayphone/media"
 )
 
-// steadySender sends a session's packets from two timer threads (steady.go). Its methods other
+func init() { media.RegisterSteadySend(Start, "") }
+
+// sender sends a session's packets from two timer threads (steady.go). Its methods other
 // than stop are called by the send goroutine only; the per-packet path (post) makes no cgo call,
 // which would wake the runtime's monitor thread: it writes the C slot and uses atomics.
-type steadySender struct {
+type sender struct {
 	c      *C.tp_steady
 	sock   uintptr // the C side's duplicate of the socket, for the media loop's own late sends
 	slots  [C.TP_SLOTS]struct{ pkt, sa []byte }
@@ -213,12 +222,10 @@ type steadySender struct {
 	posted uint64 // k+1 of the last slot posted
 }
 
-var errSteadyOneCPU = errors.New("steady send needs two CPUs and this process may use one")
-
-// startSteady starts a steady sender on conn: slot k's packet leaves at base + k×period
+// Start starts a steady sender on conn: slot k's packet leaves at base + k×period
 // (CLOCK_MONOTONIC ns, monoOf); the threads handle slots from first on. manual starts no threads (tests
 // call fire).
-func startSteady(conn *net.UDPConn, base int64, period time.Duration, first int64, manual bool) (*steadySender, error) {
+func Start(conn *net.UDPConn, base int64, period time.Duration, first int64, manual bool) (media.SteadySender, error) {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("steady send: %w", err)
@@ -236,11 +243,11 @@ func startSteady(conn *net.UDPConn, base int64, period time.Duration, first int6
 	}
 	if c == nil {
 		if syscall.Errno(cerr) == syscall.ENXIO {
-			return nil, errSteadyOneCPU
+			return nil, media.ErrSteadyOneCPU
 		}
 		return nil, fmt.Errorf("steady send: %w", syscall.Errno(cerr))
 	}
-	s := &steadySender{
+	s := &sender{
 		c:     c,
 		sock:  uintptr(c.sock),
 		ready: (*uint64)(unsafe.Pointer(&c.ready)),
@@ -257,7 +264,7 @@ func startSteady(conn *net.UDPConn, base int64, period time.Duration, first int6
 	return s, nil
 }
 
-// post hands slot k's packet (to the socket address sa) to the threads, which send it at the
+// Post hands slot k's packet (to the socket address sa) to the threads, which send it at the
 // slot's deadline. due says whether the deadline has passed already. It reports false when the
 // caller must send the packet itself, now: the deadline has passed, the packet does not fit, or
 // a thread is still copying the buffer the slot would use. A packet left behind by late threads
@@ -267,7 +274,7 @@ func startSteady(conn *net.UDPConn, base int64, period time.Duration, first int6
 // ready (j+1 → 0), which the loop stores only once the slot is written; the loop writes slot k's
 // buffer (shared with k−4, k−8, …) only when no earlier slot is left in ready (it takes and sends
 // any) and no thread has announced in reading, before taking it, that it copies slot k−4.
-func (s *steadySender) post(k int64, pkt, sa []byte, due bool) (bool, error) {
+func (s *sender) Post(k int64, pkt, sa []byte, due bool) (bool, error) {
 	want := uint64(k + 1)
 	var err error
 	if s.posted >= want {
@@ -307,7 +314,7 @@ func (s *steadySender) post(k int64, pkt, sa []byte, due bool) (bool, error) {
 }
 
 // sendSlot sends slot k's packet from the media loop (it took it from ready).
-func (s *steadySender) sendSlot(k int64) error {
+func (s *sender) sendSlot(k int64) error {
 	s.late++
 	sl := &s.c.slot[k%C.TP_SLOTS]
 	_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, s.sock, uintptr(unsafe.Pointer(&sl.pkt[0])), uintptr(sl.len),
@@ -318,9 +325,9 @@ func (s *steadySender) sendSlot(k int64) error {
 	return nil
 }
 
-// sendErr returns how many sends the threads made failed since the last call, and the last
+// SendErr returns how many sends the threads made failed since the last call, and the last
 // one's error.
-func (s *steadySender) sendErr() (uint64, error) {
+func (s *sender) SendErr() (uint64, error) {
 	n := atomic.LoadUint64(s.failP)
 	d := n - s.failed
 	if d == 0 {
@@ -330,37 +337,24 @@ func (s *steadySender) sendErr() (uint64, error) {
 	return d, &net.OpError{Op: "write", Net: "udp", Err: syscall.Errno(atomic.SwapUint64(s.errP, 0))}
 }
 
-// counts returns how many packets the threads sent and how many the media loop sent itself.
-func (s *steadySender) counts() (threads, loop uint64) { return atomic.LoadUint64(s.sentP), s.late }
+// Counts returns how many packets the threads sent and how many the media loop sent itself.
+func (s *sender) Counts() (threads, loop uint64) { return atomic.LoadUint64(s.sentP), s.late }
 
-// tardy returns how many packets the threads sent more than 0.5 ms after their deadline: both
+// Tardy returns how many packets the threads sent more than 0.5 ms after their deadline: both
 // threads woke that late (the machine held both CPUs up).
-func (s *steadySender) tardy() uint64 {
+func (s *sender) Tardy() uint64 {
 	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&s.c.tardy)))
 }
 
-// fire is a thread's work at slot k's deadline, for tests of a manual sender.
-func (s *steadySender) fire(k int64) bool { return s.fireLate(k, 0) }
-
-// fireLate is fire by a thread that woke late after the deadline.
-func (s *steadySender) fireLate(k int64, late time.Duration) bool {
+// Fire is a thread's work at slot k's deadline, woken late after it, for tests of a manual
+// sender. It reports whether it sent the packet.
+func (s *sender) Fire(k int64, late time.Duration) bool {
 	return C.tp_steady_fire(s.c, C.uint64_t(k), C.int64_t(late)) == 1
 }
 
-// stop ends the threads, waits for them and releases the sender. The packet of a slot not yet
+// Stop ends the threads, waits for them and releases the sender. The packet of a slot not yet
 // due is not sent. It must be the last call.
-func (s *steadySender) stop() {
+func (s *sender) Stop() {
 	C.tp_steady_stop(s.c)
-	*s = steadySender{} // the C memory is gone: any later use fails loudly
-}
-
-// virtualMachine reports whether this computer is a virtual machine by its CPU's flags
-// (virtualMachineIn), or, where the CPU does not say (ARM), by the hypervisor type Xen and
-// others publish in /sys/hypervisor.
-func virtualMachine() bool {
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil && virtualMachineIn(b) {
-		return true
-	}
-	b, err := os.ReadFile("/sys/hypervisor/type")
-	return err == nil && len(bytes.TrimSpace(b)) > 0
+	*s = sender{} // the C memory is gone: any later use fails loudly
 }

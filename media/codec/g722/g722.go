@@ -1,4 +1,9 @@
-package media
+//go:build cgo
+
+// Package g722 is trayphone's G.722 codec, spandsp's through cgo. It is a leaf: importing it
+// registers the codec with media (main does, in leaves.go); media itself stays pure Go. Built
+// without cgo, the package registers the codec as missing instead (nocgo.go).
+package g722
 
 /*
 #cgo pkg-config: spandsp
@@ -14,6 +19,8 @@ import (
 	"runtime"
 	"slices"
 	"unsafe"
+
+	"trayphone/media"
 )
 
 // G.722, ITU-T Recommendation G.722 (https://www.itu.int/rec/T-REC-G.722), 64 kbit/s wideband
@@ -23,8 +30,8 @@ import (
 // 320 samples, 160 bytes, and advances the timestamp by 160. The codec itself is spandsp's
 // bit-exact implementation, through cgo.
 
-// G722 is the G.722 codec at 64 kbit/s.
-var G722 = Codec{
+// Codec is the G.722 codec at 64 kbit/s.
+var Codec = media.Codec{
 	Name:        "G722",
 	PayloadType: 9,
 	ClockRate:   8000,
@@ -33,7 +40,7 @@ var G722 = Codec{
 	NewDecoder:  newG722Decoder,
 }
 
-func init() { RegisterCodec(G722) }
+func init() { media.RegisterCodec(Codec) }
 
 // g722Rate is the bit rate the codec runs at: the only one RFC 3551 defines for payload type 9.
 const g722Rate = 64000
@@ -44,7 +51,7 @@ type g722Encoder struct {
 	st *C.g722_encode_state_t
 }
 
-func newG722Encoder() Encoder {
+func newG722Encoder() media.Encoder {
 	e := &g722Encoder{st: C.g722_encode_init(nil, g722Rate, 0)}
 	if e.st != nil {
 		runtime.AddCleanup(e, func(st *C.g722_encode_state_t) { C.g722_encode_free(st) }, e.st)
@@ -76,7 +83,7 @@ type g722Decoder struct {
 	st *C.g722_decode_state_t
 }
 
-func newG722Decoder() Decoder {
+func newG722Decoder() media.Decoder {
 	d := &g722Decoder{st: C.g722_decode_init(nil, g722Rate, 0)}
 	if d.st != nil {
 		runtime.AddCleanup(d, func(st *C.g722_decode_state_t) { C.g722_decode_free(st) }, d.st)

@@ -1,0 +1,6 @@
+//go:build cgo && (noportaudio || !linux)
+
+package portaudio
+
+// cgoEnabled says whether this build has cgo (noportaudio.go names the reason it has no driver).
+const cgoEnabled = true
