@@ -176,29 +176,6 @@ func answeredElsewhere(reason string) bool {
 	return strings.Contains(strings.ToLower(reason), "elsewhere")
 }
 
-// recentLabel is the Recent calls menu line for one call.
-func recentLabel(e phone.HistoryEntry, names func(string) string) string {
-	name := displayName(phone.CallInfo{Remote: e.Remote, RemoteName: e.Name}, names)
-	switch {
-	case e.Direction == phone.Incoming && e.Result == phone.ResultMissed && e.Unseen:
-		return name + " — missed (new)"
-	case e.Direction == phone.Incoming && e.Result == phone.ResultMissed:
-		return name + " — missed"
-	case e.Direction == phone.Incoming:
-		return name + " — incoming"
-	default:
-		return name + " — outgoing"
-	}
-}
-
-// recentTitle is the Recent calls submenu's title, with how many missed calls are new.
-func recentTitle(unseen int) string {
-	if unseen == 0 {
-		return "Recent calls"
-	}
-	return fmt.Sprintf("Recent calls (%d new missed)", unseen)
-}
-
 // callTitle names one call of several in the tray: "Call 2: Bob — on hold".
 func callTitle(c phone.CallInfo, names func(string) string) string {
 	var state string
@@ -218,29 +195,6 @@ func callTitle(c phone.CallInfo, names func(string) string) string {
 	}
 	return fmt.Sprintf("Call %s: %s — %s", c.ID, displayName(c, names), state)
 }
-
-// callActions are the items of one call's submenu that apply to it in its state: Swap to this
-// call (a call held here: resume it, holding the others), Hold (a call the user hears), Answer
-// (ringing here: the others go on hold) and the way to end it.
-type callActions struct {
-	swap, hold, answer bool
-	end                string // "Hang up", "Decline" or "Cancel call"
-}
-
-func actionsFor(c phone.CallInfo) callActions {
-	switch c.State {
-	case phone.CallIncoming:
-		return callActions{answer: true, end: "Decline"}
-	case phone.CallDialing, phone.CallRinging:
-		return callActions{end: "Cancel call"}
-	case phone.CallActive, phone.CallHeld:
-		return callActions{swap: c.LocalHold, hold: !c.LocalHold, end: "Hang up"}
-	}
-	return callActions{}
-}
-
-// menuLabel escapes a label for com.canonical.dbusmenu, where "_" marks an access key.
-func menuLabel(s string) string { return strings.ReplaceAll(s, "_", "__") }
 
 // dialable returns the clipboard text as a dial target when it is one short line that looks like a
 // phone number or a sip:/sips:/tel: URI or user@host.
