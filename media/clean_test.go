@@ -65,6 +65,26 @@ var wholeCallTargets = []struct {
 	{opus.Codec, 1004, 30},
 }
 
+// tonePair starts a session sending a tone at freq and amp to another on loopback that records
+// what it plays.
+func tonePair(t *testing.T, codec media.Codec, freq, amp float64) (a, b *media.Session, sink *rateTone) {
+	t.Helper()
+	aConn, bConn := listenLoop(t), listenLoop(t)
+	src := &rateTone{rate: codec.SampleRate, freq: freq, amp: amp}
+	sink = &rateTone{rate: codec.SampleRate}
+	a, err := media.NewSession(media.SessionConfig{Conn: aConn, Remote: addrOf(bConn), Codec: codec, Stream: src, Direction: media.SendOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = media.NewSession(media.SessionConfig{Conn: bConn, Remote: addrOf(aConn), Codec: codec, Stream: sink, Direction: media.RecvOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Start()
+	a.Start()
+	return a, b, sink
+}
+
 // TestCleanLinkWholeCall sends a tone from one session to another on loopback (a perfect link)
 // and judges the received audio over the whole call as a listener would: SINAD over everything
 // from the first to the last 200 ms, no click anywhere, and no sample above the level sent + 1 dB
@@ -79,19 +99,7 @@ func TestCleanLinkWholeCall(t *testing.T) {
 			t.Parallel()
 			const amp = 0.5
 			untilSteady(t, func() ([]string, uint64) {
-				aConn, bConn := listenLoop(t), listenLoop(t)
-				src := &rateTone{rate: tt.codec.SampleRate, freq: tt.freq, amp: amp}
-				sink := &rateTone{rate: tt.codec.SampleRate}
-				a, err := media.NewSession(media.SessionConfig{Conn: aConn, Remote: addrOf(bConn), Codec: tt.codec, Stream: src, Direction: media.SendOnly})
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := media.NewSession(media.SessionConfig{Conn: bConn, Remote: addrOf(aConn), Codec: tt.codec, Stream: sink, Direction: media.RecvOnly})
-				if err != nil {
-					t.Fatal(err)
-				}
-				b.Start()
-				a.Start()
+				a, b, sink := tonePair(t, tt.codec, tt.freq, amp)
 				time.Sleep(6 * time.Second)
 				a.Close()
 				time.Sleep(200 * time.Millisecond)
@@ -158,19 +166,7 @@ func TestHoldResumeClean(t *testing.T) {
 			t.Parallel()
 			const amp = 0.5
 			untilSteady(t, func() ([]string, uint64) {
-				aConn, bConn := listenLoop(t), listenLoop(t)
-				src := &rateTone{rate: tt.codec.SampleRate, freq: tt.freq, amp: amp}
-				sink := &rateTone{rate: tt.codec.SampleRate}
-				a, err := media.NewSession(media.SessionConfig{Conn: aConn, Remote: addrOf(bConn), Codec: tt.codec, Stream: src, Direction: media.SendOnly})
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := media.NewSession(media.SessionConfig{Conn: bConn, Remote: addrOf(aConn), Codec: tt.codec, Stream: sink, Direction: media.RecvOnly})
-				if err != nil {
-					t.Fatal(err)
-				}
-				b.Start()
-				a.Start()
+				a, b, sink := tonePair(t, tt.codec, tt.freq, amp)
 				time.Sleep(2 * time.Second)
 				b.SetDirection(media.Inactive)
 				time.Sleep(50 * time.Millisecond)

@@ -625,6 +625,26 @@ func TestSessionPerPacketAllocs(t *testing.T) {
 	}
 }
 
+// tonePackets returns a far end's encoder: each call gives the payload of the next 20 ms of a
+// 1004 Hz tone at half scale.
+func tonePackets(t *testing.T, codec Codec) func() []byte {
+	enc := codec.NewEncoder()
+	n := codec.FrameSamples()
+	var phase float64
+	return func() []byte {
+		pcm := make([]int16, n)
+		for i := range pcm {
+			pcm[i] = int16(16384 * math.Sin(phase))
+			phase += 2 * math.Pi * 1004 / float64(codec.SampleRate)
+		}
+		p, err := enc.Encode(make([]byte, 0, 1500), pcm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
 // TestSessionNothingBeforeFirstPacket: the frames a new stream's playout delay waits out were never
 // sent, so nothing is concealed for them: they play silence, and the first sound is the first
 // packet. The old player ran the decoder's concealment there (Opus: FEC from the first packet, PLC
@@ -642,21 +662,8 @@ func TestSessionNothingBeforeFirstPacket(t *testing.T) {
 			s.Start()
 			sessWaitTimers(t, clk, 1)
 			// The far end's first packets: a tone at half scale, with Opus's in-band FEC.
-			enc := codec.NewEncoder()
+			pkt := tonePackets(t, codec)
 			n := codec.FrameSamples()
-			var phase float64
-			pkt := func() []byte {
-				pcm := make([]int16, n)
-				for i := range pcm {
-					pcm[i] = int16(16384 * math.Sin(phase))
-					phase += 2 * math.Pi * 1004 / float64(codec.SampleRate)
-				}
-				p, err := enc.Encode(make([]byte, 0, 1500), pcm)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return p
-			}
 			// Packets 0-5 are encoded (the encoder warms up, FEC appears), 3-5 are sent.
 			for range 3 {
 				pkt()
@@ -714,21 +721,10 @@ func TestSessionStallNoBurst(t *testing.T) {
 			s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(peer), Stream: stream, Clock: clk, Codec: codec})
 			s.Start()
 			sessWaitTimers(t, clk, 1)
-			enc := codec.NewEncoder()
-			n := codec.FrameSamples()
-			var phase float64
+			pkt := tonePackets(t, codec)
 			seq := 0
 			send := func() {
-				pcm := make([]int16, n)
-				for i := range pcm {
-					pcm[i] = int16(16384 * math.Sin(phase))
-					phase += 2 * math.Pi * 1004 / float64(codec.SampleRate)
-				}
-				p, err := enc.Encode(make([]byte, 0, 1500), pcm)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.handlePacket(sessRTP(codec.PayloadType, uint16(seq), uint32(seq)*codec.TimestampStep(), 7, p), sessAddr(peer), clk.Now())
+				s.handlePacket(sessRTP(codec.PayloadType, uint16(seq), uint32(seq)*codec.TimestampStep(), 7, pkt()), sessAddr(peer), clk.Now())
 				seq++
 			}
 			for range 50 {
