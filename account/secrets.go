@@ -3,6 +3,7 @@ package account
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -168,15 +169,24 @@ func classifyKeyringError(err error, timeout time.Duration) error {
 }
 
 // readFile reads the fallback file of key; a missing file gives missing.
+// A file another user owns, or others may read or write, is refused (checkSecretFile).
 func (s *Secrets) readFile(key string, missing error) (string, error) {
-	b, err := os.ReadFile(s.file(key))
-	if err == nil {
-		return strings.TrimRight(string(b), "\n"), nil
-	}
+	f, err := os.Open(s.file(key))
 	if errors.Is(err, os.ErrNotExist) {
 		return "", missing
 	}
-	return "", fmt.Errorf("read secret file %s: %w", s.file(key), err)
+	if err != nil {
+		return "", fmt.Errorf("read secret file %s: %w", s.file(key), err)
+	}
+	defer f.Close()
+	if err := checkSecretFile(f); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return "", fmt.Errorf("read secret file %s: %w", s.file(key), err)
+	}
+	return strings.TrimRight(string(b), "\n"), nil
 }
 
 func (s *Secrets) set(key, value string) error {

@@ -67,3 +67,39 @@ func TestSecretsFileFallback(t *testing.T) {
 		t.Error("an empty password was accepted")
 	}
 }
+
+// TestSecretsFileRefusedWhenNotPrivate: a fallback secret file others may read, or another user
+// owns, is not used, and the error says why and what to do.
+func TestSecretsFileRefusedWhenNotPrivate(t *testing.T) {
+	keyring.MockInitWithError(errors.New("no secret service on this bus"))
+	t.Cleanup(keyring.MockInit)
+	dir := filepath.Join(t.TempDir(), "secrets")
+	s := NewSecrets(dir, slog.New(slog.DiscardHandler))
+	s.sessionBus = func() bool { return true }
+	if err := s.SetPassword("work", "hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "password-work")
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Password("work")
+	if err == nil || got != "" || !strings.Contains(err.Error(), "other users") || !strings.Contains(err.Error(), "0644") && !strings.Contains(err.Error(), "-rw-r--r--") {
+		t.Errorf("mode 0644: got %q, %v; want a refusal that names the mode", got, err)
+	}
+	if err := os.Chmod(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Password("work"); err != nil || got != "hunter2" {
+		t.Errorf("mode 0600: got %q, %v", got, err)
+	}
+	if os.Geteuid() != 0 {
+		return // only root can give the file away
+	}
+	if err := os.Chown(file, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Password("work"); err == nil || got != "" || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Errorf("owned by nobody: got %q, %v; want a refusal that names the owner", got, err)
+	}
+}
