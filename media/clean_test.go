@@ -85,10 +85,23 @@ func tonePair(t *testing.T, codec media.Codec, freq, amp float64) (a, b *media.S
 	return a, b, sink
 }
 
+// cleanProblems says what keeps c, a tone sent at amp through the codec called name, from being
+// clean: SINAD under minSINAD, a click, a gap, or a sample above the level sent + 1 dB.
+func cleanProblems(name string, c audiotest.Call, minSINAD, amp float64) []string {
+	var bad []string
+	if c.SINADdB < minSINAD || c.Clicks > 0 || c.Gaps > 0 {
+		bad = append(bad, fmt.Sprintf("%s: SINAD %.1f dB, %d clicks, %d gaps; want >= %.0f dB, none, none", name, c.SINADdB, c.Clicks, c.Gaps, minSINAD))
+	}
+	if max := audiotest.DBFS(amp) + 1; c.PeakDBFS > max {
+		bad = append(bad, fmt.Sprintf("%s: peak %.1f dBFS at %s, want <= %.1f (sent level + 1 dB)", name, c.PeakDBFS, c.PeakAt, max))
+	}
+	return bad
+}
+
 // TestCleanLinkWholeCall sends a tone from one session to another on loopback (a perfect link)
 // and judges the received audio over the whole call as a listener would: SINAD over everything
 // from the first to the last 200 ms, no click anywhere, and no sample above the level sent + 1 dB
-// from the first packet on.
+// from the first packet on. It logs when the playout delay moved.
 func TestCleanLinkWholeCall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real-time sessions for six seconds")
@@ -101,24 +114,17 @@ func TestCleanLinkWholeCall(t *testing.T) {
 			untilSteady(t, func() ([]string, uint64) {
 				a, b, sink := tonePair(t, tt.codec, tt.freq, amp)
 				time.Sleep(6 * time.Second)
+				stalls := disturbed(a, b) // before the far end stops: its silence then is concealed
 				a.Close()
 				time.Sleep(200 * time.Millisecond)
 				b.Close()
-				stalls := disturbed(a, b)
 				c, err := audiotest.MeasureCall(sink.recording(), tt.codec.SampleRate, tt.freq)
 				if err != nil {
 					t.Fatal(err)
 				}
 				steps, last := b.DelayChanges()
 				t.Logf("%s: %v; %d delay steps, the last %s into the call; %d stalls", tt.codec.Name, c, steps, last, stalls)
-				var bad []string
-				if c.SINADdB < tt.minSINAD || c.Clicks > 0 || c.Gaps > 0 {
-					bad = append(bad, fmt.Sprintf("%s: SINAD %.1f dB, %d clicks, %d gaps; want >= %.0f dB, none, none", tt.codec.Name, c.SINADdB, c.Clicks, c.Gaps, tt.minSINAD))
-				}
-				if max := audiotest.DBFS(amp) + 1; c.PeakDBFS > max {
-					bad = append(bad, fmt.Sprintf("%s: peak %.1f dBFS at %s, want <= %.1f (sent level + 1 dB)", tt.codec.Name, c.PeakDBFS, c.PeakAt, max))
-				}
-				return bad, stalls
+				return cleanProblems(tt.codec.Name, c, tt.minSINAD, amp), stalls
 			})
 		})
 	}
@@ -174,10 +180,10 @@ func TestHoldResumeClean(t *testing.T) {
 				time.Sleep(time.Second)
 				b.SetDirection(media.RecvOnly)
 				time.Sleep(2 * time.Second)
+				stalls := disturbed(a, b) // before the far end stops: its silence then is concealed
 				a.Close()
 				time.Sleep(200 * time.Millisecond)
 				b.Close()
-				stalls := disturbed(a, b)
 				rec := sink.recording()
 				var bad []string
 				for i, part := range [][]int16{rec[:seam], rec[seam:]} {
@@ -186,12 +192,7 @@ func TestHoldResumeClean(t *testing.T) {
 						t.Fatal(err)
 					}
 					t.Logf("%s, %s the hold: %v; %d stalls", tt.codec.Name, []string{"before", "after"}[i], c, stalls)
-					if c.SINADdB < tt.minSINAD || c.Clicks > 0 || c.Gaps > 0 {
-						bad = append(bad, fmt.Sprintf("%s: SINAD %.1f dB, %d clicks, %d gaps; want >= %.0f dB, none, none", tt.codec.Name, c.SINADdB, c.Clicks, c.Gaps, tt.minSINAD))
-					}
-					if max := audiotest.DBFS(amp) + 1; c.PeakDBFS > max {
-						bad = append(bad, fmt.Sprintf("%s: peak %.1f dBFS at %s, want <= %.1f (sent level + 1 dB)", tt.codec.Name, c.PeakDBFS, c.PeakAt, max))
-					}
+					bad = append(bad, cleanProblems(tt.codec.Name, c, tt.minSINAD, amp)...)
 				}
 				return bad, stalls
 			})

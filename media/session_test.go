@@ -625,6 +625,22 @@ func TestSessionPerPacketAllocs(t *testing.T) {
 	}
 }
 
+// fakeClockSession starts a session of codec on a fake clock that plays into a recording stream,
+// and returns once its first tick has run; peer is the far end's address to send from.
+func fakeClockSession(t *testing.T, codec Codec) (*Session, *clock.Fake, *net.UDPConn, *sessToneStream) {
+	t.Helper()
+	sessCheckNoLeak(t)
+	clk := clock.NewFake(time.Unix(1000, 0))
+	conn, peer := sessListen(t), sessListen(t)
+	t.Cleanup(func() { peer.Close() })
+	stream := newSessToneStream(0)
+	stream.rate = float64(codec.SampleRate)
+	s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(peer), Stream: stream, Clock: clk, Codec: codec})
+	s.Start()
+	sessWaitTimers(t, clk, 1)
+	return s, clk, peer, stream
+}
+
 // tonePackets returns a far end's encoder: each call gives the payload of the next 20 ms of a
 // 1004 Hz tone at half scale.
 func tonePackets(t *testing.T, codec Codec) func() []byte {
@@ -652,15 +668,7 @@ func tonePackets(t *testing.T, codec Codec) func() []byte {
 func TestSessionNothingBeforeFirstPacket(t *testing.T) {
 	for _, codec := range []Codec{PCMU, leafCodec(t, "opus")} {
 		t.Run(codec.Name, func(t *testing.T) {
-			sessCheckNoLeak(t)
-			clk := clock.NewFake(time.Unix(1000, 0))
-			conn, peer := sessListen(t), sessListen(t)
-			defer peer.Close()
-			stream := newSessToneStream(0)
-			stream.rate = float64(codec.SampleRate)
-			s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(peer), Stream: stream, Clock: clk, Codec: codec})
-			s.Start()
-			sessWaitTimers(t, clk, 1)
+			s, clk, peer, stream := fakeClockSession(t, codec)
 			// The far end's first packets: a tone at half scale, with Opus's in-band FEC.
 			pkt := tonePackets(t, codec)
 			n := codec.FrameSamples()
@@ -712,15 +720,7 @@ func TestSessionNothingBeforeFirstPacket(t *testing.T) {
 func TestSessionStallNoBurst(t *testing.T) {
 	for _, codec := range []Codec{leafCodec(t, "G722"), leafCodec(t, "opus")} {
 		t.Run(codec.Name, func(t *testing.T) {
-			sessCheckNoLeak(t)
-			clk := clock.NewFake(time.Unix(1000, 0))
-			conn, peer := sessListen(t), sessListen(t)
-			defer peer.Close()
-			stream := newSessToneStream(0)
-			stream.rate = float64(codec.SampleRate)
-			s := sessNew(t, SessionConfig{Conn: conn, Remote: sessAddr(peer), Stream: stream, Clock: clk, Codec: codec})
-			s.Start()
-			sessWaitTimers(t, clk, 1)
+			s, clk, peer, stream := fakeClockSession(t, codec)
 			pkt := tonePackets(t, codec)
 			seq := 0
 			send := func() {
