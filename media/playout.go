@@ -187,8 +187,10 @@ func (p *playout) lost() {
 }
 
 // limit holds x (decoded audio, in place) to limitPeak while a loss is recent. The gain changes
-// once a millisecond, gliding within it; it falls at once to what the next millisecond needs and
-// rises by 0.5 dB a millisecond, and is back at 1 before the time is up.
+// once a millisecond, gliding within it: it looks one millisecond ahead, so it has fallen to what a
+// millisecond needs by the time that millisecond starts, and it rises by 0.5 dB a millisecond, back
+// at 1 before the time is up. Only the first millisecond of x cannot be seen coming (it arrives
+// with x): if it needs less gain than the glide left, the gain drops at its start.
 func (p *playout) limit(x []int16) {
 	if p.limitLeft == 0 || p.limitPeak == 0 {
 		p.limitLeft = max(0, p.limitLeft-len(x))
@@ -197,29 +199,37 @@ func (p *playout) limit(x []int16) {
 	const rise = 1.0593 // 0.5 dB
 	ms := max(p.rate/1000, 1)
 	ceil := p.limitPeak * 1.06 // 0.5 dB of headroom over the level before the loss
-	for i := 0; i < len(x); i += ms {
-		blk := x[i:min(i+ms, len(x))]
+	// want is the gain the millisecond at i may have at most.
+	want := func(i int) float64 {
 		var peak float64
-		for _, v := range blk {
+		for _, v := range x[i:min(i+ms, len(x))] {
 			peak = max(peak, math.Abs(float64(v)))
 		}
-		want := 1.0
+		w := 1.0
 		if peak > ceil {
-			want = ceil / peak
+			w = ceil / peak
 		}
 		// Enough rise left to be at 1 when the time is up: 0.5 dB a millisecond.
-		left := p.limitLeft - i
-		if left < 60*ms {
-			want = max(want, math.Pow(rise, -float64(left/ms)))
+		if left := p.limitLeft - i; left < 60*ms {
+			w = max(w, math.Pow(rise, -float64(left/ms)))
 		}
-		next := min(want, p.limitGain*rise)
-		step := (next - p.limitGain) / float64(len(blk))
-		g := p.limitGain
+		return w
+	}
+	now := want(0)
+	for i := 0; i < len(x); i += ms {
+		blk := x[i:min(i+ms, len(x))]
+		next, ahead := min(now, p.limitGain*rise), 1.0
+		if i+ms < len(x) {
+			ahead = want(i + ms)
+			next = min(next, ahead)
+		}
+		g := min(p.limitGain, now)
+		step := (next - g) / float64(len(blk))
 		for j, v := range blk {
 			g += step
-			blk[j] = sat16(float64(v) * g)
+			blk[j] = sat16(float64(v) * min(g, now))
 		}
-		p.limitGain = next
+		p.limitGain, now = next, ahead
 	}
 	p.limitLeft = max(0, p.limitLeft-len(x))
 	if p.limitLeft == 0 {
