@@ -115,8 +115,8 @@ func TestWindow(t *testing.T) {
 		{"22:00-07:00", day(time.Tuesday, 23, 0), true},
 		{"22:00-07:00", day(time.Tuesday, 6, 59), true},
 		{"22:00-07:00", day(time.Tuesday, 7, 0), false},
-		{"Fri 22:00-02:00", day(time.Saturday, 1, 0), true},  // Friday's night
-		{"Fri 22:00-02:00", day(time.Friday, 1, 0), false},   // Thursday's night
+		{"Fri 22:00-02:00", day(time.Saturday, 1, 0), true}, // Friday's night
+		{"Fri 22:00-02:00", day(time.Friday, 1, 0), false},  // Thursday's night
 		{"Fri 22:00-02:00", day(time.Saturday, 23, 0), false},
 		{"mon-fri 00:00-24:00", day(time.Friday, 23, 59), true},
 	}
