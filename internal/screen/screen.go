@@ -138,6 +138,7 @@ func (r *Rules) List() []Rule {
 // Decide returns what the first rule that matches c at local time now says; without one, the call
 // rings.
 func (r *Rules) Decide(c Caller, now time.Time) Decision {
+	var outside []string // rules that match but not at this time
 	if r != nil {
 		for i, cr := range r.list {
 			ok, why := cr.matcher.match(c)
@@ -146,6 +147,7 @@ func (r *Rules) Decide(c Caller, now time.Time) Decision {
 			}
 			if cr.when != nil {
 				if !cr.when.Contains(now) {
+					outside = append(outside, fmt.Sprintf("rule %d matches the caller but applies only %q, and it is %s", i+1, cr.rule.When, now.Format("Mon 15:04")))
 					continue
 				}
 				why += fmt.Sprintf(", and %s is within %q", now.Format("Mon 15:04"), cr.rule.When)
@@ -158,7 +160,11 @@ func (r *Rules) Decide(c Caller, now time.Time) Decision {
 				Why: fmt.Sprintf("rule %d%s, match = %q, action = %q: %s", i+1, where, cr.rule.Match, cr.rule.Action, why)}
 		}
 	}
-	return Decision{Index: -1, Action: ActionRing, Why: "no rule matches: the call rings"}
+	why := "no rule matches: the call rings"
+	if len(outside) > 0 {
+		why += " (" + strings.Join(outside, "; ") + ")"
+	}
+	return Decision{Index: -1, Action: ActionRing, Why: why}
 }
 
 // matcher is a parsed match value.
@@ -382,3 +388,7 @@ func Glob(pattern, s string) bool {
 	}
 	return p == len(pattern)
 }
+
+// Address returns user@host of a sip: or sips: URI (also inside <...>), lower case, without port
+// or parameters; host alone when there is no user; "" when uri is not a SIP URI.
+func Address(uri string) string { return userHost(uri) }

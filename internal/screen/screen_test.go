@@ -53,6 +53,11 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
+	only, _ := Compile([]Rule{{Match: "unknown", Action: ActionReject, When: "Mon-Fri 09:00-18:00"}})
+	d := only.Decide(Caller{URI: "sip:carol@example.org"}, day(time.Saturday, 12, 0))
+	if want := `no rule matches: the call rings (rule 1 matches the caller but applies only "Mon-Fri 09:00-18:00", and it is Sat 12:00)`; d.Index != -1 || d.Why != want {
+		t.Errorf("outside the time: got %d %q, want -1 %q", d.Index, d.Why, want)
+	}
 	var none *Rules
 	if d := none.Decide(Caller{URI: "sip:a@b"}, day(time.Monday, 1, 0)); d.Index != -1 || d.Action != ActionRing {
 		t.Errorf("no rules: got %+v, want ring", d)
