@@ -74,7 +74,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	if err != nil {
 		log.Warn("the call history cannot be read; this session's calls are kept in memory only", "err", err)
 	}
-	defer hist.Close() // after the manager has filed its last call
+	defer hist.Close()                                                      // after the manager has filed its last call
 	scr, err := newScreener(p.Config, cfg, log.With("component", "screen")) // app_screen.go
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
