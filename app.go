@@ -166,7 +166,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		}()
 	}
 
-	runDesktop(ctx, o.headless, p, mgr, book, log) // tray or notifications; app_tray.go
+	runDesktop(ctx, o.headless, p, mgr, book, scr, msgs, log) // tray or notifications; app_tray.go
 
 	cancel()
 	select {

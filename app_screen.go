@@ -19,6 +19,7 @@ import (
 	"trayphone/internal/phone"
 	"trayphone/internal/screen"
 	"trayphone/media"
+	"trayphone/tray"
 	"trayphone/voicemail"
 )
 
@@ -334,3 +335,46 @@ func voicemailFor(m *voicemail.Machine) callmgr.AnsweringMachine {
 	}
 	return m
 }
+
+// screeningController is the tray's controller with the answering machine and "Block this
+// caller" (tray.Voicemail).
+type screeningController struct {
+	desktopController
+	scr  *screener
+	msgs *messages // nil without an answering machine
+}
+
+// Messages returns the machine's messages, newest first (none without a machine).
+func (c screeningController) Messages() []phone.VoicemailMessage {
+	if c.msgs == nil {
+		return nil
+	}
+	list, err := c.msgs.m.List()
+	if err != nil {
+		c.scr.log.Warn("messages cannot be listed", "err", err)
+		return nil
+	}
+	return list
+}
+
+// PlayMessage plays message id on the speaker.
+func (c screeningController) PlayMessage(_ context.Context, id string) error {
+	if c.msgs == nil {
+		return errors.New("there is no answering machine")
+	}
+	_, err := c.msgs.play(id)
+	return err
+}
+
+// Block puts a reject rule for uri first in the settings file.
+func (c screeningController) Block(_ context.Context, uri string) error {
+	_, err := c.scr.block(uri)
+	return err
+}
+
+// SendToVoicemail lets the answering machine take ringing call id.
+func (c screeningController) SendToVoicemail(ctx context.Context, id string) error {
+	return c.mgr.SendToVoicemail(ctx, id)
+}
+
+var _ tray.Voicemail = screeningController{}
