@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	bin "encoding/binary"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"trayphone/internal/config"
+	"trayphone/internal/paths"
+	"trayphone/internal/phone"
+)
+
+// A greeting the phone cannot play (24-bit samples) is refused in words and the built-in greeting
+// answers instead: no caller hears silence.
+func TestSetupVoicemailRefusesGreeting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := make([]byte, 44)
+	copy(h, "RIFF")
+	copy(h[8:], "WAVEfmt ")
+	le := bin.LittleEndian
+	le.PutUint32(h[16:], 16)
+	le.PutUint16(h[20:], 1)
+	le.PutUint16(h[22:], 1)
+	le.PutUint32(h[24:], 8000)
+	le.PutUint16(h[34:], 24)
+	copy(h[36:], "data")
+	le.PutUint32(h[40:], 2400)
+	greeting := filepath.Join(dir, "hello.wav")
+	if err := os.WriteFile(greeting, append(h, make([]byte, 2400)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Voicemail.Greeting = greeting
+	var log bytes.Buffer
+	m, err := setupVoicemail(cfg, paths.Paths{State: dir}, func(phone.VoicemailMessage) {}, slog.New(slog.NewTextHandler(&log, nil)))
+	if err != nil || m == nil {
+		t.Fatalf("setupVoicemail: %v", err)
+	}
+	if s := log.String(); !strings.Contains(s, "voicemail.greeting refused") || !strings.Contains(s, "unsupported 24-bit samples") || !strings.Contains(s, "built-in greeting") {
+		t.Errorf("log %q: want the refusal, its reason and that the built-in greeting answers", s)
+	}
+	dev, _, _ := m.Take(phone.CallInfo{})
+	st, err := dev.Open(8000, 160)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := make([]int16, 160)
+	var loud bool
+	for range 100 { // 2 s of the greeting
+		_ = st.Read(p)
+		for _, v := range p {
+			loud = loud || v > 3000 || v < -3000
+		}
+	}
+	if !loud {
+		t.Error("the caller hears silence instead of the built-in greeting")
+	}
+}
+
+func TestBlockPattern(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want, err string }{
+		{"sip:Spam@Bad.example:5060;transport=tcp", "sip:spam@bad.example", ""},
+		{"spam@bad.example", "sip:spam@bad.example", ""},
+		{"+1 (900) 555-0100", "+19005550100", ""},
+		{"tel:+19005550100", "+19005550100", ""},
+		{"sip:+19005550100@carrier.example", "+19005550100", ""},
+		{"bob", "", "not a SIP address"},
+		{"", "", "say which caller"},
+		{"sip:*@x.example", "", "not a SIP address"},
+	}
+	for _, tc := range tests {
+		got, err := blockPattern(tc.in)
+		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("blockPattern(%q): got %q, %v; want %q, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
