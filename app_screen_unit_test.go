@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"trayphone/internal/config"
+	"trayphone/internal/contacts"
 	"trayphone/internal/paths"
 	"trayphone/internal/phone"
 )
@@ -80,5 +82,42 @@ func TestBlockPattern(t *testing.T) {
 		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("blockPattern(%q): got %q, %v; want %q, %q", tc.in, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+// The screener tells contacts (imported or favorites) from strangers and anonymous callers, and
+// names the rule with its file and line.
+func TestScreenerContacts(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("/h/config.toml", []byte("[favorites]\ndesk = \"sip:desk@example.org\"\n\n[[screen]]\nmatch = \"anonymous\"\naction = \"reject\"\n\n[[screen]]\nmatch = \"contact\"\naction = \"ring\"\n\n[[screen]]\nmatch = \"unknown\"\naction = \"voicemail\"\n"), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newScreener("/h/config.toml", cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	book := &addressBook{}
+	book.cur.Store(&contacts.Book{Contacts: []contacts.Contact{{Name: "Bob", SIP: []string{"sip:bob@example.org"}, Numbers: []string{"+49 30 1234 5678"}}}})
+	s.book.Store(book)
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.Local)
+	tests := []struct {
+		uri, name string
+		want      string
+	}{
+		{"sip:bob@example.org", "", "ring"},
+		{"sip:030-12345678@carrier.example", "", "ring"}, // Bob's number
+		{"<sip:Desk@Example.org:5060>", "", "ring"},      // a favorite
+		{"sip:carol@example.org", "", "voicemail"},
+		{"sip:anonymous@anonymous.invalid", "Anonymous", "reject"},
+	}
+	for _, tc := range tests {
+		d := s.Screen(tc.uri, tc.name, now)
+		if string(d.Action) != tc.want {
+			t.Errorf("%s: got %s (%s), want %s", tc.uri, d.Action, d.Why, tc.want)
+		}
+	}
+	if d := s.Screen("sip:carol@example.org", "", now); !strings.Contains(d.Why, "rule 3 (/h/config.toml:12)") {
+		t.Errorf("why %q: want the rule with its file and line", d.Why)
 	}
 }

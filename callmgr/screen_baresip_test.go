@@ -204,3 +204,30 @@ func TestBaresipVoicemail(t *testing.T) {
 		t.Errorf("List: %+v, %v; want the one message", l, err)
 	}
 }
+
+// TestBaresipSilent: a "silent" rule lets the call ring (baresip hears 180 Ringing) marked silent
+// for the tones and the notification, and it can be answered as usual.
+func TestBaresipSilent(t *testing.T) {
+	caller := baresip.Start(t, baresip.Options{User: "dave", ToneHz: 1004})
+	a := startCore(t, "alice", coreOpts{screen: screenWith(t, screen.Rule{Match: "unknown", Action: screen.ActionSilent})})
+	if err := caller.Dial(a.ua.AOR()); err != nil {
+		t.Fatal(err)
+	}
+	in := a.waitState(10*time.Second, phone.CallIncoming)
+	if !in.Silent {
+		t.Errorf("the ringing call is not marked silent: %+v", in)
+	}
+	if _, err := caller.WaitEvent(baresip.CallRinging, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.mgr.Answer(ctx(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := caller.WaitEvent(baresip.CallEstablished, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_ = caller.Hangup()
+	if e := a.waitState(5*time.Second, phone.CallEnded); e.Result != phone.ResultAnswered {
+		t.Errorf("result %q, want answered", e.Result)
+	}
+}
