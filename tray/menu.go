@@ -99,6 +99,7 @@ type trayUI struct {
 	msgMenu, msgNone                            *item
 	msgItems                                    []*item
 	msgs                                        []phone.VoicemailMessage
+	blockable                                   []string      // the callers "Block this caller" lists
 	again                                       chan struct{} // a refresh is wanted (after a click)
 	clip, dnd, echo, config                     *item
 	clipCmd                                     []string
@@ -214,8 +215,8 @@ func (t *trayUI) build() {
 		t.blocks = append(t.blocks, t.add(t.blockMenu, "", false, func() {
 			t.mu.Lock()
 			var uri string
-			if i < len(t.recent) {
-				uri = t.recent[i].Remote
+			if i < len(t.blockable) {
+				uri = t.blockable[i]
 			}
 			t.mu.Unlock()
 			if vm, ok := t.ctl.(Voicemail); ok && uri != "" {
@@ -274,29 +275,30 @@ func (t *trayUI) refresh() {
 	if vm, ok := t.ctl.(Voicemail); ok {
 		msgs = vm.Messages()
 	}
+	blockable := callersOf(recent)
 	t.mu.Lock()
 	t.cur = v
 	t.recent = recent
 	t.msgs = msgs
+	t.blockable = blockable
 	favs := t.favs
 	t.mu.Unlock()
 	t.applyTray(v)
 	t.apply(v, favs, recent, unseen)
-	t.applyVoicemail(recent, msgs)
+	t.applyVoicemail(blockable, msgs)
 }
 
 // applyVoicemail shows "Block this caller" and the Messages submenu (voicemail.go). Loop
 // goroutine only, like apply.
-func (t *trayUI) applyVoicemail(recent []phone.HistoryEntry, msgs []phone.VoicemailMessage) {
+func (t *trayUI) applyVoicemail(callers []string, msgs []phone.VoicemailMessage) {
 	_, has := t.ctl.(Voicemail)
-	t.blockMenu.set("Block this caller", has && len(recent) > 0)
+	t.blockMenu.set("Block this caller", has && len(callers) > 0)
 	for i, it := range t.blocks {
-		it.set(func() string {
-			if i < len(recent) {
-				return blockLabel(recent[i], t.name)
-			}
-			return ""
-		}(), has && i < len(recent))
+		if has && i < len(callers) {
+			it.set(blockLabel(callers[i], t.name), true)
+		} else {
+			it.set("", false)
+		}
 	}
 	t.msgMenu.set(messagesTitle(msgs), has)
 	t.msgNone.set("No messages", has && len(msgs) == 0)

@@ -217,6 +217,9 @@ func TestRunMenuOverDBus(t *testing.T) {
 			t.Errorf("menu has no visible %q", want)
 		}
 	}
+	if _, ok := root.Find("Recent calls (1 new missed)/Block this caller/Block sip:dave@example.com"); ok {
+		t.Error("\"Block this caller\" offers dave, whom the user called")
+	}
 	click("Messages (1 new)/● Erin — 0:12, Dec 7 22:30")
 	expectLine("play 20261207-223005")
 	click("Recent calls (1 new missed)/Block this caller/Block sip:erin@example.com")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"trayphone/internal/phone"
 )
@@ -58,10 +59,22 @@ func messageLabel(m phone.VoicemailMessage, names func(string) string) string {
 	return fmt.Sprintf("%s%s — %d:%02d, %s", mark, who, secs/60, secs%60, m.Start.Local().Format("Jan 2 15:04"))
 }
 
-// blockLabel is the "Block this caller" line for one recent call.
-func blockLabel(e phone.HistoryEntry, names func(string) string) string {
-	if n := names(e.Remote); n != "" {
-		return "Block " + n + " (" + e.Remote + ")"
+// blockLabel is the "Block this caller" line for one caller.
+func blockLabel(uri string, names func(string) string) string {
+	if n := names(uri); n != "" {
+		return "Block " + n + " (" + uri + ")"
 	}
-	return "Block " + e.Remote
+	return "Block " + uri
+}
+
+// callersOf returns the addresses of the incoming calls in recent, each once, in order: whom
+// "Block this caller" offers (not the people the user called).
+func callersOf(recent []phone.HistoryEntry) []string {
+	var out []string
+	for _, e := range recent {
+		if e.Direction == phone.Incoming && e.Remote != "" && !slices.Contains(out, e.Remote) {
+			out = append(out, e.Remote)
+		}
+	}
+	return out
 }

@@ -117,7 +117,16 @@ func TestMessagesMenuLabels(t *testing.T) {
 	if got := messageLabel(list[1], names); got != "Dave — 0:05, Dec 7 22:30" {
 		t.Errorf("label %q", got)
 	}
-	if got := blockLabel(phone.HistoryEntry{Remote: "sip:carol@example.com"}, names); got != "Block Carol (sip:carol@example.com)" {
+	if got := blockLabel("sip:carol@example.com", names); got != "Block Carol (sip:carol@example.com)" {
 		t.Errorf("block label %q", got)
+	}
+	recent := []phone.HistoryEntry{
+		{Direction: phone.Incoming, Remote: "sip:bob@example.com"},
+		{Direction: phone.Outgoing, Remote: "sip:dave@example.com"},
+		{Direction: phone.Incoming, Remote: "sip:bob@example.com"},
+		{Direction: phone.Incoming, Remote: "sip:erin@example.com"},
+	}
+	if got := callersOf(recent); !slices.Equal(got, []string{"sip:bob@example.com", "sip:erin@example.com"}) {
+		t.Errorf("callersOf: got %q, want bob and erin once each, not dave (called by the user)", got)
 	}
 }
