@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +114,9 @@ func checkLinkArgs(args []string) error {
 		if a == "--" {
 			return nil
 		}
-		if isDialable(a) && (i == 0 || !control.IsClientCommand(args[i-1])) {
+		// After a client command ("call URI", "screen test URI", "block URI") a URI is that
+		// command's argument; a link the desktop opens comes alone ("trayphone URI").
+		if isDialable(a) && !slices.ContainsFunc(args[:i], control.IsClientCommand) {
 			if i != len(args)-1 {
 				return fmt.Errorf("a link must be the last and only argument after the options; got %q after it", strings.Join(args[i+1:], " "))
 			}

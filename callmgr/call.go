@@ -44,6 +44,11 @@ type call struct {
 	hidden   bool // the far end of the echo test: not shown to the user
 	echoLeg  bool // this incoming call is answered by the echo device
 	refused  bool // an INVITE refused at once, kept only for the history (incoming.go missed)
+	// silent: a screening rule lets this call ring without sound (screen.go).
+	silent bool
+	// voicemail: the answering machine answers (answered) this call with machine (screen.go).
+	voicemail bool
+	machine   media.Device
 	// result is how the call went, for the history (phone.Result*); endCall fills it in when
 	// nothing more specific was said.
 	result string
@@ -145,6 +150,8 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		Ended:      c.ended,
 		EndReason:  c.endReason,
 		Result:     c.result,
+		Silent:     c.silent,
+		Voicemail:  c.voicemail,
 	}
 	if c.sess != nil {
 		ci.Media = c.sess.Stats()

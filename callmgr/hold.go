@@ -67,7 +67,7 @@ func (m *Manager) offerHold(c *call) error {
 func (m *Manager) holdOthers(c *call) []*call {
 	var held []*call
 	for _, o := range m.liveCalls() {
-		if o == c || o.hidden || !o.answered() || o.localHold || (c.conf != nil && o.conf == c.conf) {
+		if o == c || o.hidden || o.voicemail || !o.answered() || o.localHold || (c.conf != nil && o.conf == c.conf) {
 			continue
 		}
 		o.keepHeld = true

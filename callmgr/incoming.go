@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"trayphone/internal/phone"
+	"trayphone/internal/screen"
 	"trayphone/media"
 	"trayphone/media/sdp"
 )
@@ -79,6 +80,12 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	if !echo && !viaAccount && user != "" && user != m.ua.User {
 		m.logRejected("incoming call for an unknown user rejected", "user", user, "from", req.Source())
 		return reject(404, "Not Found")
+	}
+	action := screen.ActionRing
+	if !echo {
+		if action = m.screenInvite(req, tx); action == screen.ActionReject { // screen.go
+			return nil
+		}
 	}
 	if !echo && m.dnd {
 		m.logRejected("incoming call rejected: do not disturb", "from", req.From().Address.String())
@@ -158,9 +165,30 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		})
 		return c.inviteDone
 	}
+	if action == screen.ActionVoicemail {
+		err := m.toVoicemail(c, "a screening rule")
+		if err == nil || c.state == phone.CallEnded { // ended: answer failed and said why
+			m.changed(c)
+			return c.inviteDone
+		}
+		m.warn(c, fmt.Sprintf("a screening rule sends the call from %s to voicemail, but %v; it rings instead", c.remote, err))
+	}
+	c.silent = action == screen.ActionSilent
 	_ = dlg.Respond(180, "Ringing", nil)
-	m.log.Info("incoming call", "call", c.id, "from", c.remote)
+	m.log.Info("incoming call", "call", c.id, "from", c.remote, "silent", c.silent)
 	m.changed(c)
+	if m.cfg.VoicemailAfter > 0 && m.cfg.Voicemail != nil {
+		m.after(c, m.cfg.VoicemailAfter, c.inviteDone, func(c *call) {
+			if c.state != phone.CallIncoming {
+				return
+			}
+			if err := m.toVoicemail(c, fmt.Sprintf("nobody answered in %s", m.cfg.VoicemailAfter)); err != nil {
+				m.warn(c, fmt.Sprintf("the answering machine could not take the call from %s: %v", c.remote, err))
+				return
+			}
+			m.changed(c)
+		})
+	}
 	m.after(c, m.cfg.IncomingRingTimeout, c.inviteDone, func(c *call) {
 		if c.state != phone.CallIncoming {
 			return

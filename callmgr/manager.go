@@ -102,6 +102,13 @@ type Config struct {
 	// History keeps every ended call across restarts (internal/history.Store); nil: the calls
 	// since start only (Recent).
 	History HistoryStore
+	// Screen applies the screening rules to incoming calls (nil: every call rings).
+	Screen Screener
+	// Voicemail is the answering machine (nil: none).
+	Voicemail AnsweringMachine
+	// VoicemailAfter lets the answering machine take a call that has rung this long
+	// ([voicemail] enabled, answer_after); 0: only calls sent to it.
+	VoicemailAfter time.Duration
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }

@@ -94,6 +94,13 @@ type trayUI struct {
 	favItems                                    []*item
 	recentMenu, recentNone                      *item
 	recents                                     []*item
+	blockMenu                                   *item
+	blocks                                      []*item
+	msgMenu, msgNone                            *item
+	msgItems                                    []*item
+	msgs                                        []phone.VoicemailMessage
+	blockable                                   []string      // the callers "Block this caller" lists
+	again                                       chan struct{} // a refresh is wanted (after a click)
 	clip, dnd, echo, config                     *item
 	clipCmd                                     []string
 }
@@ -202,6 +209,43 @@ func (t *trayUI) build() {
 			t.dial(uri)
 		}))
 	}
+	// "Block this caller": one line per recent call (voicemail.go).
+	t.blockMenu = t.add(t.recentMenu, "Block this caller", false, func() {})
+	for i := range maxRecent {
+		t.blocks = append(t.blocks, t.add(t.blockMenu, "", false, func() {
+			t.mu.Lock()
+			var uri string
+			if i < len(t.blockable) {
+				uri = t.blockable[i]
+			}
+			t.mu.Unlock()
+			if vm, ok := t.ctl.(Voicemail); ok && uri != "" {
+				t.do("block "+uri, func(ctx context.Context) error { return vm.Block(ctx, uri) })
+			}
+		}))
+	}
+	t.msgMenu = t.add(nil, "Messages", false, func() {})
+	t.msgNone = t.add(t.msgMenu, "No messages", false, nil)
+	for i := range maxMessages {
+		t.msgItems = append(t.msgItems, t.add(t.msgMenu, "", false, func() {
+			t.mu.Lock()
+			var id string
+			if i < len(t.msgs) {
+				id = t.msgs[i].ID
+			}
+			t.mu.Unlock()
+			if vm, ok := t.ctl.(Voicemail); ok && id != "" {
+				t.do("play message "+id, func(ctx context.Context) error {
+					err := vm.PlayMessage(ctx, id)
+					select {
+					case t.again <- struct{}{}: // the message is no longer new
+					default:
+					}
+					return err
+				})
+			}
+		}))
+	}
 	t.clipCmd = clipboardCommand()
 	t.clip = t.add(nil, "Dial clipboard", false, t.onClipboard)
 	systray.AddSeparator()
@@ -227,13 +271,44 @@ func (t *trayUI) refresh() {
 	if len(recent) > maxRecent {
 		recent = recent[:maxRecent]
 	}
+	var msgs []phone.VoicemailMessage
+	if vm, ok := t.ctl.(Voicemail); ok {
+		msgs = vm.Messages()
+	}
+	blockable := callersOf(recent)
 	t.mu.Lock()
 	t.cur = v
 	t.recent = recent
+	t.msgs = msgs
+	t.blockable = blockable
 	favs := t.favs
 	t.mu.Unlock()
 	t.applyTray(v)
 	t.apply(v, favs, recent, unseen)
+	t.applyVoicemail(blockable, msgs)
+}
+
+// applyVoicemail shows "Block this caller" and the Messages submenu (voicemail.go). Loop
+// goroutine only, like apply.
+func (t *trayUI) applyVoicemail(callers []string, msgs []phone.VoicemailMessage) {
+	_, has := t.ctl.(Voicemail)
+	t.blockMenu.set("Block this caller", has && len(callers) > 0)
+	for i, it := range t.blocks {
+		if has && i < len(callers) {
+			it.set(blockLabel(callers[i], t.name), true)
+		} else {
+			it.set("", false)
+		}
+	}
+	t.msgMenu.set(messagesTitle(msgs), has)
+	t.msgNone.set("No messages", has && len(msgs) == 0)
+	for i, it := range t.msgItems {
+		if has && i < len(msgs) {
+			it.set(messageLabel(msgs[i], t.name), true)
+		} else {
+			it.set("", false)
+		}
+	}
 }
 
 // apply shows the view on the item pool. Only the loop goroutine (and onReady before it) calls it.
@@ -325,6 +400,8 @@ func (t *trayUI) loop() {
 			t.iconSet = false
 			t.refresh()
 		case <-t.opts.Refresh:
+			t.refresh()
+		case <-t.again:
 			t.refresh()
 		case ev, ok := <-events:
 			if !ok {

@@ -174,6 +174,10 @@ type CallInfo struct {
 	// the call is under way.
 	Result string     `json:"result,omitempty"`
 	Media  MediaStats `json:"media"`
+	// Silent marks an incoming call a screening rule let ring without sound (action "silent").
+	Silent bool `json:"silent,omitempty"`
+	// Voicemail marks a call the answering machine has taken: the user does not hear it.
+	Voicemail bool `json:"voicemail,omitempty"`
 }
 
 // How a call ended, as the call history says it (HistoryEntry.Result).
@@ -184,6 +188,8 @@ const (
 	ResultBusy      = "busy"      // the far end was busy (486, 600), or every line here was
 	ResultFailed    = "failed"    // could not be set up: unreachable, refused, no common codec, ...
 	ResultCancelled = "cancelled" // we gave up on our call before it was answered, or it was answered elsewhere
+	ResultScreened  = "screened"  // refused by a screening rule: it never rang
+	ResultVoicemail = "voicemail" // the answering machine took it (whether or not a message was left)
 )
 
 // HistoryEntry is one call in the call history (trayphone history --json).
@@ -262,7 +268,25 @@ const (
 	EventDTMF    EventType = "dtmf"    // a DTMF digit arrived; Call and Digit are set
 	EventWarning EventType = "warning" // something the user should know; Message says what
 	EventStatus  EventType = "status"  // phone-wide state changed (DND); Status is set
+	// EventVoicemail: the answering machine kept a new message; Voicemail describes it.
+	EventVoicemail EventType = "message"
 )
+
+// VoicemailMessage is one message the answering machine recorded (trayphone messages --json).
+type VoicemailMessage struct {
+	ID string `json:"id"`
+	// From is the caller's address, Name their display name ("" if none was sent).
+	From string `json:"from"`
+	Name string `json:"name,omitempty"`
+	// Start is when the caller started speaking (after the beep).
+	Start time.Time `json:"start"`
+	// Duration is the message's length in seconds.
+	Duration Seconds `json:"duration"`
+	// File is the message's WAV file (mono 16-bit PCM, 0600).
+	File string `json:"file"`
+	// New is true until the message has been played.
+	New bool `json:"new"`
+}
 
 // Event is something that happened in the core. Events carry full snapshots, so a consumer that
 // misses some still ends up with the latest state.
@@ -274,4 +298,6 @@ type Event struct {
 	Status  *Status      `json:"status,omitempty"`
 	Digit   string       `json:"digit,omitempty"`
 	Message string       `json:"message,omitempty"`
+	// Voicemail is the new message of an EventVoicemail.
+	Voicemail *VoicemailMessage `json:"voicemail,omitempty"`
 }
