@@ -116,6 +116,10 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	c.localTag, _ = from.Params.Get("tag")
 	m.byDialog[dialogKey(c.sipCallID, c.localTag)] = c
 
+	// The user turns to the new call: every call they were talking in is held first, as when
+	// answering a waiting call (hold.go holdOthers), so nobody hears the new conversation. The
+	// held calls stay held if the new call fails: `resume` takes one back.
+	m.holdOthers(c)
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.RingTimeout)
 	c.cancelRing = cancel
 	m.log.Info("calling", "call", c.id, "remote", c.remote)
