@@ -265,6 +265,11 @@ func (m *Manager) reinvite(c *call, body []byte, done func(*sip.Response, error)
 					m.warn(c, fmt.Sprintf("could not offer the call with %s again: %v", c.remote, err))
 				}
 			}
+			if x := c.xfer; x != nil && x.pendingRefer != "" && !c.reinviting && c.state != phone.CallEnded {
+				// A transfer waited for this re-INVITE (transfer.go).
+				m.sendRefer(c, x.pendingRefer)
+				x.pendingRefer = ""
+			}
 		})
 	}()
 }

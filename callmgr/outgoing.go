@@ -17,8 +17,9 @@ import (
 	"trayphone/internal/sipua"
 )
 
-// startOutgoing creates an outgoing call and sends its INVITE. Runs on the manager goroutine.
-func (m *Manager) startOutgoing(target, account string) (*call, error) {
+// startOutgoing creates an outgoing call and sends its INVITE, with the extra headers (a transfer's
+// Referred-By and Replaces). Runs on the manager goroutine.
+func (m *Manager) startOutgoing(target, account string, extra ...sip.Header) (*call, error) {
 	if m.stopping {
 		return nil, ErrStopped
 	}
@@ -109,6 +110,9 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	for _, h := range extra {
+		req.AppendHeader(h)
+	}
 	req.SetBody(offer)
 	callID := sip.CallIDHeader(sipua.Token(16))
 	req.AppendHeader(&callID)
@@ -180,6 +184,10 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 	}
 	if err != nil {
 		c.result = inviteResult(err, ctx)
+		var resErr *sipgo.ErrDialogResponse
+		if errors.As(err, &resErr) {
+			c.failCode, c.failReason = resErr.Res.StatusCode, resErr.Res.Reason
+		}
 		m.endCall(c, m.inviteFailure(c, err, ctx))
 		return
 	}
@@ -328,4 +336,4 @@ func byeDialog(dlg interface{ Bye(context.Context) error }) {
 	_ = dlg.Bye(ctx)
 }
 
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"

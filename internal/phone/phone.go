@@ -174,6 +174,29 @@ type CallInfo struct {
 	// the call is under way.
 	Result string     `json:"result,omitempty"`
 	Media  MediaStats `json:"media"`
+	// Transfer is the latest transfer of this call, ours or the far end's, nil if none.
+	Transfer *TransferInfo `json:"transfer,omitempty"`
+}
+
+// TransferInfo is where a call transfer stands (REFER, RFC 3515; progress from the NOTIFYs'
+// message/sipfrag).
+type TransferInfo struct {
+	// Role is "transferor" when the user transfers the call, "transferee" when the far end
+	// transferred the user (the phone then calls Target).
+	Role string `json:"role"`
+	// Target is the address the call is transferred to.
+	Target string `json:"target"`
+	// Attended is true for a transfer that replaces a consultation call (RFC 3891 Replaces);
+	// Consult is that call's ID when it is ours.
+	Attended bool   `json:"attended,omitempty"`
+	Consult  string `json:"consult,omitempty"`
+	// State is "trying", "ringing", "succeeded" or "failed".
+	State string `json:"state"`
+	// Status and Reason are the SIP status the target answered, when one is known.
+	Status int    `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// NewCall is the ID of the call the phone placed to Target (transferee only).
+	NewCall string `json:"new_call,omitempty"`
 }
 
 // How a call ended, as the call history says it (HistoryEntry.Result).
@@ -262,6 +285,9 @@ const (
 	EventDTMF    EventType = "dtmf"    // a DTMF digit arrived; Call and Digit are set
 	EventWarning EventType = "warning" // something the user should know; Message says what
 	EventStatus  EventType = "status"  // phone-wide state changed (DND); Status is set
+	// EventTransfer: a transfer of a call moved on; Call holds the call's snapshot, whose
+	// Transfer says where the transfer stands.
+	EventTransfer EventType = "transfer"
 )
 
 // Event is something that happened in the core. Events carry full snapshots, so a consumer that
