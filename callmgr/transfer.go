@@ -353,11 +353,11 @@ func (m *Manager) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if code, err := m.referAllowed(c, rt); err != nil {
-		reason := "Forbidden"
+		reason, why := "Forbidden", "the target is not allowed"
 		if code == 603 {
-			reason = "Decline"
+			reason, why = "Decline", "the user's screening blocks the target"
 		}
-		refuse(code, reason, "the target is not allowed", "call", c.id, "target", rt.URI, "error", err)
+		refuse(code, reason, why, "call", c.id, "target", rt.URI, "error", err)
 		return
 	}
 	if x := c.xfer; x != nil && !x.final {

@@ -1,6 +1,7 @@
 package callmgr
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -8,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"trayphone/internal/audiotest"
 	"trayphone/internal/phone"
+	"trayphone/internal/testenv"
 	"trayphone/media"
 )
 
@@ -224,4 +228,161 @@ func TestAttendedTransfer(t *testing.T) {
 	}
 	checkTone(t, bDev.out(2), 1400, 30) // B hears C
 	checkTone(t, cDev.out(2), 604, 30)  // C hears B
+}
+
+// referIn sends a REFER with the given Refer-To values in the dialog of a's call id, as its far
+// end would, and returns the status of the answer.
+func referIn(t *testing.T, a *core, id string, referTo ...string) int {
+	t.Helper()
+	var dlg inDialog
+	var target sip.Uri
+	if err := a.mgr.do(ctx(t), func() error {
+		c := a.mgr.calls[id]
+		dlg, target = c.dialog(), c.remoteTarget()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	req := sip.NewRequest(sip.REFER, target)
+	for _, v := range referTo {
+		req.AppendHeader(sip.NewHeader("Refer-To", v))
+	}
+	res, err := dlg.Do(ctx(t), req)
+	if err != nil {
+		t.Fatalf("REFER: %v", err)
+	}
+	return res.StatusCode
+}
+
+// TestReferRefused: REFERs the phone must not act on are refused with the status that says why,
+// a log line, and the call goes on untouched: outside a dialog, naming no dialog, without exactly
+// one well-formed Refer-To, to a non-SIP address, a telephone number on a direct call, a method
+// other than INVITE, a target the user's screening blocks.
+func TestReferRefused(t *testing.T) {
+	checkGoroutines(t)
+	var log testenv.Buffer
+	a := startCore(t, "a", coreOpts{})
+	b := startCore(t, "b", coreOpts{logTo: &log, transferScreen: func(target string) error {
+		if strings.Contains(target, "blocked@") {
+			return errors.New("blocked by the user's call screening")
+		}
+		return nil
+	}})
+	ab, ba := established(t, a, b)
+	carol := "sip:carol@127.0.0.1:9"
+	for _, tt := range []struct {
+		name    string
+		referTo []string
+		want    int
+	}{
+		{"no Refer-To", nil, 400},
+		{"two Refer-To", []string{"<" + carol + ">", "<" + carol + ">"}, 400},
+		{"malformed", []string{"<sip:carol@127.0.0.1"}, 400},
+		{"no scheme", []string{"carol@127.0.0.1"}, 400},
+		{"bad Replaces", []string{"<sip:carol@127.0.0.1?Replaces=abc%3Bto-tag%3Dx>"}, 400},
+		{"http", []string{"<http://example.com/>"}, 403},
+		{"tel without an account", []string{"<tel:+15550100>"}, 403},
+		{"method BYE", []string{"<" + carol + ";method=BYE>"}, 403},
+		{"screened", []string{"<sip:blocked@127.0.0.1:9>"}, 603},
+	} {
+		if got := referIn(t, a, ab.ID, tt.referTo...); got != tt.want {
+			t.Errorf("%s: REFER answered %d, want %d", tt.name, got, tt.want)
+		}
+	}
+
+	// Outside any dialog, and in a dialog that is not ours.
+	out := sip.NewRequest(sip.REFER, sip.Uri{Scheme: "sip", User: "b", Host: "127.0.0.1", Port: b.ua.Port})
+	out.AppendHeader(sip.NewHeader("Refer-To", "<"+carol+">"))
+	out.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: a.ua.Port}})
+	if res, err := a.ua.Client.Do(ctx(t), out); err != nil || res.StatusCode != 403 {
+		t.Errorf("REFER outside a dialog: %v %v, want 403", res, err)
+	}
+	stray := sip.NewRequest(sip.REFER, sip.Uri{Scheme: "sip", User: "b", Host: "127.0.0.1", Port: b.ua.Port})
+	toParams := sip.NewParams()
+	toParams.Add("tag", "nosuchtag")
+	stray.AppendHeader(&sip.ToHeader{Address: stray.Recipient, Params: toParams})
+	stray.AppendHeader(sip.NewHeader("Refer-To", "<"+carol+">"))
+	if res, err := a.ua.Client.Do(ctx(t), stray); err != nil || res.StatusCode != 481 {
+		t.Errorf("REFER naming no dialog: %v %v, want 481", res, err)
+	}
+
+	if ci, ok := callState(b, ba.ID, 0, func(ci phone.CallInfo) bool { return ci.State == phone.CallActive && ci.Transfer == nil }); !ok {
+		t.Errorf("after the refused REFERs, B's call is %s, transfer %+v; want active, untouched", ci.State, ci.Transfer)
+	}
+	if n := len(b.mgr.Status().Calls); n != 1 {
+		t.Errorf("B has %d calls, want 1: a refused REFER must call nobody", n)
+	}
+	for _, want := range []string{"REFER refused: malformed Refer-To", "REFER refused: the target is not allowed",
+		"REFER refused: it is not part of a call", "REFER refused: it names no call of ours", "blocked by the user's call screening"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("B's log does not say %q", want)
+		}
+	}
+}
+
+// TestReplacesRefused: an INVITE whose Replaces is malformed gets 400, one naming no call of ours
+// 481 (RFC 3891 §3), and neither rings.
+func TestReplacesRefused(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "a", coreOpts{})
+	b := startCore(t, "b", coreOpts{callWaiting: true})
+	_, ba := established(t, a, b)
+	var callID, tag, far string
+	if err := b.mgr.do(ctx(t), func() error {
+		c := b.mgr.calls[ba.ID]
+		callID, tag, far = c.sipCallID, c.localTag, c.farTag
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		replaces string
+		want     int
+	}{
+		{"abc;to-tag=x", 400},
+		{"nosuchcall@127.0.0.1;to-tag=x;from-tag=y", 481},
+		{callID + ";to-tag=" + far + ";from-tag=" + tag, 481}, // the tags swapped: not our dialog
+		{callID + ";to-tag=" + tag + ";from-tag=" + far + ";early-only", 486},
+	} {
+		inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "b", Host: "127.0.0.1", Port: b.ua.Port})
+		inv.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "a", Host: "127.0.0.1", Port: a.ua.Port}})
+		inv.AppendHeader(sip.NewHeader("Replaces", tt.replaces))
+		res, err := a.ua.Client.Do(ctx(t), inv)
+		if err != nil || res.StatusCode != tt.want {
+			t.Errorf("INVITE with Replaces: %s: %v %v, want %d", tt.replaces, res, err, tt.want)
+		}
+	}
+	if n := len(b.mgr.Status().Calls); n != 1 {
+		t.Errorf("B has %d calls, want 1", n)
+	}
+}
+
+// TestTransferFails: A transfers B to C, who is busy (do not disturb: 486). A sees the transfer
+// fail with 486 and keeps its call with B on hold; B takes its call with A off hold again.
+func TestTransferFails(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "a", coreOpts{})
+	b := startCore(t, "b", coreOpts{callWaiting: true})
+	c := startCore(t, "c", coreOpts{dnd: true})
+	ab, ba := established(t, a, b)
+	if _, err := a.mgr.Transfer(ctx(t), ab.ID, c.ua.AOR(), ""); err != nil {
+		t.Fatal(err)
+	}
+	states := transferStates(t, a, ab.ID, 10*time.Second)
+	if len(states) == 0 || states[len(states)-1] != "failed" {
+		t.Fatalf("A saw the transfer go %v, want it to fail", states)
+	}
+	ci, _ := callState(a, ab.ID, 0, func(phone.CallInfo) bool { return true })
+	if ci.Transfer == nil || ci.Transfer.Status != 486 || !ci.LocalHold {
+		t.Errorf("A's call after the failed transfer: transfer %+v, local hold %v; want 486, held", ci.Transfer, ci.LocalHold)
+	}
+	if ci, ok := callState(b, ba.ID, 5*time.Second, func(ci phone.CallInfo) bool { return !ci.LocalHold && ci.Transfer != nil && ci.Transfer.State == "failed" }); !ok {
+		t.Errorf("B's call after the failed transfer: local hold %v, transfer %+v; want off hold, failed", ci.LocalHold, ci.Transfer)
+	}
+	if err := a.mgr.Resume(ctx(t), ab.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ci, ok := callState(b, ba.ID, 5*time.Second, func(ci phone.CallInfo) bool { return ci.State == phone.CallActive }); !ok {
+		t.Errorf("A resumed: B's call is %s, want active", ci.State)
+	}
 }
