@@ -98,6 +98,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctl.Handle("conference", callmgr.ConferenceCommand(mgr))
 	ctl.Handle("history", callmgr.HistoryCommand(mgr))
 	ctl.Handle("redial", callmgr.RedialCommand(mgr))
+	ctl.Handle("transfer", callmgr.TransferCommand(mgr))
 	control.HandleDTMF(ctl, mgr)
 	if err := ua.Start(); err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
