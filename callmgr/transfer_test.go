@@ -376,7 +376,9 @@ func TestTransferFails(t *testing.T) {
 	if ci.Transfer == nil || ci.Transfer.Status != 486 || !ci.LocalHold {
 		t.Errorf("A's call after the failed transfer: transfer %+v, local hold %v; want 486, held", ci.Transfer, ci.LocalHold)
 	}
-	if ci, ok := callState(b, ba.ID, 5*time.Second, func(ci phone.CallInfo) bool { return !ci.LocalHold && ci.Transfer != nil && ci.Transfer.State == "failed" }); !ok {
+	if ci, ok := callState(b, ba.ID, 5*time.Second, func(ci phone.CallInfo) bool {
+		return !ci.LocalHold && ci.Transfer != nil && ci.Transfer.State == "failed"
+	}); !ok {
 		t.Errorf("B's call after the failed transfer: local hold %v, transfer %+v; want off hold, failed", ci.LocalHold, ci.Transfer)
 	}
 	if err := a.mgr.Resume(ctx(t), ab.ID); err != nil {

@@ -17,7 +17,7 @@ import (
 // TestCallsMenuOverDBus: with a call held, one active and one waiting, the tray lists all three
 // with their states, and each one's submenu offers what applies to it: swap to the held one, hold
 // the active one, answer or decline the waiting one, hang up any. Clicks reach the core with the
-// right call's ID.
+// right call's ID. The answered calls offer transfer: to a favorite, or to each other (attended).
 func TestCallsMenuOverDBus(t *testing.T) {
 	addr := dbustest.StartBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
@@ -56,6 +56,8 @@ func TestCallsMenuOverDBus(t *testing.T) {
 		"Call 1: bob — on hold/Swap to this call", "Call 1: bob — on hold/Hang up",
 		"Call 2: dave — active/Hold", "Call 2: dave — active/Hang up",
 		"Call 3: erin — incoming/Answer", "Call 3: erin — incoming/Decline",
+		"Call 1: bob — on hold/Transfer to call 2: dave (attended)", "Call 2: dave — active/Transfer to call 1: bob (attended)",
+		"Call 1: bob — on hold/Transfer to/Alice", "Call 2: dave — active/Transfer to/bob",
 	}
 	var root dbustest.MenuItem
 	var missing []string
@@ -81,6 +83,8 @@ func TestCallsMenuOverDBus(t *testing.T) {
 	for _, hidden := range []string{
 		"Call 1: bob — on hold/Hold", "Call 1: bob — on hold/Answer",
 		"Call 2: dave — active/Swap to this call", "Call 3: erin — incoming/Hold", "Call 3: erin — incoming/Swap to this call",
+		"Call 3: erin — incoming/Transfer to", "Call 1: bob — on hold/Transfer to call 3: erin (attended)",
+		"Call 1: bob — on hold/Transfer to call 1: bob (attended)",
 	} {
 		if _, ok := root.Find(hidden); ok {
 			t.Errorf("menu shows %q, which does not apply", hidden)
@@ -110,6 +114,8 @@ func TestCallsMenuOverDBus(t *testing.T) {
 			}
 		}
 	}
+	click("Call 1: bob — on hold/Transfer to call 2: dave (attended)", "transfer 1 --to 2")
+	click("Call 2: dave — active/Transfer to/Alice", "transfer 2 sip:alice@example.com")
 	click("Call 1: bob — on hold/Swap to this call", "resume 1")
 	click("Call 2: dave — active/Hold", "hold 2")
 	click("Call 3: erin — incoming/Answer", "answer 3")
