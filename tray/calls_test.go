@@ -140,3 +140,69 @@ func TestCallTitle(t *testing.T) {
 		}
 	}
 }
+
+// TestTransferOneCallOverDBus: with one answered call, the top-level menu offers Transfer to with
+// the favorites; a click transfers that call (blind).
+func TestTransferOneCallOverDBus(t *testing.T) {
+	addr := dbustest.StartBus(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	conn := dbustest.Connect(t, addr)
+	w := dbustest.StartWatcher(t, conn)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childScenario+"=onecall", "DISPLAY=", "WAYLAND_DISPLAY=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var item string
+	select {
+	case item = <-w.Items:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the tray did not register a StatusNotifierItem")
+	}
+	sender, _, _ := strings.Cut(item, "/")
+	menu := conn.Object(sender, "/StatusNotifierItem/menu")
+	var node dbustest.MenuItem
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var rev uint32
+		var layout any
+		if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &layout); err == nil {
+			if n, ok := dbustest.ParseMenu(layout).Find("Transfer to/bob"); ok {
+				node = n
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no visible Transfer to/bob with one answered call")
+		}
+	}
+	if err := menu.Call("com.canonical.dbusmenu.Event", 0, node.ID, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
+		t.Fatal(err)
+	}
+	for timeout := time.After(10 * time.Second); ; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("child exited")
+			}
+			if l == "transfer 4 sip:bob@example.com" {
+				return
+			}
+		case <-timeout:
+			t.Fatal("clicked Transfer to/bob: the core did not get the transfer")
+		}
+	}
+}

@@ -90,6 +90,8 @@ type trayUI struct {
 	callLine                                    *item
 	calls                                       []callItems
 	answer, decline, hangup, mute, hold, keypad *item
+	xfer                                        *item   // "Transfer to" for the one call
+	xferFavs                                    []*item // its favorites
 	favMenu, favNone                            *item
 	favItems                                    []*item
 	recentMenu, recentNone                      *item
@@ -184,6 +186,20 @@ func (t *trayUI) build() {
 	for _, d := range keypadDigits {
 		t.add(t.keypad, d, false, t.withCall("send DTMF "+d, func(ctx context.Context, id string) error {
 			return t.ctl.SendDTMF(ctx, id, d)
+		}))
+	}
+	t.xfer = t.add(nil, "Transfer to", false, func() {})
+	for j := range maxFavorites {
+		t.xferFavs = append(t.xferFavs, t.add(t.xfer, "", false, func() {
+			t.mu.Lock()
+			var uri string
+			if j < len(t.favs) {
+				uri = t.favs[j].URI
+			}
+			t.mu.Unlock()
+			if uri != "" {
+				t.withCall("transfer", func(ctx context.Context, id string) error { return t.ctl.Transfer(ctx, id, uri, "") })()
+			}
 		}))
 	}
 	systray.AddSeparator()
@@ -305,6 +321,16 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 	t.hold.set("Hold", answered)
 	t.hold.check(answered && c.LocalHold)
 	t.keypad.set("Keypad", answered)
+	// With two or more calls, each call's submenu has its own Transfer to.
+	oneXfer := answered && len(v.calls) == 0 && len(favs) > 0
+	t.xfer.set("Transfer to", oneXfer)
+	for j, it := range t.xferFavs {
+		if oneXfer && j < len(favs) {
+			it.set(favoriteTitle(favs[j]), true)
+		} else {
+			it.set("", false)
+		}
+	}
 
 	t.favNone.set("No favorites", len(favs) == 0)
 	for i, it := range t.favItems {
