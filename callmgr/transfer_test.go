@@ -388,3 +388,61 @@ func TestTransferFails(t *testing.T) {
 		t.Errorf("A resumed: B's call is %s, want active", ci.State)
 	}
 }
+
+// TestNotifyChecked: while A transfers its call with B, B's NOTIFYs are checked: a broken sipfrag
+// body gets 400 and changes nothing, another event package 489, a NOTIFY on a call that is not
+// being transferred 481; a good one moves the transfer on.
+func TestNotifyChecked(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "a", coreOpts{})
+	b := startCore(t, "b", coreOpts{})
+	ab, ba := established(t, a, b)
+	notify := func(event, body string) int {
+		t.Helper()
+		var dlg inDialog
+		var target sip.Uri
+		if err := b.mgr.do(ctx(t), func() error {
+			c := b.mgr.calls[ba.ID]
+			dlg, target = c.dialog(), c.remoteTarget()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		req := sip.NewRequest(sip.NOTIFY, target)
+		req.AppendHeader(sip.NewHeader("Event", event))
+		req.AppendHeader(sip.NewHeader("Subscription-State", "active;expires=60"))
+		req.AppendHeader(sip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
+		req.SetBody([]byte(body))
+		res, err := dlg.Do(ctx(t), req)
+		if err != nil {
+			t.Fatalf("NOTIFY: %v", err)
+		}
+		return res.StatusCode
+	}
+	if got := notify("refer", "SIP/2.0 180 Ringing\r\n"); got != 481 {
+		t.Errorf("NOTIFY with no transfer under way: %d, want 481", got)
+	}
+	if err := a.mgr.do(ctx(t), func() error {
+		a.mgr.calls[ab.ID].xfer = &transfer{info: phone.TransferInfo{Role: roleTransferor, Target: "sip:carol@127.0.0.1:9", State: "trying"}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		event, body string
+		want        int
+		state       string
+	}{
+		{"refer", "this is not a sipfrag", 400, "trying"},
+		{"refer;id=7", "SIP/2.0 99 Early\r\n", 400, "trying"},
+		{"message-summary", "Messages-Waiting: yes\r\n", 489, "trying"},
+		{"refer;id=7", "SIP/2.0 180 Ringing\r\n", 200, "ringing"},
+	} {
+		if got := notify(tt.event, tt.body); got != tt.want {
+			t.Errorf("NOTIFY %s %q: %d, want %d", tt.event, tt.body, got, tt.want)
+		}
+		if ci, ok := callState(a, ab.ID, time.Second, func(ci phone.CallInfo) bool { return ci.Transfer != nil && ci.Transfer.State == tt.state }); !ok {
+			t.Errorf("after NOTIFY %q: A's transfer %+v, want %s", tt.body, ci.Transfer, tt.state)
+		}
+	}
+}
