@@ -446,3 +446,44 @@ func TestNotifyChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestReferSubFalse: a REFER that says Refer-Sub: false (RFC 4488) is accepted with Refer-Sub:
+// false in the 202, and no NOTIFY follows; B calls C, and its call with A ends when C answers.
+func TestReferSubFalse(t *testing.T) {
+	checkGoroutines(t)
+	var bLog testenv.Buffer
+	a := startCore(t, "a", coreOpts{})
+	b := startCore(t, "b", coreOpts{callWaiting: true, logTo: &bLog})
+	c := startCore(t, "c", coreOpts{})
+	ab, ba := established(t, a, b)
+	var dlg inDialog
+	var target sip.Uri
+	if err := a.mgr.do(ctx(t), func() error {
+		cl := a.mgr.calls[ab.ID]
+		dlg, target = cl.dialog(), cl.remoteTarget()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	req := sip.NewRequest(sip.REFER, target)
+	req.AppendHeader(sip.NewHeader("Refer-To", "<"+c.ua.AOR()+">"))
+	req.AppendHeader(sip.NewHeader("Refer-Sub", "false"))
+	res, err := dlg.Do(ctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := res.GetHeader("Refer-Sub"); res.StatusCode != 202 || h == nil || h.Value() != "false" {
+		t.Errorf("REFER with Refer-Sub: false answered %d, Refer-Sub %v; want 202 with Refer-Sub: false", res.StatusCode, h)
+	}
+	in := c.waitState(5*time.Second, phone.CallIncoming)
+	if err := c.mgr.Answer(ctx(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ci, ok := ended(b, ba.ID, 5*time.Second); !ok {
+		t.Errorf("B's call with A is still %s", ci.State)
+	}
+	a.waitState(5*time.Second, phone.CallEnded)
+	if strings.Contains(bLog.String(), "transfer progress") {
+		t.Errorf("B sent NOTIFYs although asked not to:\n%s", bLog.String())
+	}
+}
