@@ -63,3 +63,30 @@ func TestCLITransfer(t *testing.T) {
 		t.Errorf("refused: exit %d, %q", code, errOut)
 	}
 }
+
+// TestCLICallsTransfer: a call being transferred says where to and how it stands in `calls`;
+// `calls --json` carries the transfer.
+func TestCLICallsTransfer(t *testing.T) {
+	ts := startServer(t)
+	ts.core.mu.Lock()
+	ts.core.status.Calls = []phone.CallInfo{
+		{ID: "1", Direction: phone.Outgoing, Remote: "sip:bob@example.com", State: phone.CallHeld, LocalHold: true, Codec: "PCMU", Duration: 65,
+			Transfer: &phone.TransferInfo{Role: "transferor", Target: "sip:carol@example.com", State: "ringing", Status: 180, Reason: "Ringing"}},
+	}
+	ts.core.mu.Unlock()
+	want := `CALL  DIRECTION  REMOTE               STATE                                            CODEC  DURATION
+1     outgoing   sip:bob@example.com  held (transfer to sip:carol@example.com: ringing)  PCMU   1m05s
+`
+	if code, out, errOut := runCLI(t, ts.path, "calls"); code != 0 || out != want {
+		t.Errorf("calls: got %d, %q\n%s\nwant\n%s", code, errOut, out, want)
+	}
+	_, out, _ := runCLI(t, ts.path, "calls", "--json")
+	var raw []map[string]any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil || len(raw) != 1 {
+		t.Fatalf("calls --json: %v in %s", err, out)
+	}
+	x, _ := raw[0]["transfer"].(map[string]any)
+	if x["role"] != "transferor" || x["target"] != "sip:carol@example.com" || x["state"] != "ringing" || x["status"] != 180.0 {
+		t.Errorf("calls --json: transfer %v", raw[0]["transfer"])
+	}
+}
