@@ -74,7 +74,7 @@ func TestCLICallsTransfer(t *testing.T) {
 			Transfer: &phone.TransferInfo{Role: "transferor", Target: "sip:carol@example.com", State: "ringing", Status: 180, Reason: "Ringing"}},
 	}
 	ts.core.mu.Unlock()
-	want := `CALL  DIRECTION  REMOTE               STATE                                            CODEC  DURATION
+	want := `CALL  DIRECTION  REMOTE               STATE                                              CODEC  DURATION
 1     outgoing   sip:bob@example.com  held (transfer to sip:carol@example.com: ringing)  PCMU   1m05s
 `
 	if code, out, errOut := runCLI(t, ts.path, "calls"); code != 0 || out != want {
