@@ -78,7 +78,10 @@ func (m *Manager) Transfer(ctx context.Context, id, target, consult string) (pho
 		if err != nil {
 			return err
 		}
-		if x := c.xfer; x != nil && x.info.Role == roleTransferor && !x.final {
+		if x := c.xfer; x != nil && !x.final {
+			if x.info.Role == roleTransferee {
+				return fmt.Errorf("call %s is being transferred by the far end to %s (%s)", c.id, x.info.Target, x.info.State)
+			}
 			return fmt.Errorf("call %s is being transferred already (%s)", c.id, x.info.State)
 		}
 		if c.dialog() == nil {
