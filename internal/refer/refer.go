@@ -40,7 +40,19 @@ func ParseReferTo(v string) (ReferTo, error) {
 		return rt, fmt.Errorf("the Refer-To is %d bytes long, more than %d", len(v), maxLen)
 	}
 	uri := v
-	if i := strings.IndexByte(v, '<'); i >= 0 {
+	from := 0 // where '<' is looked for: after a quoted display name, which may hold one
+	if v[0] == '"' {
+		end := closingQuote(v)
+		if end < 0 {
+			return rt, errors.New("the Refer-To display name has no closing quote")
+		}
+		from = end + 1
+	}
+	if i := strings.IndexByte(v[from:], '<'); i >= 0 || from > 0 {
+		if i < 0 {
+			return rt, errors.New("the Refer-To has a display name but no <address>")
+		}
+		i += from
 		j := strings.IndexByte(v[i:], '>')
 		if j < 0 {
 			return rt, errors.New("the Refer-To has '<' without '>'")
@@ -120,6 +132,19 @@ func ParseReferTo(v string) (ReferTo, error) {
 		rt.Headers[name] = val
 	}
 	return rt, nil
+}
+
+// closingQuote returns the index of the quote that closes the quoted string s starts with, or -1.
+func closingQuote(s string) int {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
 }
 
 // checkDisplayName accepts what may come before '<': nothing, a token list, or a quoted string.

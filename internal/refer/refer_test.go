@@ -33,6 +33,7 @@ func TestParseReferTo(t *testing.T) {
 			replaces: &Replaces{CallID: "abc", ToTag: "y", FromTag: "x", EarlyOnly: true},
 			headers:  map[string]string{"Require": "replaces"}},
 		{in: "tel:+15550100", scheme: "tel", uri: "tel:+15550100"},
+		{in: `"Front <desk> \"A\"" <sip:desk@192.0.2.9>`, scheme: "sip", uri: "sip:desk@192.0.2.9"},
 	}
 	for _, tt := range tests {
 		rt, err := ParseReferTo(tt.in)
@@ -66,7 +67,7 @@ func TestParseReferToMalformed(t *testing.T) {
 		"<sip:bob@example.com?noequals>",
 		"<sip:bob@example.com?Replaces=a%3Bto-tag%3Dx%3Bfrom-tag%3Dy&Replaces=a%3Bto-tag%3Dx%3Bfrom-tag%3Dy>",
 		"<sip:?Replaces=a>", "<sip:bob@exa mple.com>", "sip:bob@example.com\x00",
-		"<sip:" + strings.Repeat("a", maxLen) + ">",
+		"<sip:" + strings.Repeat("a", maxLen) + ">", `"Bob" sip:bob@example.com`, `"Bob <sip:bob@example.com>"`,
 	} {
 		if rt, err := ParseReferTo(in); err == nil {
 			t.Errorf("ParseReferTo(%q) = %+v, want an error", in, rt)
