@@ -115,6 +115,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctl.Handle("conference", callmgr.ConferenceCommand(mgr))
 	ctl.Handle("history", callmgr.HistoryCommand(mgr))
 	ctl.Handle("redial", callmgr.RedialCommand(mgr))
+	ctl.Handle("transfer", callmgr.TransferCommand(mgr))
 	control.HandleDTMF(ctl, mgr)
 	ctl.Handle("voicemail", callmgr.VoicemailCommand(mgr))
 	scr.register(ctl) // app_screen.go: screen.list, screen.test, screen.reload, screen.block
@@ -231,6 +232,10 @@ func (c trayController) Answer(ctx context.Context, id string) error { return c.
 func (c trayController) Hangup(ctx context.Context, id string) error { return c.mgr.Hangup(ctx, id) }
 func (c trayController) Hold(ctx context.Context, id string) error   { return c.mgr.Hold(ctx, id) }
 func (c trayController) Resume(ctx context.Context, id string) error { return c.mgr.Resume(ctx, id) }
+func (c trayController) Transfer(ctx context.Context, id, target, consult string) error {
+	_, err := c.mgr.Transfer(ctx, id, target, consult)
+	return err
+}
 func (c trayController) Mute(ctx context.Context, id string, on bool) error {
 	return c.mgr.Mute(ctx, id, on)
 }

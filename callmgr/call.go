@@ -54,6 +54,13 @@ type call struct {
 	result string
 	// favorite is the favorite's name the user dialled, for the history ("" if none).
 	favorite string
+	// xfer is the latest transfer of this call, ours or the far end's (transfer.go); referOf,
+	// on a call placed for a REFER, is the call that was transferred.
+	xfer    *transfer
+	referOf *call
+	// failCode and failReason are the final response that ended an outgoing call unanswered.
+	failCode   int
+	failReason string
 
 	// Outgoing calls.
 	cdlg       *sipgo.DialogClientSession
@@ -155,6 +162,10 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 	}
 	if c.sess != nil {
 		ci.Media = c.sess.Stats()
+	}
+	if c.xfer != nil {
+		ti := c.xfer.info
+		ci.Transfer = &ti
 	}
 	ci.Duration = durationAt(ci, now)
 	return ci

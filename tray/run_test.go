@@ -58,6 +58,10 @@ func runChild() int {
 			{ID: "3", Direction: phone.Incoming, Remote: "sip:erin@example.com", State: phone.CallIncoming, Started: now},
 		}
 	}
+	if os.Getenv(childScenario) == "onecall" {
+		now := time.Now()
+		r.status.Calls = []phone.CallInfo{{ID: "4", Direction: phone.Outgoing, Remote: "sip:dave@example.com", State: phone.CallActive, Started: now, Answered: now}}
+	}
 	opts := Options{ConfigPath: "/nonexistent/trayphone.toml", EchoTestURI: "sip:echo@example.com"}
 	if os.Getenv(childScenario) == "busy" {
 		r.alt = &phone.Status{Version: phone.ProtocolVersion, Accounts: []phone.AccountInfo{

@@ -178,6 +178,29 @@ type CallInfo struct {
 	Silent bool `json:"silent,omitempty"`
 	// Voicemail marks a call the answering machine has taken: the user does not hear it.
 	Voicemail bool `json:"voicemail,omitempty"`
+	// Transfer is the latest transfer of this call, ours or the far end's, nil if none.
+	Transfer *TransferInfo `json:"transfer,omitempty"`
+}
+
+// TransferInfo is where a call transfer stands (REFER, RFC 3515; progress from the NOTIFYs'
+// message/sipfrag).
+type TransferInfo struct {
+	// Role is "transferor" when the user transfers the call, "transferee" when the far end
+	// transferred the user (the phone then calls Target).
+	Role string `json:"role"`
+	// Target is the address the call is transferred to.
+	Target string `json:"target"`
+	// Attended is true for a transfer that replaces a consultation call (RFC 3891 Replaces);
+	// Consult is that call's ID when it is ours.
+	Attended bool   `json:"attended,omitempty"`
+	Consult  string `json:"consult,omitempty"`
+	// State is "trying", "ringing", "succeeded" or "failed".
+	State string `json:"state"`
+	// Status and Reason are the SIP status the target answered, when one is known.
+	Status int    `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// NewCall is the ID of the call the phone placed to Target (transferee only).
+	NewCall string `json:"new_call,omitempty"`
 }
 
 // How a call ended, as the call history says it (HistoryEntry.Result).
@@ -270,6 +293,9 @@ const (
 	EventStatus  EventType = "status"  // phone-wide state changed (DND); Status is set
 	// EventVoicemail: the answering machine kept a new message; Voicemail describes it.
 	EventVoicemail EventType = "message"
+	// EventTransfer: a transfer of a call moved on; Call holds the call's snapshot, whose
+	// Transfer says where the transfer stands.
+	EventTransfer EventType = "transfer"
 )
 
 // VoicemailMessage is one message the answering machine recorded (trayphone messages --json).
