@@ -92,7 +92,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		vmAfter = time.Duration(cfg.Voicemail.AnswerAfterOrDefault()) * time.Second
 	}
 	mgr, err = callmgr.New(callmgr.Config{
-		Screen: scr, Voicemail: voicemailFor(vm), VoicemailAfter: vmAfter,
+		Screen: scr, Voicemail: voicemailFor(vm), VoicemailAfter: vmAfter, TransferScreen: scr.transferAllowed,
 		History: hist,
 		UA:      ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),

@@ -378,3 +378,19 @@ func (c screeningController) SendToVoicemail(ctx context.Context, id string) err
 }
 
 var _ tray.Voicemail = screeningController{}
+
+// transferAllowed is callmgr's TransferScreen: a far end may not transfer the user to an address
+// a reject rule names by pattern ("+1900*", a blocked caller), so a transfer cannot dial what the
+// user blocked. The rules about who calls (anonymous, contact, unknown) say nothing about where a
+// transfer goes, and do not apply.
+func (s *screener) transferAllowed(target string) error {
+	d := s.Screen(target, "", s.clock())
+	switch d.Rule.Match {
+	case screen.MatchAnonymous, screen.MatchContact, screen.MatchUnknown:
+		return nil
+	}
+	if d.Index >= 0 && d.Action == screen.ActionReject {
+		return fmt.Errorf("a screening rule blocks %s (%s)", target, d.Why)
+	}
+	return nil
+}

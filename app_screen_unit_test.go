@@ -121,3 +121,35 @@ func TestScreenerContacts(t *testing.T) {
 		t.Errorf("why %q: want the rule with its file and line", d.Why)
 	}
 }
+
+// TestTransferScreen: a far end's REFER may not send the user to an address a reject rule names
+// by pattern (a blocked number, "+1900*"); the rules about who is calling (anonymous, unknown)
+// do not judge a transfer's target.
+func TestTransferScreen(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("/h/config.toml", []byte("[[screen]]\nmatch = \"+1900*\"\naction = \"reject\"\n\n[[screen]]\nmatch = \"sip:spam@*\"\naction = \"reject\"\n\n[[screen]]\nmatch = \"unknown\"\naction = \"reject\"\n"), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newScreener("/h/config.toml", cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		target string
+		refuse bool
+	}{
+		{"sip:+19005550100@carrier.example", true},
+		{"sip:spam@example.org", true},
+		{"sip:carol@example.org", false}, // unknown, but "unknown" is about callers
+		{"sip:+15550100@carrier.example", false},
+	} {
+		err := s.transferAllowed(tc.target)
+		if (err != nil) != tc.refuse {
+			t.Errorf("%s: got %v, want refused %v", tc.target, err, tc.refuse)
+		}
+		if err != nil && !strings.Contains(err.Error(), "/h/config.toml:") {
+			t.Errorf("%s: %v does not name the rule's place", tc.target, err)
+		}
+	}
+}
