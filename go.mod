@@ -24,6 +24,7 @@ require (
 	github.com/pion/turn/v4 v4.1.4
 	github.com/zalando/go-keyring v0.2.8
 	golang.org/x/sys v0.41.0
+	golang.org/x/term v0.40.0
 	gopkg.in/hraban/opus.v2 v2.0.0-20230925203106-0188a62cb302
 )
 
