@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Microsoft/go-winio"
 	"golang.org/x/sys/windows"
 )
 
@@ -62,7 +61,11 @@ func listen(path string, _ *slog.Logger) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control pipe: %w", err)
 	}
-	ln, err := winio.ListenPipe(name, &winio.PipeConfig{SecurityDescriptor: pipeSDDL(sid)})
+	sd, err := windows.SecurityDescriptorFromString(pipeSDDL(sid))
+	if err != nil {
+		return nil, fmt.Errorf("control pipe: security descriptor: %w", err)
+	}
+	ln, err := listenPipe(name, sd)
 	if err != nil {
 		if errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_PIPE_BUSY) || errors.Is(err, fs.ErrExist) {
 			return nil, &AlreadyRunningError{Path: name}
@@ -79,7 +82,7 @@ func dialEndpoint(path string, timeout time.Duration) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := winio.DialPipe(name, &timeout)
+	c, err := dialPipe(name, timeout)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &os.PathError{Op: "dial", Path: name, Err: syscallENOENT}
