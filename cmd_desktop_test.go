@@ -269,3 +269,36 @@ func TestPackagingFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkRegistry(t *testing.T) {
+	t.Parallel()
+	exe := `C:\Program Files\trayphone\trayphone.exe`
+	got := linkRegistry(exe, linkArgs([]string{"--supervise", "--home", `C:\Users\a b\tp`}))
+	want := map[string]string{
+		`Software\Classes\sip\`:                     "URL:SIP link",
+		`Software\Classes\sip\URL Protocol`:         "",
+		`Software\Classes\sip\DefaultIcon\`:         `"C:\Program Files\trayphone\trayphone.exe",0`,
+		`Software\Classes\sip\shell\open\command\`:  `"C:\Program Files\trayphone\trayphone.exe" "--home" "C:\Users\a b\tp" "%1"`,
+		`Software\Classes\sips\`:                    "URL:SIPS link",
+		`Software\Classes\tel\shell\open\command\`:  `"C:\Program Files\trayphone\trayphone.exe" "--home" "C:\Users\a b\tp" "%1"`,
+		`Software\Classes\sips\shell\open\command\`: `"C:\Program Files\trayphone\trayphone.exe" "--home" "C:\Users\a b\tp" "%1"`,
+		`Software\Classes\tel\URL Protocol`:         "",
+	}
+	have := map[string]string{}
+	for _, v := range got {
+		have[v.Key+`\`+v.Name] = v.Value
+	}
+	if len(got) != 12 {
+		t.Errorf("got %d values, want 12 (4 per scheme)", len(got))
+	}
+	for k, v := range want {
+		if g, ok := have[k]; !ok || g != v {
+			t.Errorf("%s: got %q (present %v), want %q", k, g, ok, v)
+		}
+	}
+	// Without --home the link follows the exe directly.
+	plain := linkRegistry(exe, linkArgs([]string{"--supervise"}))
+	if c := plain[3].Value; c != `"C:\Program Files\trayphone\trayphone.exe" "%1"` {
+		t.Errorf("open command without --home: %s", c)
+	}
+}

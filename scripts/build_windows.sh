@@ -5,12 +5,20 @@
 # (`apt-get source`) and cached under build/windows/ (delete that directory to rebuild them).
 # The exe links them statically and needs no DLL besides Windows' own.
 # Needs: scripts/setup.sh --windows (mingw-w64, dpkg-dev, deb-src lines for apt-get source).
-# Usage: scripts/build_windows.sh [-o OUT.exe]
+# Usage: scripts/build_windows.sh [-o OUT.exe] [--overlay FILE.json]
+#   --overlay passes a go build -overlay file (scripts/test_windows.sh builds its Wine-only exe so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 out=dist/windows/trayphone.exe
-if [ "${1:-}" = "-o" ]; then out=$2; fi
+overlay=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    -o) out=$2; shift 2 ;;
+    --overlay) overlay=(-overlay "$2"); shift 2 ;;
+    *) echo "usage: scripts/build_windows.sh [-o OUT.exe] [--overlay FILE.json]" >&2; exit 2 ;;
+  esac
+done
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 host=x86_64-w64-mingw32
 command -v $host-gcc >/dev/null || { echo "build_windows: $host-gcc is missing: run scripts/setup.sh --windows" >&2; exit 1; }
@@ -93,5 +101,5 @@ echo "build_windows: go build -> $out"
 CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=$host-gcc CXX=$host-g++ PKG_CONFIG="$build/pkg-config" \
   CGO_CFLAGS="-O2 -g -DTRAYPHONE_WINDOWS_LIBS=$libs" \
   CGO_LDFLAGS="-static -static-libgcc" \
-  go build -tags nolibopusfile -trimpath -ldflags "-s -w" -o "$out" .
+  go build "${overlay[@]}" -tags nolibopusfile -trimpath -ldflags "-s -w" -o "$out" .
 echo "build_windows: $(du -h "$out" | cut -f1) $out"

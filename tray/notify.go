@@ -48,7 +48,10 @@ type Notifier struct {
 
 	conn *dbus.Conn      // private session bus connection, nil when there is no bus
 	fd   notify.Notifier // nil when conn is nil
-	wg   sync.WaitGroup  // button presses in flight
+	// toast shows incoming calls with buttons where D-Bus has no notification server (Windows
+	// toasts, toast.go); nil elsewhere.
+	toast toaster
+	wg    sync.WaitGroup // button presses in flight
 
 	mu       sync.Mutex
 	byCall   map[string]uint32 // ringing call ID → notification ID
@@ -103,6 +106,7 @@ func newNotifier(conn *dbus.Conn, ctl CallHandler, names func(string) string, lo
 		seen: map[string]bool{}, declined: map[string]bool{}, regFail: map[string]string{},
 		early: map[uint32]string{},
 	}
+	n.toast = newToaster(n.onToast, log)
 	if conn != nil {
 		fd, err := notify.New(conn,
 			notify.WithOnAction(n.onAction),
@@ -200,6 +204,9 @@ func (n *Notifier) call(c phone.CallInfo) {
 func (n *Notifier) incoming(c phone.CallInfo) {
 	caps := n.capabilities()
 	if !slices.Contains(caps, "actions") {
+		if n.toastIncoming(c) {
+			return
+		}
 		// No buttons here: a plain notification, answered from the tray menu.
 		n.plain(lock(c)+"Incoming call", callerLabel(c, n.names)+"\nAnswer from the trayphone menu.")
 		return
@@ -341,7 +348,15 @@ func (n *Notifier) act(note uint32, key string) {
 		n.declined[id] = true
 	}
 	n.mu.Unlock()
-	if !ok || n.ctx.Err() != nil {
+	if ok {
+		n.run(id, key)
+	}
+}
+
+// run starts action key (answer or decline) on call id, unless the notifier is closed; it
+// returns at once.
+func (n *Notifier) run(id, key string) {
+	if n.ctx.Err() != nil {
 		return
 	}
 	var do func(context.Context, string) error

@@ -1,0 +1,8 @@
+//go:build !windows
+
+package tray
+
+import "log/slog"
+
+// newToaster has no toasts to show outside Windows.
+func newToaster(func(args string), *slog.Logger) toaster { return nil }

@@ -1,0 +1,281 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"trayphone/internal/audiotest"
+	"trayphone/internal/phone"
+	"trayphone/internal/siptest/kamailio"
+)
+
+// The Windows build under Wine: scripts/test_windows.sh builds the exe (with the test-only
+// changes it describes) and runs these tests with TRAYPHONE_WINE_EXE set to it and WINEPREFIX
+// to its private prefix. Without it they skip.
+
+// wineExe returns the Windows exe under test, or skips.
+func wineExe(t *testing.T) string {
+	t.Helper()
+	exe := os.Getenv("TRAYPHONE_WINE_EXE")
+	if exe == "" {
+		t.Skip("TRAYPHONE_WINE_EXE is not set: run scripts/test_windows.sh")
+	}
+	return exe
+}
+
+// winPath is a Linux path as the Windows program sees it (Wine maps / to Z:).
+func winPath(p string) string { return "Z:" + strings.ReplaceAll(p, "/", `\`) }
+
+// wineRun runs the exe under Wine with args and stdin, bounded to 60 s, and returns its output
+// and exit code.
+func wineRun(t *testing.T, stdin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command("wine", append([]string{wineExe(t)}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+// winePhone is trayphone.exe running headless under Wine.
+type winePhone struct {
+	t    *testing.T
+	home string
+	port int
+	out  string // what it played (--audio-out)
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+}
+
+// startWinePhone writes config into a fresh home and starts the phone headless with a tone of
+// toneHz as its microphone; it returns once the control pipe answers.
+func startWinePhone(t *testing.T, config string, toneHz float64, prepare ...[]string) *winePhone {
+	t.Helper()
+	exe := wineExe(t)
+	home := t.TempDir()
+	in := filepath.Join(home, "in.wav")
+	if err := audiotest.WriteTone(in, toneHz, 0.5, 8000, 60); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &winePhone{t: t, home: home, port: freePort(t), out: filepath.Join(home, "heard.wav"), log: &bytes.Buffer{}}
+	for _, args := range prepare {
+		if out, code := wineRun(t, args[0], append(args[1:], "--home", winPath(home))...); code != 0 {
+			t.Fatalf("trayphone.exe %s: exit %d\n%s", strings.Join(args[1:], " "), code, out)
+		}
+	}
+	p.cmd = exec.Command("wine", exe, "--home", winPath(home), "--listen", fmt.Sprintf("127.0.0.1:%d", p.port),
+		"--headless", "--audio-in", winPath(in), "--audio-out", winPath(p.out))
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("trayphone.exe log:\n%s", p.log.String())
+		}
+	})
+	// Ends when the control pipe answers, or after 30 s (Wine starts its services on first use).
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, code := wineRun(t, "", "status", "--home", winPath(home)); code == 0 {
+			return p
+		}
+		if p.cmd.ProcessState != nil {
+			break
+		}
+	}
+	t.Fatalf("trayphone.exe did not start:\n%s", p.log.String())
+	return nil
+}
+
+// stop interrupts the phone (Wine turns SIGINT into the console's Ctrl-C) and waits for it.
+func (p *winePhone) stop() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			p.t.Errorf("trayphone.exe exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+		p.t.Errorf("trayphone.exe did not stop within 10 s of Ctrl-C")
+	}
+	if !strings.Contains(p.log.String(), "trayphone stopped") {
+		p.t.Errorf("trayphone.exe did not say it stopped")
+	}
+}
+
+// cli runs a client command against the phone through its control pipe.
+func (p *winePhone) cli(args ...string) string {
+	p.t.Helper()
+	out, code := wineRun(p.t, "", append(args, "--home", winPath(p.home))...)
+	if code != 0 {
+		p.t.Fatalf("trayphone.exe %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+func (p *winePhone) status() phone.Status {
+	p.t.Helper()
+	var st phone.Status
+	if err := json.Unmarshal([]byte(p.cli("status", "--json")), &st); err != nil {
+		p.t.Fatal(err)
+	}
+	return st
+}
+
+// TestWineCLI: the exe starts under Wine, prints its help, and its client commands say plainly
+// that no phone is running.
+func TestWineCLI(t *testing.T) {
+	out, code := wineRun(t, "", "help")
+	if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "register-links") {
+		t.Errorf("help: exit %d\n%s", code, out)
+	}
+	home := t.TempDir()
+	out, code = wineRun(t, "", "status", "--home", winPath(home))
+	if code != 1 || !strings.Contains(out, "trayphone is not running") {
+		t.Errorf("status without a phone: got exit %d %q, want 1 and \"trayphone is not running\"", code, out)
+	}
+	out, code = wineRun(t, "", "frobnicate")
+	if code != 2 || !strings.Contains(out, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: got exit %d %q", code, out)
+	}
+}
+
+// TestWineOptionsOverTCP: the phone runs headless under Wine, its control pipe answers, a second
+// instance is refused, and it answers SIP OPTIONS over TCP.
+func TestWineOptionsOverTCP(t *testing.T) {
+	p := startWinePhone(t, "[sip]\nuser = \"alice\"\n", 604)
+	st := p.status()
+	if len(st.Contact) == 0 || !strings.HasPrefix(st.Contact[0], "sip:alice@127.0.0.1:") {
+		t.Errorf("contact: got %v, want sip:alice@127.0.0.1:…", st.Contact)
+	}
+	out, code := wineRun(t, "", "--home", winPath(p.home), "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--headless", "--audio-in", "null", "--audio-out", "null")
+	if code == 0 || !strings.Contains(out, "already running") {
+		t.Errorf("second instance: got exit %d %q, want a refusal saying it is already running", code, out)
+	}
+
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := c.LocalAddr().String()
+	req := "OPTIONS sip:alice@127.0.0.1:" + fmt.Sprint(p.port) + ";transport=tcp SIP/2.0\r\n" +
+		"Via: SIP/2.0/TCP " + local + ";branch=z9hG4bK-wine-options\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=wine1\r\nTo: <sip:alice@127.0.0.1>\r\n" +
+		"Call-ID: wine-options-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
+		t.Fatalf("OPTIONS over TCP: got %q, %v; want SIP/2.0 200", line, err)
+	}
+}
+
+// TestWineRegistersOverTCP: the phone under Wine stores its password (Windows' credential store,
+// Wine's here) and registers with a real Kamailio over TCP, answering its digest challenge.
+func TestWineRegistersOverTCP(t *testing.T) {
+	k := kamailio.Start(t, kamailio.Options{})
+	cfg := fmt.Sprintf("[sip]\nuser = \"alice\"\n\n[[account]]\nid = \"work\"\naor = \"sip:alice@%s\"\ntransport = \"tcp\"\nexpires = 300\n", k.Domain())
+	p := startWinePhone(t, cfg, 604, []string{"alicepw\n", "account", "password", "work"})
+	var st phone.Status
+	// Ends when the account is registered, or after 15 s.
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		st = p.status()
+		if len(st.Accounts) == 1 && st.Accounts[0].State == phone.RegRegistered {
+			break
+		}
+	}
+	if len(st.Accounts) != 1 || st.Accounts[0].State != phone.RegRegistered {
+		t.Fatalf("accounts: %+v; want work registered", st.Accounts)
+	}
+	contacts, err := k.Contacts("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(contacts) != 1 || !strings.HasPrefix(contacts[0].Socket, "tcp:") {
+		t.Fatalf("Kamailio's location table for alice: %+v; want one binding over TCP", contacts)
+	}
+	p.stop() // un-REGISTER on the way out
+	if contacts, _ := k.Contacts("alice"); len(contacts) != 0 {
+		t.Errorf("after the phone stopped Kamailio still has %+v", contacts)
+	}
+}
+
+// TestWineCallWithAudio: a Linux trayphone calls the one under Wine directly over UDP (through
+// the test-only overlay, see scripts/test_windows.sh); Windows answers through its control pipe;
+// each side hears the other's tone.
+func TestWineCallWithAudio(t *testing.T) {
+	w := startWinePhone(t, "[sip]\nuser = \"alice\"\n", 604)
+	l := startInstance(t, "bob", 1004)
+	l.cli("call", fmt.Sprintf("sip:alice@127.0.0.1:%d", w.port))
+	var st phone.Status
+	// Ends when the Windows phone rings, or after 15 s.
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		st = w.status()
+		if len(st.Calls) == 1 && st.Calls[0].State == phone.CallIncoming {
+			break
+		}
+	}
+	if len(st.Calls) != 1 || st.Calls[0].State != phone.CallIncoming {
+		t.Fatalf("the Windows phone does not ring: %+v", st.Calls)
+	}
+	w.cli("answer")
+	l.waitCall(phone.CallActive)
+	time.Sleep(3 * time.Second)
+	var calls []phone.CallInfo
+	if err := json.Unmarshal([]byte(w.cli("calls", "--json")), &calls); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0].Media.PacketsReceived < 100 {
+		t.Errorf("the Windows phone's call: %+v; want at least 100 packets received", calls)
+	} else {
+		t.Logf("the Windows phone's call: codec %s, %d packets received", calls[0].Codec, calls[0].Media.PacketsReceived)
+	}
+	w.cli("hangup")
+	// Ends when the Linux side sees the call end, or after 5 s.
+	for deadline := time.Now().Add(5 * time.Second); len(l.status().Calls) != 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	w.stop()
+	l.stop()
+	checkHeard(t, w.out, 1004)
+	checkHeard(t, l.out, 604)
+}
