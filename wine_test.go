@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -46,6 +47,8 @@ func wineRun(t *testing.T, stdin string, args ...string) (string, int) {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// A wineserver or Wine service started by this command would hold its output pipe open.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +56,9 @@ func wineRun(t *testing.T, stdin string, args ...string) (string, int) {
 	defer timer.Stop()
 	err := cmd.Wait()
 	code := 0
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
@@ -93,6 +99,7 @@ func startWinePhone(t *testing.T, config string, toneHz float64, prepare ...[]st
 	p.cmd = exec.Command("wine", exe, "--home", winPath(home), "--listen", fmt.Sprintf("127.0.0.1:%d", p.port),
 		"--headless", "--audio-in", winPath(in), "--audio-out", winPath(p.out))
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.WaitDelay = 5 * time.Second
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +132,7 @@ func (p *winePhone) stop() {
 	go func() { done <- p.cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
+		if err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 			p.t.Errorf("trayphone.exe exited with %v", err)
 		}
 	case <-time.After(10 * time.Second):

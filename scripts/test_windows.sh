@@ -20,8 +20,9 @@ done
 w=$PWD/build/windows/wine
 mkdir -p "$w"
 export WINEPREFIX=$w/prefix WINEDEBUG=-all WINEARCH=win64
-# No Wine Mono/Gecko install prompts, no sound driver (PortAudio then says there is no device).
-export WINEDLLOVERRIDES="mscoree,mshtml=;winealsa.drv,winepulse.drv=d"
+# No Wine Mono/Gecko install prompts, no sound driver (PortAudio then says there is no device),
+# no debugger that would hold a crashed exe open.
+export WINEDLLOVERRIDES="mscoree,mshtml=;winealsa.drv,winepulse.drv=d;winedbg.exe=d"
 trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 
 x86_64-w64-mingw32-gcc -shared -O2 -Wl,--kill-at -o "$w/bcryptprimitives.dll" \
@@ -31,6 +32,9 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
   timeout 300 wineboot -i >/dev/null 2>&1
 fi
 cp "$w/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
+# One wineserver for the whole run, started here: one that a test's wine command started would
+# inherit that command's output pipe and keep it open.
+wineserver -p >/dev/null 2>&1 </dev/null
 
 # The overlay: Go's own net/fd_windows.go with the SIO_UDP_NETRESET failure tolerated when the
 # error is WSAEOPNOTSUPP. Made from this Go's source each run; a Go whose file differs stops here.

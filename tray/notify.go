@@ -304,6 +304,11 @@ func (n *Notifier) plain(summary, body string) {
 		n.log.Debug("no session bus: notification not shown", "summary", summary)
 		return
 	}
+	if runtime.GOOS == "windows" && !toastsAvailable() {
+		// beeep's toast would need what is missing (toast_windows.go).
+		n.log.Debug("no toast notifications: notification not shown", "summary", summary)
+		return
+	}
 	if err := beeep.Notify(summary, body, ""); err != nil {
 		n.log.Debug("plain notification", "summary", summary, "err", err)
 	}

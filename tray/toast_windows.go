@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	toast "git.sr.ht/~jackmordaunt/go-toast"
+	"golang.org/x/sys/windows/registry"
 )
 
 // toastAppID names trayphone in the Action Center. toastGUID is the class of trayphone's
@@ -28,8 +29,31 @@ var (
 // winToaster shows toasts through the Windows Runtime (go-toast, no cgo).
 type winToaster struct{ log *slog.Logger }
 
-// newToaster returns the Windows toaster; activations call onAction with the button's argument.
+// winRTClasses are the Windows Runtime classes a toast needs (Windows 8 and later have them).
+var winRTClasses = []string{"Windows.UI.Notifications.ToastNotificationManager", "Windows.Data.Xml.Dom.XmlDocument"}
+
+// toastsAvailable reports whether this Windows registers the classes toasts need. Without them
+// (Wine 8.0) go-toast would fail only after registering its activation class with COM, and at
+// exit Wine's COM releases that Go callback from the exiting thread: "fatal error: exitsyscall:
+// syscall frame is no longer valid". So no toast, and no beeep (which uses go-toast), is tried.
+func toastsAvailable() bool {
+	for _, c := range winRTClasses {
+		k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SOFTWARE\Microsoft\WindowsRuntime\ActivatableClassId\`+c, registry.QUERY_VALUE)
+		if err != nil {
+			return false
+		}
+		k.Close()
+	}
+	return true
+}
+
+// newToaster returns the Windows toaster, or nil where toasts cannot be shown; activations call
+// onAction with the button's argument.
 func newToaster(onAction func(args string), log *slog.Logger) toaster {
+	if !toastsAvailable() {
+		log.Info("no toast notifications on this Windows (its Windows Runtime lacks them): answer from the tray menu or with trayphone answer")
+		return nil
+	}
 	toastMu.Lock()
 	toastCallback = onAction
 	toastMu.Unlock()
