@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,5 +301,71 @@ func TestLinkRegistry(t *testing.T) {
 	plain := linkRegistry(exe, linkArgs([]string{"--supervise"}))
 	if c := plain[3].Value; c != `"C:\Program Files\trayphone\trayphone.exe" "%1"` {
 		t.Errorf("open command without --home: %s", c)
+	}
+}
+
+// TestMacInfoPlist reads the app bundle's Info.plist (packaging/macos/Info.plist, which
+// scripts/build_macos.sh copies): a menu-bar-only app that macOS asks to open sip:, sips: and
+// tel: links, with the text of the microphone prompt.
+func TestMacInfoPlist(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("packaging/macos/Info.plist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Walk the XML: remember the last <key>, record the value after it (a string or a boolean
+	// element), and collect every <string> inside CFBundleURLSchemes' array.
+	dec := xml.NewDecoder(f)
+	dec.Strict = false
+	values := map[string]string{}
+	var schemes []string
+	var key, inArray string
+	var text strings.Builder
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e := tok.(type) {
+		case xml.StartElement:
+			text.Reset()
+			switch e.Name.Local {
+			case "true", "false":
+				values[key] = e.Name.Local
+			case "array":
+				inArray = key
+			}
+		case xml.CharData:
+			text.Write(e)
+		case xml.EndElement:
+			switch e.Name.Local {
+			case "key":
+				key = text.String()
+			case "string":
+				if inArray == "CFBundleURLSchemes" {
+					schemes = append(schemes, text.String())
+				} else {
+					values[key] = text.String()
+				}
+			case "array":
+				inArray = ""
+			}
+		}
+	}
+	for k, want := range map[string]string{"LSUIElement": "true", "CFBundleExecutable": "trayphone",
+		"CFBundleIdentifier": autostartLabel, "CFBundleIconFile": "trayphone", "CFBundlePackageType": "APPL"} {
+		if values[k] != want {
+			t.Errorf("%s: got %q, want %q", k, values[k], want)
+		}
+	}
+	if values["NSMicrophoneUsageDescription"] == "" {
+		t.Error("no NSMicrophoneUsageDescription: macOS would end the phone when it opens the microphone")
+	}
+	if !slices.Equal(schemes, []string{"sip", "sips", "tel"}) {
+		t.Errorf("CFBundleURLSchemes: got %q, want sip, sips, tel", schemes)
 	}
 }
