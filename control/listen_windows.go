@@ -27,9 +27,13 @@ import (
 // a server that another user created first under our name (a squatter that would read our
 // commands).
 
-// PipeName returns the named pipe that serves the control channel whose socket path is path, for
+// errForeignPipe is wrapped by the error for a pipe of our name that another user's process
+// serves.
+var errForeignPipe = errors.New("served by another user's process")
+
+// pipeName returns the named pipe that serves the control channel whose socket path is path, for
 // the current user.
-func PipeName(path string) (string, error) {
+func pipeName(path string) (string, error) {
 	sid, err := userSID()
 	if err != nil {
 		return "", err
@@ -50,9 +54,16 @@ func pipeSDDL(sid *windows.SID) string {
 
 // listen creates the control pipe for path: refused when another live instance answers on it.
 func listen(path string, _ *slog.Logger) (net.Listener, error) {
-	name, err := PipeName(path)
+	name, err := pipeName(path)
 	if err != nil {
 		return nil, fmt.Errorf("control pipe: %w", err)
+	}
+	// A pipe of our name that another user's process serves is a squatter: say so rather than
+	// "already running" (our own creation would fail below).
+	if c, err := dialEndpoint(path, time.Second); errors.Is(err, errForeignPipe) {
+		return nil, fmt.Errorf("control pipe: %w", err)
+	} else if err == nil {
+		_ = c.Close()
 	}
 	if live, pid := probe(path); live {
 		return nil, &AlreadyRunningError{Path: name, PID: pid}
@@ -78,7 +89,7 @@ func listen(path string, _ *slog.Logger) (net.Listener, error) {
 // dialEndpoint connects to the control pipe for path and checks that the process serving it runs
 // as the current user. A missing pipe wraps syscallENOENT (Dial reports "not running").
 func dialEndpoint(path string, timeout time.Duration) (net.Conn, error) {
-	name, err := PipeName(path)
+	name, err := pipeName(path)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +102,7 @@ func dialEndpoint(path string, timeout time.Duration) (net.Conn, error) {
 	}
 	deny, err := checkProcess(c, windows.GetNamedPipeServerProcessId)
 	if err == nil && deny != "" {
-		err = fmt.Errorf("control pipe %s is served by another user's process (%s): not using it", name, deny)
+		err = fmt.Errorf("%s is %w (%s): not using it", name, errForeignPipe, deny)
 	}
 	if err != nil {
 		_ = c.Close()

@@ -225,3 +225,20 @@ func TestParseToastArgs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseToastArgs: whatever Windows hands back, parseToastArgs accepts only what toastArgs
+// makes, and gives back exactly its parts.
+func FuzzParseToastArgs(f *testing.F) {
+	for _, s := range []string{"answer:c1", "decline:7", "answer:", ":c1", "call:c1", "", "answer:c1:x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		key, id, ok := parseToastArgs(s)
+		if !ok {
+			return
+		}
+		if (key != actionAnswer && key != actionDecline) || id == "" || toastArgs(key, id) != s {
+			t.Fatalf("parseToastArgs(%q) = %q, %q: not what toastArgs makes", s, key, id)
+		}
+	})
+}
