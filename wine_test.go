@@ -443,3 +443,50 @@ func TestWineSoundCard(t *testing.T) {
 		t.Errorf("bob's tone back: %v; want his 1004 Hz tone for at least 2 s", c)
 	}
 }
+
+// TestWineSuperviseStopsCleanly: the login item's "trayphone --supervise" under Wine. A console's
+// Ctrl-C reaches every process on the console (here: SIGINT to the process group, which Wine
+// turns into each process's Ctrl-C); the phone the supervisor started must shut down properly
+// ("trayphone stopped"), not be killed by the supervisor, which cannot signal it on Windows.
+func TestWineSuperviseStopsCleanly(t *testing.T) {
+	exe := wineExe(t)
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("[sip]\nuser = \"alice\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	cmd := exec.Command("wine", exe, "--supervise", "--home", winPath(home), "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--headless", "--audio-in", "null", "--audio-out", "null")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.WaitDelay = 5 * time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("trayphone.exe --supervise log:\n%s", log.String())
+		}
+	}()
+	started := false
+	// Ends when the supervised phone answers on its control pipe, or after 30 s.
+	for deadline := time.Now().Add(30 * time.Second); !started && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_, code := wineRun(t, "", "status", "--home", winPath(home))
+		started = code == 0
+	}
+	if !started {
+		t.Fatal("the supervised phone did not start")
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("trayphone.exe --supervise did not end within 15 s of Ctrl-C")
+	}
+	if !strings.Contains(log.String(), "trayphone stopped") {
+		t.Errorf("the supervised phone did not shut down properly (no \"trayphone stopped\")")
+	}
+}
