@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"math"
 	"net"
 	"os"
@@ -489,4 +492,147 @@ func TestWineSuperviseStopsCleanly(t *testing.T) {
 	if !strings.Contains(log.String(), "trayphone stopped") {
 		t.Errorf("the supervised phone did not shut down properly (no \"trayphone stopped\")")
 	}
+}
+
+// TestWineTray: the tray icon under Wine's desktop (Xvfb, "explorer /desktop" with its taskbar):
+// the phone shows its icon in the notification area (fyne.io/systray's Windows backend), the icon
+// opens the menu on a right click, and the menu's last item, Quit, ends the phone properly.
+func TestWineTray(t *testing.T) {
+	exe := wineExe(t)
+	for _, p := range []string{"Xvfb", "xdotool", "import"} {
+		testenv.RequireProgram(t, p)
+	}
+	// Xvfb picks a free display and writes its number to fd 3.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "800x600x24", "-nolisten", "tcp")
+	x.ExtraFiles = []*os.File{w}
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { _ = x.Process.Kill(); _ = x.Wait() })
+	num, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatalf("Xvfb did not say its display: %v", err)
+	}
+	t.Setenv("DISPLAY", ":"+strings.TrimSpace(num))
+
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("[sip]\nuser = \"alice\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	cmd := exec.Command("wine", "explorer", "/desktop=trayphonetest,800x600", exe, "--home", winPath(home),
+		"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--audio-in", "null", "--audio-out", "null")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("trayphone.exe log:\n%s", log.String())
+		}
+	}()
+	// Ends when the phone answers on its control pipe, or after 30 s.
+	started := false
+	for deadline := time.Now().Add(30 * time.Second); !started && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_, code := wineRun(t, "", "status", "--home", winPath(home))
+		started = code == 0
+	}
+	if !started {
+		t.Fatal("the phone did not start")
+	}
+	// The offline icon's grey disc (assets/gen: 0x757575) in the taskbar, bottom right.
+	var ix, iy int
+	for deadline := time.Now().Add(10 * time.Second); ix == 0 && time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		ix, iy = findColour(t, 600, 560, 800, 600, 0x75, 0x75, 0x75)
+	}
+	if ix == 0 {
+		t.Fatal("no trayphone icon in the taskbar's notification area")
+	}
+	xdo := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("xdotool", args...).CombinedOutput(); err != nil {
+			t.Fatalf("xdotool %q: %v\n%s", args, err, out)
+		}
+	}
+	xdo("mousemove", fmt.Sprint(ix), fmt.Sprint(iy), "click", "3")
+	time.Sleep(time.Second)
+	// The menu opens with its bottom edge at the click, clamped to the screen's right edge: its
+	// last item, Quit, is the row just above the click. (Keys do not reach the menu: Xvfb has no
+	// window manager to give it the focus.)
+	_, top, _, _ := boxOfColour(t, 0, 0, 800, iy-20, 0xff, 0xff, 0xff)
+	if top == 0 {
+		t.Fatal("no menu opened on a right click on the icon")
+	}
+	xdo("mousemove", fmt.Sprint(ix-60), fmt.Sprint(iy-8), "click", "1")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(15 * time.Second)
+	for !strings.Contains(log.String(), "trayphone stopped") {
+		select {
+		case <-deadline:
+			t.Fatal("Quit from the tray menu did not stop the phone within 15 s")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// boxOfColour takes a screenshot and returns the bounding box of the pixels of colour (r, g, b)
+// inside the rectangle (x0, y0)-(x1, y1); zeros when there are none.
+func boxOfColour(t *testing.T, x0, y0, x1, y1 int, r, g, b uint8) (left, top, right, bottom int) {
+	t.Helper()
+	img := screenshot(t)
+	left, top = x1, y1
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			if c.R == r && c.G == g && c.B == b {
+				left, top, right, bottom = min(left, x), min(top, y), max(right, x), max(bottom, y)
+			}
+		}
+	}
+	if bottom == 0 {
+		return 0, 0, 0, 0
+	}
+	return left, top, right, bottom
+}
+
+// screenshot returns the whole display as an image.
+func screenshot(t *testing.T) image.Image {
+	t.Helper()
+	out, err := exec.Command("import", "-window", "root", "png:-").Output()
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// findColour takes a screenshot of the display and returns the centre of the pixels of colour
+// (r, g, b) inside the rectangle (x0, y0)-(x1, y1); 0, 0 when there are none.
+func findColour(t *testing.T, x0, y0, x1, y1 int, r, g, b uint8) (int, int) {
+	t.Helper()
+	img := screenshot(t)
+	var sx, sy, n int
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			if c.R == r && c.G == g && c.B == b {
+				sx, sy, n = sx+x, sy+y, n+1
+			}
+		}
+	}
+	if n < 20 { // a disc, not a stray pixel
+		return 0, 0
+	}
+	return sx / n, sy / n
 }

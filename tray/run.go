@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"fyne.io/systray"
-
-	"trayphone/assets"
 )
 
 // Run shows the tray icon and menu and blocks until the user picks Quit or ctx is done; then it
@@ -62,7 +60,7 @@ func Run(ctx context.Context, ctl Controller, opts Options) error {
 // applyTray sets the icon, title and tooltip.
 func (t *trayUI) applyTray(v view) {
 	if t.icon != v.icon || !t.iconSet {
-		systray.SetIcon(assets.Icon(v.icon, t.opts.IconSize))
+		systray.SetIcon(trayIcon(v.icon, t.opts.IconSize))
 		t.icon, t.iconSet = v.icon, true
 	}
 	systray.SetTitle(appName)
