@@ -313,8 +313,33 @@ func TestWineRegistersOverTCP(t *testing.T) {
 
 // TestWineCallWithAudio: a Linux trayphone calls the one under Wine directly over UDP (through
 // the test-only overlay, see scripts/test_windows.sh); Windows answers through its control pipe;
-// each side hears the other's tone.
+// each side hears the other's tone. A call in which a phone said its sender fell behind (the
+// machine's CPUs taken by others: the Windows build has no real-time scheduling) and that fell
+// short is repeated once, as the other real-time tests do; a second one is judged as it is.
 func TestWineCallWithAudio(t *testing.T) {
+	for attempt := 1; ; attempt++ {
+		logs, problems, disturbed := wineCall(t)
+		for _, l := range logs {
+			t.Log(l)
+		}
+		if len(problems) == 0 {
+			return
+		}
+		if attempt == 1 && disturbed {
+			t.Logf("the call fell short while a sender fell behind (%q): repeating it once", problems)
+			continue
+		}
+		for _, p := range problems {
+			t.Error(p)
+		}
+		return
+	}
+}
+
+// wineCall places one call from a Linux phone to a Windows phone and returns what each heard,
+// what fell short, and whether either phone's sender fell behind.
+func wineCall(t *testing.T) (logs, problems []string, disturbed bool) {
+	t.Helper()
 	w := startWinePhone(t, "[sip]\nuser = \"alice\"\n", 604)
 	l := startInstance(t, "bob", 1004)
 	l.cli("call", fmt.Sprintf("sip:alice@127.0.0.1:%d", w.port))
@@ -337,9 +362,9 @@ func TestWineCallWithAudio(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(calls) != 1 || calls[0].Media.PacketsReceived < 100 {
-		t.Errorf("the Windows phone's call: %+v; want at least 100 packets received", calls)
+		problems = append(problems, fmt.Sprintf("the Windows phone's call: %+v; want at least 100 packets received", calls))
 	} else {
-		t.Logf("the Windows phone's call: codec %s, %d packets received", calls[0].Codec, calls[0].Media.PacketsReceived)
+		logs = append(logs, fmt.Sprintf("the Windows phone's call: codec %s, %d packets received", calls[0].Codec, calls[0].Media.PacketsReceived))
 	}
 	w.cli("hangup")
 	// Ends when the Linux side sees the call end, or after 5 s.
@@ -348,8 +373,15 @@ func TestWineCallWithAudio(t *testing.T) {
 	}
 	w.stop()
 	l.stop()
-	checkHeard(t, w.out, 1004)
-	checkHeard(t, l.out, 604)
+	for _, h := range []struct {
+		path string
+		freq float64
+	}{{w.out, 1004}, {l.out, 604}} {
+		hl, hp := judgeHeard(h.path, h.freq)
+		logs, problems = append(logs, hl...), append(problems, hp...)
+	}
+	disturbed = strings.Contains(w.log.String(), "fell behind") || strings.Contains(l.log.String(), "fell behind")
+	return logs, problems, disturbed
 }
 
 // TestWineLinkOpensRunningPhone: after register-links, the open command it stored for sip: is run
