@@ -1,13 +1,6 @@
 package tray
 
-import (
-	"runtime"
-
-	"trayphone/assets"
-)
-
-// trayIcon returns the icon for state in the form this system's tray takes.
-func trayIcon(state assets.IconState, size int) []byte { return trayIconFor(runtime.GOOS, state, size) }
+import "trayphone/assets"
 
 // trayIconFor returns a Windows ICO on windows, where fyne.io/systray loads the icon with
 // LoadImage(IMAGE_ICON) and refuses a PNG ("unable to set icon"), and the PNG of the nearest

@@ -5,10 +5,13 @@ package tray
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
 	"fyne.io/systray"
+
+	"trayphone/assets"
 )
 
 // Run shows the tray icon and menu and blocks until the user picks Quit or ctx is done; then it
@@ -56,6 +59,9 @@ func Run(ctx context.Context, ctl Controller, opts Options) error {
 	t.cmds.Wait()
 	return nil
 }
+
+// trayIcon returns the icon for state in the form this system's tray takes.
+func trayIcon(state assets.IconState, size int) []byte { return trayIconFor(runtime.GOOS, state, size) }
 
 // applyTray sets the icon, title and tooltip.
 func (t *trayUI) applyTray(v view) {
