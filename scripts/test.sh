@@ -5,7 +5,7 @@
 # of skipping. Soak tests run only with TRAYPHONE_SOAK=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --windows # --windows: mingw-w64 and Wine for the Windows step at the end
 export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
 export TRAYPHONE_CI=1
 echo "== gofmt"
@@ -39,3 +39,7 @@ go test -race -count=1 -p 1 -timeout 20m "$@" ./...
 # The race detector slows the sender, so the RTP timing test only asserts without it.
 echo "== RTP send timing (without the race detector)"
 go test -count=1 -run 'TestSessionTiming$' -v ./media | grep -E '^(=== RUN|--- |\s+session_timing|ok|FAIL)'
+# The Windows exe, cross-compiled with its C libraries, under Wine (scripts/test_windows.sh says
+# what it runs and what it changes for Wine): a few minutes, most of it the first build.
+echo "== Windows under Wine"
+scripts/test_windows.sh
