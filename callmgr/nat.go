@@ -16,7 +16,7 @@ import (
 	"trayphone/nat"
 )
 
-// NAT is what the call manager needs from NAT traversal (the app adapts *nat.Service to it).
+// NAT is what the call manager needs from NAT traversal (*nat.Traversal in the phone).
 type NAT interface {
 	// Report is the last discovery of the public address and NAT type (an error before the first
 	// one finished, or when it failed).
@@ -37,10 +37,7 @@ type RelayReporter interface {
 }
 
 // RelayUse is one call's TURN relay and why the call uses it.
-type RelayUse struct {
-	Addr netip.AddrPort
-	Why  string // e.g. "the NAT maps per destination: ..."
-}
+type RelayUse = nat.RelayUse
 
 // RelayAdvisor is an optional part of NAT: NeedRelay says whether what was seen beyond the NAT
 // type (the STUN server and the registrar seeing the SIP socket at different ports) means calls'
