@@ -53,6 +53,11 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		return 2
 	}
 	dev = media.WithSoundCardProcessing(dev, media.ProcessingOptions{EchoCancel: cfg.Audio.EchoCancel, NoiseSuppression: cfg.Audio.NoiseSuppression, AGC: cfg.Audio.AGC})
+	// Where a call goes when its device disappears mid-call; why it cannot, said when it would.
+	def, err := media.NewDevice("default", "default", log.With("component", "audio"))
+	if err != nil {
+		def = media.NewUnavailable("default", err)
+	}
 	if why := media.ProcessingMissing(); why != "" && (cfg.Audio.EchoCancel || cfg.Audio.NoiseSuppression || cfg.Audio.AGC) {
 		log.Warn("audio processing not available", "why", why)
 	}
@@ -77,7 +82,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	defer hist.Close() // after the manager has filed its last call
 	mgr, err := callmgr.New(callmgr.Config{
 		History: hist,
-		UA:      ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
+		UA:      ua, Device: dev, DefaultDevice: def, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: callNAT(natp), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,11 +13,8 @@ import (
 	"trayphone/media"
 )
 
-// fallbackDevice opens the device a call moves to when its own disappears mid-call: the system
-// default. A variable so tests can give a device of their own.
-var fallbackDevice = func(log *slog.Logger) (media.Device, error) {
-	return media.NewDevice("default", "default", log)
-}
+// errNoDefaultDevice is why a call cannot move to the default device when none was given.
+var errNoDefaultDevice = errors.New("no default audio device is set up")
 
 // conference is a local conference: the sessions of its calls play into a mixer, and the user's
 // device is one more port of it, pumped on its own 20 ms schedule. The manager goroutine owns it.
@@ -143,22 +139,23 @@ func (m *Manager) deviceFailed(sp *audioSpot, d *deviceStream, cause error) {
 	go func() {
 		// Exits once the opened stream is handed to the manager goroutine, or closed because
 		// the manager stopped.
-		st, msg := openFallback(m.log.With("component", "audio"), cause, fallback, rate, frame, sp.what)
+		st, msg := m.openFallback(cause, fallback, rate, frame, sp.what)
 		m.handOver(st, func() { m.moveToDefault(sp, d, st, msg) })
 	}()
 }
 
-// openFallback opens the default device at rate and frame for spot kind what ("call" or
-// "conference"), or the null device if it cannot be opened (or failed already), and returns it
-// with the message that tells the user.
-func openFallback(log *slog.Logger, cause error, wasFallback bool, rate, frame int, what string) (media.Stream, string) {
+// openFallback opens the default device (Config.DefaultDevice) at rate and frame for spot kind
+// what ("call" or "conference"), or the null device if it cannot be opened (or failed already),
+// and returns it with the message that tells the user. It may block: not on the manager
+// goroutine.
+func (m *Manager) openFallback(cause error, wasFallback bool, rate, frame int, what string) (media.Stream, string) {
 	if wasFallback {
 		st, _ := media.NewNull().Open(rate, frame)
 		return st, fmt.Sprintf("%v; the %s continues without sound", cause, what)
 	}
 	var st media.Stream
-	dev, err := fallbackDevice(log)
-	if err == nil {
+	err := errNoDefaultDevice
+	if dev := m.cfg.DefaultDevice; dev != nil {
 		st, err = dev.Open(rate, frame)
 	}
 	if err != nil {

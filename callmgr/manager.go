@@ -50,6 +50,10 @@ type Config struct {
 	UA *sipua.UA
 	// Device is the user's microphone and speaker, opened per call.
 	Device media.Device
+	// DefaultDevice is the system's default microphone and speaker, which a call or a
+	// conference moves to when its own device disappears mid-call; nil: it goes on without
+	// sound. Like Device it is opened off the manager goroutine.
+	DefaultDevice media.Device
 	// Codecs in order of preference; empty means PCMU, PCMA.
 	Codecs []media.Codec
 	// NoVAD sends every audio frame during the user's silence (audio.vad = false): no comfort
