@@ -140,3 +140,51 @@ func TestByeDuringDeviceOpen(t *testing.T) {
 	}
 	a.endedWithin(start, offLoopWithin, "the far end's BYE")
 }
+
+// TestByeDuringConferenceDeviceOpen: joining two calls into a local conference opens the user's
+// sound card for it, which takes long; a far end's BYE meanwhile ends its call at once.
+func TestByeDuringConferenceDeviceOpen(t *testing.T) {
+	checkGoroutines(t)
+	a := startCore(t, "a", coreOpts{toneHz: 1000})
+	b := startCore(t, "b", coreOpts{toneHz: 600})
+	c := startCore(t, "c", coreOpts{toneHz: 1400})
+	ab, _ := established(t, a, b)
+	ac, _ := established(t, a, c)
+	dev := newStuckDevice(t)
+	a.mgr.post(func() { a.mgr.cfg.Device = dev })
+	joined := make(chan error, 1)
+	go func() { joined <- a.mgr.Conference(ctx(t), []string{ab.ID, ac.ID}) }()
+	<-dev.opened
+	start := time.Now()
+	if err := b.mgr.Hangup(ctx(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(5*time.Second, "ended call with b", func(ci phone.CallInfo) bool { return ci.ID == ab.ID && ci.State == phone.CallEnded })
+	if took := time.Since(start); took > offLoopWithin {
+		t.Errorf("a: the far end's BYE took %v to end the call, want at most %v (the manager's loop was blocked)", took.Round(time.Millisecond), offLoopWithin)
+	}
+	if err := <-joined; err != nil {
+		t.Errorf("conference: %v", err)
+	}
+	// The conference ended with b's call, before the device opened: c's call gets the device
+	// once it opens.
+	dev.once.Do(func() { close(dev.release) })
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		onDevice := make(chan bool, 1)
+		a.mgr.post(func() {
+			cl := a.mgr.calls[ac.ID]
+			_, ok := cl.sw.Current().(*deviceStream)
+			onDevice <- ok && cl.conf == nil
+		})
+		if <-onDevice {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("c's call is not back on the user's device 2 s after it opened")
+		}
+	}
+	if err := a.mgr.Hangup(ctx(t), ac.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.waitState(5*time.Second, phone.CallEnded)
+}
