@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"trayphone/media/internal/rt"
 )
 
 // recvBufferSize holds the largest UDP datagram, so an oversized packet is seen whole and refused
@@ -16,7 +18,7 @@ const recvBufferSize = 64 << 10
 // receiver is the state of the receive goroutine. Only recvLoop (or a test calling handlePacket
 // in its place) touches it.
 type receiver struct {
-	udp udpReader // reads s.conn (rawudp_linux.go)
+	udp rt.UDPReader // reads s.conn (internal/rt/udp_linux.go)
 	buf []byte
 	pkt rtp.Packet
 	// plain and shdr are the decrypted packet and the header the decryption reads, for SRTP.
@@ -49,7 +51,7 @@ func (r *receiver) init(s *Session) {
 		learning:     true,
 	}
 	s.learning.Store(true)
-	r.udp.init(s.conn)
+	r.udp.Init(s.conn)
 }
 
 // recvLoop reads the RTP socket. It returns when the socket is closed, which Close does.
@@ -57,7 +59,7 @@ func (s *Session) recvLoop() {
 	defer s.wg.Done()
 	r := &s.rcv
 	for {
-		n, from, err := r.udp.read(r.buf)
+		n, from, err := r.udp.Read(r.buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || s.closing() {
 				return

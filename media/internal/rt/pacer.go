@@ -1,4 +1,4 @@
-package media
+package rt
 
 import (
 	"sync"
@@ -7,18 +7,18 @@ import (
 	"trayphone/internal/clock"
 )
 
-// pacerMaxCatchUp is how many overdue ticks the pacer still delivers back to back. A loop delayed
+// MaxCatchUp is how many overdue ticks the pacer still delivers back to back. A loop delayed
 // by more than this skips the missed ticks instead of bursting them onto the network.
-const pacerMaxCatchUp = 2
+const MaxCatchUp = 2
 
-// pacer wakes a loop on an absolute grid: tick n is due at start + n×period, so the schedule does
+// Pacer wakes a loop on an absolute grid: tick n is due at start + n×period, so the schedule does
 // not drift however long each tick takes, and tick n always corresponds to n periods of wall
 // clock (the RTP timestamp is derived from it). It is owned by one goroutine.
 //
 // With the real clock on Linux the grid is a kernel interval timer (tickTimer, ticker_linux.go):
 // ticks come within microseconds of when they are due and cost no Go timer. Otherwise (a fake
 // clock in tests, other platforms, or no timerfd to be had) a Go timer is reset for each tick.
-type pacer struct {
+type Pacer struct {
 	clk    clock.Clock
 	timer  clock.Timer
 	period time.Duration
@@ -30,19 +30,19 @@ type pacer struct {
 	watched bool       // a goroutine interrupts kt when wait's done channel closes
 	quit    chan struct{}
 	once    sync.Once
-	err     error // why the kernel timer was given up, until takeErr
+	err     error // why the kernel timer was given up, until TakeErr
 }
 
-// takeErr returns, once, the error that made the pacer give up its kernel timer, or nil.
-func (p *pacer) takeErr() error {
+// TakeErr returns, once, the error that made the pacer give up its kernel timer, or nil.
+func (p *Pacer) TakeErr() error {
 	err := p.err
 	p.err = nil
 	return err
 }
 
-// newPacer returns a pacer whose tick 0 is due at once.
-func newPacer(clk clock.Clock, period time.Duration) *pacer {
-	p := &pacer{clk: clk, period: period, start: clk.Now(), quit: make(chan struct{})}
+// NewPacer returns a pacer whose tick 0 is due at once.
+func NewPacer(clk clock.Clock, period time.Duration) *Pacer {
+	p := &Pacer{clk: clk, period: period, start: clk.Now(), quit: make(chan struct{})}
 	if _, real := clk.(clock.Real); real {
 		if kt, err := newTickTimer(period, p.start); err == nil {
 			p.kt = kt
@@ -54,18 +54,24 @@ func newPacer(clk clock.Clock, period time.Duration) *pacer {
 	return p
 }
 
-// due returns when tick n is due.
-func (p *pacer) due(n int64) time.Time { return p.start.Add(time.Duration(n) * p.period) }
+// Period is the time between two ticks.
+func (p *Pacer) Period() time.Duration { return p.period }
 
-// wait blocks until the next tick is due, or until done is closed (then ok is false). It returns
+// Kernel reports whether the ticks come from the kernel timer (not from Go timers).
+func (p *Pacer) Kernel() bool { return p.kt != nil }
+
+// Due returns when tick n is due.
+func (p *Pacer) Due(n int64) time.Time { return p.start.Add(time.Duration(n) * p.period) }
+
+// Wait blocks until the next tick is due, or until done is closed (then ok is false). It returns
 // the index of the tick to run and how many ticks before it were skipped because the caller fell
-// more than pacerMaxCatchUp periods behind; the caller accounts for the skipped ticks (advances
+// more than MaxCatchUp periods behind; the caller accounts for the skipped ticks (advances
 // its RTP timestamp) without running them. A pacer is always waited on with the same done.
-func (p *pacer) wait(done <-chan struct{}) (tick, skipped int64, ok bool) {
+func (p *Pacer) Wait(done <-chan struct{}) (tick, skipped int64, ok bool) {
 	if p.kt != nil {
 		return p.waitKernel(done)
 	}
-	due := p.due(p.n)
+	due := p.Due(p.n)
 	for {
 		d := due.Sub(p.clk.Now())
 		if d <= 0 {
@@ -85,7 +91,7 @@ func (p *pacer) wait(done <-chan struct{}) (tick, skipped int64, ok bool) {
 	default:
 	}
 	// Ticks due by now, beyond this one.
-	if behind := int64(p.clk.Now().Sub(due) / p.period); behind > pacerMaxCatchUp {
+	if behind := int64(p.clk.Now().Sub(due) / p.period); behind > MaxCatchUp {
 		p.n += behind
 		skipped = behind
 	}
@@ -95,9 +101,9 @@ func (p *pacer) wait(done <-chan struct{}) (tick, skipped int64, ok bool) {
 }
 
 // waitKernel is wait on the kernel timer. Each read of the timer says how many ticks have come
-// due since the last one: one is delivered at once, up to pacerMaxCatchUp more on the next calls
+// due since the last one: one is delivered at once, up to MaxCatchUp more on the next calls
 // without blocking; more than that are skipped.
-func (p *pacer) waitKernel(done <-chan struct{}) (tick, skipped int64, ok bool) {
+func (p *Pacer) waitKernel(done <-chan struct{}) (tick, skipped int64, ok bool) {
 	if !p.watched {
 		// Exits when done closes (it then ends a blocked read) or when stop is called.
 		p.watched = true
@@ -124,7 +130,7 @@ func (p *pacer) waitKernel(done <-chan struct{}) (tick, skipped int64, ok bool) 
 			p.kt = nil
 			p.timer = p.clk.NewTimer(time.Hour)
 			p.timer.Stop()
-			return p.wait(done)
+			return p.Wait(done)
 		}
 		p.pending = k
 	}
@@ -134,7 +140,7 @@ func (p *pacer) waitKernel(done <-chan struct{}) (tick, skipped int64, ok bool) 
 	default:
 	}
 	p.pending--
-	if behind := int64(p.pending); behind > pacerMaxCatchUp {
+	if behind := int64(p.pending); behind > MaxCatchUp {
 		p.n += behind
 		skipped = behind
 		p.pending = 0
@@ -144,8 +150,8 @@ func (p *pacer) waitKernel(done <-chan struct{}) (tick, skipped int64, ok bool) 
 	return tick, skipped, true
 }
 
-// stop releases the timer. The pacer is not used after it.
-func (p *pacer) stop() {
+// Stop releases the timer. The pacer is not used after it.
+func (p *Pacer) Stop() {
 	p.once.Do(func() {
 		close(p.quit)
 		if p.kt != nil {

@@ -1,4 +1,4 @@
-package media
+package rt
 
 import (
 	"encoding/binary"
@@ -46,7 +46,7 @@ func newTickTimer(period time.Duration, start time.Time) (*tickTimer, error) {
 	if period <= 0 {
 		return nil, fmt.Errorf("tick timer: period %v", period)
 	}
-	at, err := monoOf(start)
+	at, err := MonoOf(start)
 	if err != nil {
 		return nil, fmt.Errorf("tick timer: %w", err)
 	}
@@ -85,12 +85,12 @@ func clockMono() (int64, error) {
 	return ts.Nano(), nil
 }
 
-// monoOf returns t's instant on CLOCK_MONOTONIC, the clock of kernel timers, in nanoseconds. Go's
+// MonoOf returns t's instant on CLOCK_MONOTONIC, the clock of kernel timers, in nanoseconds. Go's
 // times carry a reading of the same clock but do not expose it, so the kernel clock is read
 // between two readings of Go's, and the narrowest of a few such brackets is used: a thread
 // preempted or paused between two of the reads widens that try's bracket and does not skew the
 // result. t must carry a monotonic reading (time.Now's do).
-func monoOf(t time.Time) (int64, error) {
+func MonoOf(t time.Time) (int64, error) {
 	const tries = 8
 	best := time.Duration(math.MaxInt64)
 	var at int64

@@ -1,4 +1,4 @@
-package media
+package rt
 
 import (
 	"testing"
@@ -10,7 +10,7 @@ import (
 func TestPacerAbsoluteScheduleAndSkip(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Unix(1000, 0))
-	p := newPacer(clk, 20*time.Millisecond)
+	p := NewPacer(clk, 20*time.Millisecond)
 	done := make(chan struct{})
 
 	steps := []struct {
@@ -29,11 +29,11 @@ func TestPacerAbsoluteScheduleAndSkip(t *testing.T) {
 	}
 	for _, st := range steps {
 		clk.Advance(st.advance)
-		tick, skipped, ok := p.wait(done)
+		tick, skipped, ok := p.Wait(done)
 		if !ok || tick != st.tick || skipped != st.skip {
 			t.Fatalf("%s: got tick %d skipped %d ok %v, want tick %d skipped %d", st.description, tick, skipped, ok, st.tick, st.skip)
 		}
-		if due := p.due(tick); due.After(clk.Now()) {
+		if due := p.Due(tick); due.After(clk.Now()) {
 			t.Fatalf("%s: tick %d due at %v, after now %v", st.description, tick, due, clk.Now())
 		}
 	}
@@ -41,10 +41,10 @@ func TestPacerAbsoluteScheduleAndSkip(t *testing.T) {
 	// The next tick (58, due at 1160 ms) is in the future: wait blocks on the clock's timer.
 	got := make(chan int64)
 	go func() {
-		tick, _, _ := p.wait(done)
+		tick, _, _ := p.Wait(done)
 		got <- tick
 	}()
-	sessWaitTimers(t, clk, 1)
+	waitTimers(t, clk, 1)
 	clk.Advance(20 * time.Millisecond)
 	if tick := <-got; tick != 58 {
 		t.Fatalf("blocked wait: got tick %d, want 58", tick)
@@ -53,26 +53,13 @@ func TestPacerAbsoluteScheduleAndSkip(t *testing.T) {
 	// Closing done ends a blocked wait.
 	res := make(chan bool)
 	go func() {
-		_, _, ok := p.wait(done)
+		_, _, ok := p.Wait(done)
 		res <- ok
 	}()
-	sessWaitTimers(t, clk, 1)
+	waitTimers(t, clk, 1)
 	close(done)
 	if ok := <-res; ok {
 		t.Fatalf("wait after done: got ok, want false")
-	}
-}
-
-// sessWaitTimers waits until the fake clock has n active timers: the goroutines under test are
-// blocked on it.
-func sessWaitTimers(t testing.TB, clk *clock.Fake, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for clk.Timers() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("fake clock: got %d active timers, want %d", clk.Timers(), n)
-		}
-		time.Sleep(50 * time.Microsecond)
 	}
 }
 
@@ -80,20 +67,20 @@ func sessWaitTimers(t testing.TB, clk *clock.Fake, n int) {
 // kernel when it can, never runs a tick before it is due.
 func TestPacerRealClockNotEarly(t *testing.T) {
 	t.Parallel()
-	p := newPacer(clock.Real{}, 20*time.Millisecond)
-	defer p.stop()
+	p := NewPacer(clock.Real{}, 20*time.Millisecond)
+	defer p.Stop()
 	done := make(chan struct{})
 	for range 5 {
-		tick, _, ok := p.wait(done)
+		tick, _, ok := p.Wait(done)
 		if !ok {
 			t.Fatal("wait ended without done closed")
 		}
-		if now := time.Now(); now.Before(p.due(tick)) {
-			t.Fatalf("tick %d ran %v before it was due", tick, p.due(tick).Sub(now))
+		if now := time.Now(); now.Before(p.Due(tick)) {
+			t.Fatalf("tick %d ran %v before it was due", tick, p.Due(tick).Sub(now))
 		}
 	}
 	close(done)
-	if _, _, ok := p.wait(done); ok {
+	if _, _, ok := p.Wait(done); ok {
 		t.Fatal("wait ran a tick after done was closed")
 	}
 }
@@ -102,35 +89,48 @@ func TestPacerRealClockNotEarly(t *testing.T) {
 // must not end the loop; the pacer goes on with Go timers on the same grid and says why once.
 func TestPacerKernelTimerFails(t *testing.T) {
 	t.Parallel()
-	p := newPacer(clock.Real{}, 20*time.Millisecond)
-	defer p.stop()
+	p := NewPacer(clock.Real{}, 20*time.Millisecond)
+	defer p.Stop()
 	if p.kt == nil {
 		t.Skip("no kernel timer on this platform")
 	}
 	done := make(chan struct{})
 	defer close(done)
-	if _, _, ok := p.wait(done); !ok {
+	if _, _, ok := p.Wait(done); !ok {
 		t.Fatal("first wait failed")
 	}
 	p.kt.close()
 	var last int64
 	for i := range 5 {
-		tick, _, ok := p.wait(done)
+		tick, _, ok := p.Wait(done)
 		if !ok {
 			t.Fatalf("wait %d after the timer failed: the loop would stop", i)
 		}
-		if now := time.Now(); now.Before(p.due(tick)) {
-			t.Fatalf("tick %d ran %v early", tick, p.due(tick).Sub(now))
+		if now := time.Now(); now.Before(p.Due(tick)) {
+			t.Fatalf("tick %d ran %v early", tick, p.Due(tick).Sub(now))
 		}
 		last = tick
 	}
 	if last < 5 {
 		t.Fatalf("ticks did not advance: last %d", last)
 	}
-	if err := p.takeErr(); err == nil {
-		t.Error("takeErr: no error for the failed kernel timer")
+	if err := p.TakeErr(); err == nil {
+		t.Error("TakeErr: no error for the failed kernel timer")
 	}
-	if err := p.takeErr(); err != nil {
-		t.Errorf("takeErr twice: %v", err)
+	if err := p.TakeErr(); err != nil {
+		t.Errorf("TakeErr twice: %v", err)
+	}
+}
+
+// waitTimers waits until the fake clock has n active timers: the goroutines under test are
+// blocked on it.
+func waitTimers(t testing.TB, clk *clock.Fake, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for clk.Timers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("fake clock: got %d active timers, want %d", clk.Timers(), n)
+		}
+		time.Sleep(50 * time.Microsecond)
 	}
 }

@@ -1,4 +1,4 @@
-package media
+package rt
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestUDPReaderWriter sends through udpWriter and reads through udpReader on IPv4, IPv6 and
+// TestUDPReaderWriter sends through UDPWriter and reads through UDPReader on IPv4, IPv6 and
 // dual-stack sockets, and checks the addresses are what the net package reports.
 func TestUDPReaderWriter(t *testing.T) {
 	t.Parallel()
@@ -32,17 +32,17 @@ func TestUDPReaderWriter(t *testing.T) {
 			bAddr := netip.AddrPortFrom(netip.MustParseAddr(tc.to), b.LocalAddr().(*net.UDPAddr).AddrPort().Port())
 			aPort := a.LocalAddr().(*net.UDPAddr).AddrPort().Port()
 
-			var w udpWriter
-			w.init(a)
-			var r udpReader
-			r.init(b)
+			var w UDPWriter
+			w.Init(a)
+			var r UDPReader
+			r.Init(b)
 			buf := make([]byte, 1500)
 			for i := range 3 {
 				msg := []byte{byte(i), 1, 2, 3}
-				if n, err := w.writeTo(msg, bAddr); err != nil || n != len(msg) {
+				if n, err := w.WriteTo(msg, bAddr); err != nil || n != len(msg) {
 					t.Fatalf("write: %d, %v", n, err)
 				}
-				n, from, err := r.read(buf)
+				n, from, err := r.Read(buf)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -54,7 +54,7 @@ func TestUDPReaderWriter(t *testing.T) {
 				}
 			}
 			if tc.network == "udp4" {
-				if _, err := w.writeTo([]byte{1}, netip.MustParseAddrPort("[::1]:9")); err == nil {
+				if _, err := w.WriteTo([]byte{1}, netip.MustParseAddrPort("[::1]:9")); err == nil {
 					t.Fatal("IPv6 destination on an IPv4 socket: no error")
 				}
 			}
@@ -70,11 +70,11 @@ func TestUDPReaderClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r udpReader
-	r.init(c)
+	var r UDPReader
+	r.Init(c)
 	errc := make(chan error, 1)
 	go func() {
-		_, _, err := r.read(make([]byte, 100))
+		_, _, err := r.Read(make([]byte, 100))
 		errc <- err
 	}()
 	time.Sleep(20 * time.Millisecond) // let the read block; it must end either way
@@ -91,17 +91,17 @@ func TestUDPReaderWriterAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	var w udpWriter
-	w.init(a)
-	var r udpReader
-	r.init(a)
+	var w UDPWriter
+	w.Init(a)
+	var r UDPReader
+	r.Init(a)
 	to := a.LocalAddr().(*net.UDPAddr).AddrPort()
 	msg, buf := make([]byte, 172), make([]byte, 1500)
 	allocs := testing.AllocsPerRun(200, func() {
-		if _, err := w.writeTo(msg, to); err != nil {
+		if _, err := w.WriteTo(msg, to); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := r.read(buf); err != nil {
+		if _, _, err := r.Read(buf); err != nil {
 			t.Fatal(err)
 		}
 	})

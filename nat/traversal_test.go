@@ -1,27 +1,23 @@
-package main
+package nat
 
 import (
 	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
-
-	"trayphone/callmgr"
-	"trayphone/internal/sipua"
-	"trayphone/nat"
 )
 
-// TestNATProviderDecisions: what the STUN server and the registrar see of the SIP socket (port
+// TestTraversalDecisions: what the STUN server and the registrar see of the SIP socket (port
 // 5070) decides whether the NAT maps per destination, and status says why the relay is or is not
 // in use.
-func TestNATProviderDecisions(t *testing.T) {
+func TestTraversalDecisions(t *testing.T) {
 	ap := netip.MustParseAddrPort
 	for _, c := range []struct {
 		name       string
 		stun, seen netip.AddrPort
-		turn       nat.TURNConfig
+		turn       TURNConfig
 		turnNote   string
-		relays     []callmgr.RelayUse
+		relays     []RelayUse
 		perDest    bool
 		detected   string // a part of the one detected line, "" for none
 		reason     string // a part of the relay reason
@@ -32,20 +28,20 @@ func TestNATProviderDecisions(t *testing.T) {
 		{name: "per destination, no TURN", stun: ap("203.0.113.7:40001"), seen: ap("203.0.113.7:52002"), perDest: true,
 			detected: "the NAT maps per destination", reason: "not in use: no [turn] server is configured, and one is needed: the NAT maps per destination"},
 		{name: "per destination, TURN idle", stun: ap("203.0.113.7:40001"), seen: ap("203.0.113.7:52002"), perDest: true,
-			turn: nat.TURNConfig{Server: "turn.example:3478", Password: "x"}, detected: "per destination", reason: "not in use: no call now; calls will use it"},
+			turn: TURNConfig{Server: "turn.example:3478", Password: "x"}, detected: "per destination", reason: "not in use: no call now; calls will use it"},
 		{name: "per destination, TURN without password", stun: ap("203.0.113.7:40001"), seen: ap("203.0.113.7:52002"), perDest: true,
-			turn: nat.TURNConfig{Server: "turn.example:3478"}, turnNote: "the TURN server has no password", detected: "per destination", reason: "not in use: the TURN server has no password"},
+			turn: TURNConfig{Server: "turn.example:3478"}, turnNote: "the TURN server has no password", detected: "per destination", reason: "not in use: the TURN server has no password"},
 		{name: "per destination, relayed", stun: ap("203.0.113.7:40001"), seen: ap("203.0.113.7:52002"), perDest: true,
-			turn: nat.TURNConfig{Server: "turn.example:3478", Password: "x"}, detected: "per destination",
-			relays: []callmgr.RelayUse{{Addr: ap("198.51.100.1:49152"), Why: "the NAT maps per destination: x"}}, reason: "in use: the NAT maps per destination: x"},
+			turn: TURNConfig{Server: "turn.example:3478", Password: "x"}, detected: "per destination",
+			relays: []RelayUse{{Addr: ap("198.51.100.1:49152"), Why: "the NAT maps per destination: x"}}, reason: "in use: the NAT maps per destination: x"},
 		{name: "port clash after a network change", stun: ap("203.0.113.7:5070"), seen: ap("203.0.113.7:61000"),
-			turn: nat.TURNConfig{Server: "turn.example:3478", Password: "x"}, detected: "port-preserving NAT", reason: "nothing says it is needed"},
-		{name: "no audio, mid-call", turn: nat.TURNConfig{Server: "turn.example:3478", Password: "x"},
-			relays: []callmgr.RelayUse{{Addr: ap("198.51.100.1:49152"), Why: "no audio arrived in the first 2 s of the call"}}, reason: "in use: no audio arrived"},
+			turn: TURNConfig{Server: "turn.example:3478", Password: "x"}, detected: "port-preserving NAT", reason: "nothing says it is needed"},
+		{name: "no audio, mid-call", turn: TURNConfig{Server: "turn.example:3478", Password: "x"},
+			relays: []RelayUse{{Addr: ap("198.51.100.1:49152"), Why: "no audio arrived in the first 2 s of the call"}}, reason: "in use: no audio arrived"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			np := &natProvider{log: slog.New(slog.DiscardHandler), ua: &sipua.UA{Port: 5070}, turn: c.turn, turnNote: c.turnNote,
-				seen: func() []netip.AddrPort { return []netip.AddrPort{c.seen} }}
+			np := &Traversal{log: slog.New(slog.DiscardHandler), nlog: slog.New(slog.DiscardHandler), sip: SIPSocket{Port: 5070},
+				cfg: TraversalConfig{TURN: c.turn, TURNNote: c.turnNote, Seen: func() []netip.AddrPort { return []netip.AddrPort{c.seen} }}}
 			if c.stun.IsValid() {
 				np.sipPub.Store(&c.stun)
 			}

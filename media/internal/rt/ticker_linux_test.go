@@ -1,4 +1,4 @@
-package media
+package rt
 
 import (
 	"testing"
@@ -42,7 +42,7 @@ func TestTickTimerFollowsStart(t *testing.T) {
 func TestMonoOf(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	m, err := monoOf(now)
+	m, err := MonoOf(now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,15 +51,15 @@ func TestMonoOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d := time.Duration(k - m); d < 0 || d > 50*time.Millisecond {
-		t.Fatalf("kernel clock read after now is %v past monoOf(now)", d)
+		t.Fatalf("kernel clock read after now is %v past MonoOf(now)", d)
 	}
-	later, err := monoOf(now.Add(time.Second))
+	later, err := MonoOf(now.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Each translation is off by at most its bracket: a few µs, more if a thread is paused
 	// during every try.
 	if d := time.Duration(later-m) - time.Second; d < -500*time.Microsecond || d > 500*time.Microsecond {
-		t.Fatalf("monoOf(now+1s) - monoOf(now) is 1s%+v", d)
+		t.Fatalf("MonoOf(now+1s) - MonoOf(now) is 1s%+v", d)
 	}
 }

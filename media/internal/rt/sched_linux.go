@@ -1,4 +1,4 @@
-package media
+package rt
 
 import (
 	"errors"
@@ -17,28 +17,28 @@ import (
 // machine with both cores saturated: RTP send-interval jitter p99 21–37 ms, frames skipped — where
 // a thread of the lowest real-time priorities waits for nothing but other real-time threads (p99
 // 0.7 ms in the same test). So, as audio servers do, while a call is up every thread of the process
-// runs SCHED_RR at rtPriority, a priority far below sound servers' (PipeWire's data thread uses 88)
+// runs SCHED_RR at Priority, a priority far below sound servers' (PipeWire's data thread uses 88)
 // so the audio path of the machine still comes first. SCHED_RESET_ON_FORK keeps programs the
 // phone starts (a browser through xdg-open) and threads created later out of it; a re-scan every
-// rtRescan catches the threads the Go runtime starts during a call. When the last call ends every
+// Rescan catches the threads the Go runtime starts during a call. When the last call ends every
 // thread goes back to SCHED_OTHER.
 //
-// It takes permission: root, CAP_SYS_NICE, or an RLIMIT_RTPRIO of at least rtPriority (Debian's
+// It takes permission: root, CAP_SYS_NICE, or an RLIMIT_RTPRIO of at least Priority (Debian's
 // audio group has one when /etc/security/limits.d/audio.conf grants it). Without it nothing
 // changes and acquire says so once.
 
 const (
-	rtPriority = 5
-	rtRescan   = 2 * time.Second
+	Priority = 5
+	Rescan   = 2 * time.Second
 
-	schedOther       = 0
-	schedRR          = 2
+	SchedOther       = 0
+	SchedRR          = 2
 	schedResetOnFork = 0x40000000
 )
 
-// errRealtimeNotPermitted is what acquire returns when the system does not let the process
+// ErrNotPermitted is what acquire returns when the system does not let the process
 // raise its threads' scheduling class.
-var errRealtimeNotPermitted = errors.New("real-time scheduling is not permitted for this user (needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least " + strconv.Itoa(rtPriority) + ")")
+var ErrNotPermitted = errors.New("real-time scheduling is not permitted for this user (needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least " + strconv.Itoa(Priority) + ")")
 
 // rtState is the process's real-time scheduling: how many sessions want it, and the goroutine that
 // keeps new threads in it. Guarded by its mutex (sessions start and end on several goroutines).
@@ -50,7 +50,7 @@ type rtState struct {
 	stop  chan struct{} // ends the re-scan goroutine
 	done  chan struct{} // closed when it has ended
 	// setPolicy changes one thread's policy, getPolicy reads one (tests replace them); nil
-	// means schedSet and schedGet.
+	// means schedSet and SchedGet.
 	setPolicy func(tid, policy, prio int) error
 	getPolicy func(tid int) (int, error)
 }
@@ -58,7 +58,7 @@ type rtState struct {
 var realtime rtState
 
 // acquire adds a user; the first switches every thread to SCHED_RR. It returns
-// errRealtimeNotPermitted (or another error) when the switch could not be made; the caller
+// ErrNotPermitted (or another error) when the switch could not be made; the caller
 // goes on without it, and must still call release.
 func (r *rtState) acquire() error {
 	r.mu.Lock()
@@ -70,15 +70,15 @@ func (r *rtState) acquire() error {
 	r.err = nil
 	get := r.getPolicy
 	if get == nil {
-		get = schedGet
+		get = SchedGet
 	}
-	if p, err := get(os.Getpid()); err == nil && p != schedOther {
+	if p, err := get(os.Getpid()); err == nil && p != SchedOther {
 		// Started in another class (chrt, a session manager): that was someone's choice; leave
 		// it, and do not undo it at release.
 		return nil
 	}
-	if err := r.applyAll(schedRR|schedResetOnFork, rtPriority); err != nil {
-		_ = r.applyAll(schedOther, 0)
+	if err := r.applyAll(SchedRR|schedResetOnFork, Priority); err != nil {
+		_ = r.applyAll(SchedOther, 0)
 		r.err = err
 		return err
 	}
@@ -108,7 +108,7 @@ func (r *rtState) release() {
 	r.mu.Lock()
 	// A session may have started again while the re-scan goroutine was ending.
 	if !r.on {
-		_ = r.applyAll(schedOther, 0)
+		_ = r.applyAll(SchedOther, 0)
 	}
 	r.mu.Unlock()
 }
@@ -119,15 +119,15 @@ func (r *rtState) refresh() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.on {
-		_ = r.applyAll(schedRR|schedResetOnFork, rtPriority)
+		_ = r.applyAll(SchedRR|schedResetOnFork, Priority)
 	}
 }
 
-// rescan puts threads started since the last scan into the real-time class every rtRescan. It
+// rescan puts threads started since the last scan into the real-time class every Rescan. It
 // returns when stop is closed.
 func (r *rtState) rescan(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(rtRescan)
+	t := time.NewTicker(Rescan)
 	defer t.Stop()
 	for {
 		select {
@@ -136,7 +136,7 @@ func (r *rtState) rescan(stop <-chan struct{}, done chan<- struct{}) {
 		case <-t.C:
 			r.mu.Lock()
 			if r.on {
-				_ = r.applyAll(schedRR|schedResetOnFork, rtPriority)
+				_ = r.applyAll(SchedRR|schedResetOnFork, Priority)
 			}
 			r.mu.Unlock()
 		}
@@ -146,7 +146,7 @@ func (r *rtState) rescan(stop <-chan struct{}, done chan<- struct{}) {
 // applyAll sets policy on every thread of the process. A thread that ended meanwhile is not an
 // error; a refusal is.
 func (r *rtState) applyAll(policy, prio int) error {
-	tids, err := threadIDs()
+	tids, err := ThreadIDs()
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (r *rtState) applyAll(policy, prio int) error {
 		switch {
 		case err == nil, errors.Is(err, syscall.ESRCH):
 		case errors.Is(err, syscall.EPERM):
-			return errRealtimeNotPermitted
+			return ErrNotPermitted
 		default:
 			return fmt.Errorf("set the scheduling class of thread %d: %w", tid, err)
 		}
@@ -167,8 +167,8 @@ func (r *rtState) applyAll(policy, prio int) error {
 	return nil
 }
 
-// threadIDs lists the threads of this process.
-func threadIDs() ([]int, error) {
+// ThreadIDs lists the threads of this process.
+func ThreadIDs() ([]int, error) {
 	f, err := os.Open("/proc/self/task")
 	if err != nil {
 		return nil, fmt.Errorf("list threads: %w", err)
@@ -197,11 +197,23 @@ func schedSet(tid, policy, prio int) error {
 	return nil
 }
 
-// schedGet is sched_getscheduler(2) on one thread, without the reset-on-fork flag.
-func schedGet(tid int) (int, error) {
+// SchedGet is sched_getscheduler(2) on one thread, without the reset-on-fork flag.
+func SchedGet(tid int) (int, error) {
 	p, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, uintptr(tid), 0, 0)
 	if e != 0 {
 		return 0, e
 	}
 	return int(p) &^ schedResetOnFork, nil
 }
+
+// Acquire adds a user of the process's real-time scheduling; the first switches every thread to
+// SCHED_RR. It returns ErrNotPermitted (or another error) when the switch could not be made; the
+// caller goes on without it, and must still call Release.
+func Acquire() error { return realtime.acquire() }
+
+// Release removes a user; the last one puts every thread back to SCHED_OTHER.
+func Release() { realtime.release() }
+
+// Refresh puts threads started since the last scan into the real-time class now, if the process
+// is in it.
+func Refresh() { realtime.refresh() }

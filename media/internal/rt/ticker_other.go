@@ -1,6 +1,6 @@
 //go:build !linux
 
-package media
+package rt
 
 import (
 	"errors"
@@ -15,8 +15,8 @@ func newTickTimer(time.Duration, time.Time) (*tickTimer, error) {
 	return nil, errors.New("tick timer: not available on this platform")
 }
 
-// monoOf is the kernel clock's reading of t; there is no kernel timer to use it with here.
-func monoOf(time.Time) (int64, error) {
+// MonoOf is the kernel clock's reading of t; there is no kernel timer to use it with here.
+func MonoOf(time.Time) (int64, error) {
 	return 0, errors.New("kernel clock: not available on this platform")
 }
 

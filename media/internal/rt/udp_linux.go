@@ -1,4 +1,4 @@
-package media
+package rt
 
 import (
 	"errors"
@@ -18,10 +18,10 @@ import (
 // which does not enter the runtime's syscall state: the monitor sleeps on. Waiting for a datagram
 // still goes through the netpoller (syscall.RawConn.Read), never by blocking in the kernel.
 
-// udpReader reads datagrams from a UDP socket like net.UDPConn.ReadFromUDPAddrPort, with the
+// UDPReader reads datagrams from a UDP socket like net.UDPConn.ReadFromUDPAddrPort, with the
 // recvfrom made as a raw system call. It allocates nothing per datagram. It is not safe for
 // concurrent use.
-type udpReader struct {
+type UDPReader struct {
 	conn *net.UDPConn
 	raw  syscall.RawConn
 	fn   func(fd uintptr) bool // r.recv, bound once so that Read allocates nothing
@@ -33,8 +33,8 @@ type udpReader struct {
 	flen  uint32
 }
 
-func (r *udpReader) init(conn *net.UDPConn) {
-	*r = udpReader{conn: conn}
+func (r *UDPReader) Init(conn *net.UDPConn) {
+	*r = UDPReader{conn: conn}
 	if raw, err := conn.SyscallConn(); err == nil {
 		r.raw = raw
 		r.fn = r.recv
@@ -43,7 +43,7 @@ func (r *udpReader) init(conn *net.UDPConn) {
 
 // recv is the RawConn.Read callback: one non-blocking recvfrom. It returns false (wait for the
 // socket to become readable, then call again) when no datagram is queued.
-func (r *udpReader) recv(fd uintptr) bool {
+func (r *UDPReader) recv(fd uintptr) bool {
 	r.flen = uint32(unsafe.Sizeof(r.from))
 	var p unsafe.Pointer
 	if len(r.buf) > 0 {
@@ -55,9 +55,9 @@ func (r *udpReader) recv(fd uintptr) bool {
 	return e != syscall.EAGAIN && e != syscall.EINTR
 }
 
-// read blocks until a datagram arrives and copies it into b. Closing the socket ends it with an
+// Read blocks until a datagram arrives and copies it into b. Closing the socket ends it with an
 // error that errors.Is net.ErrClosed.
-func (r *udpReader) read(b []byte) (int, netip.AddrPort, error) {
+func (r *UDPReader) Read(b []byte) (int, netip.AddrPort, error) {
 	if r.raw == nil {
 		return r.conn.ReadFromUDPAddrPort(b)
 	}
@@ -106,9 +106,9 @@ func setNetPort(p *uint16, port uint16) {
 	b[0], b[1] = byte(port>>8), byte(port)
 }
 
-// udpWriter sends datagrams on a UDP socket like net.UDPConn.WriteToUDPAddrPort, with the sendto
+// UDPWriter sends datagrams on a UDP socket like net.UDPConn.WriteToUDPAddrPort, with the sendto
 // made as a raw system call. It allocates nothing per datagram. It is not safe for concurrent use.
-type udpWriter struct {
+type UDPWriter struct {
 	conn *net.UDPConn
 	raw  syscall.RawConn
 	fn   func(fd uintptr) bool // w.send, bound once
@@ -122,8 +122,8 @@ type udpWriter struct {
 	to    netip.AddrPort // the destination sa4/sa6 hold
 }
 
-func (w *udpWriter) init(conn *net.UDPConn) {
-	*w = udpWriter{conn: conn}
+func (w *UDPWriter) Init(conn *net.UDPConn) {
+	*w = UDPWriter{conn: conn}
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return
@@ -147,7 +147,7 @@ func (w *udpWriter) init(conn *net.UDPConn) {
 
 // send is the RawConn.Write callback: one non-blocking sendto. It returns false (wait until the
 // socket is writable, then call again) when the send buffer is full.
-func (w *udpWriter) send(fd uintptr) bool {
+func (w *UDPWriter) send(fd uintptr) bool {
 	sa, salen := unsafe.Pointer(&w.sa4), unsafe.Sizeof(w.sa4)
 	if w.v6 {
 		sa, salen = unsafe.Pointer(&w.sa6), unsafe.Sizeof(w.sa6)
@@ -164,8 +164,8 @@ func (w *udpWriter) send(fd uintptr) bool {
 
 var errAddressFamily = errors.New("address family does not match the socket")
 
-// writeTo sends b to to.
-func (w *udpWriter) writeTo(b []byte, to netip.AddrPort) (int, error) {
+// WriteTo sends b to to.
+func (w *UDPWriter) WriteTo(b []byte, to netip.AddrPort) (int, error) {
 	if w.raw == nil {
 		return w.conn.WriteToUDPAddrPort(b, to)
 	}
@@ -188,7 +188,7 @@ func (w *udpWriter) writeTo(b []byte, to netip.AddrPort) (int, error) {
 
 // setDest fills the socket address for to. A zoned IPv6 destination or another family than the
 // socket's is refused, as the net package refuses it.
-func (w *udpWriter) setDest(to netip.AddrPort) error {
+func (w *UDPWriter) setDest(to netip.AddrPort) error {
 	ip := to.Addr()
 	switch {
 	case !ip.IsValid():
@@ -217,9 +217,9 @@ func (w *udpWriter) setDest(to netip.AddrPort) error {
 	return nil
 }
 
-// sockaddr returns the kernel socket address for to, as the bytes sendto takes, for a sender that
+// Sockaddr returns the kernel socket address for to, as the bytes sendto takes, for a sender that
 // sends on another thread (steady_linux.go). The slice is w's and changes with the destination.
-func (w *udpWriter) sockaddr(to netip.AddrPort) ([]byte, error) {
+func (w *UDPWriter) Sockaddr(to netip.AddrPort) ([]byte, error) {
 	if w.raw == nil {
 		return nil, errors.New("not a raw socket")
 	}

@@ -1,4 +1,4 @@
-package media
+package rt
 
 import (
 	"bytes"
@@ -10,11 +10,11 @@ import (
 )
 
 // A computer that is busy when a call starts: the call runs in the real-time class from its
-// first packet. Waiting for the call's own ticks to run late (rtTrigger) costs the call its
+// first packet. Waiting for the call's own ticks to run late (media's rtTrigger) costs the call its
 // first second or more on such a computer: on the 2-core test VM with both cores kept busy, a
 // 10 s call counted from its first packet had p99 of |interval - 20 ms| at 2-13 ms and single
 // intervals 24-37 ms off, all of them before the trigger fired. So before the first tick the
-// session asks the kernel how busy the computer is (busyNow), in two ways that cover each
+// session asks the kernel how busy the computer is (BusyNow), in two ways that cover each
 // other's blind spots:
 //
 //   - CPU pressure (/proc/pressure/cpu, Linux 4.20+): the share of the last 10 s in which some
@@ -25,8 +25,8 @@ import (
 //     It sees load that started a moment ago but not load that pauses.
 //
 // Either says busy: the call starts in the real-time class. Otherwise it starts in the ordinary
-// one and rtTrigger still moves it when its ticks run late. On an idle computer the real-time
-// class costs CPU and buys nothing (realtime.go), so it is not taken always.
+// one and media's rtTrigger still moves it when its ticks run late. On an idle computer the real-time
+// class costs CPU and buys nothing (media/realtime.go), so it is not taken always.
 const (
 	// busyPressure is the CPU pressure (avg10, %) from which the computer counts as busy. An idle
 	// desktop stays under 1-2 %; two spinning loops on the 2-core test VM give 40-50 %, a build
@@ -36,10 +36,10 @@ const (
 	busyGap      = time.Millisecond
 )
 
-// busyNow reports why the computer is busy now, or "" if it is not, or cannot tell. It reads
+// BusyNow reports why the computer is busy now, or "" if it is not, or cannot tell. It reads
 // two small files and sleeps about 2 ms: it is called once per call, before the first tick.
 // Tests replace it.
-var busyNow = func() string {
+var BusyNow = func() string {
 	if b, err := os.ReadFile("/proc/pressure/cpu"); err == nil {
 		if p, ok := pressureIn(b); ok && p >= busyPressure {
 			return fmt.Sprintf("tasks waited for a CPU %.0f %% of the last 10 s", p)

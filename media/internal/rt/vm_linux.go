@@ -1,6 +1,6 @@
 //go:build linux
 
-package media
+package rt
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	"slices"
 )
 
-// virtualMachine reports whether this computer is a virtual machine by its CPU's flags
+// VirtualMachine reports whether this computer is a virtual machine by its CPU's flags
 // (virtualMachineIn), or, where the CPU does not say (ARM), by the hypervisor type Xen and
 // others publish in /sys/hypervisor.
-func virtualMachine() bool {
+func VirtualMachine() bool {
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil && virtualMachineIn(b) {
 		return true
 	}
