@@ -45,12 +45,24 @@ git grep -l '^func Fuzz' -- '*_test.go' | while read -r file; do
 		echo "$(dirname "$file") $target"
 	done
 done | sort -u | while read -r pkg target; do
-	if ! out=$(go test -run='^$' -fuzz="^$target\$" -fuzztime="${FUZZTIME:-2s}" "./$pkg" 2>&1); then
-		echo "$out"
-		echo "fuzz $pkg $target failed"
-		exit 1
-	fi
-	echo "ok $pkg $target"
+	for try in 1 2; do
+		if out=$(go test -run='^$' -fuzz="^$target\$" -fuzztime="${FUZZTIME:-2s}" "./$pkg" 2>&1); then
+			echo "ok $pkg $target"
+			break
+		fi
+		# Go 1.26's fuzz coordinator can report "context deadline exceeded" when -fuzztime ends
+		# while a worker is busy (golang/go#75804, fixed in Go 1.27): no input failed then. That
+		# alone is tried once more; then the corpus is replayed without fuzzing, deterministically.
+		if grep -q 'Failing input written' <<<"$out" || ! grep -q 'context deadline exceeded' <<<"$out"; then
+			echo "$out"
+			echo "fuzz $pkg $target failed"
+			exit 1
+		fi
+		if [ "$try" = 2 ]; then
+			go test -count=1 -run="^$target\$" "./$pkg" >/dev/null || { echo "fuzz $pkg $target: corpus fails"; exit 1; }
+			echo "ok $pkg $target (corpus; fuzzing cut short twice by golang/go#75804)"
+		fi
+	done
 done
 # The race detector slows the sender, so the RTP timing test only asserts without it.
 echo "== RTP send timing (without the race detector)"
