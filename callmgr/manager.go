@@ -192,7 +192,7 @@ func New(cfg Config) (*Manager, error) {
 	// would be a flood of log lines).
 	srv.OnNoRoute(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
-		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"))
+		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
 		_ = tx.Respond(res)
 	}))
 	m.publishStatus()
