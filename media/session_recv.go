@@ -225,8 +225,9 @@ func (s *Session) latch(from netip.AddrPort, ssrc uint32, seq uint16, now time.T
 	}
 	if r.learning && from == r.signalled {
 		if from != old {
-			s.remote.Store(&from)
-			s.log.Info("rtp back to the address the far end signalled", "from", old, "to", from)
+			addr := from // only this branch allocates
+			s.remote.Store(&addr)
+			s.log.Info("rtp back to the address the far end signalled", "from", old, "to", addr)
 		}
 		r.learning = false
 		s.learning.Store(false)
