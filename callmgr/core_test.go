@@ -97,6 +97,12 @@ type coreOpts struct {
 	srtpSuites  []string
 	// rtpPorts, if set, is the first of 10 ports the core's calls take their RTP from.
 	rtpPorts int
+	// screen, voicemail and voicemailAfter are Config.Screen, Voicemail and VoicemailAfter.
+	screen         Screener
+	voicemail      AnsweringMachine
+	voicemailAfter time.Duration
+	// transferScreen is Config.TransferScreen.
+	transferScreen TransferScreen
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -148,6 +154,8 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
+		Screen: o.screen, Voicemail: o.voicemail, VoicemailAfter: o.voicemailAfter,
+		TransferScreen: o.transferScreen,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})

@@ -10,13 +10,18 @@ import (
 // table 2; RFC 4475 3.3.8 and 3.3.9 send two of them).
 var singleHeaders = []string{"To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"}
 
+// supportedOptions are the option tags a Require may name (RFC 3261 section 19.2): replaces
+// (RFC 3891, an INVITE with Replaces: incoming.go), which our own attended transfer sends, and
+// norefersub (RFC 4488, a REFER with Refer-Sub: false: transfer.go).
+var supportedOptions = map[string]bool{"replaces": true, "norefersub": true}
+
 // checkRequest applies the checks of RFC 3261 section 8.2 that every request gets before a
 // handler sees it, and returns the response for one that fails (nil: go on). It is pure.
 //   - A Request-URI scheme other than sip, sips or tel: 416 (section 8.2.2.1).
 //   - A CSeq method other than the request's, or a single-valued header field given twice: 400
 //     (sections 8.2 and 7.3.1; RFC 4475 3.1.2.16, 3.3.8, 3.3.9).
-//   - A Require option tag: 420 with Unsupported (section 8.2.2.3): the phone supports no
-//     extension that a Require can ask for. CANCEL and ACK are exempt (section 8.2.2.3).
+//   - A Require option tag other than those in supportedOptions: 420 with Unsupported
+//     (section 8.2.2.3). CANCEL and ACK are exempt (section 8.2.2.3).
 func checkRequest(req *sip.Request) *sip.Response {
 	if req.IsAck() {
 		return nil
@@ -41,7 +46,7 @@ func checkRequest(req *sip.Request) *sip.Response {
 	var tags []string
 	for _, h := range req.GetHeaders("Require") {
 		for _, tag := range strings.Split(h.Value(), ",") {
-			if tag = strings.TrimSpace(tag); tag != "" {
+			if tag = strings.TrimSpace(tag); tag != "" && !supportedOptions[strings.ToLower(tag)] {
 				tags = append(tags, tag)
 			}
 		}

@@ -22,6 +22,9 @@ func TestCheckRequest(t *testing.T) {
 		{"two Call-IDs", "OPTIONS sip:b@127.0.0.1 SIP/2.0", "CSeq: 1 OPTIONS\r\nCall-ID: c2\r\n", 400, ""},
 		{"two Content-Lengths", "OPTIONS sip:b@127.0.0.1 SIP/2.0", "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n", 400, ""},
 		{"Require", "INVITE sip:b@127.0.0.1 SIP/2.0", "CSeq: 1 INVITE\r\nRequire: 100rel, foo\r\n", 420, "100rel, foo"},
+		{"Require: replaces", "INVITE sip:b@127.0.0.1 SIP/2.0", "CSeq: 1 INVITE\r\nRequire: replaces\r\n", 0, ""},
+		{"Require: replaces and another", "INVITE sip:b@127.0.0.1 SIP/2.0", "CSeq: 1 INVITE\r\nRequire: Replaces, foo\r\n", 420, "foo"},
+		{"Require: norefersub", "REFER sip:b@127.0.0.1 SIP/2.0", "CSeq: 1 REFER\r\nRequire: norefersub\r\n", 0, ""},
 		{"Require on CANCEL", "CANCEL sip:b@127.0.0.1 SIP/2.0", "CSeq: 1 CANCEL\r\nRequire: foo\r\n", 0, ""},
 		{"ACK is never answered", "ACK nobody:x SIP/2.0", "CSeq: 1 INVITE\r\n", 0, ""},
 	} {

@@ -25,7 +25,7 @@ func FuzzParseSIP(f *testing.F) {
 		}
 		f.Add(b, uint16(len(b)/2))
 	}
-	parser := sip.NewParser()
+	parser := sip.NewParser(sip.WithHeadersParsers(headerParsers())) // as New configures it
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
 		if msg, err := parser.ParseSIP(data); err == nil {
 			useMessage(msg)
