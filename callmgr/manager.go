@@ -203,6 +203,14 @@ func New(cfg Config) (*Manager, error) {
 		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	}))
+	// Any other method (REGISTER, SUBSCRIBE, a scanner's invention): 405 with what we allow,
+	// after the same checks, and without sipgo's default warning per request (a flood of them
+	// would be a flood of log lines).
+	srv.OnNoRoute(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		_ = tx.Respond(res)
+	}))
 	m.publishStatus()
 	return m, nil
 }
@@ -256,8 +264,9 @@ func (m *Manager) runSafe(f func()) {
 	f()
 }
 
-// guard wraps a sipgo request handler: a panic in it is logged with its stack and answered with
-// 500 instead of ending the process (sipgo runs each handler on a goroutine of its own).
+// guard wraps a sipgo request handler: a request that fails checkRequest gets its answer there
+// and never reaches the handler; a panic in the handler is logged with its stack and answered
+// with 500 instead of ending the process (sipgo runs each handler on a goroutine of its own).
 func (m *Manager) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		defer func() {
@@ -269,6 +278,10 @@ func (m *Manager) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 			}
 		}()
+		if res := checkRequest(req); res != nil {
+			_ = tx.Respond(res)
+			return
+		}
 		h(req, tx)
 	}
 }
