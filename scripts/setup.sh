@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [--run-only]
 set -euo pipefail
 BUILD="pkg-config gcc portaudio19-dev libopus-dev libopusfile-dev libspandsp-dev libspeexdsp-dev"
-PEERS="kamailio kamailio-tls-modules baresip-core coturn tshark sox libsox-fmt-all ffmpeg espeak-ng iproute2 iptables"
+PEERS="kamailio kamailio-tls-modules kamailio-presence-modules baresip-core coturn tshark sox libsox-fmt-all ffmpeg espeak-ng iproute2 iptables"
 AUDIO="libasound2-plugins pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils"
 DESKTOP="xvfb xauth x11-utils xfce4-panel dbus-daemon dbus-x11 systemd libglib2.0-bin imagemagick xdotool dunst xfce4-notifyd fonts-dejavu-core adwaita-icon-theme xdg-utils desktop-file-utils gnome-keyring"
 pkgs="$BUILD"
