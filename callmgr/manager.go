@@ -109,6 +109,12 @@ type Config struct {
 	// VoicemailAfter lets the answering machine take a call that has rung this long
 	// ([voicemail] enabled, answer_after); 0: only calls sent to it.
 	VoicemailAfter time.Duration
+	// Presence handles NOTIFYs of the phone's subscriptions: voicemail (MWI) and favorites'
+	// lines (BLF); nil: every NOTIFY gets 481.
+	Presence Presence
+	// Watched are the favorites whose line state is watched (BLF), in menu order; their State
+	// starts as "unknown".
+	Watched []phone.FavoriteState
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }
@@ -144,7 +150,8 @@ type Manager struct {
 	histMu   sync.Mutex
 	histSnap []phone.CallInfo
 
-	nat natState // owned by the Run goroutine; nat.go
+	nat  natState      // owned by the Run goroutine; nat.go
+	pres presenceState // owned by the Run goroutine; presence.go
 }
 
 // New wires a manager onto the user agent's SIP server. Nothing runs until Run.
@@ -183,6 +190,12 @@ func New(cfg Config) (*Manager, error) {
 	if m.region == "" {
 		m.region = media.RegionFromLocale(os.Getenv)
 	}
+	for _, f := range cfg.Watched {
+		if f.State == "" {
+			f.State = "unknown"
+		}
+		m.pres.favorites = append(m.pres.favorites, f)
+	}
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
 	srv := cfg.UA.Server
 	srv.OnInvite(m.guard(m.handleInvite))
@@ -190,6 +203,7 @@ func New(cfg Config) (*Manager, error) {
 	srv.OnBye(m.guard(m.handleBye))
 	srv.OnOptions(m.guard(m.handleOptions))
 	srv.OnInfo(m.guard(m.handleInfo))
+	srv.OnNotify(m.guard(m.handleNotify))
 	srv.OnCancel(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
@@ -620,8 +634,11 @@ func (m *Manager) buildStatusSnap() (phone.Status, []*media.Session) {
 		Version:  phone.ProtocolVersion,
 		Contact:  []string{m.ua.AOR()},
 		DND:      m.dnd,
-		Accounts: m.accountSnapshots(),
+		Accounts: m.withVoicemail(m.accountSnapshots()),
 		Calls:    []phone.CallInfo{},
+	}
+	if len(m.pres.favorites) > 0 {
+		st.Favorites = slices.Clone(m.pres.favorites)
 	}
 	now := m.clk.Now()
 	for _, c := range m.liveCalls() {

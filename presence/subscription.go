@@ -134,12 +134,14 @@ func (s *Subscription) Kick() {
 	}
 }
 
-// Serve keeps the subscription alive until ctx is done: it subscribes at once, refreshes before
+// Serve keeps the subscription alive until ctx is done: it subscribes at the first Kick (the
+// account has registered), refreshes before
 // the granted expiry, retries a failed SUBSCRIBE with backoff (retryMin..retryMax) and starts a
 // new dialog after Kick or when the notifier ends it. When ctx is done it unsubscribes (bounded by
 // UnsubscribeTimeout) and returns nil.
 func (s *Subscription) Serve(ctx context.Context) error {
-	timer := s.set.clk.NewTimer(0)
+	timer := s.set.clk.NewTimer(retryMax)
+	timer.Stop() // armed by the first Kick's attempt
 	defer timer.Stop()
 	for {
 		select {
