@@ -89,7 +89,7 @@ func (m *Manager) applyPresence(u presence.Update) {
 			return
 		}
 		m.pres.mwi[u.Account] = mc
-		for _, a := range m.accountSnapshots() {
+		for _, a := range m.withVoicemail(m.accountSnapshots()) {
 			if a.ID == u.Account {
 				m.log.Info("voicemail", "account", a.ID, "new", mc.New, "old", mc.Old)
 				m.hub.publish(phone.Event{Type: phone.EventMWI, Time: now, Account: &a})
