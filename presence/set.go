@@ -170,6 +170,12 @@ func (s *Set) Notify(req *sip.Request) (Update, error) {
 	}
 	body := req.Body()
 	if len(body) == 0 {
+		if u.Kind == KindBLF && !ended(req) && !pending(req) {
+			// An active dialog subscription without a body: the notifier knows no dialog of the
+			// watched user (Kamailio's presence_dialoginfo sends this before any PUBLISH).
+			u.Line = sub.merge(DialogInfo{Full: true})
+			return u, nil
+		}
 		return u, errNoBody // a NOTIFY without state (e.g. pending, or the final one)
 	}
 	if ct := req.ContentType(); ct != nil {
@@ -213,6 +219,19 @@ func eventPackage(req *sip.Request) string {
 	}
 	v, _, _ := strings.Cut(h.Value(), ";")
 	return strings.ToLower(strings.TrimSpace(v))
+}
+
+// ended reports whether the NOTIFY ends the subscription.
+func ended(req *sip.Request) bool { _, e := terminated(req); return e }
+
+// pending reports whether the subscription is not yet authorized (Subscription-State: pending).
+func pending(req *sip.Request) bool {
+	h := req.GetHeader("Subscription-State")
+	if h == nil {
+		return false
+	}
+	v, _, _ := strings.Cut(h.Value(), ";")
+	return strings.EqualFold(strings.TrimSpace(v), "pending")
 }
 
 // terminated reports whether the NOTIFY ends the subscription (Subscription-State: terminated,
