@@ -102,6 +102,7 @@ type trayUI struct {
 	blockable                                   []string      // the callers "Block this caller" lists
 	again                                       chan struct{} // a refresh is wanted (after a click)
 	clip, dnd, echo, config                     *item
+	voicemail                                   *item // "Call voicemail" (MWI)
 	clipCmd                                     []string
 }
 
@@ -246,6 +247,12 @@ func (t *trayUI) build() {
 			}
 		}))
 	}
+	t.voicemail = t.add(nil, "Call voicemail", false, func() {
+		t.mu.Lock()
+		uri := t.cur.vm.URI
+		t.mu.Unlock()
+		t.dial(uri)
+	})
 	t.clipCmd = clipboardCommand()
 	t.clip = t.add(nil, "Dial clipboard", false, t.onClipboard)
 	systray.AddSeparator()
@@ -356,11 +363,7 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 	t.favNone.set("No favorites", len(favs) == 0)
 	for i, it := range t.favItems {
 		if i < len(favs) {
-			title := favs[i].Name
-			if title == "" {
-				title = favs[i].URI
-			}
-			it.set(title, true)
+			it.set(favoriteLabel(favs[i], v.lines), true)
 		} else {
 			it.set("", false)
 		}
@@ -374,6 +377,7 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 			it.set("", false)
 		}
 	}
+	t.voicemail.set(v.vm.label(), v.vm.URI != "")
 	t.clip.set("Dial clipboard", t.clipCmd != nil)
 	t.dnd.set("Do not disturb", true)
 	t.dnd.check(v.dnd)

@@ -65,6 +65,6 @@ func (t *trayUI) applyTray(v view) {
 		systray.SetIcon(assets.Icon(v.icon, t.opts.IconSize))
 		t.icon, t.iconSet = v.icon, true
 	}
-	systray.SetTitle(appName)
+	systray.SetTitle(v.vm.title())
 	systray.SetTooltip(v.tooltip)
 }

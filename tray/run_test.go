@@ -39,7 +39,9 @@ func runChild() int {
 	r := newRecorder()
 	r.favs = []Favorite{{Name: "Alice", URI: "sip:alice@example.com"}, {Name: "bob", URI: "sip:bob@example.com"}}
 	r.status = phone.Status{Version: phone.ProtocolVersion, Accounts: []phone.AccountInfo{
-		{ID: "a1", AOR: "sip:carol@example.com", State: phone.RegRegistered}}}
+		{ID: "a1", AOR: "sip:carol@example.com", State: phone.RegRegistered,
+			VoicemailURI: "sip:*97@example.com", Voicemail: &phone.MessageCount{New: 2, Old: 5, Waiting: true}}},
+		Favorites: []phone.FavoriteState{{Name: "Alice", URI: "sip:alice@example.com", Account: "a1", State: "busy"}}}
 	r.recent = []phone.HistoryEntry{
 		{Direction: phone.Incoming, Remote: "sip:bob@example.com", Result: phone.ResultMissed, Unseen: true},
 		{Direction: phone.Outgoing, Remote: "sip:dave@example.com", Result: phone.ResultAnswered},
@@ -162,7 +164,7 @@ func TestRunMenuOverDBus(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	for _, want := range []string{"sip:carol@example.com: registered", "Favorites/Alice", "Recent calls (1 new missed)/bob — missed (new)",
+	for _, want := range []string{"sip:carol@example.com: registered", "Favorites/● Alice (busy)", "Call voicemail (2 new)", "Recent calls (1 new missed)/bob — missed (new)",
 		"Recent calls (1 new missed)/dave — outgoing", "Recent calls (1 new missed)/erin — missed", "Do not disturb", "Echo test", "Open config", "Quit"} {
 		if _, ok := root.Find(want); !ok {
 			t.Errorf("menu has no visible %q", want)
@@ -204,6 +206,8 @@ func TestRunMenuOverDBus(t *testing.T) {
 	}
 	click("Favorites/bob")
 	expectLine("call sip:bob@example.com")
+	click("Call voicemail (2 new)")
+	expectLine("call sip:*97@example.com")
 	click("Recent calls (1 new missed)/dave — outgoing")
 	expectLine("call sip:dave@example.com")
 	// Opening the menu shows the new missed calls: they are seen now.
