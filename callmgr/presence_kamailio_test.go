@@ -2,22 +2,26 @@ package callmgr
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"trayphone/internal/clock"
 	"trayphone/internal/phone"
 	"trayphone/internal/siptest/baresip"
 	"trayphone/internal/siptest/kamailio"
+	"trayphone/internal/testenv"
 	"trayphone/presence"
 )
 
 // startWatchingCore starts alice's phone registered at k with presence: her voicemail box and,
 // when favorite is set, the line of favorite's URI (sip:bob@k). The subscriptions start once the
 // account has registered, as in the app.
-func startWatchingCore(t *testing.T, k *kamailio.Kamailio, favName, favUser string) (*accountCore, *presence.Set) {
+func startWatchingCore(t *testing.T, k *kamailio.Kamailio, favName, favUser string, opts ...presence.Option) (*accountCore, *presence.Set) {
 	t.Helper()
 	var pres *presence.Set
 	a := startAccountCoreOn(t, k, "udp", "alice", "alicepw", 604, func(cfg *Config) {
@@ -33,7 +37,7 @@ func startWatchingCore(t *testing.T, k *kamailio.Kamailio, favName, favUser stri
 			specs = append(specs, presence.Spec{Kind: presence.KindBLF, Account: "test", Target: fav, Name: favName, Expires: 60 * time.Second})
 			cfg.Watched = []phone.FavoriteState{{Name: favName, URI: fav.String(), Account: "test"}}
 		}
-		pres = presence.NewSet(cfg.UA, cfg.Accounts.Outbound, cfg.Accounts.Admit, specs, presence.WithLogger(cfg.Log))
+		pres = presence.NewSet(cfg.UA, cfg.Accounts.Outbound, cfg.Accounts.Admit, specs, append([]presence.Option{presence.WithLogger(cfg.Log)}, opts...)...)
 		cfg.Presence = pres
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -189,5 +193,61 @@ func TestBLFThroughKamailio(t *testing.T) {
 		if !seen[s] {
 			t.Errorf("no favorite event with state %s (saw %v)", s, seen)
 		}
+	}
+}
+
+// TestMWIRefreshAndResubscribe: the voicemail subscription is refreshed before it expires (the
+// phone's clock is advanced past three quarters of the 60 s granted: Kamailio gets an in-dialog
+// SUBSCRIBE and answers it) and starts a new dialog when the registration changes (Kick); the
+// count still arrives after both.
+func TestMWIRefreshAndResubscribe(t *testing.T) {
+	checkGoroutines(t)
+	k := kamailio.Start(t, kamailio.Options{Presence: true})
+	fake := clock.NewFake(time.Now())
+	logs := &testenv.Buffer{}
+	a, pres := startWatchingCore(t, k, "", "", presence.WithClock(fake),
+		presence.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	publishMWI(t, k, "alice", "Messages-Waiting: yes\r\nVoice-Message: 1/0\r\n")
+	waitVoicemail(t, a, phone.MessageCount{New: 1, Waiting: true}, 10*time.Second)
+	initial := k.Requests("SUBSCRIBE") // the first, challenged (407), and again with credentials
+	if initial != 2 {
+		t.Fatalf("SUBSCRIBEs before the refresh: got %d, want 2 (407, then authorized)", initial)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for fake.Timers() == 0 { // the refresh timer is armed once the 200 OK is in
+		if time.Now().After(deadline) {
+			t.Fatal("no refresh timer armed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fake.Advance(46 * time.Second) // once: the refresh must come before 60 s have passed
+	for k.Requests("SUBSCRIBE") == initial {
+		if time.Now().After(deadline) {
+			t.Fatal("no refresh SUBSCRIBE after the clock passed 46 s of the 60 s granted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), "subscription failed") {
+		t.Fatalf("the refresh failed:\n%s", logs.String())
+	}
+	if !strings.Contains(k.Log(), "REQ SUBSCRIBE sip:"+k.Domain()) {
+		t.Errorf("the refresh did not go to the notifier's Contact inside the dialog:\n%s", k.Log())
+	}
+	publishMWI(t, k, "alice", "Messages-Waiting: yes\r\nVoice-Message: 3/1\r\n")
+	waitVoicemail(t, a, phone.MessageCount{New: 3, Old: 1, Waiting: true}, 10*time.Second)
+
+	before := k.Requests("SUBSCRIBE")
+	pres.Kick("test")
+	deadline = time.Now().Add(10 * time.Second)
+	for k.Requests("SUBSCRIBE") < before+2 { // a new dialog: challenged again
+		if time.Now().After(deadline) {
+			t.Fatalf("no new SUBSCRIBE dialog after Kick: %d SUBSCRIBEs, want %d", k.Requests("SUBSCRIBE"), before+2)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	publishMWI(t, k, "alice", "Messages-Waiting: no\r\nVoice-Message: 0/4\r\n")
+	waitVoicemail(t, a, phone.MessageCount{Old: 4}, 10*time.Second)
+	if strings.Contains(logs.String(), "subscription failed") {
+		t.Errorf("a subscription failed:\n%s", logs.String())
 	}
 }
