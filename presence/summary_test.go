@@ -51,8 +51,8 @@ func TestParseSummaryBad(t *testing.T) {
 	t.Parallel()
 	for _, body := range []string{
 		"",
-		"Voice-Message: 2/8\r\n",                           // no Messages-Waiting
-		"Messages-Waiting: maybe\r\n",                      // not yes/no
+		"Voice-Message: 2/8\r\n",      // no Messages-Waiting
+		"Messages-Waiting: maybe\r\n", // not yes/no
 		"Messages-Waiting: yes\r\nVoice-Message: 2\r\n",    // no slash
 		"Messages-Waiting: yes\r\nVoice-Message: a/b\r\n",  // not numbers
 		"Messages-Waiting: yes\r\nVoice-Message: -1/0\r\n", // negative
