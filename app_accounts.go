@@ -86,16 +86,10 @@ func (a *accounts) Attach(ua *sipua.UA) callmgr.Accounts {
 	if len(a.specs) == 0 {
 		return nil
 	}
-	registered := map[string]bool{} // by account ID; each registration calls onChange from its own goroutine
-	var mu sync.Mutex
 	a.set = account.NewSet(a.specs, ua, a.secrets.Password, account.WithLogger(a.log),
 		account.WithOnChange(func(info phone.AccountInfo) {
-			mu.Lock()
-			was := registered[info.ID]
-			registered[info.ID] = info.State == phone.RegRegistered
-			mu.Unlock()
-			if !was && info.State == phone.RegRegistered && a.pres != nil {
-				a.pres.Kick(info.ID) // (re-)subscribe with the new registration's Contact
+			if a.pres != nil {
+				a.pres.AccountChanged(info) // (re-)subscribes once registered, with the new Contact
 			}
 			if a.mgr != nil {
 				a.mgr.AccountChanged(info)

@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"trayphone/internal/clock"
+	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
 )
 
@@ -55,8 +56,9 @@ type Set struct {
 	log      *slog.Logger
 	subs     []*Subscription
 
-	mu       sync.Mutex
-	byCallID map[string]*Subscription
+	mu         sync.Mutex
+	byCallID   map[string]*Subscription
+	registered map[string]bool // by account ID, for AccountChanged
 }
 
 // Option changes a Set for tests.
@@ -74,7 +76,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Set) { s.log = l } }
 // may send a message-summary NOTIFY outside a subscription. Nothing is sent until Serve.
 func NewSet(ua UA, outbound func(account string) (*sipua.Outbound, error), admit func(*sip.Request) (string, bool), specs []Spec, opts ...Option) *Set {
 	s := &Set{ua: ua, outbound: outbound, admit: admit, clk: clock.Real{}, log: slog.New(slog.DiscardHandler),
-		byCallID: map[string]*Subscription{}}
+		byCallID: map[string]*Subscription{}, registered: map[string]bool{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -106,6 +108,21 @@ func (s *Set) Kick(account string) {
 		if account == "" || sub.spec.Account == account {
 			sub.Kick()
 		}
+	}
+}
+
+// AccountChanged follows an account's registration (account.WithOnChange calls it from the
+// registration's goroutine): when the account becomes registered — the first time, or again
+// after an outage or a network change, perhaps with a new Contact — its subscriptions start a
+// new dialog. It never blocks.
+func (s *Set) AccountChanged(info phone.AccountInfo) {
+	s.mu.Lock()
+	was := s.registered[info.ID]
+	now := info.State == phone.RegRegistered
+	s.registered[info.ID] = now
+	s.mu.Unlock()
+	if now && !was {
+		s.Kick(info.ID)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"trayphone/internal/phone"
 )
 
 // notify builds a NOTIFY inside the dialog callID/tag (our tag is the To tag).
@@ -84,5 +86,44 @@ func TestNotifyRouting(t *testing.T) {
 	// A NOTIFY without a body while pending changes nothing.
 	if _, err := s.Notify(notify("cid1", "tag1", "dialog", "pending", "", "")); !IsEmpty(err) {
 		t.Errorf("pending NOTIFY without a body: got %v, want the empty-NOTIFY error", err)
+	}
+}
+
+// TestAccountChanged: an account's subscriptions start a new dialog each time it becomes
+// registered (first registration, after an outage or a network change), not on refreshes, and
+// not those of other accounts.
+func TestAccountChanged(t *testing.T) {
+	t.Parallel()
+	var aor sip.Uri
+	if err := sip.ParseUri("sip:alice@example.org", &aor); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSet(nil, nil, nil, []Spec{{Kind: KindMWI, Account: "work", Target: aor}, {Kind: KindMWI, Account: "home", Target: aor}})
+	work, home := s.Subscriptions()[0], s.Subscriptions()[1]
+	kicked := func(sub *Subscription) bool {
+		select {
+		case <-sub.kickc:
+			return true
+		default:
+			return false
+		}
+	}
+	for i, step := range []struct {
+		state phone.RegState
+		want  bool
+	}{
+		{phone.RegRegistering, false},
+		{phone.RegRegistered, true},  // first registration
+		{phone.RegRegistered, false}, // a refresh
+		{phone.RegRegistering, false},
+		{phone.RegRegistered, true}, // registered again (new Contact perhaps)
+	} {
+		s.AccountChanged(phone.AccountInfo{ID: "work", State: step.state})
+		if got := kicked(work); got != step.want {
+			t.Errorf("step %d (%s): kicked %v, want %v", i, step.state, got, step.want)
+		}
+		if kicked(home) {
+			t.Errorf("step %d: the other account's subscription was kicked", i)
+		}
 	}
 }

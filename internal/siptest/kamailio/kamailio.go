@@ -7,6 +7,9 @@
 //	// register sip:alice@<k.Domain()> via k.Registrar() with password alicepw ...
 //	contacts, _ := k.Contacts("alice")
 //
+// With Options.Presence it is also a presence server for voicemail (message-summary) and dialog
+// events, fed by PUBLISH and by pua_dialoginfo for the calls it routes.
+//
 // Users (testdata/kamailio/db/subscriber): alice/alicepw, bob/bobpw, carol/carolpw. The
 // configuration authenticates REGISTER (401) and requests from its own users (407), record-routes
 // INVITEs, fixes NATed contacts (fix_nated_register) and also accepts example.org as its domain.
