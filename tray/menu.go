@@ -77,6 +77,7 @@ type trayUI struct {
 	cmds  sync.WaitGroup // commands started from the menu
 
 	icon    assets.IconState
+	badge   bool // the icon carries the message badge
 	iconSet bool
 
 	mu     sync.Mutex // guards the state below, read by click handlers

@@ -61,9 +61,14 @@ func Run(ctx context.Context, ctl Controller, opts Options) error {
 
 // applyTray sets the icon, title and tooltip.
 func (t *trayUI) applyTray(v view) {
-	if t.icon != v.icon || !t.iconSet {
-		systray.SetIcon(assets.Icon(v.icon, t.opts.IconSize))
-		t.icon, t.iconSet = v.icon, true
+	badge := v.vm.New > 0
+	if t.icon != v.icon || t.badge != badge || !t.iconSet {
+		icon := assets.Icon(v.icon, t.opts.IconSize)
+		if badge {
+			icon = assets.Badged(icon) // voice messages wait
+		}
+		systray.SetIcon(icon)
+		t.icon, t.badge, t.iconSet = v.icon, badge, true
 	}
 	systray.SetTitle(v.vm.title())
 	systray.SetTooltip(v.tooltip)

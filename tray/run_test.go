@@ -16,6 +16,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"trayphone/assets"
 	"trayphone/internal/phone"
 )
 
@@ -136,6 +137,7 @@ func TestRunMenuOverDBus(t *testing.T) {
 
 	// Icon and tooltip are exported (the icon was set before systray.Run and again after ready).
 	var root dbustest.MenuItem
+	badge := false
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		px, _ := sni.GetProperty("org.kde.StatusNotifierItem.IconPixmap")
@@ -143,6 +145,13 @@ func TestRunMenuOverDBus(t *testing.T) {
 		pixOK, tipText := false, ""
 		if p, ok := px.Value().([][]any); ok && len(p) > 0 {
 			pixOK = p[0][0].(int32) == 64 && len(p[0][2].([]byte)) == 64*64*4
+			if pixOK {
+				// Two voice messages wait: the red badge is in the top right corner (ARGB).
+				px := p[0][2].([]byte)
+				x, y := 64-15, 14
+				i := 4 * (y*64 + x)
+				badge = px[i] == 0xff && px[i+1] == assets.BadgeColor.R && px[i+2] == assets.BadgeColor.G && px[i+3] == assets.BadgeColor.B
+			}
 		}
 		if tt, ok := tip.Value().([]any); ok && len(tt) == 4 {
 			tipText, _ = tt[2].(string)
@@ -155,11 +164,11 @@ func TestRunMenuOverDBus(t *testing.T) {
 			root = dbustest.ParseMenu(layout)
 		}
 		_, favOK := root.Find("Favorites/bob")
-		if pixOK && strings.Contains(tipText, "sip:carol@example.com: registered") && favOK {
+		if pixOK && badge && strings.Contains(tipText, "sip:carol@example.com: registered") && strings.Contains(tipText, "Voicemail: 2 new") && favOK {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("tray not ready: icon 64x64 %v, tooltip %q, favorite found %v", pixOK, tipText, favOK)
+			t.Fatalf("tray not ready: icon 64x64 %v with the message badge %v, tooltip %q, favorite found %v", pixOK, badge, tipText, favOK)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
