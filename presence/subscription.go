@@ -134,9 +134,10 @@ func (s *Subscription) Kick() {
 }
 
 // Serve keeps the subscription alive until ctx is done: it subscribes at the first Kick (the
-// account has registered), refreshes before
-// the granted expiry, retries a failed SUBSCRIBE with backoff (retryMin..retryMax) and starts a
-// new dialog after Kick or when the notifier ends it. When ctx is done it unsubscribes (bounded by
+// account has registered), refreshes before the granted expiry, retries a failed SUBSCRIBE with
+// backoff (retryMin..retryMax) and starts a new dialog after Kick or when the notifier ends it.
+// A dialog left behind by Kick is not unsubscribed: its next NOTIFY gets 481, which ends it at
+// the notifier (RFC 6665 §4.1.3). When ctx is done it unsubscribes (bounded by
 // UnsubscribeTimeout) and returns nil.
 func (s *Subscription) Serve(ctx context.Context) error {
 	timer := s.set.clk.NewTimer(retryMax)
