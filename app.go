@@ -96,11 +96,14 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	if cfg.Voicemail.Enabled {
 		vmAfter = time.Duration(cfg.Voicemail.AnswerAfterOrDefault()) * time.Second
 	}
+	accts := acc.Attach(ua)
+	pres, watched := acc.Subscriptions(ua, cfg.Favorites) // app_accounts.go: MWI and BLF
 	mgr, err = callmgr.New(callmgr.Config{
+		Presence: pres, Watched: watched,
 		Screen: scr, Voicemail: voicemailFor(vm), VoicemailAfter: vmAfter, TransferScreen: scr.transferAllowed,
 		History: hist,
 		UA:      ua, Device: dev, DefaultDevice: def, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
-		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
+		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: accts, RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: callNAT(natp), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
 	})

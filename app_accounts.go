@@ -9,11 +9,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"golang.org/x/term"
 
 	"trayphone/account"
@@ -24,6 +28,7 @@ import (
 	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
 	"trayphone/nat"
+	"trayphone/presence"
 )
 
 // accounts wires the SIP accounts into the running phone: secrets, TLS trust, one registration per
@@ -34,6 +39,7 @@ type accounts struct {
 	trust   *account.Trust
 	specs   []account.Spec
 	set     *account.Set
+	pres    *presence.Set
 	mgr     *callmgr.Manager
 	done    chan struct{}
 }
@@ -82,11 +88,49 @@ func (a *accounts) Attach(ua *sipua.UA) callmgr.Accounts {
 	}
 	a.set = account.NewSet(a.specs, ua, a.secrets.Password, account.WithLogger(a.log),
 		account.WithOnChange(func(info phone.AccountInfo) {
+			if a.pres != nil {
+				a.pres.AccountChanged(info) // (re-)subscribes once registered, with the new Contact
+			}
 			if a.mgr != nil {
 				a.mgr.AccountChanged(info)
 			}
 		}))
 	return a.set
+}
+
+// Subscriptions creates the event subscriptions on ua: each account's voicemail box (MWI) and the
+// line of each favorite in an account's domain (BLF). It returns them for the call manager with
+// the watched favorites (nil, nil without accounts). Call it after Attach.
+func (a *accounts) Subscriptions(ua *sipua.UA, favorites map[string]string) (callmgr.Presence, []phone.FavoriteState) {
+	if a.set == nil {
+		return nil, nil
+	}
+	specs, watched := subscriptionSpecs(a.specs, a.set, favorites)
+	a.pres = presence.NewSet(ua, a.set.Outbound, a.set.Admit, specs, presence.WithLogger(a.log.With("component", "presence")))
+	return a.pres, watched
+}
+
+// subscriptionSpecs lists the subscriptions: one message-summary per account, one dialog
+// subscription per favorite whose SIP address is in an account's domain (sorted by name).
+func subscriptionSpecs(specs []account.Spec, set interface{ AccountFor(sip.Uri) string }, favorites map[string]string) ([]presence.Spec, []phone.FavoriteState) {
+	var out []presence.Spec
+	for _, sp := range specs {
+		out = append(out, presence.Spec{Kind: presence.KindMWI, Account: sp.ID, Target: sp.AOR})
+	}
+	var watched []phone.FavoriteState
+	for _, name := range slices.Sorted(maps.Keys(favorites)) {
+		var u sip.Uri
+		if err := sip.ParseUri(strings.TrimSpace(favorites[name]), &u); err != nil || u.User == "" || (u.Scheme != "sip" && u.Scheme != "sips") {
+			continue
+		}
+		acct := set.AccountFor(u)
+		if acct == "" {
+			continue
+		}
+		out = append(out, presence.Spec{Kind: presence.KindBLF, Account: acct, Target: u, Name: name})
+		watched = append(watched, phone.FavoriteState{Name: name, URI: u.String(), Account: acct, State: "unknown"})
+	}
+	return out, watched
 }
 
 // Run starts registering (one goroutine per account, ending after un-REGISTER when ctx is done)
@@ -116,7 +160,16 @@ func (a *accounts) Run(ctx context.Context, mgr *callmgr.Manager, ctl *control.S
 		close(a.done)
 		return
 	}
-	go func() { _ = a.set.Serve(ctx); close(a.done) }()
+	go func() { // ends when registrations and subscriptions have ended (both bounded after ctx)
+		var wg sync.WaitGroup
+		if a.pres != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = a.pres.Serve(ctx) }()
+		}
+		_ = a.set.Serve(ctx)
+		wg.Wait()
+		close(a.done)
+	}()
 }
 
 // NetworkChanged re-registers every account after a network change or a wake-up: the old flow

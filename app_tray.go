@@ -170,6 +170,7 @@ ringer = "default"
 codecs = ["opus", "G722", "PCMU", "PCMA"]
 
 # Favorites appear in the tray's Favorites menu and can be called by name ("trayphone call bob");
+# one in an account's domain shows whether that phone is idle, ringing or busy.
 # a name with spaces is quoted: "Front desk" = "sip:desk@192.168.1.21" ("trayphone call 'Front desk'").
 # Contacts imported with "trayphone contacts import FILE.vcf" that are starred or in a
 # "Favorites" category are added after these.
@@ -183,6 +184,10 @@ codecs = ["opus", "G722", "PCMU", "PCMA"]
 # registrar = "sip:sip.example.com"
 # transport = "udp"
 # media_encryption = "optional"
+# What the tray's "Call voicemail" dials: a number in the account's domain or a SIP address.
+# The phone also shows how many voice messages wait (MWI) and the line of favorites in the
+# account's domain (busy lamps).
+# voicemail = "*97"
 `
 
 // ensureConfig creates the commented default settings file at path (0600, directory 0700) unless

@@ -42,6 +42,8 @@ type Spec struct {
 	// Keepalive is the period of the OPTIONS keepalive sent to the next hop while registered.
 	Keepalive   time.Duration
 	DisplayName string
+	// Voicemail is the voicemail box "Call voicemail" dials; empty (no Host) when not configured.
+	Voicemail sip.Uri
 }
 
 // FromConfig checks an [[account]] table and returns its Spec. Errors name the account and the
@@ -87,6 +89,14 @@ func FromConfig(a config.Account) (Spec, error) {
 		s.Proxy = s.Registrar
 	}
 	s.Proxy.User = ""
+	if v := strings.TrimSpace(a.Voicemail); v != "" {
+		if l := strings.ToLower(v); !strings.HasPrefix(l, "sip:") && !strings.HasPrefix(l, "sips:") {
+			v = "sip:" + v + "@" + s.Domain()
+		}
+		if err := sip.ParseUri(v, &s.Voicemail); err != nil || s.Voicemail.User == "" || s.Voicemail.Host == "" {
+			return fail("voicemail", "%q is not a SIP address like sip:*97@pbx.example.com or a number like *97", a.Voicemail)
+		}
+	}
 	switch {
 	case a.Expires < 0:
 		return fail("expires", "want a number of seconds, 0 or more; got %d", a.Expires)
@@ -153,4 +163,12 @@ func (s Spec) HopAddr() string {
 func (s Spec) HopIP() (netip.Addr, bool) {
 	ip, err := netip.ParseAddr(s.Proxy.Host)
 	return ip.Unmap(), err == nil
+}
+
+// voicemailURI is the voicemail box as a string, "" when none is configured.
+func (s Spec) voicemailURI() string {
+	if s.Voicemail.Host == "" {
+		return ""
+	}
+	return s.Voicemail.String()
 }

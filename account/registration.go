@@ -156,7 +156,7 @@ func NewRegistration(spec Spec, ua UA, password func() (string, error), opts ...
 	r.log = r.log.With("account", spec.ID, "aor", spec.AOR.String())
 	r.m = machine{id: spec.ID, name: spec.Name(), hop: spec.HopAddr(), state: phone.RegUnregistered, expires: spec.Expires}
 	r.contact = r.newContact()
-	r.info = phone.AccountInfo{ID: spec.ID, AOR: spec.AOR.String(), State: phone.RegUnregistered}
+	r.info = phone.AccountInfo{ID: spec.ID, AOR: spec.AOR.String(), State: phone.RegUnregistered, VoicemailURI: spec.voicemailURI()}
 	r.out = r.outbound()
 	return r
 }
@@ -848,7 +848,7 @@ func (r *Registration) flowLost() bool {
 
 // publish stores and announces the current snapshot.
 func (r *Registration) publish() {
-	info := phone.AccountInfo{ID: r.spec.ID, AOR: r.spec.AOR.String(), State: r.m.state, Reason: r.m.reason}
+	info := phone.AccountInfo{ID: r.spec.ID, AOR: r.spec.AOR.String(), State: r.m.state, Reason: r.m.reason, VoicemailURI: r.spec.voicemailURI()}
 	r.mu.Lock()
 	changed := info != r.info
 	r.info = info

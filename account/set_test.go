@@ -89,3 +89,29 @@ func TestSetAdmit(t *testing.T) {
 		})
 	}
 }
+
+// TestVoicemailURI checks that an account's voicemail setting becomes the URI "Call voicemail"
+// dials: a number goes to the account's domain, a SIP address is kept, and the snapshot has it.
+func TestVoicemailURI(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"*97", "sip:*97@example.org:5070"},
+		{"sip:vm@pbx.example.net", "sip:vm@pbx.example.net"},
+		{"", ""},
+	} {
+		spec, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org:5070", Voicemail: tt.in})
+		if err != nil {
+			t.Fatalf("voicemail %q: %v", tt.in, err)
+		}
+		if got := spec.voicemailURI(); got != tt.want {
+			t.Errorf("voicemail %q: got %q, want %q", tt.in, got, tt.want)
+		}
+		r := NewRegistration(spec, &fakeUA{}, func() (string, error) { return "", nil })
+		if got := r.Info().VoicemailURI; got != tt.want {
+			t.Errorf("voicemail %q: snapshot has %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if _, err := FromConfig(config.Account{ID: "work", AOR: "sip:alice@example.org", Voicemail: "sip:pbx.example.org"}); err == nil {
+		t.Error("voicemail without a user part: got no error")
+	}
+}

@@ -31,6 +31,9 @@ type Accounts interface {
 // safe from any goroutine and never blocks.
 func (m *Manager) AccountChanged(info phone.AccountInfo) {
 	m.post(func() {
+		if mc, ok := m.pres.mwi[info.ID]; ok {
+			info.Voicemail = &mc
+		}
 		m.hub.publish(phone.Event{Type: phone.EventAccount, Time: m.clk.Now(), Account: &info})
 	})
 }

@@ -106,6 +106,9 @@ type coreOpts struct {
 	voicemailAfter time.Duration
 	// transferScreen is Config.TransferScreen.
 	transferScreen TransferScreen
+	// presence and watched are Config.Presence and Watched.
+	presence Presence
+	watched  []phone.FavoriteState
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -163,7 +166,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	mgr, err := New(Config{UA: ua, Device: dev, DefaultDevice: def, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
-		Screen: o.screen, Voicemail: o.voicemail, VoicemailAfter: o.voicemailAfter,
+		Screen: o.screen, Voicemail: o.voicemail, VoicemailAfter: o.voicemailAfter, Presence: o.presence, Watched: o.watched,
 		TransferScreen: o.transferScreen,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once

@@ -116,6 +116,12 @@ type Config struct {
 	// TransferScreen, if set, decides which targets a far end may transfer us to (transfer.go);
 	// the user's call screening plugs in here. Nil allows every SIP target.
 	TransferScreen TransferScreen
+	// Presence handles NOTIFYs of the phone's subscriptions: voicemail (MWI) and favorites'
+	// lines (BLF); nil: every NOTIFY gets 481.
+	Presence Presence
+	// Watched are the favorites whose line state is watched (BLF), in menu order; their State
+	// starts as "unknown".
+	Watched []phone.FavoriteState
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }
@@ -151,7 +157,8 @@ type Manager struct {
 	histMu   sync.Mutex
 	histSnap []phone.CallInfo
 
-	nat natState // owned by the Run goroutine; nat.go
+	nat  natState      // owned by the Run goroutine; nat.go
+	pres presenceState // owned by the Run goroutine; presence.go
 }
 
 // New wires a manager onto the user agent's SIP server. Nothing runs until Run.
@@ -190,6 +197,12 @@ func New(cfg Config) (*Manager, error) {
 	if m.region == "" {
 		m.region = media.RegionFromLocale(os.Getenv)
 	}
+	for _, f := range cfg.Watched {
+		if f.State == "" {
+			f.State = "unknown"
+		}
+		m.pres.favorites = append(m.pres.favorites, f)
+	}
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
 	srv := cfg.UA.Server
 	srv.OnInvite(m.guard(m.handleInvite))
@@ -198,7 +211,7 @@ func New(cfg Config) (*Manager, error) {
 	srv.OnOptions(m.guard(m.handleOptions))
 	srv.OnInfo(m.guard(m.handleInfo))
 	srv.OnRefer(m.guard(m.handleRefer))   // transfer.go
-	srv.OnNotify(m.guard(m.handleNotify)) // transfer.go: a REFER's progress only
+	srv.OnNotify(m.guard(m.handleNotify)) // presence.go: MWI and BLF; a REFER's progress goes to transfer.go
 	srv.OnCancel(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
@@ -662,8 +675,11 @@ func (m *Manager) buildStatusSnap() (phone.Status, []*media.Session) {
 		Version:  phone.ProtocolVersion,
 		Contact:  []string{m.ua.AOR()},
 		DND:      m.dnd,
-		Accounts: m.accountSnapshots(),
+		Accounts: m.withVoicemail(m.accountSnapshots()),
 		Calls:    []phone.CallInfo{},
+	}
+	if len(m.pres.favorites) > 0 {
+		st.Favorites = slices.Clone(m.pres.favorites)
 	}
 	now := m.clk.Now()
 	for _, c := range m.liveCalls() {

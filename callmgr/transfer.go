@@ -266,23 +266,10 @@ func (m *Manager) publishTransfer(c *call) {
 	m.hub.publish(phone.Event{Type: phone.EventTransfer, Time: m.clk.Now(), Call: &snap})
 }
 
-// handleNotify takes the NOTIFYs of a REFER's implicit subscription (RFC 3515 §2.4.4): in the
-// dialog of a call we are transferring, Event refer, a message/sipfrag body. Other event packages
-// are not subscribed to here (489).
-func (m *Manager) handleNotify(req *sip.Request, tx sip.ServerTransaction) {
-	ev := req.GetHeader("Event")
-	if ev == nil {
-		ev = req.GetHeader("o")
-	}
-	pkg := ""
-	if ev != nil {
-		pkg, _, _ = strings.Cut(ev.Value(), ";")
-		pkg = strings.ToLower(strings.TrimSpace(pkg))
-	}
-	if pkg != "refer" {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 489, "Bad Event", nil))
-		return
-	}
+// handleReferNotify takes the NOTIFYs of a REFER's implicit subscription (RFC 3515 §2.4.4): in
+// the dialog of a call we are transferring, Event refer, a message/sipfrag body. handleNotify
+// (presence.go) hands it those with Event refer.
+func (m *Manager) handleReferNotify(req *sip.Request, tx sip.ServerTransaction) {
 	m.await(func() {
 		c := m.dialogOf(req)
 		if c == nil || c.xfer == nil || c.xfer.info.Role != roleTransferor {

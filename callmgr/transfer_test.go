@@ -435,7 +435,8 @@ func TestNotifyChecked(t *testing.T) {
 	}{
 		{"refer", "this is not a sipfrag", 400, "trying"},
 		{"refer;id=7", "SIP/2.0 99 Early\r\n", 400, "trying"},
-		{"message-summary", "Messages-Waiting: yes\r\n", 489, "trying"},
+		// Not the transfer's: presence.go's (this core subscribes to nothing: 481).
+		{"message-summary", "Messages-Waiting: yes\r\n", 481, "trying"},
 		{"refer;id=7", "SIP/2.0 180 Ringing\r\n", 200, "ringing"},
 	} {
 		if got := notify(tt.event, tt.body); got != tt.want {

@@ -313,6 +313,22 @@ func writeStatus(w io.Writer, st phone.Status) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		for _, a := range st.Accounts {
+			if a.Voicemail != nil {
+				fmt.Fprintf(w, "voicemail of %s: %d new, %d old\n", a.ID, a.Voicemail.New, a.Voicemail.Old)
+			}
+		}
+	}
+	if len(st.Favorites) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FAVORITE\tURI\tLINE")
+		for _, f := range st.Favorites {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Name, f.URI, f.State)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(w)
 	if len(st.Calls) == 0 {

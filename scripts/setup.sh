@@ -5,7 +5,7 @@
 #   the tools that unpack and build Debian source packages) and a deb-src line for apt-get source.
 set -euo pipefail
 BUILD="pkg-config gcc portaudio19-dev libopus-dev libopusfile-dev libspandsp-dev libspeexdsp-dev"
-PEERS="kamailio kamailio-tls-modules baresip-core coturn tshark sox libsox-fmt-all ffmpeg espeak-ng iproute2 iptables"
+PEERS="kamailio kamailio-tls-modules kamailio-presence-modules baresip-core coturn tshark sox libsox-fmt-all ffmpeg espeak-ng iproute2 iptables"
 AUDIO="libasound2-plugins pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils"
 DESKTOP="xvfb xauth x11-utils xfce4-panel dbus-daemon dbus-x11 systemd libglib2.0-bin imagemagick xdotool dunst xfce4-notifyd fonts-dejavu-core adwaita-icon-theme xdg-utils desktop-file-utils gnome-keyring"
 WINDOWS="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 dpkg-dev autoconf automake libtool make python3"

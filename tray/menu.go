@@ -77,6 +77,7 @@ type trayUI struct {
 	cmds  sync.WaitGroup // commands started from the menu
 
 	icon    assets.IconState
+	badge   bool // the icon carries the message badge
 	iconSet bool
 
 	mu     sync.Mutex // guards the state below, read by click handlers
@@ -104,6 +105,7 @@ type trayUI struct {
 	blockable                                   []string      // the callers "Block this caller" lists
 	again                                       chan struct{} // a refresh is wanted (after a click)
 	clip, dnd, echo, config                     *item
+	voicemail                                   *item // "Call voicemail" (MWI)
 	clipCmd                                     []string
 }
 
@@ -274,6 +276,12 @@ func (t *trayUI) build() {
 			}
 		}))
 	}
+	t.voicemail = t.add(nil, "Call voicemail", false, func() {
+		t.mu.Lock()
+		uri := t.cur.vm.URI
+		t.mu.Unlock()
+		t.dial(uri)
+	})
 	t.clipCmd = clipboardCommand()
 	t.clip = t.add(nil, "Dial clipboard", false, t.onClipboard)
 	systray.AddSeparator()
@@ -410,7 +418,7 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 	t.favNone.set("No favorites", len(favs) == 0)
 	for i, it := range t.favItems {
 		if i < len(favs) {
-			it.set(favoriteTitle(favs[i]), true)
+			it.set(favoriteLabel(favs[i], v.lines), true)
 		} else {
 			it.set("", false)
 		}
@@ -424,6 +432,7 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 			it.set("", false)
 		}
 	}
+	t.voicemail.set(v.vm.label(), v.vm.URI != "")
 	t.clip.set("Dial clipboard", t.clipCmd != nil)
 	t.dnd.set("Do not disturb", true)
 	t.dnd.check(v.dnd)

@@ -65,10 +65,15 @@ func trayIcon(state assets.IconState, size int) []byte { return trayIconFor(runt
 
 // applyTray sets the icon, title and tooltip.
 func (t *trayUI) applyTray(v view) {
-	if t.icon != v.icon || !t.iconSet {
-		systray.SetIcon(trayIcon(v.icon, t.opts.IconSize))
-		t.icon, t.iconSet = v.icon, true
+	badge := v.vm.New > 0
+	if t.icon != v.icon || t.badge != badge || !t.iconSet {
+		icon := trayIcon(v.icon, t.opts.IconSize)
+		if badge {
+			icon = assets.Badged(icon) // voice messages wait (a PNG only: Windows' ICO stays as it is)
+		}
+		systray.SetIcon(icon)
+		t.icon, t.badge, t.iconSet = v.icon, badge, true
 	}
-	systray.SetTitle(appName)
+	systray.SetTitle(v.vm.title())
 	systray.SetTooltip(v.tooltip)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"trayphone/assets"
 	"trayphone/internal/phone"
 )
 
@@ -39,7 +40,9 @@ func runChild() int {
 	r := newRecorder()
 	r.favs = []Favorite{{Name: "Alice", URI: "sip:alice@example.com"}, {Name: "bob", URI: "sip:bob@example.com"}}
 	r.status = phone.Status{Version: phone.ProtocolVersion, Accounts: []phone.AccountInfo{
-		{ID: "a1", AOR: "sip:carol@example.com", State: phone.RegRegistered}}}
+		{ID: "a1", AOR: "sip:carol@example.com", State: phone.RegRegistered,
+			VoicemailURI: "sip:*97@example.com", Voicemail: &phone.MessageCount{New: 2, Old: 5, Waiting: true}}},
+		Favorites: []phone.FavoriteState{{Name: "Alice", URI: "sip:alice@example.com", Account: "a1", State: "busy"}}}
 	r.recent = []phone.HistoryEntry{
 		{Direction: phone.Incoming, Remote: "sip:bob@example.com", Result: phone.ResultMissed, Unseen: true},
 		{Direction: phone.Outgoing, Remote: "sip:dave@example.com", Result: phone.ResultAnswered},
@@ -138,6 +141,7 @@ func TestRunMenuOverDBus(t *testing.T) {
 
 	// Icon and tooltip are exported (the icon was set before systray.Run and again after ready).
 	var root dbustest.MenuItem
+	badge := false
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		px, _ := sni.GetProperty("org.kde.StatusNotifierItem.IconPixmap")
@@ -145,6 +149,13 @@ func TestRunMenuOverDBus(t *testing.T) {
 		pixOK, tipText := false, ""
 		if p, ok := px.Value().([][]any); ok && len(p) > 0 {
 			pixOK = p[0][0].(int32) == 64 && len(p[0][2].([]byte)) == 64*64*4
+			if pixOK {
+				// Two voice messages wait: the red badge is in the top right corner (ARGB).
+				px := p[0][2].([]byte)
+				x, y := 64-15, 14
+				i := 4 * (y*64 + x)
+				badge = px[i] == 0xff && px[i+1] == assets.BadgeColor.R && px[i+2] == assets.BadgeColor.G && px[i+3] == assets.BadgeColor.B
+			}
 		}
 		if tt, ok := tip.Value().([]any); ok && len(tt) == 4 {
 			tipText, _ = tt[2].(string)
@@ -157,16 +168,16 @@ func TestRunMenuOverDBus(t *testing.T) {
 			root = dbustest.ParseMenu(layout)
 		}
 		_, favOK := root.Find("Favorites/bob")
-		if pixOK && strings.Contains(tipText, "sip:carol@example.com: registered") && favOK {
+		if pixOK && badge && strings.Contains(tipText, "sip:carol@example.com: registered") && strings.Contains(tipText, "Voicemail: 2 new") && favOK {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("tray not ready: icon 64x64 %v, tooltip %q, favorite found %v", pixOK, tipText, favOK)
+			t.Fatalf("tray not ready: icon 64x64 %v with the message badge %v, tooltip %q, favorite found %v", pixOK, badge, tipText, favOK)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	for _, want := range []string{"sip:carol@example.com: registered", "Favorites/Alice", "Recent calls (1 new missed)/bob — missed (new)",
+	for _, want := range []string{"sip:carol@example.com: registered", "Favorites/● Alice (busy)", "Call voicemail (2 new)", "Recent calls (1 new missed)/bob — missed (new)",
 		"Recent calls (1 new missed)/dave — outgoing", "Recent calls (1 new missed)/erin — missed", "Do not disturb", "Echo test", "Open config", "Quit"} {
 		if _, ok := root.Find(want); !ok {
 			t.Errorf("menu has no visible %q", want)
@@ -208,6 +219,8 @@ func TestRunMenuOverDBus(t *testing.T) {
 	}
 	click("Favorites/bob")
 	expectLine("call sip:bob@example.com")
+	click("Call voicemail (2 new)")
+	expectLine("call sip:*97@example.com")
 	click("Recent calls (1 new missed)/dave — outgoing")
 	expectLine("call sip:dave@example.com")
 	// Opening the menu shows the new missed calls: they are seen now.

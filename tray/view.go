@@ -22,11 +22,15 @@ type view struct {
 	// swap, hold and hang up. Nil with one call, which the top-level items serve.
 	calls []phone.CallInfo
 	dnd   bool
+	// vm is the voicemail boxes (MWI): the title's count and "Call voicemail".
+	vm voicemailBox
+	// lines maps watched favorites' names to their line state (BLF).
+	lines map[string]string
 }
 
 // buildView derives the view from a snapshot at time now; names maps a remote URI to a display name.
 func buildView(st phone.Status, now time.Time, names func(string) string) view {
-	v := view{dnd: st.DND}
+	v := view{dnd: st.DND, vm: voicemailOf(st.Accounts), lines: favoriteStates(st)}
 	for i := range st.Calls {
 		c := &st.Calls[i]
 		switch c.State {
@@ -88,6 +92,9 @@ func buildView(st phone.Status, now time.Time, names func(string) string) view {
 		lines[0] += " (do not disturb)"
 	}
 	lines = append(lines, v.accounts...)
+	if v.vm.New > 0 {
+		lines = append(lines, fmt.Sprintf("Voicemail: %d new", v.vm.New))
+	}
 	if v.callLine != "" {
 		lines = append(lines, v.callLine)
 	}

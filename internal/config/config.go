@@ -160,6 +160,9 @@ type Account struct {
 	DisplayName string `toml:"display_name,omitempty"`
 	// MediaEncryption overrides [sip] media_encryption for this account's calls; "" keeps it.
 	MediaEncryption string `toml:"media_encryption,omitempty"`
+	// Voicemail is what "Call voicemail" dials through this account: a SIP address
+	// (sip:*97@pbx.example.com) or a number or name in the account's domain ("*97").
+	Voicemail string `toml:"voicemail,omitempty"`
 }
 
 // LoadOptions tell Load what the rest of the program supports.

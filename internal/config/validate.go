@@ -176,6 +176,11 @@ func (p *parser) validateAccounts(c *Config) {
 		if !validEncryption(a.MediaEncryption) {
 			p.add(at("media_encryption"), "account.media_encryption", "unknown mode %q (want off, optional or required)", a.MediaEncryption)
 		}
+		if a.Voicemail != "" {
+			if err := checkVoicemail(a.Voicemail); err != nil {
+				p.add(at("voicemail"), "account.voicemail", "%v", err)
+			}
+		}
 		if a.Expires < 0 {
 			p.add(at("expires"), "account.expires", "want a number of seconds, 0 or more; got %d", a.Expires)
 		}
@@ -183,6 +188,24 @@ func (p *parser) validateAccounts(c *Config) {
 			p.add(at("keepalive"), "account.keepalive", "want a number of seconds from 1 to 3600 (0: the default, 5); got %d", a.Keepalive)
 		}
 	}
+}
+
+// checkVoicemail accepts a sip:/sips: URI with a user part, or a number or name to dial in the
+// account's domain ("*97", "voicemail").
+func checkVoicemail(s string) error {
+	l := strings.ToLower(s)
+	if strings.HasPrefix(l, "sip:") || strings.HasPrefix(l, "sips:") {
+		return checkSIPURI(s, true)
+	}
+	if len(s) > 64 {
+		return fmt.Errorf("%q is too long for a number (want a SIP address like sip:*97@pbx.example.com or a number like *97)", s)
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune("*#+-_.", r)) {
+			return fmt.Errorf("%q is not a SIP address (sip:*97@pbx.example.com) or a number like *97", s)
+		}
+	}
+	return nil
 }
 
 // checkListen accepts HOST:PORT where HOST may be empty, an IP address or a host name.

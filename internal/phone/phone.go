@@ -242,6 +242,30 @@ type AccountInfo struct {
 	AOR    string   `json:"aor"`
 	State  RegState `json:"state"`
 	Reason string   `json:"reason,omitempty"`
+	// VoicemailURI is the account's voicemail box to call ("voicemail" in its [[account]]
+	// table), "" if none is configured.
+	VoicemailURI string `json:"voicemail_uri,omitempty"`
+	// Voicemail is what the account's voicemail server last said about its box (RFC 3842
+	// message-summary); nil until it has said anything.
+	Voicemail *MessageCount `json:"voicemail,omitempty"`
+}
+
+// MessageCount is how many voice messages wait in a voicemail box.
+type MessageCount struct {
+	New int `json:"new"`
+	Old int `json:"old"`
+	// Waiting is the server's Messages-Waiting flag.
+	Waiting bool `json:"waiting"`
+}
+
+// FavoriteState is what a favorite's phone is doing (BLF, RFC 4235 dialog state).
+type FavoriteState struct {
+	Name string `json:"name"`
+	URI  string `json:"uri"`
+	// Account is the account whose domain the favorite is in (the subscription goes through it).
+	Account string `json:"account"`
+	// State is "idle", "ringing", "busy", or "unknown" until the server has said.
+	State string `json:"state"`
 }
 
 // Status is a snapshot of the whole phone.
@@ -254,6 +278,8 @@ type Status struct {
 	Calls    []CallInfo    `json:"calls"`
 	// NAT is what the phone found out about its way to the internet; nil without a STUN server.
 	NAT *NATInfo `json:"nat,omitempty"`
+	// Favorites are the favorites on the same domain as an account, with their line state (BLF).
+	Favorites []FavoriteState `json:"favorites,omitempty"`
 }
 
 // NATInfo is the public address and NAT type STUN found, and what the phone did about them.
@@ -296,6 +322,10 @@ const (
 	// EventTransfer: a transfer of a call moved on; Call holds the call's snapshot, whose
 	// Transfer says where the transfer stands.
 	EventTransfer EventType = "transfer"
+	// EventMWI: an account's voicemail box changed; Account holds the snapshot with Voicemail.
+	EventMWI EventType = "mwi"
+	// EventFavorite: a favorite's line state changed; Favorite holds it.
+	EventFavorite EventType = "favorite"
 )
 
 // VoicemailMessage is one message the answering machine recorded (trayphone messages --json).
@@ -326,4 +356,6 @@ type Event struct {
 	Message string       `json:"message,omitempty"`
 	// Voicemail is the new message of an EventVoicemail.
 	Voicemail *VoicemailMessage `json:"voicemail,omitempty"`
+	// Favorite is the favorite of an EventFavorite.
+	Favorite *FavoriteState `json:"favorite,omitempty"`
 }

@@ -7,6 +7,9 @@
 //	// register sip:alice@<k.Domain()> via k.Registrar() with password alicepw ...
 //	contacts, _ := k.Contacts("alice")
 //
+// With Options.Presence it is also a presence server for voicemail (message-summary) and dialog
+// events, fed by PUBLISH and by pua_dialoginfo for the calls it routes.
+//
 // Users (testdata/kamailio/db/subscriber): alice/alicepw, bob/bobpw, carol/carolpw. The
 // configuration authenticates REGISTER (401) and requests from its own users (407), record-routes
 // INVITEs, fixes NATed contacts (fix_nated_register) and also accepts example.org as its domain.
@@ -58,7 +61,19 @@ type Options struct {
 	NetNS string
 	// IP is the address to listen on (default 127.0.0.1).
 	IP string
+	// Presence loads the presence modules (Debian package kamailio-presence-modules): a
+	// presence server for message-summary (presence_mwi) and dialog (presence_dialoginfo)
+	// events that takes PUBLISH and SUBSCRIBE for its domain, and pua_dialoginfo publishing the
+	// state of every call the proxy routes. State lives in db_text tables under the instance's
+	// directory.
+	Presence bool
 }
+
+// presenceModules are the modules Options.Presence needs beyond the base configuration's.
+var presenceModules = []string{"presence", "presence_mwi", "presence_dialoginfo", "pua", "pua_dialoginfo", "dialog"}
+
+// modulesDir is where Debian installs Kamailio's modules.
+const modulesDir = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 
 // Kamailio is one running (or stopped) Kamailio instance.
 type Kamailio struct {
@@ -92,6 +107,13 @@ func Start(t testing.TB, o Options) *Kamailio {
 	if o.TLS {
 		if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so"); err != nil {
 			testenv.Missing(t, "Kamailio's tls.so (Debian package kamailio-tls-modules)")
+		}
+	}
+	if o.Presence {
+		for _, m := range presenceModules {
+			if _, err := os.Stat(filepath.Join(modulesDir, m+".so")); err != nil {
+				testenv.Missing(t, "Kamailio's "+m+".so (Debian package kamailio-presence-modules; scripts/setup.sh installs it)")
+			}
 		}
 	}
 	k := &Kamailio{t: t, opts: o, bin: bin, kamcmd: kamcmd, ip: netip.MustParseAddr("127.0.0.1")}
@@ -150,7 +172,11 @@ func (k *Kamailio) prepare() error {
 	if err := os.MkdirAll(filepath.Join(k.dir, "db"), 0o700); err != nil {
 		return err
 	}
-	for _, f := range []string{"subscriber", "version"} {
+	tables := []string{"subscriber", "version"}
+	if k.opts.Presence {
+		tables = append(tables, "presentity", "active_watchers", "watchers", "xcap", "pua")
+	}
+	for _, f := range tables {
 		b, err := os.ReadFile(filepath.Join(src, "db", f))
 		if err != nil {
 			return err
@@ -222,6 +248,9 @@ func (k *Kamailio) run() error {
 	args := []string{"-f", k.cfg, "-DD", "-E", "-m", "64", "-M", "8", "-P", filepath.Join(k.dir, "kamailio.pid")}
 	if k.opts.TLS {
 		args = append(args, "-A", "WITH_TLS")
+	}
+	if k.opts.Presence {
+		args = append(args, "-A", "WITH_PRESENCE")
 	}
 	cmd := exec.Command(k.bin, args...)
 	if k.opts.NetNS != "" {
