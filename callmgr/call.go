@@ -85,6 +85,9 @@ type call struct {
 	srtpTag     int               // the a=crypto tag of the keys in use
 	encPlanned  bool              // an incoming call's offer has keys we will answer
 	sdesWarned  bool              // the keys-over-plain-signalling warning was logged
+
+	// recording is the call's recording (record.go).
+	recording recordingOf
 }
 
 // heldHere reports whether the call is on hold at our end now: held, or resumed and not yet
@@ -148,6 +151,9 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 	}
 	if c.sess != nil {
 		ci.Media = c.sess.Stats()
+	}
+	if c.recording.rec != nil {
+		ci.Recording = c.recording.rec.Path()
 	}
 	ci.Duration = durationAt(ci, now)
 	return ci

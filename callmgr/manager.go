@@ -102,6 +102,11 @@ type Config struct {
 	// History keeps every ended call across restarts (internal/history.Store); nil: the calls
 	// since start only (Recent).
 	History HistoryStore
+	// RecordDir is where call recordings go (the state directory's recordings/, made 0700 when
+	// the first is); "" leaves recording unavailable (record.go).
+	RecordDir string
+	// RecordCalls records every answered call ([audio] record_calls).
+	RecordCalls bool
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }
@@ -138,6 +143,8 @@ type Manager struct {
 	histSnap []phone.CallInfo
 
 	nat natState // owned by the Run goroutine; nat.go
+	// recFinishing are recordings stopped whose files may still be being closed (record.go).
+	recFinishing []*media.Recorder
 }
 
 // New wires a manager onto the user agent's SIP server. Nothing runs until Run.
@@ -226,6 +233,7 @@ func (m *Manager) shutdown() {
 	case <-time.After(shutdownGrace):
 		m.log.Warn("some calls did not confirm hang-up before shutdown")
 	}
+	m.waitRecordings() // record.go
 	m.publishStatus()
 }
 
@@ -526,6 +534,7 @@ func (m *Manager) newCall(dir phone.Direction, remote string) *call {
 // changed publishes c's new snapshot.
 func (m *Manager) changed(c *call) {
 	m.syncWaitingTone() // waiting.go
+	m.autoRecord(c)     // record.go: [audio] record_calls
 	if c.hidden {
 		return
 	}
@@ -573,6 +582,7 @@ func (m *Manager) endCall(c *call, reason string) {
 	if c.cancelRing != nil {
 		c.cancelRing()
 	}
+	m.stopRecording(c, "") // record.go; before the session closes
 	m.stopMedia(c)
 	delete(m.calls, c.id)
 	if k := dialogKey(c.sipCallID, c.localTag); m.byDialog[k] == c {

@@ -217,17 +217,21 @@ loop:
 	}
 }
 
-// recordError puts a writer's error in the user's words.
+// recordError puts a writer's error in the user's words (the file is named beside it, in the
+// event and the log).
 func recordError(err error) error {
+	var errno syscall.Errno
 	switch {
 	case errors.Is(err, ErrRecordBehind):
 		return err
 	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("the disk is full (%w)", err)
+		return fmt.Errorf("the disk is full (%w)", syscall.ENOSPC)
 	case errors.Is(err, syscall.EDQUOT):
-		return fmt.Errorf("the disk quota is used up (%w)", err)
+		return fmt.Errorf("the disk quota is used up (%w)", syscall.EDQUOT)
 	case errors.Is(err, syscall.EFBIG):
-		return fmt.Errorf("the file became too large (%w)", err)
+		return fmt.Errorf("the file became too large (%w)", syscall.EFBIG)
+	case errors.As(err, &errno):
+		return fmt.Errorf("writing the recording failed (%w)", errno)
 	}
 	return fmt.Errorf("writing the recording failed (%w)", err)
 }

@@ -174,6 +174,8 @@ type CallInfo struct {
 	// the call is under way.
 	Result string     `json:"result,omitempty"`
 	Media  MediaStats `json:"media"`
+	// Recording is the file the call is being recorded to, "" while it is not.
+	Recording string `json:"recording,omitempty"`
 }
 
 // How a call ended, as the call history says it (HistoryEntry.Result).
@@ -262,6 +264,12 @@ const (
 	EventDTMF    EventType = "dtmf"    // a DTMF digit arrived; Call and Digit are set
 	EventWarning EventType = "warning" // something the user should know; Message says what
 	EventStatus  EventType = "status"  // phone-wide state changed (DND); Status is set
+	// EventRecordingStarted: Call is being recorded to File from now on.
+	EventRecordingStarted EventType = "recording_started"
+	// EventRecordingStopped: the recording of Call to File ended; Message says why when it
+	// stopped by itself (the disk is full, ...), and is empty when the user or the call's end
+	// stopped it.
+	EventRecordingStopped EventType = "recording_stopped"
 )
 
 // Event is something that happened in the core. Events carry full snapshots, so a consumer that
@@ -274,4 +282,6 @@ type Event struct {
 	Status  *Status      `json:"status,omitempty"`
 	Digit   string       `json:"digit,omitempty"`
 	Message string       `json:"message,omitempty"`
+	// File is the recording's path (recording_started, recording_stopped).
+	File string `json:"file,omitempty"`
 }
