@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -81,6 +82,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
+		RecordDir: filepath.Join(p.State, "recordings"), RecordCalls: cfg.Audio.RecordCalls,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
@@ -98,6 +100,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctl.Handle("conference", callmgr.ConferenceCommand(mgr))
 	ctl.Handle("history", callmgr.HistoryCommand(mgr))
 	ctl.Handle("redial", callmgr.RedialCommand(mgr))
+	ctl.Handle("record", callmgr.RecordCommand(mgr))
 	control.HandleDTMF(ctl, mgr)
 	if err := ua.Start(); err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

@@ -364,6 +364,9 @@ func writeCalls(w io.Writer, calls []phone.CallInfo) error {
 		if c.Muted {
 			notes = append(notes, "muted")
 		}
+		if c.Recording != "" {
+			notes = append(notes, "recording")
+		}
 		if c.Encryption != "" && c.Encryption != "none" {
 			notes = append(notes, "encrypted: "+c.Encryption)
 		}

@@ -30,6 +30,8 @@ type Config struct {
 	STUN string `toml:"stun,omitempty"`
 	// TURN is the relay for media when the NAT is symmetric; its password is in the keyring.
 	TURN TURN `toml:"turn,omitempty"`
+	// Hooks are programs run on call events (hooks.go).
+	Hooks Hooks `toml:"hooks,omitempty"`
 }
 
 // TURN holds the [turn] settings.
@@ -88,6 +90,9 @@ type Audio struct {
 	ToneRegion string `toml:"tone_region,omitempty"`
 	// Ringtone is a .wav file played on the ringer for incoming calls; "" is the built-in one.
 	Ringtone string `toml:"ringtone,omitempty"`
+	// RecordCalls records every answered call into the state directory's recordings/ (a stereo
+	// WAV: the user left, the far end right); off unless set.
+	RecordCalls bool `toml:"record_calls,omitempty"`
 }
 
 // Account is one [[account]] table: a SIP account to register with. Its password is never in the

@@ -64,6 +64,7 @@ func (p *parser) validate(c *Config, opts LoadOptions) {
 	}
 
 	p.validateAccounts(c)
+	p.validateHooks(c)
 }
 
 func (p *parser) validateCodecs(c *Config, opts LoadOptions) {

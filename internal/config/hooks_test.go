@@ -1,0 +1,53 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestHooksAndRecordCalls(t *testing.T) {
+	c, err := loadString(t, `[audio]
+record_calls = true
+
+[hooks]
+incoming = ["/usr/local/bin/crm-lookup", "--number"]
+missed = ["notify-send", "missed call"]
+timeout = 5
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Audio.RecordCalls {
+		t.Error("audio.record_calls = true not read")
+	}
+	if got := c.Hooks.Command("incoming"); !slices.Equal(got, []string{"/usr/local/bin/crm-lookup", "--number"}) {
+		t.Errorf("incoming hook %q", got)
+	}
+	if got := c.Hooks.Command("missed"); !slices.Equal(got, []string{"notify-send", "missed call"}) {
+		t.Errorf("missed hook %q", got)
+	}
+	if c.Hooks.Command("ended") != nil || c.Hooks.Timeout != 5 {
+		t.Errorf("ended %q, timeout %d", c.Hooks.Command("ended"), c.Hooks.Timeout)
+	}
+	if d, _ := loadString(t, ""); d.Audio.RecordCalls {
+		t.Error("record_calls is on by default, want off")
+	}
+}
+
+func TestHooksRefused(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"[hooks]\nincoming = []\n", "hooks.incoming"},
+		{"[hooks]\nended = [\"\"]\n", "first element must be the program"},
+		{"[hooks]\nanswered = [\"notify-send hello $REMOTE\"]\n", "separate list elements"},
+		{"[hooks]\nmissed = \"notify-send\"\n", "hooks.missed"},
+		{"[hooks]\ntimeout = -1\n", "hooks.timeout"},
+		{"[hooks]\nringing = [\"x\"]\n", "hooks.ringing"},
+		{"[hooks]\nincoming = [\"x\", \"a\\u0007b\"]\n", "control character"},
+	} {
+		_, err := loadString(t, tc.text)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error with %q", tc.text, err, tc.want)
+		}
+	}
+}
