@@ -211,6 +211,10 @@ func (c trayController) Resume(ctx context.Context, id string) error { return c.
 func (c trayController) Mute(ctx context.Context, id string, on bool) error {
 	return c.mgr.Mute(ctx, id, on)
 }
+func (c trayController) Record(ctx context.Context, id string, on bool) error {
+	_, err := c.mgr.Record(ctx, id, on)
+	return err
+}
 func (c trayController) SetDND(ctx context.Context, on bool) error { return c.mgr.SetDND(ctx, on) }
 func (c trayController) Status() phone.Status                      { return c.mgr.Status() }
 func (c trayController) Subscribe() (<-chan phone.Event, func())   { return c.mgr.Subscribe() }

@@ -38,6 +38,12 @@ func (r *recorder) Mute(_ context.Context, id string, on bool) error {
 	}
 	return r.rec("unmute " + id)
 }
+func (r *recorder) Record(_ context.Context, id string, on bool) error {
+	if on {
+		return r.rec("record " + id + " on")
+	}
+	return r.rec("record " + id + " off")
+}
 func (r *recorder) SendDTMF(_ context.Context, id, d string) error {
 	return r.rec("dtmf " + id + " " + d)
 }

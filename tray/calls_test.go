@@ -55,6 +55,7 @@ func TestCallsMenuOverDBus(t *testing.T) {
 	want := []string{
 		"Call 1: bob — on hold/Swap to this call", "Call 1: bob — on hold/Hang up",
 		"Call 2: dave — active/Hold", "Call 2: dave — active/Hang up",
+		"Call 1: bob — on hold/Stop recording", "Call 2: dave — active/Record",
 		"Call 3: erin — incoming/Answer", "Call 3: erin — incoming/Decline",
 	}
 	var root dbustest.MenuItem
@@ -81,6 +82,7 @@ func TestCallsMenuOverDBus(t *testing.T) {
 	for _, hidden := range []string{
 		"Call 1: bob — on hold/Hold", "Call 1: bob — on hold/Answer",
 		"Call 2: dave — active/Swap to this call", "Call 3: erin — incoming/Hold", "Call 3: erin — incoming/Swap to this call",
+		"Call 3: erin — incoming/Record", "Call 1: bob — on hold/Record", "Call 2: dave — active/Stop recording",
 	} {
 		if _, ok := root.Find(hidden); ok {
 			t.Errorf("menu shows %q, which does not apply", hidden)
@@ -113,6 +115,8 @@ func TestCallsMenuOverDBus(t *testing.T) {
 	click("Call 1: bob — on hold/Swap to this call", "resume 1")
 	click("Call 2: dave — active/Hold", "hold 2")
 	click("Call 3: erin — incoming/Answer", "answer 3")
+	click("Call 2: dave — active/Record", "record 2 on")
+	click("Call 1: bob — on hold/Stop recording", "record 1 off")
 	click("Call 2: dave — active/Hang up", "hangup 2")
 	click("Call 3: erin — incoming/Decline", "hangup 3")
 }

@@ -90,6 +90,7 @@ type trayUI struct {
 	callLine                                    *item
 	calls                                       []callItems
 	answer, decline, hangup, mute, hold, keypad *item
+	record                                      *item
 	favMenu, favNone                            *item
 	favItems                                    []*item
 	recentMenu, recentNone                      *item
@@ -142,7 +143,7 @@ func (t *trayUI) add(parent *item, title string, checkbox bool, onClick func()) 
 
 // callItems is one call's submenu in the tray's list of calls.
 type callItems struct {
-	menu, swap, hold, answer, end *item
+	menu, swap, hold, answer, record, end *item
 }
 
 // build creates the item pool once, in menu order.
@@ -158,6 +159,7 @@ func (t *trayUI) build() {
 			swap:   t.add(menu, "Swap to this call", false, t.listed(i, "swap", t.ctl.Resume)),
 			hold:   t.add(menu, "Hold", false, t.listed(i, "hold", t.ctl.Hold)),
 			answer: t.add(menu, "Answer", false, t.listed(i, "answer", t.ctl.Answer)),
+			record: t.add(menu, "Record", false, t.listed(i, "record", t.toggleRecord)),
 			end:    t.add(menu, "Hang up", false, t.listed(i, "hang up", t.ctl.Hangup)),
 		})
 	}
@@ -168,6 +170,7 @@ func (t *trayUI) build() {
 	t.hangup = t.add(nil, "Hang up", false, t.withCall("hang up", t.ctl.Hangup))
 	t.mute = t.add(nil, "Mute", true, t.onMute)
 	t.hold = t.add(nil, "Hold", true, t.onHold)
+	t.record = t.add(nil, "Record", true, t.withCall("record", t.toggleRecord))
 	t.keypad = t.add(nil, "Keypad", false, func() {})
 	for _, d := range keypadDigits {
 		t.add(t.keypad, d, false, t.withCall("send DTMF "+d, func(ctx context.Context, id string) error {
@@ -260,6 +263,7 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 		ci.swap.set("Swap to this call", a.swap)
 		ci.hold.set("Hold", a.hold)
 		ci.answer.set("Answer", a.answer)
+		ci.record.set(recordLabel(c), c.State == phone.CallActive || c.State == phone.CallHeld)
 		ci.end.set(a.end, a.end != "")
 	}
 
@@ -276,6 +280,8 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 	t.mute.check(answered && c.Muted)
 	t.hold.set("Hold", answered)
 	t.hold.check(answered && c.LocalHold)
+	t.record.set("Record", answered)
+	t.record.check(answered && c.Recording != "")
 	t.keypad.set("Keypad", answered)
 
 	t.favNone.set("No favorites", len(favs) == 0)
@@ -440,6 +446,31 @@ func (t *trayUI) onDecline() {
 		t.notes.Declined(id)
 		t.do("decline", func(ctx context.Context) error { return t.ctl.Hangup(ctx, id) })
 	}
+}
+
+// recordLabel is the record item of call c's submenu: what clicking it does.
+func recordLabel(c phone.CallInfo) string {
+	if c.Recording != "" {
+		return "Stop recording"
+	}
+	return "Record"
+}
+
+// toggleRecord starts recording call id, or stops it if it is being recorded (by the latest
+// snapshot the tray has).
+func (t *trayUI) toggleRecord(ctx context.Context, id string) error {
+	t.mu.Lock()
+	on := true
+	for _, c := range t.cur.calls {
+		if c.ID == id {
+			on = c.Recording == ""
+		}
+	}
+	if c := t.cur.current; c != nil && c.ID == id {
+		on = c.Recording == ""
+	}
+	t.mu.Unlock()
+	return t.ctl.Record(ctx, id, on)
 }
 
 func (t *trayUI) onMute() {

@@ -20,6 +20,8 @@ type Controller interface {
 	Hold(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
 	Mute(ctx context.Context, id string, on bool) error
+	// Record starts (on) or stops recording call id.
+	Record(ctx context.Context, id string, on bool) error
 	SendDTMF(ctx context.Context, id, digits string) error
 	SetDND(ctx context.Context, on bool) error
 	// Status returns a fresh snapshot of the whole phone.
