@@ -270,6 +270,10 @@ const (
 	// stopped by itself (the disk is full, ...), and is empty when the user or the call's end
 	// stopped it.
 	EventRecordingStopped EventType = "recording_stopped"
+	// EventMessage: the answering machine took a message from Call's caller into File. The
+	// answering machine publishes it when the message's file is complete; the hooks runner
+	// (internal/hooks) runs the [hooks] message command for it.
+	EventMessage EventType = "message"
 )
 
 // Event is something that happened in the core. Events carry full snapshots, so a consumer that
