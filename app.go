@@ -123,6 +123,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}()
 
 	go func() { _ = mgr.Run(ctx) }()
+	waitHooks := startHooks(ctx, cfg, mgr, log) // app_hooks.go: [hooks]
 	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
 	runNAT(ctx)
 	acc.Run(ctx, mgr, ctl)                                           // registers until ctx is done, then un-REGISTERs
@@ -152,6 +153,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		log.Warn("calls did not hang up in time; quitting anyway")
 	}
 	<-ctlDone
+	waitHooks()
 	acc.Wait()
 	natp.wait() // app_nat.go: router port mappings removed
 	ua.Close()
