@@ -123,7 +123,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}()
 
 	go func() { _ = mgr.Run(ctx) }()
-	waitHooks := startHooks(ctx, cfg, mgr, log) // app_hooks.go: [hooks]
+	// app_hooks.go: [hooks]
+	waitHooks := startHooks(ctx, cfg, mgr, log)
 	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
 	runNAT(ctx)
 	acc.Run(ctx, mgr, ctl)                                           // registers until ctx is done, then un-REGISTERs
