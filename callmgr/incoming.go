@@ -80,6 +80,12 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		m.logRejected("incoming call for an unknown user rejected", "user", user, "from", req.Source())
 		return reject(404, "Not Found")
 	}
+	if !echo && m.fwd.Mode == phone.ForwardAlways {
+		return m.redirect(req, tx, "always") // forward.go
+	}
+	if !echo && m.fwd.Mode == phone.ForwardBusy && (m.dnd || m.busy()) {
+		return m.redirect(req, tx, "busy")
+	}
 	if !echo && m.dnd {
 		m.logRejected("incoming call rejected: do not disturb", "from", req.From().Address.String())
 		m.missed(req, "rejected: do not disturb", phone.ResultMissed)
@@ -169,6 +175,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		m.respondFinal(c, 480, "Temporarily Unavailable", nil)
 		m.endCall(c, "")
 	})
+	m.forwardNoAnswer(c) // forward.go
 	return c.inviteDone
 }
 

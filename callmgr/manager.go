@@ -107,6 +107,8 @@ type Config struct {
 	RecordDir string
 	// RecordCalls records every answered call ([audio] record_calls).
 	RecordCalls bool
+	// Forward is the call forwarding at start ([forward]; forward.go); SetForward changes it.
+	Forward phone.Forward
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }
@@ -145,6 +147,8 @@ type Manager struct {
 	nat natState // owned by the Run goroutine; nat.go
 	// recFinishing are recordings stopped whose files may still be being closed (record.go).
 	recFinishing []*media.Recorder
+	// fwd is the call forwarding in force (forward.go).
+	fwd phone.Forward
 }
 
 // New wires a manager onto the user agent's SIP server. Nothing runs until Run.
@@ -183,6 +187,11 @@ func New(cfg Config) (*Manager, error) {
 	if m.region == "" {
 		m.region = media.RegionFromLocale(os.Getenv)
 	}
+	fwd, err := m.checkForward(cfg.Forward)
+	if err != nil {
+		return nil, fmt.Errorf("callmgr: %w", err)
+	}
+	m.fwd = fwd
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
 	srv := cfg.UA.Server
 	srv.OnInvite(m.guard(m.handleInvite))
@@ -625,6 +634,10 @@ func (m *Manager) buildStatusSnap() (phone.Status, []*media.Session) {
 		DND:      m.dnd,
 		Accounts: m.accountSnapshots(),
 		Calls:    []phone.CallInfo{},
+	}
+	if m.fwd.Mode != phone.ForwardOff && m.fwd.Mode != "" {
+		f := m.fwd
+		st.Forward = &f
 	}
 	now := m.clk.Now()
 	for _, c := range m.liveCalls() {

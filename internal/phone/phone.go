@@ -186,7 +186,37 @@ const (
 	ResultBusy      = "busy"      // the far end was busy (486, 600), or every line here was
 	ResultFailed    = "failed"    // could not be set up: unreachable, refused, no common codec, ...
 	ResultCancelled = "cancelled" // we gave up on our call before it was answered, or it was answered elsewhere
+	ResultForwarded = "forwarded" // sent elsewhere by call forwarding (302) without ringing, or after ringing unanswered
 )
+
+// Forward is call forwarding: incoming calls go to Target (a SIP URI) with 302 Moved
+// Temporarily always, when the phone is busy, or after ringing After seconds unanswered.
+type Forward struct {
+	Mode   string  `json:"mode"` // one of the Forward* modes
+	Target string  `json:"target,omitempty"`
+	After  Seconds `json:"after,omitempty"` // ForwardNoAnswer only
+}
+
+// Forwarding modes.
+const (
+	ForwardOff      = "off"
+	ForwardAlways   = "always"
+	ForwardBusy     = "busy"     // when a call would get 486 Busy Here (busy, do not disturb)
+	ForwardNoAnswer = "noanswer" // after ringing After seconds
+)
+
+// String says what f does, e.g. "after 20 s unanswered to sip:desk@example.org".
+func (f Forward) String() string {
+	switch f.Mode {
+	case ForwardAlways:
+		return "always to " + f.Target
+	case ForwardBusy:
+		return "when busy to " + f.Target
+	case ForwardNoAnswer:
+		return fmt.Sprintf("after %g s unanswered to %s", float64(f.After), f.Target)
+	}
+	return "off"
+}
 
 // HistoryEntry is one call in the call history (trayphone history --json).
 type HistoryEntry struct {
@@ -227,6 +257,8 @@ type Status struct {
 	Calls    []CallInfo    `json:"calls"`
 	// NAT is what the phone found out about its way to the internet; nil without a STUN server.
 	NAT *NATInfo `json:"nat,omitempty"`
+	// Forward is the call forwarding in force; nil when it is off.
+	Forward *Forward `json:"forward,omitempty"`
 }
 
 // NATInfo is the public address and NAT type STUN found, and what the phone did about them.
