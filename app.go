@@ -83,6 +83,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
 		RecordDir: filepath.Join(p.State, "recordings"), RecordCalls: cfg.Audio.RecordCalls,
+		Forward: phone.Forward{Mode: cfg.Forward.Mode, Target: cfg.Forward.Target, After: phone.Seconds(cfg.Forward.After)},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
@@ -101,6 +102,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctl.Handle("history", callmgr.HistoryCommand(mgr))
 	ctl.Handle("redial", callmgr.RedialCommand(mgr))
 	ctl.Handle("record", callmgr.RecordCommand(mgr))
+	ctl.Handle("forward", callmgr.ForwardCommand(mgr))
 	control.HandleDTMF(ctl, mgr)
 	if err := ua.Start(); err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

@@ -296,6 +296,9 @@ func writeStatus(w io.Writer, st phone.Status) error {
 	if len(st.Contact) > 0 {
 		fmt.Fprintf(w, "contact: %s\n", strings.Join(st.Contact, ", "))
 	}
+	if st.Forward != nil {
+		fmt.Fprintf(w, "forwarding: %s\n", st.Forward)
+	}
 	writeNAT(w, st.NAT)
 	fmt.Fprintln(w)
 	if len(st.Accounts) == 0 {

@@ -32,6 +32,8 @@ type Config struct {
 	TURN TURN `toml:"turn,omitempty"`
 	// Hooks are programs run on call events (hooks.go).
 	Hooks Hooks `toml:"hooks,omitempty"`
+	// Forward is call forwarding at start (forward.go); `trayphone forward` changes it.
+	Forward Forward `toml:"forward,omitempty"`
 }
 
 // TURN holds the [turn] settings.

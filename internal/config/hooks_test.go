@@ -51,3 +51,22 @@ func TestHooksRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardConfig(t *testing.T) {
+	c, err := loadString(t, "[forward]\nmode = \"noanswer\"\ntarget = \"sip:desk@example.org\"\nafter = 20\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Forward != (Forward{Mode: "noanswer", Target: "sip:desk@example.org", After: 20}) {
+		t.Errorf("forward %+v", c.Forward)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"[forward]\nmode = \"sometimes\"\ntarget = \"sip:x@y\"\n", "forward.mode"},
+		{"[forward]\nmode = \"always\"\n", "forward.target"},
+		{"[forward]\nmode = \"noanswer\"\ntarget = \"sip:x@y\"\n", "forward.after"},
+	} {
+		if _, err := loadString(t, tc.text); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error naming %s", tc.text, err, tc.want)
+		}
+	}
+}
