@@ -220,6 +220,10 @@ func (c trayController) Record(ctx context.Context, id string, on bool) error {
 	_, err := c.mgr.Record(ctx, id, on)
 	return err
 }
+func (c trayController) SetForward(ctx context.Context, f phone.Forward) error {
+	_, err := c.mgr.SetForward(ctx, f)
+	return err
+}
 func (c trayController) SetDND(ctx context.Context, on bool) error { return c.mgr.SetDND(ctx, on) }
 func (c trayController) Status() phone.Status                      { return c.mgr.Status() }
 func (c trayController) Subscribe() (<-chan phone.Event, func())   { return c.mgr.Subscribe() }

@@ -56,6 +56,7 @@ func TestCallsMenuOverDBus(t *testing.T) {
 		"Call 1: bob — on hold/Swap to this call", "Call 1: bob — on hold/Hang up",
 		"Call 2: dave — active/Hold", "Call 2: dave — active/Hang up",
 		"Call 1: bob — on hold/Stop recording", "Call 2: dave — active/Record",
+		"Forward calls (after 20 s unanswered to sip:desk@example.com)",
 		"Call 3: erin — incoming/Answer", "Call 3: erin — incoming/Decline",
 	}
 	var root dbustest.MenuItem
@@ -117,6 +118,7 @@ func TestCallsMenuOverDBus(t *testing.T) {
 	click("Call 3: erin — incoming/Answer", "answer 3")
 	click("Call 2: dave — active/Record", "record 2 on")
 	click("Call 1: bob — on hold/Stop recording", "record 1 off")
+	click("Forward calls (after 20 s unanswered to sip:desk@example.com)", "forward off")
 	click("Call 2: dave — active/Hang up", "hangup 2")
 	click("Call 3: erin — incoming/Decline", "hangup 3")
 }

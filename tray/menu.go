@@ -96,7 +96,11 @@ type trayUI struct {
 	recentMenu, recentNone                      *item
 	recents                                     []*item
 	clip, dnd, echo, config                     *item
-	clipCmd                                     []string
+	forward                                     *item
+	// lastFwd is the latest call forwarding seen in force: "Forward calls" turns it off and on
+	// again. The item is hidden until forwarding has been on (the config or the CLI).
+	lastFwd phone.Forward
+	clipCmd []string
 }
 
 func (t *trayUI) setFavorites(favs []Favorite) {
@@ -210,6 +214,7 @@ func (t *trayUI) build() {
 	systray.AddSeparator()
 
 	t.dnd = t.add(nil, "Do not disturb", true, t.onDND)
+	t.forward = t.add(nil, "Forward calls", true, t.onForward)
 	t.echo = t.add(nil, "Echo test", false, func() { t.dial(t.opts.EchoTestURI) })
 	t.config = t.add(nil, "Open config", false, t.onConfig)
 	systray.AddSeparator()
@@ -308,6 +313,14 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 	t.clip.set("Dial clipboard", t.clipCmd != nil)
 	t.dnd.set("Do not disturb", true)
 	t.dnd.check(v.dnd)
+	t.mu.Lock()
+	if v.forward != nil {
+		t.lastFwd = *v.forward
+	}
+	fwd := t.lastFwd
+	t.mu.Unlock()
+	t.forward.set("Forward calls ("+fwd.String()+")", fwd.Mode != "" && fwd.Mode != phone.ForwardOff)
+	t.forward.check(v.forward != nil)
 	t.echo.set("Echo test", t.opts.EchoTestURI != "")
 	t.config.set("Open config", t.opts.ConfigPath != "")
 }
@@ -503,6 +516,17 @@ func (t *trayUI) onDND() {
 	on := !t.cur.dnd
 	t.mu.Unlock()
 	t.do("do not disturb", func(ctx context.Context) error { return t.ctl.SetDND(ctx, on) })
+}
+
+// onForward turns call forwarding off, or back on as it was last (or as the config says).
+func (t *trayUI) onForward() {
+	t.mu.Lock()
+	f := t.lastFwd
+	if t.cur.forward != nil {
+		f = phone.Forward{Mode: phone.ForwardOff}
+	}
+	t.mu.Unlock()
+	t.do("forward calls", func(ctx context.Context) error { return t.ctl.SetForward(ctx, f) })
 }
 
 func (t *trayUI) onClipboard() {

@@ -57,6 +57,7 @@ func runChild() int {
 			{ID: "2", Direction: phone.Incoming, Remote: "sip:dave@example.com", State: phone.CallActive, Started: now, Answered: now},
 			{ID: "3", Direction: phone.Incoming, Remote: "sip:erin@example.com", State: phone.CallIncoming, Started: now},
 		}
+		r.status.Forward = &phone.Forward{Mode: phone.ForwardNoAnswer, Target: "sip:desk@example.com", After: 20}
 	}
 	opts := Options{ConfigPath: "/nonexistent/trayphone.toml", EchoTestURI: "sip:echo@example.com"}
 	if os.Getenv(childScenario) == "busy" {

@@ -22,11 +22,13 @@ type view struct {
 	// swap, hold and hang up. Nil with one call, which the top-level items serve.
 	calls []phone.CallInfo
 	dnd   bool
+	// forward is the call forwarding in force, nil when off.
+	forward *phone.Forward
 }
 
 // buildView derives the view from a snapshot at time now; names maps a remote URI to a display name.
 func buildView(st phone.Status, now time.Time, names func(string) string) view {
-	v := view{dnd: st.DND}
+	v := view{dnd: st.DND, forward: st.Forward}
 	for i := range st.Calls {
 		c := &st.Calls[i]
 		switch c.State {
