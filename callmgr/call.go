@@ -88,6 +88,8 @@ type call struct {
 
 	// recording is the call's recording (record.go).
 	recording recordingOf
+	// autoAnswered: the call was answered without the user (autoanswer.go).
+	autoAnswered bool
 }
 
 // heldHere reports whether the call is on hold at our end now: held, or resumed and not yet
@@ -155,6 +157,7 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 	if c.recording.rec != nil {
 		ci.Recording = c.recording.rec.Path()
 	}
+	ci.AutoAnswered = c.autoAnswered
 	ci.Duration = durationAt(ci, now)
 	return ci
 }

@@ -100,6 +100,7 @@ type coreOpts struct {
 	// recordDir and recordCalls are Config.RecordDir and RecordCalls (record.go).
 	recordDir   string
 	recordCalls bool
+	autoAnswer  AutoAnswer
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -151,7 +152,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
-		RecordDir: o.recordDir, RecordCalls: o.recordCalls,
+		RecordDir: o.recordDir, RecordCalls: o.recordCalls, AutoAnswer: o.autoAnswer,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})

@@ -175,7 +175,8 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		m.respondFinal(c, 480, "Temporarily Unavailable", nil)
 		m.endCall(c, "")
 	})
-	m.forwardNoAnswer(c) // forward.go
+	m.forwardNoAnswer(c)    // forward.go
+	m.armAutoAnswer(c, req) // autoanswer.go
 	return c.inviteDone
 }
 

@@ -109,6 +109,8 @@ type Config struct {
 	RecordCalls bool
 	// Forward is the call forwarding at start ([forward]; forward.go); SetForward changes it.
 	Forward phone.Forward
+	// AutoAnswer says which calls are answered without the user ([autoanswer]; autoanswer.go).
+	AutoAnswer AutoAnswer
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }

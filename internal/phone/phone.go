@@ -176,6 +176,9 @@ type CallInfo struct {
 	Media  MediaStats `json:"media"`
 	// Recording is the file the call is being recorded to, "" while it is not.
 	Recording string `json:"recording,omitempty"`
+	// AutoAnswered says the call was answered without the user (auto-answer or intercom): the
+	// microphone opened by itself.
+	AutoAnswered bool `json:"auto_answered,omitempty"`
 }
 
 // How a call ended, as the call history says it (HistoryEntry.Result).
