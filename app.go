@@ -84,6 +84,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
 		RecordDir: filepath.Join(p.State, "recordings"), RecordCalls: cfg.Audio.RecordCalls,
 		Forward: phone.Forward{Mode: cfg.Forward.Mode, Target: cfg.Forward.Target, After: phone.Seconds(cfg.Forward.After)},
+		AutoAnswer: callmgr.AutoAnswer{Accounts: cfg.AutoAnswer.Accounts, Callers: cfg.AutoAnswer.Callers,
+			After: time.Duration(cfg.AutoAnswer.After) * time.Second, Intercom: cfg.AutoAnswer.Intercom},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

@@ -27,7 +27,15 @@ type CallHandler interface {
 const (
 	actionAnswer  = "answer"
 	actionDecline = "decline"
+	// actionMute mutes a call that was answered automatically (the line-open notification).
+	actionMute = "mute"
 )
+
+// muter is the part of the controller the line-open notification's Mute button needs; a
+// CallHandler without it gets the notification without the button.
+type muter interface {
+	Mute(ctx context.Context, id string, on bool) error
+}
 
 // actionTimeout bounds one Answer or Hangup started from a notification button.
 const actionTimeout = 10 * time.Second
@@ -58,6 +66,9 @@ type Notifier struct {
 	regFail  map[string]string // account ID → the failure last shown
 	sending  int               // incoming-call notifications sent whose ID is not known yet
 	early    map[uint32]string // notification ID → action pressed before its ID was known
+	// lineOpen maps a call answered automatically to its "line open" notification, until the
+	// call is muted or ends.
+	lineOpen map[string]uint32
 }
 
 // NewNotifier connects to the session bus (a private connection, so that signals meant for the
@@ -101,7 +112,7 @@ func newNotifier(conn *dbus.Conn, ctl CallHandler, names func(string) string, lo
 		ctx: ctx, cancel: cancel, ctl: ctl, log: log, names: names, conn: conn,
 		byCall: map[string]uint32{}, byNote: map[uint32]string{},
 		seen: map[string]bool{}, declined: map[string]bool{}, regFail: map[string]string{},
-		early: map[uint32]string{},
+		early: map[uint32]string{}, lineOpen: map[string]uint32{},
 	}
 	if conn != nil {
 		fd, err := notify.New(conn,
@@ -152,6 +163,7 @@ func (n *Notifier) Handle(ev phone.Event) {
 }
 
 func (n *Notifier) call(c phone.CallInfo) {
+	n.lineOpenNote(c)
 	n.mu.Lock()
 	noteID, shown := n.byCall[c.ID]
 	seen := n.seen[c.ID]
@@ -194,6 +206,61 @@ func (n *Notifier) call(c phone.CallInfo) {
 			ExpireTimeout: notify.ExpireTimeoutSetByNotificationServer,
 		})
 	}
+}
+
+// lineOpenNote tells the user that call c was answered without them (auto-answer, intercom):
+// the microphone is on. The notification offers Mute where the server has buttons, and closes
+// when the call is muted or ends.
+func (n *Notifier) lineOpenNote(c phone.CallInfo) {
+	n.mu.Lock()
+	noteID, shown := n.lineOpen[c.ID]
+	n.mu.Unlock()
+	if shown {
+		if c.Muted || c.State == phone.CallEnded {
+			n.mu.Lock()
+			delete(n.lineOpen, c.ID)
+			delete(n.byNote, noteID)
+			n.mu.Unlock()
+			if n.fd != nil {
+				_, _ = n.fd.CloseNotification(noteID)
+			}
+		}
+		return
+	}
+	if !c.AutoAnswered || c.State != phone.CallActive || c.Muted {
+		return
+	}
+	n.mu.Lock()
+	n.lineOpen[c.ID] = 0 // shown once, even where it cannot be closed
+	n.mu.Unlock()
+	summary := "Line open: call answered automatically"
+	body := displayName(c, n.names) + "\n" + c.Remote + "\nThe microphone is on."
+	_, canMute := n.ctl.(muter)
+	caps := n.capabilities()
+	if !canMute || !slices.Contains(caps, "actions") {
+		n.plain(summary, body+" Mute it from the trayphone menu or with: trayphone mute "+c.ID)
+		return
+	}
+	if slices.Contains(caps, "body-markup") {
+		body = escapeMarkup(body)
+	}
+	note := notify.Notification{
+		AppName: appName, AppIcon: "audio-input-microphone",
+		Summary: summary, Body: body,
+		Actions:       []notify.Action{{Key: actionMute, Label: "Mute"}},
+		Hints:         map[string]dbus.Variant{"category": dbus.MakeVariant("call"), "resident": dbus.MakeVariant(true)},
+		ExpireTimeout: notify.ExpireTimeoutNever,
+	}
+	note.SetUrgency(notify.UrgencyCritical)
+	id, err := n.fd.SendNotification(note)
+	if err != nil {
+		n.log.Warn("line open notification", "call_id", c.ID, "err", err)
+		return
+	}
+	n.mu.Lock()
+	n.lineOpen[c.ID] = id
+	n.byNote[id] = c.ID
+	n.mu.Unlock()
 }
 
 // incoming shows the ringing notification with Answer and Decline buttons.
@@ -350,6 +417,12 @@ func (n *Notifier) act(note uint32, key string) {
 		do = n.ctl.Answer
 	case actionDecline:
 		do = n.ctl.Hangup
+	case actionMute:
+		m, ok := n.ctl.(muter)
+		if !ok {
+			return
+		}
+		do = func(ctx context.Context, id string) error { return m.Mute(ctx, id, true) }
 	default:
 		return
 	}

@@ -34,6 +34,8 @@ type Config struct {
 	Hooks Hooks `toml:"hooks,omitempty"`
 	// Forward is call forwarding at start (forward.go); `trayphone forward` changes it.
 	Forward Forward `toml:"forward,omitempty"`
+	// AutoAnswer says which calls are answered without the user (forward.go).
+	AutoAnswer AutoAnswer `toml:"autoanswer,omitempty"`
 }
 
 // TURN holds the [turn] settings.

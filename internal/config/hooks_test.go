@@ -70,3 +70,22 @@ func TestForwardConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestAutoAnswerConfig(t *testing.T) {
+	c, err := loadString(t, "[[account]]\nid = \"work\"\naor = \"sip:alice@example.org\"\n\n[autoanswer]\naccounts = [\"work\"]\ncallers = [\"sip:mum@example.org\", \"+44 20 7946 0018\"]\nafter = 3\nintercom = [\"door@example.org\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.AutoAnswer; a.After != 3 || len(a.Callers) != 2 || a.Accounts[0] != "work" || a.Intercom[0] != "door@example.org" {
+		t.Errorf("autoanswer %+v", a)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"[autoanswer]\naccounts = [\"nosuch\"]\n", "autoanswer.accounts"},
+		{"[autoanswer]\nafter = -1\n", "autoanswer.after"},
+		{"[autoanswer]\nintercom = [\"\"]\n", "autoanswer.intercom"},
+	} {
+		if _, err := loadString(t, tc.text); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error naming %s", tc.text, err, tc.want)
+		}
+	}
+}

@@ -66,6 +66,7 @@ func (p *parser) validate(c *Config, opts LoadOptions) {
 	p.validateAccounts(c)
 	p.validateHooks(c)
 	p.validateForward(c)
+	p.validateAutoAnswer(c)
 }
 
 func (p *parser) validateCodecs(c *Config, opts LoadOptions) {
