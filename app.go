@@ -75,8 +75,25 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	if err != nil {
 		log.Warn("the call history cannot be read; this session's calls are kept in memory only", "err", err)
 	}
-	defer hist.Close() // after the manager has filed its last call
-	mgr, err := callmgr.New(callmgr.Config{
+	defer hist.Close()                                                      // after the manager has filed its last call
+	scr, err := newScreener(p.Config, cfg, log.With("component", "screen")) // app_screen.go
+	if err != nil {
+		fmt.Fprintf(stderr, "trayphone: %v\n", err)
+		return 2
+	}
+	var mgr *callmgr.Manager
+	vm, err := setupVoicemail(cfg, p, func(msg phone.VoicemailMessage) {
+		mgr.Announce(phone.Event{Type: phone.EventVoicemail, Voicemail: &msg})
+	}, log.With("component", "voicemail"))
+	if err != nil {
+		log.Warn("no answering machine", "err", err)
+	}
+	vmAfter := time.Duration(0)
+	if cfg.Voicemail.Enabled {
+		vmAfter = time.Duration(cfg.Voicemail.AnswerAfterOrDefault()) * time.Second
+	}
+	mgr, err = callmgr.New(callmgr.Config{
+		Screen: scr, Voicemail: voicemailFor(vm), VoicemailAfter: vmAfter, TransferScreen: scr.transferAllowed,
 		History: hist,
 		UA:      ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
@@ -105,7 +122,18 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctl.Handle("redial", callmgr.RedialCommand(mgr))
 	ctl.Handle("record", callmgr.RecordCommand(mgr))
 	ctl.Handle("forward", callmgr.ForwardCommand(mgr))
+	ctl.Handle("transfer", callmgr.TransferCommand(mgr))
 	control.HandleDTMF(ctl, mgr)
+	ctl.Handle("voicemail", callmgr.VoicemailCommand(mgr))
+	scr.register(ctl) // app_screen.go: screen.list, screen.test, screen.reload, screen.block
+	var msgs *messages
+	if vm != nil {
+		msgs = &messages{m: vm, dev: dev, status: mgr.Status, log: log.With("component", "voicemail")}
+		msgs.register(ctl) // messages, messages.play, messages.delete
+		defer msgs.stop()
+	}
+	book := loadContacts(p, ctl, log) // app_tray.go; "contacts.reload"
+	scr.book.Store(book)
 	if err := ua.Start(); err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
@@ -132,7 +160,6 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
 	runNAT(ctx)
 	acc.Run(ctx, mgr, ctl)                                           // registers until ctx is done, then un-REGISTERs
-	book := loadContacts(p, ctl, log)                                // app_tray.go; "contacts.reload"
 	links := newLinkDialer(mgr, book, log.With("component", "link")) // app_link.go; "call.link"
 	links.register(ctl)
 	ctlDone := make(chan struct{})
@@ -149,7 +176,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		}()
 	}
 
-	runDesktop(ctx, o.headless, p, mgr, book, log) // tray or notifications; app_tray.go
+	runDesktop(ctx, o.headless, p, mgr, book, scr, msgs, log) // tray or notifications; app_tray.go
 
 	cancel()
 	select {
@@ -215,6 +242,10 @@ func (c trayController) Answer(ctx context.Context, id string) error { return c.
 func (c trayController) Hangup(ctx context.Context, id string) error { return c.mgr.Hangup(ctx, id) }
 func (c trayController) Hold(ctx context.Context, id string) error   { return c.mgr.Hold(ctx, id) }
 func (c trayController) Resume(ctx context.Context, id string) error { return c.mgr.Resume(ctx, id) }
+func (c trayController) Transfer(ctx context.Context, id, target, consult string) error {
+	_, err := c.mgr.Transfer(ctx, id, target, consult)
+	return err
+}
 func (c trayController) Mute(ctx context.Context, id string, on bool) error {
 	return c.mgr.Mute(ctx, id, on)
 }

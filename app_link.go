@@ -107,13 +107,14 @@ func (d *linkDialer) register(ctl *control.Server) {
 // checkLinkArgs enforces that a link on the command line is the one last argument: a crafted
 // link must not smuggle flags (--home on a network share, --listen) into the command line a
 // desktop's "%1"/"%u" handler builds. Flags before the link come from the handler's own entry. A
-// URI after a client command ("trayphone call sip:... --home DIR") is not a link.
+// URI anywhere after a client command ("trayphone call sip:... --home DIR", "trayphone transfer 1
+// sip:... --json") is that command's argument, not a link.
 func checkLinkArgs(args []string) error {
 	for i, a := range args {
-		if a == "--" {
+		if a == "--" || control.IsClientCommand(a) {
 			return nil
 		}
-		if isDialable(a) && (i == 0 || !control.IsClientCommand(args[i-1])) {
+		if isDialable(a) {
 			if i != len(args)-1 {
 				return fmt.Errorf("a link must be the last and only argument after the options; got %q after it", strings.Join(args[i+1:], " "))
 			}

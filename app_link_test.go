@@ -140,6 +140,8 @@ func TestCheckLinkArgs(t *testing.T) {
 		{[]string{"sip:a@b", "--home", `\\evil\share`}, false},
 		{[]string{"sip:a@b --listen 0.0.0.0:5060"}, false},
 		{[]string{"status", "--home", "/h"}, true},
+		{[]string{"transfer", "1", "sip:carol@example.org", "--json", "--home", "/h"}, true}, // the URI is the command's second argument
+		{[]string{"--home", "/h", "sip:a@b", "transfer", "1"}, false},
 	} {
 		if err := checkLinkArgs(tc.args); (err == nil) != tc.ok {
 			t.Errorf("checkLinkArgs(%q) = %v, want ok %v", tc.args, err, tc.ok)

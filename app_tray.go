@@ -24,8 +24,8 @@ import (
 // notifications only. Either way incoming calls, missed calls and registration failures notify,
 // naming callers from book as it is at the time. It returns when ctx is done or the user picked
 // Quit; the caller then shuts the core down.
-func runDesktop(ctx context.Context, headless bool, p paths.Paths, mgr *callmgr.Manager, book *addressBook, log *slog.Logger) {
-	ctl := desktopController{trayController: trayController{mgr: mgr}, book: book}
+func runDesktop(ctx context.Context, headless bool, p paths.Paths, mgr *callmgr.Manager, book *addressBook, scr *screener, msgs *messages, log *slog.Logger) {
+	ctl := screeningController{desktopController{trayController: trayController{mgr: mgr}, book: book}, scr, msgs} // app_screen.go
 	notifyOnly := func() {
 		events, unsubscribe := mgr.Subscribe()
 		defer unsubscribe()

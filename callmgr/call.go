@@ -44,11 +44,23 @@ type call struct {
 	hidden   bool // the far end of the echo test: not shown to the user
 	echoLeg  bool // this incoming call is answered by the echo device
 	refused  bool // an INVITE refused at once, kept only for the history (incoming.go missed)
+	// silent: a screening rule lets this call ring without sound (screen.go).
+	silent bool
+	// voicemail: the answering machine answers (answered) this call with machine (screen.go).
+	voicemail bool
+	machine   media.Device
 	// result is how the call went, for the history (phone.Result*); endCall fills it in when
 	// nothing more specific was said.
 	result string
 	// favorite is the favorite's name the user dialled, for the history ("" if none).
 	favorite string
+	// xfer is the latest transfer of this call, ours or the far end's (transfer.go); referOf,
+	// on a call placed for a REFER, is the call that was transferred.
+	xfer    *transfer
+	referOf *call
+	// failCode and failReason are the final response that ended an outgoing call unanswered.
+	failCode   int
+	failReason string
 
 	// Outgoing calls.
 	cdlg       *sipgo.DialogClientSession
@@ -150,6 +162,8 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		Ended:      c.ended,
 		EndReason:  c.endReason,
 		Result:     c.result,
+		Silent:     c.silent,
+		Voicemail:  c.voicemail,
 	}
 	if c.sess != nil {
 		ci.Media = c.sess.Stats()
@@ -158,6 +172,10 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 		ci.Recording = c.recording.rec.Path()
 	}
 	ci.AutoAnswered = c.autoAnswered
+	if c.xfer != nil {
+		ti := c.xfer.info
+		ci.Transfer = &ti
+	}
 	ci.Duration = durationAt(ci, now)
 	return ci
 }

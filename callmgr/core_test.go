@@ -101,6 +101,12 @@ type coreOpts struct {
 	recordDir   string
 	recordCalls bool
 	autoAnswer  AutoAnswer
+	// screen, voicemail and voicemailAfter are Config.Screen, Voicemail and VoicemailAfter.
+	screen         Screener
+	voicemail      AnsweringMachine
+	voicemailAfter time.Duration
+	// transferScreen is Config.TransferScreen.
+	transferScreen TransferScreen
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -153,6 +159,8 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
 		RecordDir: o.recordDir, RecordCalls: o.recordCalls, AutoAnswer: o.autoAnswer,
+		Screen: o.screen, Voicemail: o.voicemail, VoicemailAfter: o.voicemailAfter,
+		TransferScreen: o.transferScreen,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})

@@ -60,14 +60,14 @@ func (m *Manager) offerHold(c *call) error {
 }
 
 // holdOthers puts every other answered call the user hears on hold before the user turns to c
-// (answers it or resumes it): one microphone and one speaker must not be shared by two calls, or
+// (answers it, resumes it or calls out): one microphone and one speaker must not be shared by two calls, or
 // the first caller hears everything said to the second (issue 15). Calls in c's conference stay.
 // Each call is silenced at once; its re-INVITE follows, and a far end that refuses it still
 // hears nothing. It returns the calls it held.
 func (m *Manager) holdOthers(c *call) []*call {
 	var held []*call
 	for _, o := range m.liveCalls() {
-		if o == c || o.hidden || !o.answered() || o.localHold || (c.conf != nil && o.conf == c.conf) {
+		if o == c || o.hidden || o.voicemail || !o.answered() || o.localHold || (c.conf != nil && o.conf == c.conf) {
 			continue
 		}
 		o.keepHeld = true
@@ -264,6 +264,11 @@ func (m *Manager) reinvite(c *call, body []byte, done func(*sip.Response, error)
 				if err := m.offerHold(c); err != nil {
 					m.warn(c, fmt.Sprintf("could not offer the call with %s again: %v", c.remote, err))
 				}
+			}
+			if x := c.xfer; x != nil && x.pendingRefer != "" && !c.reinviting && c.state != phone.CallEnded {
+				// A transfer waited for this re-INVITE (transfer.go).
+				m.sendRefer(c, x.pendingRefer)
+				x.pendingRefer = ""
 			}
 		})
 	}()

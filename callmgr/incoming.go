@@ -11,6 +11,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"trayphone/internal/phone"
+	"trayphone/internal/refer"
+	"trayphone/internal/screen"
 	"trayphone/media"
 	"trayphone/media/sdp"
 )
@@ -76,27 +78,63 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		}
 		viaAccount = acct != ""
 	}
+	// An INVITE with Replaces takes the place of one of our answered calls (RFC 3891 §3): the
+	// far end of an attended transfer, or a call picked up elsewhere. It must name the dialog
+	// exactly; it is answered without ringing, and it passes busy and do not disturb.
+	var replaced *call
+	if hs := req.GetHeaders("Replaces"); len(hs) > 0 {
+		if len(hs) > 1 {
+			m.logRejected("INVITE with more than one Replaces refused", "from", req.Source())
+			return reject(400, "Bad Request")
+		}
+		r, err := refer.ParseReplaces(hs[0].Value())
+		if err != nil {
+			m.logRejected("INVITE with a malformed Replaces refused", "error", err, "from", req.Source())
+			return reject(400, "Bad Request")
+		}
+		replaced = m.replaceable(r)
+		switch {
+		case replaced == nil:
+			m.logRejected("INVITE with Replaces naming no call of ours refused", "call_id", r.CallID, "from", req.Source())
+			return reject(481, "Call/Transaction Does Not Exist")
+		case r.EarlyOnly && replaced.answered():
+			m.logRejected("INVITE replacing an answered call refused: early-only", "call", replaced.id, "from", req.Source())
+			return reject(486, "Busy Here")
+		case !replaced.answered():
+			m.logRejected("INVITE replacing a call not answered yet refused", "call", replaced.id, "from", req.Source())
+			return reject(481, "Call/Transaction Does Not Exist")
+		}
+	}
 	if !echo && !viaAccount && user != "" && user != m.ua.User {
 		m.logRejected("incoming call for an unknown user rejected", "user", user, "from", req.Source())
 		return reject(404, "Not Found")
 	}
-	if !echo && m.fwd.Mode == phone.ForwardAlways {
-		return m.redirect(req, tx, "always") // forward.go
+	action := screen.ActionRing
+	if !echo && replaced == nil {
+		// A call that replaces one of ours (a transfer we take part in) is not screened.
+		if action = m.screenInvite(req, tx); action == screen.ActionReject { // screen.go
+			return nil
+		}
 	}
-	if !echo && m.fwd.Mode == phone.ForwardBusy && (m.dnd || m.busy()) {
+	// Call forwarding (forward.go) after screening: a call screened out is not sent on, nor one
+	// a rule sends to the answering machine.
+	if !echo && replaced == nil && action != screen.ActionVoicemail && m.fwd.Mode == phone.ForwardAlways {
+		return m.redirect(req, tx, "always")
+	}
+	if !echo && replaced == nil && action != screen.ActionVoicemail && m.fwd.Mode == phone.ForwardBusy && (m.dnd || m.busy()) {
 		return m.redirect(req, tx, "busy")
 	}
-	if !echo && m.dnd {
+	if !echo && replaced == nil && m.dnd {
 		m.logRejected("incoming call rejected: do not disturb", "from", req.From().Address.String())
 		m.missed(req, "rejected: do not disturb", phone.ResultMissed)
 		return reject(486, "Busy Here")
 	}
-	if !echo && m.busy() {
+	if !echo && replaced == nil && m.busy() {
 		m.missed(req, "rejected: busy", phone.ResultBusy)
 		return reject(486, "Busy Here")
 	}
 	src := addrOf(req.Source()).Unmap()
-	if !echo && !viaAccount && m.ringingFrom(src) >= maxRingingPerSource {
+	if !echo && replaced == nil && !viaAccount && m.ringingFrom(src) >= maxRingingPerSource {
 		// One address may not keep every line ringing (issue 14: INVITEs never cancelled).
 		m.logRejected("incoming call refused: too many calls ringing from one address", "from", src)
 		return reject(486, "Busy Here")
@@ -164,9 +202,39 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		})
 		return c.inviteDone
 	}
+	if replaced != nil {
+		m.log.Info("incoming call replaces a call: answered at once", "call", c.id, "from", c.remote, "replaces", replaced.id)
+		m.hangup(replaced, "replaced: "+c.remote+" took the call over", nil)
+		m.holdOthers(c)
+		if err := m.answer(c); err != nil {
+			m.warn(c, fmt.Sprintf("could not answer %s, who took over the call: %v", c.remote, err))
+		}
+		return c.inviteDone
+	}
+	if action == screen.ActionVoicemail {
+		err := m.toVoicemail(c, "a screening rule")
+		if err == nil || c.state == phone.CallEnded { // ended: answer failed and said why
+			m.changed(c)
+			return c.inviteDone
+		}
+		m.warn(c, fmt.Sprintf("a screening rule sends the call from %s to voicemail, but %v; it rings instead", c.remote, err))
+	}
+	c.silent = action == screen.ActionSilent
 	_ = dlg.Respond(180, "Ringing", nil)
-	m.log.Info("incoming call", "call", c.id, "from", c.remote)
+	m.log.Info("incoming call", "call", c.id, "from", c.remote, "silent", c.silent)
 	m.changed(c)
+	if m.cfg.VoicemailAfter > 0 && m.cfg.Voicemail != nil {
+		m.after(c, m.cfg.VoicemailAfter, c.inviteDone, func(c *call) {
+			if c.state != phone.CallIncoming {
+				return
+			}
+			if err := m.toVoicemail(c, fmt.Sprintf("nobody answered in %s", m.cfg.VoicemailAfter)); err != nil {
+				m.warn(c, fmt.Sprintf("the answering machine could not take the call from %s: %v", c.remote, err))
+				return
+			}
+			m.changed(c)
+		})
+	}
 	m.after(c, m.cfg.IncomingRingTimeout, c.inviteDone, func(c *call) {
 		if c.state != phone.CallIncoming {
 			return
@@ -175,8 +243,10 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		m.respondFinal(c, 480, "Temporarily Unavailable", nil)
 		m.endCall(c, "")
 	})
-	m.forwardNoAnswer(c)    // forward.go
-	m.armAutoAnswer(c, req) // autoanswer.go
+	m.forwardNoAnswer(c) // forward.go
+	if !c.silent {
+		m.armAutoAnswer(c, req) // autoanswer.go; a call screened to ring silently is not answered by itself
+	}
 	return c.inviteDone
 }
 

@@ -111,6 +111,16 @@ type Config struct {
 	Forward phone.Forward
 	// AutoAnswer says which calls are answered without the user ([autoanswer]; autoanswer.go).
 	AutoAnswer AutoAnswer
+	// Screen applies the screening rules to incoming calls (nil: every call rings).
+	Screen Screener
+	// Voicemail is the answering machine (nil: none).
+	Voicemail AnsweringMachine
+	// VoicemailAfter lets the answering machine take a call that has rung this long
+	// ([voicemail] enabled, answer_after); 0: only calls sent to it.
+	VoicemailAfter time.Duration
+	// TransferScreen, if set, decides which targets a far end may transfer us to (transfer.go);
+	// the user's call screening plugs in here. Nil allows every SIP target.
+	TransferScreen TransferScreen
 	// SessionOptions are test hooks passed to every call's media session.
 	SessionOptions []media.Option
 }
@@ -201,6 +211,8 @@ func New(cfg Config) (*Manager, error) {
 	srv.OnBye(m.guard(m.handleBye))
 	srv.OnOptions(m.guard(m.handleOptions))
 	srv.OnInfo(m.guard(m.handleInfo))
+	srv.OnRefer(m.guard(m.handleRefer))   // transfer.go
+	srv.OnNotify(m.guard(m.handleNotify)) // transfer.go: a REFER's progress only
 	srv.OnCancel(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
@@ -546,6 +558,9 @@ func (m *Manager) newCall(dir phone.Direction, remote string) *call {
 func (m *Manager) changed(c *call) {
 	m.syncWaitingTone() // waiting.go
 	m.autoRecord(c)     // record.go: [audio] record_calls
+	if c.referOf != nil {
+		m.referCallChanged(c) // transfer.go
+	}
 	if c.hidden {
 		return
 	}
@@ -595,6 +610,10 @@ func (m *Manager) endCall(c *call, reason string) {
 	}
 	m.stopRecording(c, "") // record.go; before the session closes
 	m.stopMedia(c)
+	if c.xfer != nil && c.xfer.notes != nil {
+		close(c.xfer.notes) // no more NOTIFYs on a dialog that has ended
+		c.xfer.notes = nil
+	}
 	delete(m.calls, c.id)
 	if k := dialogKey(c.sipCallID, c.localTag); m.byDialog[k] == c {
 		delete(m.byDialog, k)

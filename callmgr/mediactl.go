@@ -203,6 +203,9 @@ func (m *Manager) codecFor(f sdp.Format) (media.Codec, bool) {
 // startMedia opens the user's audio device and starts the call's RTP session. A device that
 // cannot be opened does not drop the call: the user is told and the call runs silent.
 func (m *Manager) startMedia(c *call) error {
+	if c.machine != nil {
+		return m.startMediaWith(c, c.machine) // the answering machine's call (screen.go)
+	}
 	return m.startMediaWith(c, m.cfg.Device)
 }
 
@@ -215,7 +218,10 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 			return err
 		}
 	}
-	stream = m.switchable(c, stream) // conference.go: device fallback and local conferences
+	if c.machine == nil {
+		// The answering machine's device is not the user's: no fallback, tones or conference.
+		stream = m.switchable(c, stream) // conference.go: device fallback and local conferences
+	}
 	id := c.id
 	conn, remote, err := m.mediaConn(c) // nat.go: the TURN relay's bridge, if any
 	if err != nil {

@@ -17,8 +17,9 @@ import (
 	"trayphone/internal/sipua"
 )
 
-// startOutgoing creates an outgoing call and sends its INVITE. Runs on the manager goroutine.
-func (m *Manager) startOutgoing(target, account string) (*call, error) {
+// startOutgoing creates an outgoing call and sends its INVITE, with the extra headers (a transfer's
+// Referred-By and Replaces). Runs on the manager goroutine.
+func (m *Manager) startOutgoing(target, account string, extra ...sip.Header) (*call, error) {
 	if m.stopping {
 		return nil, ErrStopped
 	}
@@ -109,6 +110,9 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	for _, h := range extra {
+		req.AppendHeader(h)
+	}
 	req.SetBody(offer)
 	callID := sip.CallIDHeader(sipua.Token(16))
 	req.AppendHeader(&callID)
@@ -116,6 +120,10 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 	c.localTag, _ = from.Params.Get("tag")
 	m.byDialog[dialogKey(c.sipCallID, c.localTag)] = c
 
+	// The user turns to the new call: every call they were talking in is held first, as when
+	// answering a waiting call (hold.go holdOthers), so nobody hears the new conversation. The
+	// held calls stay held if the new call fails: `resume` takes one back.
+	m.holdOthers(c)
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.RingTimeout)
 	c.cancelRing = cancel
 	m.log.Info("calling", "call", c.id, "remote", c.remote)
@@ -176,6 +184,10 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 	}
 	if err != nil {
 		c.result = inviteResult(err, ctx)
+		var resErr *sipgo.ErrDialogResponse
+		if errors.As(err, &resErr) {
+			c.failCode, c.failReason = resErr.Res.StatusCode, resErr.Res.Reason
+		}
 		m.endCall(c, m.inviteFailure(c, err, ctx))
 		return
 	}
@@ -324,4 +336,4 @@ func byeDialog(dlg interface{ Bye(context.Context) error }) {
 	_ = dlg.Bye(ctx)
 }
 
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"

@@ -316,3 +316,58 @@ func TestWaitingCallHoldRefused(t *testing.T) {
 		t.Errorf("B heard %d windows of %d Hz before, C %d of %d Hz: want both conversations heard (>= 30, >= 40)", nB, toB, nC, toC)
 	}
 }
+
+// TestCallingOutHoldsActive: A talks with B (A's room says 697 Hz to B), then places a new call
+// to C, which answers, and says 1331 Hz to C. Dialing out first holds B's call, as answering a
+// waiting call does: A shows it held, B sees a=sendonly, and B never hears what A says to C.
+func TestCallingOutHoldsActive(t *testing.T) {
+	checkGoroutines(t)
+	room := &roomDevice{}
+	a := startCore(t, "a", coreOpts{callWaiting: true, device: room})
+	b := startCore(t, "b", coreOpts{toneHz: 604})
+	c := startCore(t, "c", coreOpts{toneHz: 1004})
+	const toB, toC = 697, 1331
+
+	room.say(toB)
+	ab, ba := established(t, a, b)
+	time.Sleep(time.Second)
+
+	room.say(0) // the user stops talking to dial
+	out, err := a.mgr.Call(ctx(t), c.ua.AOR(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci, ok := callState(a, ab.ID, 5*time.Second, func(ci phone.CallInfo) bool { return ci.State == phone.CallHeld && ci.LocalHold }); !ok {
+		t.Errorf("A dialled C: A's call with B is %s (local hold %v), want held", ci.State, ci.LocalHold)
+	}
+	if ci, ok := callState(b, ba.ID, 5*time.Second, func(ci phone.CallInfo) bool { return ci.RemoteHold }); !ok {
+		t.Errorf("A dialled C: B's call is %s, remote hold %v; want held by the far end (a=sendonly)", ci.State, ci.RemoteHold)
+	}
+	in := c.waitState(5*time.Second, phone.CallIncoming)
+	if err := c.mgr.Answer(ctx(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ci, ok := callState(a, out.ID, 5*time.Second, func(ci phone.CallInfo) bool { return ci.State == phone.CallActive }); !ok {
+		t.Fatalf("A's call to C is %s, want active", ci.State)
+	}
+	room.say(toC)
+	time.Sleep(1500 * time.Millisecond)
+	for _, id := range []string{ab.ID, out.ID} {
+		if err := a.mgr.Hangup(ctx(t), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.waitState(5*time.Second, phone.CallEnded)
+	c.waitState(5*time.Second, phone.CallEnded)
+	time.Sleep(200 * time.Millisecond)
+	_, nB := toneRuns(t, b.out, toB)
+	_, leak := toneRuns(t, b.out, toC)
+	_, nC := toneRuns(t, c.out, toC)
+	t.Logf("B heard %d windows of %d Hz and %d of %d Hz; C heard %d of %d Hz", nB, toB, leak, toC, nC, toC)
+	if leak > 0 {
+		t.Errorf("B heard what A said to C after A dialled C: %d windows (%.2f s) of %d Hz", leak, float64(leak)*0.02, toC)
+	}
+	if nB < 30 || nC < 40 {
+		t.Errorf("B heard %d windows of %d Hz, C %d of %d Hz: want both conversations heard (>= 30, >= 40)", nB, toB, nC, toC)
+	}
+}

@@ -147,6 +147,8 @@ func (tp *tonePlayer) apply() {
 	var incoming, up, heard, ringing bool
 	for _, c := range tp.calls {
 		switch {
+		case c.Silent || c.Voicemail:
+			// A screening rule's "silent", or the answering machine's call: no sound here.
 		case c.State == phone.CallIncoming:
 			incoming = true
 		case c.State == phone.CallActive || c.State == phone.CallHeld:

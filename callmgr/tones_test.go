@@ -209,3 +209,34 @@ func TestToneConfigFor(t *testing.T) {
 		t.Errorf("explicit ringer file: got none")
 	}
 }
+
+// A call a screening rule lets ring silently, and a call the answering machine took, make no
+// sound here; an ordinary call after them rings.
+func TestTonesSilentAndVoicemail(t *testing.T) {
+	t.Parallel()
+	ev := &fakeEvents{ch: make(chan phone.Event, 16)}
+	ringer := &toneDevice{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		PlayTones(ctx, ev, ToneConfig{Ringer: ringer, Region: media.RegionUS})
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	silent := phone.CallInfo{ID: "1", Direction: phone.Incoming, State: phone.CallIncoming, Silent: true}
+	ev.ch <- phone.Event{Type: phone.EventCall, Call: &silent}
+	machine := phone.CallInfo{ID: "2", Direction: phone.Incoming, State: phone.CallActive, Voicemail: true, Answered: time.Now()}
+	ev.ch <- phone.Event{Type: phone.EventCall, Call: &machine}
+	time.Sleep(200 * time.Millisecond)
+	if n, _, _ := ringer.state(); n != 0 {
+		t.Fatalf("the ringer opened %d times for a silent call and the machine's call, want 0", n)
+	}
+	// A third call rings with the ringtone, not the call-waiting tone: the machine's call is not
+	// one the user hears.
+	ev.send("3", phone.Incoming, phone.CallIncoming, "")
+	waitFor(t, "the ringtone", func() bool { _, open, last := ringer.state(); return open == 1 && len(last) >= 1600 })
+	_, _, last := ringer.state()
+	if goertzel(last[:1600], 400) < 100*goertzel(last[:1600], 440) {
+		t.Errorf("want the ringtone (400+450 Hz), not the call-waiting tone")
+	}
+}

@@ -32,6 +32,7 @@ type invocation struct {
 	args    []string
 	json    bool
 	account string
+	to      string // transfer --to
 	stdout  io.Writer
 }
 
@@ -148,6 +149,9 @@ func parseCommandLine(name string, cmd *cliCommand, args []string, stdout, stder
 	}
 	if name == "call" {
 		fs.StringVar(&inv.account, "account", "", "place the call through account `ID`")
+	}
+	if name == "transfer" {
+		fs.StringVar(&inv.to, "to", "", "attended transfer: to the far end of call `ID2`, which it replaces")
 	}
 	fs.Usage = func() {} // flag calls it on every parse error; help is printed below, on -h only
 	usage := func() {
@@ -375,6 +379,9 @@ func writeCalls(w io.Writer, calls []phone.CallInfo) error {
 		}
 		if others := slices.DeleteFunc(slices.Clone(c.Conference), func(id string) bool { return id == c.ID }); len(others) > 0 {
 			notes = append(notes, "conference with "+strings.Join(others, ", "))
+		}
+		if x := c.Transfer; x != nil {
+			notes = append(notes, "transfer to "+x.Target+": "+x.State)
 		}
 		if len(notes) > 0 {
 			state += " (" + strings.Join(notes, "; ") + ")"

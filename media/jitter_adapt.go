@@ -7,19 +7,28 @@ import "time"
 // Every packet has a relative transit time: its arrival time minus its RTP timestamp, both in
 // timestamp units. Over a sliding window the spread of transit times (latest minus earliest) is
 // the jitter the buffer must absorb. The playout timeline has an offset P: the frame with
-// timestamp ts plays at local time ts+P. P is not known exactly (the buffer does not see the
-// playout ticks), but every queued packet bounds it from below: it plays no earlier than it
-// arrived, so P >= transit + (ts - playTS) at arrival. The running maximum of that bound, pLo,
-// converges on P within a fraction of a frame.
+// timestamp ts is taken from the buffer (its packet must be here by then) at local time ts+P. The
+// playout stage says when it takes each frame (takenAt), so P is measured; ticks run late now and
+// then but never early, so P is the least of the measurements over the last two blocks of
+// ticks. Until the playout stage has said so, every queued packet bounds P from below: it plays no
+// earlier than it arrived, so P >= transit + (ts - playTS) at arrival, and pLo holds the running
+// maximum of that bound. The bound is tight only for packets that arrive just before a tick: with
+// packets arriving just after one it is a frame loose, so it is a start, never the estimate a
+// running stream is judged by (a delay estimated from it swung by a frame and moved the delay of a
+// clean link every few seconds: TestJitterBufferCleanLinkSettles).
 //
-// The buffer's delay is then D = pLo - (earliest transit in the window): how long the packets that
+// The buffer's delay is then D = P - (earliest transit in the window): how long the packets that
 // came fastest wait. The target is the spread plus a small guard, bounded to
-// [minPlayoutDelay, maxPlayoutDelay]. The buffer asks to grow when the latest packet of the
-// window came with less than the guard to spare, or a packet was late; it asks to shrink when, one
-// frame shorter, it would still be at or above the target. It never drops or repeats a frame to do
-// so: the playout stage (playout.go) stretches or compresses the decoded signal by pitch periods,
-// waiting up to a patience for a quiet or steady moment unless a packet was late, and reports how
-// far it moved the timeline (adjusted).
+// [minPlayoutDelay, maxPlayoutDelay]. Where the far end's packets fall between our ticks decides
+// which delays are possible (18.5, 38.5 ms...), so the floor is a band one frame wide around
+// minPlayoutDelay, in which one possible delay always lies. The buffer asks to grow when the delay
+// is under that band, or when a packet was late or came with less than the guard to spare and it
+// is the second such close call in the window (one packet held up once is concealed if it missed
+// its time, and does not cost the rest of the call 20 ms); it asks to shrink when, one frame
+// shorter, it would still be in the band and above what the spread needs. It never drops or
+// repeats a frame to do so: the playout stage (playout.go) stretches or compresses the decoded
+// signal by pitch periods, waiting up to a patience for a quiet or steady moment unless a packet
+// was late, and reports how far it moved the timeline (adjusted).
 //
 // A sender whose clock runs 0.1% fast makes transit times fall by 1 ms a second: the earliest
 // transit falls, D grows past target+frame and 20 ms are taken out every 20 s. One running slow
@@ -43,6 +52,7 @@ const (
 type transitBlock struct {
 	min, max int32 // relative transit, timestamp units
 	n        int
+	close    int // packets that came late or with less than the guard to spare
 }
 
 func (b *transitBlock) add(v int32) {
@@ -73,9 +83,17 @@ type adaptState struct {
 	cur    transitBlock
 
 	haveP   bool
-	pLo     int32 // lower bound of the playout offset P
+	pLo     int32 // the playout offset P: measured (measured is set), or a lower bound
 	blockP  int32 // maximum bound seen in the current block
 	haveBlP bool
+
+	// P as the playout stage measures it: the least measurement of the current block of ticks
+	// (pmCur, over pmN ticks) and of the previous one (pmPrev, if havePrev).
+	measured bool
+	pmCur    int32
+	pmPrev   int32
+	pmN      int
+	havePrev bool
 
 	pending  int // +1 grow, -1 shrink, 0 nothing to do
 	patience int
@@ -101,8 +119,14 @@ func (a *adaptState) reset() {
 	a.nBlock, a.iBlock = 0, 0
 	a.cur = transitBlock{}
 	a.haveP, a.haveBlP = false, false
+	a.forgetMeasured()
 	a.pending = 0
 	a.target = a.initial
+}
+
+// forgetMeasured drops the measured playout offset: the timeline it belonged to is gone.
+func (a *adaptState) forgetMeasured() {
+	a.measured, a.pmN, a.havePrev = false, 0, false
 }
 
 // observe records the transit time of an arriving packet.
@@ -124,10 +148,11 @@ func (a *adaptState) observe(transit int64) {
 		a.iBlock = (a.iBlock + 1) % adaptBlocks
 		a.nBlock = min(a.nBlock+1, adaptBlocks)
 		a.cur = transitBlock{}
-		if a.haveBlP {
+		if a.haveBlP && !a.measured {
 			// The bound from the last block replaces the running one, so an error in it heals.
-			a.pLo, a.haveBlP = a.blockP, false
+			a.pLo = a.blockP
 		}
+		a.haveBlP = false
 	}
 }
 
@@ -149,12 +174,25 @@ func (a *adaptState) window() (lo, hi int32, ok bool) {
 	return lo, hi, ok
 }
 
+// closeCalls returns how many packets of the window came late or with less than the guard to
+// spare.
+func (a *adaptState) closeCalls() int {
+	n := a.cur.close
+	for i := range a.nBlock {
+		n += a.blocks[i].close
+	}
+	return n
+}
+
 // queued records that the packet just observed was queued margin timestamp units ahead of the
 // playout point, and decides whether the delay must change.
 func (a *adaptState) queued(margin int32) {
 	bound := a.lastRel + margin
-	if !a.haveP || bound > a.pLo {
+	if !a.measured && (!a.haveP || bound > a.pLo) {
 		a.haveP, a.pLo = true, bound
+	}
+	if a.haveP && a.pLo-a.lastRel < a.guard {
+		a.cur.close++
 	}
 	if !a.haveBlP || bound > a.blockP {
 		a.haveBlP, a.blockP = true, bound
@@ -165,6 +203,9 @@ func (a *adaptState) queued(margin int32) {
 // decide sets a pending adjustment when the delay is off target; late says a packet just missed
 // its playout time.
 func (a *adaptState) decide(late bool) {
+	if late {
+		a.cur.close++
+	}
 	lo, hi, ok := a.window()
 	if !ok || !a.haveP {
 		return
@@ -178,8 +219,21 @@ func (a *adaptState) decide(late bool) {
 	}
 	delay := a.pLo - lo
 	spare := a.pLo - hi // what the latest packet had to spare
+	// The delay moves in steps of about a frame, and where the far end's packets fall between our
+	// ticks decides what it can be: 18.5 or 38.5 ms, say. So the floor is a band of one frame
+	// around minDelay: the delay grows when it is under the band and shrinks when one step less
+	// would still be in it (or above what the jitter needs), and one delay always fits.
+	floor := a.minDelay - step/2
+	shrinkTo := max(spread+a.guard, floor)
+	if a.nBlock < adaptShrinkBlocks {
+		shrinkTo = max(shrinkTo, a.initial)
+	}
+	// One packet held up once (the far end's machine or ours busy for a moment) is concealed if
+	// it missed its time, and does not move the delay for the rest of the call; a second close
+	// call within the window says the link has jitter.
+	tooClose := (late || spare < a.guard) && a.closeCalls() >= 2
 	switch {
-	case (late || spare < a.guard || delay < a.minDelay) && delay+step <= a.maxDelay:
+	case (tooClose || delay < floor) && delay+step <= a.maxDelay:
 		if a.pending <= 0 {
 			a.pending = 1
 			a.patience = growPatience
@@ -187,7 +241,7 @@ func (a *adaptState) decide(late bool) {
 		if late || spare < 0 {
 			a.patience = 0
 		}
-	case a.pending == 0 && a.nBlock >= adaptShrinkBlocks && (delay-step >= a.target || delay > a.maxDelay):
+	case a.pending == 0 && a.nBlock >= adaptShrinkBlocks && (delay-step >= shrinkTo || delay > a.maxDelay):
 		a.pending = -1
 		a.patience = shrinkPatience
 		if delay > a.maxDelay {
@@ -228,12 +282,39 @@ func (jb *jitterBuffer) adjusted(d int32) {
 func (a *adaptState) shift(d int32) {
 	a.pLo += d
 	a.blockP += d
+	a.pmCur += d
+	a.pmPrev += d
+}
+
+// takenAt records that the frame at the playout point (the one the next pop returns) is taken at
+// local time at. The playout stage calls it before each pop of a frame it plays; what it holds
+// already plays first, but a packet that comes after the pop is late all the same.
+func (jb *jitterBuffer) takenAt(at time.Time) {
+	a := &jb.adapt
+	if !jb.anchored || !a.haveRef || jb.origin.IsZero() {
+		return
+	}
+	arr := at.Sub(jb.origin).Microseconds() * int64(jb.clockRate) / 1e6
+	p := int32(arr - int64(jb.playTS) - a.ref) // wraps with the 32-bit timestamp, like the transit
+	if a.pmN == 0 || p < a.pmCur {
+		a.pmCur = p
+	}
+	a.pmN++
+	est := a.pmCur
+	if a.havePrev {
+		est = min(est, a.pmPrev)
+	}
+	if a.pmN >= adaptBlock {
+		a.pmPrev, a.havePrev, a.pmN = a.pmCur, true, 0
+	}
+	a.measured, a.haveP, a.pLo = true, true, est
 }
 
 // anchorDelay returns the delay of a new timeline, in timestamp units, and forgets the offset
 // bound of the old one.
 func (a *adaptState) anchorDelay() uint32 {
 	a.haveP, a.haveBlP = false, false
+	a.forgetMeasured()
 	a.pending = 0
 	return uint32(a.target)
 }

@@ -126,17 +126,32 @@ func TestJitterBuffer(t *testing.T) {
 			lost: 1,
 		},
 		{
-			name: "late packet is dropped and counted, not lost; the buffer grows by a frame",
+			name: "late packet is dropped and counted, not lost; one late packet does not move the delay",
 			steps: jbSteps(
 				jbIn(100, jbTS(100), insertQueued),
 				jbIn(101, jbTS(101), insertQueued),
 				jbIn(103, jbTS(103), insertQueued),
 				jbPops(3, jbIdle), jbPop(100), jbPop(101), jbPop(jbMissing),
 				jbIn(102, jbTS(102), insertLate),
-				jbPop(jbMissing), // the stretch
 				jbPop(103),
 			),
 			late: 1,
+		},
+		{
+			name: "a second late packet in the window grows the buffer by a frame",
+			steps: jbSteps(
+				jbIn(100, jbTS(100), insertQueued),
+				jbIn(101, jbTS(101), insertQueued),
+				jbIn(103, jbTS(103), insertQueued),
+				jbIn(105, jbTS(105), insertQueued),
+				jbPops(3, jbIdle), jbPop(100), jbPop(101), jbPop(jbMissing),
+				jbIn(102, jbTS(102), insertLate),
+				jbPop(103), jbPop(jbMissing),
+				jbIn(104, jbTS(104), insertLate),
+				jbPop(jbMissing), // the stretch
+				jbPop(105),
+			),
+			late: 2,
 		},
 		{
 			name: "sequence and timestamp wrap",
@@ -219,7 +234,7 @@ func TestJitterBuffer(t *testing.T) {
 			jb := newJitterBuffer(8000, 160, 60*time.Millisecond)
 			for i, st := range tt.steps {
 				if st.pop {
-					payload, res := simPop(jb)
+					payload, res := simPop(jb, clk.Now())
 					got := jbMissing
 					switch res {
 					case popIdle:

@@ -209,11 +209,12 @@ func (p *playout) limit(x []int16) {
 		if peak > ceil {
 			w = ceil / peak
 		}
-		// Enough rise left to be at 1 when the time is up: 0.5 dB a millisecond.
+		// Enough rise left to be at 1 when the time is up: 0.5 dB a millisecond. Past the
+		// time, 1: the limiter never adds gain.
 		if left := p.limitLeft - i; left < 60*ms {
-			w = max(w, math.Pow(rise, -float64(left/ms)))
+			w = max(w, math.Pow(rise, -float64(max(left, 0)/ms)))
 		}
-		return w
+		return min(w, 1)
 	}
 	now := want(0)
 	for i := 0; i < len(x); i += ms {

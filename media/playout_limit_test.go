@@ -53,3 +53,41 @@ func TestLimitHoldsEverySample(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitNeverAddsGain: the limiter only ever turns audio down. When its time after a loss ran
+// out in the middle of a frame, the rest of that frame got a gain rising 0.5 dB a millisecond
+// past 1 (seen after hold and resume with baresip: the tone grew to full scale over 18 ms).
+func TestLimitNeverAddsGain(t *testing.T) {
+	for _, rate := range []int{8000, 16000, 48000} {
+		var p playout
+		p.init(rate, rate)
+		frame := p.frame
+		n := 0
+		tone := func() []int16 {
+			pcm := make([]int16, frame)
+			for i := range pcm {
+				pcm[i] = int16(16384 * math.Sin(2*math.Pi*1004*float64(n)/float64(rate)))
+				n++
+			}
+			return pcm
+		}
+		for range 3 {
+			p.push(tone())
+			p.pull(make([]int16, frame))
+		}
+		p.lost()
+		// Offset the window's end into the middle of a frame, as a skip or a frame of another
+		// length does.
+		p.limitLeft += frame / 3
+		for f := range 25 { // 500 ms: past the 300 ms window
+			in := tone()
+			p.push(append([]int16(nil), in...))
+			for i, v := range p.fifo {
+				if math.Abs(float64(v)) > math.Abs(float64(in[i]))+1 {
+					t.Fatalf("%d Hz: frame %d sample %d is %d, louder than the %d decoded", rate, f, i, v, in[i])
+				}
+			}
+			p.pull(make([]int16, frame))
+		}
+	}
+}

@@ -585,7 +585,11 @@ func (sn *sender) nextQueued() bool {
 func (sn *sender) pullFrame() {
 	s := sn.s
 	p := &sn.po
+	// The jitter buffer measures its delay by when its frames are taken: a packet must be here
+	// by then, however much the playout stage holds before the frame.
+	now := s.clk.Now()
 	s.mu.Lock()
+	s.jb.takenAt(now)
 	payload, res := s.jb.pop()
 	streams, dur := s.jb.streams, s.jb.frameUnits()
 	if res == popFrame {

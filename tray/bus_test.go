@@ -32,6 +32,12 @@ func (r *recorder) Answer(_ context.Context, id string) error   { return r.rec("
 func (r *recorder) Hangup(_ context.Context, id string) error   { return r.rec("hangup " + id) }
 func (r *recorder) Hold(_ context.Context, id string) error     { return r.rec("hold " + id) }
 func (r *recorder) Resume(_ context.Context, id string) error   { return r.rec("resume " + id) }
+func (r *recorder) Transfer(_ context.Context, id, target, consult string) error {
+	if consult != "" {
+		return r.rec("transfer " + id + " --to " + consult)
+	}
+	return r.rec("transfer " + id + " " + target)
+}
 func (r *recorder) Mute(_ context.Context, id string, on bool) error {
 	if on {
 		return r.rec("mute " + id)

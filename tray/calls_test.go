@@ -17,7 +17,7 @@ import (
 // TestCallsMenuOverDBus: with a call held, one active and one waiting, the tray lists all three
 // with their states, and each one's submenu offers what applies to it: swap to the held one, hold
 // the active one, answer or decline the waiting one, hang up any. Clicks reach the core with the
-// right call's ID.
+// right call's ID. The answered calls offer transfer: to a favorite, or to each other (attended).
 func TestCallsMenuOverDBus(t *testing.T) {
 	addr := dbustest.StartBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
@@ -58,6 +58,8 @@ func TestCallsMenuOverDBus(t *testing.T) {
 		"Call 1: bob — on hold/Stop recording", "Call 2: dave — active/Record",
 		"Forward calls (after 20 s unanswered to sip:desk@example.com)",
 		"Call 3: erin — incoming/Answer", "Call 3: erin — incoming/Decline",
+		"Call 1: bob — on hold/Transfer to call 2: dave (attended)", "Call 2: dave — active/Transfer to call 1: bob (attended)",
+		"Call 1: bob — on hold/Transfer to/Alice", "Call 2: dave — active/Transfer to/bob",
 	}
 	var root dbustest.MenuItem
 	var missing []string
@@ -84,6 +86,8 @@ func TestCallsMenuOverDBus(t *testing.T) {
 		"Call 1: bob — on hold/Hold", "Call 1: bob — on hold/Answer",
 		"Call 2: dave — active/Swap to this call", "Call 3: erin — incoming/Hold", "Call 3: erin — incoming/Swap to this call",
 		"Call 3: erin — incoming/Record", "Call 1: bob — on hold/Record", "Call 2: dave — active/Stop recording",
+		"Call 3: erin — incoming/Transfer to", "Call 1: bob — on hold/Transfer to call 3: erin (attended)",
+		"Call 1: bob — on hold/Transfer to call 1: bob (attended)",
 	} {
 		if _, ok := root.Find(hidden); ok {
 			t.Errorf("menu shows %q, which does not apply", hidden)
@@ -113,6 +117,8 @@ func TestCallsMenuOverDBus(t *testing.T) {
 			}
 		}
 	}
+	click("Call 1: bob — on hold/Transfer to call 2: dave (attended)", "transfer 1 --to 2")
+	click("Call 2: dave — active/Transfer to/Alice", "transfer 2 sip:alice@example.com")
 	click("Call 1: bob — on hold/Swap to this call", "resume 1")
 	click("Call 2: dave — active/Hold", "hold 2")
 	click("Call 3: erin — incoming/Answer", "answer 3")
@@ -137,6 +143,72 @@ func TestCallTitle(t *testing.T) {
 	} {
 		if got := callTitle(tc.c, nil); got != tc.want {
 			t.Errorf("callTitle(%+v) = %q, want %q", tc.c, got, tc.want)
+		}
+	}
+}
+
+// TestTransferOneCallOverDBus: with one answered call, the top-level menu offers Transfer to with
+// the favorites; a click transfers that call (blind).
+func TestTransferOneCallOverDBus(t *testing.T) {
+	addr := dbustest.StartBus(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	conn := dbustest.Connect(t, addr)
+	w := dbustest.StartWatcher(t, conn)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childScenario+"=onecall", "DISPLAY=", "WAYLAND_DISPLAY=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var item string
+	select {
+	case item = <-w.Items:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the tray did not register a StatusNotifierItem")
+	}
+	sender, _, _ := strings.Cut(item, "/")
+	menu := conn.Object(sender, "/StatusNotifierItem/menu")
+	var node dbustest.MenuItem
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var rev uint32
+		var layout any
+		if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &layout); err == nil {
+			if n, ok := dbustest.ParseMenu(layout).Find("Transfer to/bob"); ok {
+				node = n
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no visible Transfer to/bob with one answered call")
+		}
+	}
+	if err := menu.Call("com.canonical.dbusmenu.Event", 0, node.ID, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
+		t.Fatal(err)
+	}
+	for timeout := time.After(10 * time.Second); ; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("child exited")
+			}
+			if l == "transfer 4 sip:bob@example.com" {
+				return
+			}
+		case <-timeout:
+			t.Fatal("clicked Transfer to/bob: the core did not get the transfer")
 		}
 	}
 }

@@ -91,10 +91,19 @@ type trayUI struct {
 	calls                                       []callItems
 	answer, decline, hangup, mute, hold, keypad *item
 	record                                      *item
+	xfer                                        *item   // "Transfer to" for the one call
+	xferFavs                                    []*item // its favorites
 	favMenu, favNone                            *item
 	favItems                                    []*item
 	recentMenu, recentNone                      *item
 	recents                                     []*item
+	blockMenu                                   *item
+	blocks                                      []*item
+	msgMenu, msgNone                            *item
+	msgItems                                    []*item
+	msgs                                        []phone.VoicemailMessage
+	blockable                                   []string      // the callers "Block this caller" lists
+	again                                       chan struct{} // a refresh is wanted (after a click)
 	clip, dnd, echo, config                     *item
 	forward                                     *item
 	// lastFwd is the latest call forwarding seen in force: "Forward calls" turns it off and on
@@ -145,9 +154,13 @@ func (t *trayUI) add(parent *item, title string, checkbox bool, onClick func()) 
 	return it
 }
 
-// callItems is one call's submenu in the tray's list of calls.
+// callItems is one call's submenu in the tray's list of calls: its actions, "Transfer to" with
+// the favorites (blind), and "Transfer to call N" for each other answered call (attended).
 type callItems struct {
 	menu, swap, hold, answer, record, end *item
+	xfer                                  *item   // the "Transfer to" submenu
+	xferFavs                              []*item // its favorites, in the Favorites menu's order
+	xferCalls                             []*item // one per slot of the list of calls
 }
 
 // build creates the item pool once, in menu order.
@@ -158,14 +171,22 @@ func (t *trayUI) build() {
 	t.callLine = t.add(nil, "", false, nil)
 	for i := range maxCalls {
 		menu := t.add(nil, "", false, func() {})
-		t.calls = append(t.calls, callItems{
+		ci := callItems{
 			menu:   menu,
 			swap:   t.add(menu, "Swap to this call", false, t.listed(i, "swap", t.ctl.Resume)),
 			hold:   t.add(menu, "Hold", false, t.listed(i, "hold", t.ctl.Hold)),
 			answer: t.add(menu, "Answer", false, t.listed(i, "answer", t.ctl.Answer)),
 			record: t.add(menu, "Record", false, t.listed(i, "record", t.toggleRecord)),
 			end:    t.add(menu, "Hang up", false, t.listed(i, "hang up", t.ctl.Hangup)),
-		})
+		}
+		for j := range maxCalls {
+			ci.xferCalls = append(ci.xferCalls, t.add(menu, "", false, t.transferToCall(i, j)))
+		}
+		ci.xfer = t.add(menu, "Transfer to", false, func() {})
+		for j := range maxFavorites {
+			ci.xferFavs = append(ci.xferFavs, t.add(ci.xfer, "", false, t.transferToFavorite(i, j)))
+		}
+		t.calls = append(t.calls, ci)
 	}
 	systray.AddSeparator()
 
@@ -179,6 +200,20 @@ func (t *trayUI) build() {
 	for _, d := range keypadDigits {
 		t.add(t.keypad, d, false, t.withCall("send DTMF "+d, func(ctx context.Context, id string) error {
 			return t.ctl.SendDTMF(ctx, id, d)
+		}))
+	}
+	t.xfer = t.add(nil, "Transfer to", false, func() {})
+	for j := range maxFavorites {
+		t.xferFavs = append(t.xferFavs, t.add(t.xfer, "", false, func() {
+			t.mu.Lock()
+			var uri string
+			if j < len(t.favs) {
+				uri = t.favs[j].URI
+			}
+			t.mu.Unlock()
+			if uri != "" {
+				t.withCall("transfer", func(ctx context.Context, id string) error { return t.ctl.Transfer(ctx, id, uri, "") })()
+			}
 		}))
 	}
 	systray.AddSeparator()
@@ -209,6 +244,43 @@ func (t *trayUI) build() {
 			t.dial(uri)
 		}))
 	}
+	// "Block this caller": one line per recent call (voicemail.go).
+	t.blockMenu = t.add(t.recentMenu, "Block this caller", false, func() {})
+	for i := range maxRecent {
+		t.blocks = append(t.blocks, t.add(t.blockMenu, "", false, func() {
+			t.mu.Lock()
+			var uri string
+			if i < len(t.blockable) {
+				uri = t.blockable[i]
+			}
+			t.mu.Unlock()
+			if vm, ok := t.ctl.(Voicemail); ok && uri != "" {
+				t.do("block "+uri, func(ctx context.Context) error { return vm.Block(ctx, uri) })
+			}
+		}))
+	}
+	t.msgMenu = t.add(nil, "Messages", false, func() {})
+	t.msgNone = t.add(t.msgMenu, "No messages", false, nil)
+	for i := range maxMessages {
+		t.msgItems = append(t.msgItems, t.add(t.msgMenu, "", false, func() {
+			t.mu.Lock()
+			var id string
+			if i < len(t.msgs) {
+				id = t.msgs[i].ID
+			}
+			t.mu.Unlock()
+			if vm, ok := t.ctl.(Voicemail); ok && id != "" {
+				t.do("play message "+id, func(ctx context.Context) error {
+					err := vm.PlayMessage(ctx, id)
+					select {
+					case t.again <- struct{}{}: // the message is no longer new
+					default:
+					}
+					return err
+				})
+			}
+		}))
+	}
 	t.clipCmd = clipboardCommand()
 	t.clip = t.add(nil, "Dial clipboard", false, t.onClipboard)
 	systray.AddSeparator()
@@ -235,13 +307,44 @@ func (t *trayUI) refresh() {
 	if len(recent) > maxRecent {
 		recent = recent[:maxRecent]
 	}
+	var msgs []phone.VoicemailMessage
+	if vm, ok := t.ctl.(Voicemail); ok {
+		msgs = vm.Messages()
+	}
+	blockable := callersOf(recent)
 	t.mu.Lock()
 	t.cur = v
 	t.recent = recent
+	t.msgs = msgs
+	t.blockable = blockable
 	favs := t.favs
 	t.mu.Unlock()
 	t.applyTray(v)
 	t.apply(v, favs, recent, unseen)
+	t.applyVoicemail(blockable, msgs)
+}
+
+// applyVoicemail shows "Block this caller" and the Messages submenu (voicemail.go). Loop
+// goroutine only, like apply.
+func (t *trayUI) applyVoicemail(callers []string, msgs []phone.VoicemailMessage) {
+	_, has := t.ctl.(Voicemail)
+	t.blockMenu.set("Block this caller", has && len(callers) > 0)
+	for i, it := range t.blocks {
+		if has && i < len(callers) {
+			it.set(blockLabel(callers[i], t.name), true)
+		} else {
+			it.set("", false)
+		}
+	}
+	t.msgMenu.set(messagesTitle(msgs), has)
+	t.msgNone.set("No messages", has && len(msgs) == 0)
+	for i, it := range t.msgItems {
+		if has && i < len(msgs) {
+			it.set(messageLabel(msgs[i], t.name), true)
+		} else {
+			it.set("", false)
+		}
+	}
 }
 
 // apply shows the view on the item pool. Only the loop goroutine (and onReady before it) calls it.
@@ -270,6 +373,22 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 		ci.answer.set("Answer", a.answer)
 		ci.record.set(recordLabel(c), c.State == phone.CallActive || c.State == phone.CallHeld)
 		ci.end.set(a.end, a.end != "")
+		ci.xfer.set("Transfer to", a.transfer && len(favs) > 0)
+		for j, it := range ci.xferFavs {
+			if j < len(favs) && a.transfer {
+				it.set(favoriteTitle(favs[j]), true)
+			} else {
+				it.set("", false)
+			}
+		}
+		for j, it := range ci.xferCalls {
+			if j != i && j < len(v.calls) && a.transfer && actionsFor(v.calls[j]).transfer {
+				o := v.calls[j]
+				it.set(fmt.Sprintf("Transfer to call %s: %s (attended)", o.ID, displayName(o, t.name)), true)
+			} else {
+				it.set("", false)
+			}
+		}
 	}
 
 	t.answer.set("Answer", v.incoming != nil)
@@ -288,15 +407,21 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 	t.record.set("Record", answered)
 	t.record.check(answered && c.Recording != "")
 	t.keypad.set("Keypad", answered)
+	// With two or more calls, each call's submenu has its own Transfer to.
+	oneXfer := answered && len(v.calls) == 0 && len(favs) > 0
+	t.xfer.set("Transfer to", oneXfer)
+	for j, it := range t.xferFavs {
+		if oneXfer && j < len(favs) {
+			it.set(favoriteTitle(favs[j]), true)
+		} else {
+			it.set("", false)
+		}
+	}
 
 	t.favNone.set("No favorites", len(favs) == 0)
 	for i, it := range t.favItems {
 		if i < len(favs) {
-			title := favs[i].Name
-			if title == "" {
-				title = favs[i].URI
-			}
-			it.set(title, true)
+			it.set(favoriteTitle(favs[i]), true)
 		} else {
 			it.set("", false)
 		}
@@ -344,6 +469,8 @@ func (t *trayUI) loop() {
 			t.iconSet = false
 			t.refresh()
 		case <-t.opts.Refresh:
+			t.refresh()
+		case <-t.again:
 			t.refresh()
 		case ev, ok := <-events:
 			if !ok {
@@ -418,6 +545,50 @@ func (t *trayUI) withCall(what string, cmd func(ctx context.Context, id string) 
 		id := c.ID
 		t.do(what, func(ctx context.Context) error { return cmd(ctx, id) })
 	}
+}
+
+// transferToFavorite returns a handler transferring the i-th call of the tray's list to the j-th
+// favorite (blind).
+func (t *trayUI) transferToFavorite(i, j int) func() {
+	return func() {
+		t.mu.Lock()
+		var id, uri string
+		if i < len(t.cur.calls) && j < len(t.favs) {
+			id, uri = t.cur.calls[i].ID, t.favs[j].URI
+		}
+		t.mu.Unlock()
+		if id == "" || uri == "" {
+			t.log.Warn("tray command failed", "command", "transfer", "err", errNoCall)
+			return
+		}
+		t.do("transfer call "+id, func(ctx context.Context) error { return t.ctl.Transfer(ctx, id, uri, "") })
+	}
+}
+
+// transferToCall returns a handler transferring the i-th call of the tray's list to the far end
+// of the j-th (attended: the j-th call is replaced).
+func (t *trayUI) transferToCall(i, j int) func() {
+	return func() {
+		t.mu.Lock()
+		var id, to string
+		if i < len(t.cur.calls) && j < len(t.cur.calls) {
+			id, to = t.cur.calls[i].ID, t.cur.calls[j].ID
+		}
+		t.mu.Unlock()
+		if id == "" || to == "" {
+			t.log.Warn("tray command failed", "command", "transfer", "err", errNoCall)
+			return
+		}
+		t.do("transfer call "+id, func(ctx context.Context) error { return t.ctl.Transfer(ctx, id, "", to) })
+	}
+}
+
+// favoriteTitle is how a favorite is shown in the menus.
+func favoriteTitle(f Favorite) string {
+	if f.Name == "" {
+		return f.URI
+	}
+	return f.Name
 }
 
 // listed returns a handler running cmd on the i-th call of the tray's list of calls.
@@ -611,10 +782,10 @@ func recentTitle(unseen int) string {
 
 // callActions are the items of one call's submenu that apply to it in its state: Swap to this
 // call (a call held here: resume it, holding the others), Hold (a call the user hears), Answer
-// (ringing here: the others go on hold) and the way to end it.
+// (ringing here: the others go on hold), Transfer (an answered call) and the way to end it.
 type callActions struct {
-	swap, hold, answer bool
-	end                string // "Hang up", "Decline" or "Cancel call"
+	swap, hold, answer, transfer bool
+	end                          string // "Hang up", "Decline" or "Cancel call"
 }
 
 func actionsFor(c phone.CallInfo) callActions {
@@ -624,7 +795,7 @@ func actionsFor(c phone.CallInfo) callActions {
 	case phone.CallDialing, phone.CallRinging:
 		return callActions{end: "Cancel call"}
 	case phone.CallActive, phone.CallHeld:
-		return callActions{swap: c.LocalHold, hold: !c.LocalHold, end: "Hang up"}
+		return callActions{swap: c.LocalHold, hold: !c.LocalHold, transfer: true, end: "Hang up"}
 	}
 	return callActions{}
 }

@@ -25,8 +25,11 @@ type CallHandler interface {
 
 // Action keys of the incoming-call notification.
 const (
-	actionAnswer  = "answer"
-	actionDecline = "decline"
+	actionAnswer    = "answer"
+	actionDecline   = "decline"
+	actionVoicemail = "voicemail" // "Send to voicemail" (when the CallHandler is a Voicemail)
+	actionPlay      = "play"      // on "New message from ...": play it
+	actionCallBack  = "callback"  // on "New message from ...": call the caller
 	// actionMute mutes a call that was answered automatically (the line-open notification).
 	actionMute = "mute"
 )
@@ -59,13 +62,14 @@ type Notifier struct {
 	wg   sync.WaitGroup  // button presses in flight
 
 	mu       sync.Mutex
-	byCall   map[string]uint32 // ringing call ID → notification ID
-	byNote   map[uint32]string // notification ID → ringing call ID
-	seen     map[string]bool   // incoming calls seen ringing, until they end
-	declined map[string]bool   // calls declined by the user here: not "missed"
-	regFail  map[string]string // account ID → the failure last shown
-	sending  int               // incoming-call notifications sent whose ID is not known yet
-	early    map[uint32]string // notification ID → action pressed before its ID was known
+	byCall   map[string]uint32                 // ringing call ID → notification ID
+	byNote   map[uint32]string                 // notification ID → ringing call ID
+	seen     map[string]bool                   // incoming calls seen ringing, until they end
+	declined map[string]bool                   // calls declined by the user here: not "missed"
+	regFail  map[string]string                 // account ID → the failure last shown
+	sending  int                               // incoming-call notifications sent whose ID is not known yet
+	early    map[uint32]string                 // notification ID → action pressed before its ID was known
+	messages map[uint32]phone.VoicemailMessage // "New message" notification ID → its message
 	// lineOpen maps a call answered automatically to its "line open" notification, until the
 	// call is muted or ends.
 	lineOpen map[string]uint32
@@ -112,7 +116,7 @@ func newNotifier(conn *dbus.Conn, ctl CallHandler, names func(string) string, lo
 		ctx: ctx, cancel: cancel, ctl: ctl, log: log, names: names, conn: conn,
 		byCall: map[string]uint32{}, byNote: map[uint32]string{},
 		seen: map[string]bool{}, declined: map[string]bool{}, regFail: map[string]string{},
-		early: map[uint32]string{}, lineOpen: map[string]uint32{},
+		early: map[uint32]string{}, messages: map[uint32]phone.VoicemailMessage{}, lineOpen: map[string]uint32{},
 	}
 	if conn != nil {
 		fd, err := notify.New(conn,
@@ -159,6 +163,62 @@ func (n *Notifier) Handle(ev phone.Event) {
 		n.call(*ev.Call)
 	case ev.Type == phone.EventAccount && ev.Account != nil:
 		n.account(*ev.Account)
+	case ev.Type == phone.EventVoicemail && ev.Voicemail != nil:
+		n.message(*ev.Voicemail)
+	}
+}
+
+// message shows "New message from ..." with Play and Call back.
+func (n *Notifier) message(m phone.VoicemailMessage) {
+	who := m.Name
+	if n.names != nil {
+		if name := n.names(m.From); name != "" {
+			who = name
+		}
+	}
+	if who == "" {
+		who = m.From
+	}
+	body := fmt.Sprintf("%s\n%.0f s, %s", m.From, float64(m.Duration), m.Start.Local().Format("15:04"))
+	caps := n.capabilities()
+	_, vm := n.ctl.(Voicemail)
+	if !vm || !slices.Contains(caps, "actions") {
+		n.send(notify.Notification{AppName: appName, AppIcon: "mail-message-new", Summary: "New message from " + who, Body: body,
+			ExpireTimeout: notify.ExpireTimeoutSetByNotificationServer})
+		return
+	}
+	if slices.Contains(caps, "body-markup") {
+		body = escapeMarkup(body)
+	}
+	note := notify.Notification{
+		AppName: appName, AppIcon: "mail-message-new",
+		Summary: "New message from " + who,
+		Body:    body,
+		Actions: []notify.Action{{Key: actionPlay, Label: "Play"}, {Key: actionCallBack, Label: "Call back"}},
+		Hints:   map[string]dbus.Variant{"category": dbus.MakeVariant("im.received")},
+		// The server decides how long it stays.
+		ExpireTimeout: notify.ExpireTimeoutSetByNotificationServer,
+	}
+	n.mu.Lock()
+	n.sending++
+	n.mu.Unlock()
+	id, err := n.fd.SendNotification(note)
+	n.mu.Lock()
+	n.sending--
+	key, pressed := n.early[id]
+	if n.sending == 0 {
+		clear(n.early)
+	}
+	if err == nil {
+		n.messages[id] = m
+	}
+	n.mu.Unlock()
+	if err != nil {
+		n.log.Warn("new message notification", "id", m.ID, "err", err)
+		return
+	}
+	if pressed {
+		n.act(id, key)
 	}
 }
 
@@ -279,11 +339,18 @@ func (n *Notifier) incoming(c phone.CallInfo) {
 	if encrypted(c) {
 		summary = "🔒 Incoming call (encrypted)"
 	}
+	if c.Silent {
+		summary += " (silent)"
+	}
+	actions := []notify.Action{{Key: actionAnswer, Label: "Answer"}, {Key: actionDecline, Label: "Decline"}}
+	if _, ok := n.ctl.(Voicemail); ok {
+		actions = append(actions, notify.Action{Key: actionVoicemail, Label: "Send to voicemail"})
+	}
 	note := notify.Notification{
 		AppName: appName, AppIcon: "call-start",
 		Summary: summary,
 		Body:    body,
-		Actions: []notify.Action{{Key: actionAnswer, Label: "Answer"}, {Key: actionDecline, Label: "Decline"}},
+		Actions: actions,
 		Hints: map[string]dbus.Variant{
 			"category": dbus.MakeVariant("call.incoming"),
 			"resident": dbus.MakeVariant(true),
@@ -291,6 +358,11 @@ func (n *Notifier) incoming(c phone.CallInfo) {
 		ExpireTimeout: notify.ExpireTimeoutNever,
 	}
 	note.SetUrgency(notify.UrgencyCritical)
+	if c.Silent {
+		// A screening rule's "silent": a quiet notification, no sound from the server either.
+		note.SetUrgency(notify.UrgencyLow)
+		note.Hints["suppress-sound"] = dbus.MakeVariant(true)
+	}
 	n.mu.Lock()
 	n.sending++
 	n.mu.Unlock()
@@ -390,6 +462,9 @@ func (n *Notifier) capabilities() []string {
 func (n *Notifier) onAction(s *notify.ActionInvokedSignal) {
 	n.mu.Lock()
 	_, known := n.byNote[s.ID]
+	if _, msg := n.messages[s.ID]; msg {
+		known = true
+	}
 	if !known && n.sending > 0 {
 		n.early[s.ID] = s.ActionKey
 	}
@@ -407,22 +482,30 @@ func (n *Notifier) act(note uint32, key string) {
 	if ok && key == actionDecline {
 		n.declined[id] = true
 	}
+	msg, isMsg := n.messages[note]
 	n.mu.Unlock()
+	vm, hasVM := n.ctl.(Voicemail)
+	if isMsg && hasVM && n.ctx.Err() == nil {
+		n.actOnMessage(vm, msg, key)
+		return
+	}
 	if !ok || n.ctx.Err() != nil {
 		return
 	}
 	var do func(context.Context, string) error
-	switch key {
-	case actionAnswer:
+	switch {
+	case key == actionAnswer:
 		do = n.ctl.Answer
-	case actionDecline:
+	case key == actionDecline:
 		do = n.ctl.Hangup
-	case actionMute:
+	case key == actionMute:
 		m, ok := n.ctl.(muter)
 		if !ok {
 			return
 		}
 		do = func(ctx context.Context, id string) error { return m.Mute(ctx, id, true) }
+	case key == actionVoicemail && hasVM:
+		do = vm.SendToVoicemail
 	default:
 		return
 	}
@@ -433,6 +516,28 @@ func (n *Notifier) act(note uint32, key string) {
 		defer cancel()
 		if err := do(ctx, id); err != nil {
 			n.log.Warn("notification action", "action", key, "call_id", id, "err", err)
+		}
+	}()
+}
+
+// actOnMessage runs Play or Call back for message msg in the background.
+func (n *Notifier) actOnMessage(vm Voicemail, msg phone.VoicemailMessage, key string) {
+	var do func(ctx context.Context) error
+	switch key {
+	case actionPlay:
+		do = func(ctx context.Context) error { return vm.PlayMessage(ctx, msg.ID) }
+	case actionCallBack:
+		do = func(ctx context.Context) error { return vm.Call(ctx, msg.From) }
+	default:
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, actionTimeout)
+		defer cancel()
+		if err := do(ctx); err != nil {
+			n.log.Warn("notification action", "action", key, "message", msg.ID, "err", err)
 		}
 	}()
 }

@@ -29,7 +29,7 @@ func Run(ctx context.Context, ctl Controller, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	t := &trayUI{ctx: ctx, ctl: ctl, opts: opts, log: log}
+	t := &trayUI{ctx: ctx, ctl: ctl, opts: opts, log: log, again: make(chan struct{}, 1)}
 	t.setFavorites(ctl.Favorites())
 	t.notes = NewNotifier(ctl, t.name, log.With("component", "notify"))
 	defer t.notes.Close()

@@ -59,6 +59,10 @@ func runChild() int {
 		}
 		r.status.Forward = &phone.Forward{Mode: phone.ForwardNoAnswer, Target: "sip:desk@example.com", After: 20}
 	}
+	if os.Getenv(childScenario) == "onecall" {
+		now := time.Now()
+		r.status.Calls = []phone.CallInfo{{ID: "4", Direction: phone.Outgoing, Remote: "sip:dave@example.com", State: phone.CallActive, Started: now, Answered: now}}
+	}
 	opts := Options{ConfigPath: "/nonexistent/trayphone.toml", EchoTestURI: "sip:echo@example.com"}
 	if os.Getenv(childScenario) == "busy" {
 		r.alt = &phone.Status{Version: phone.ProtocolVersion, Accounts: []phone.AccountInfo{
@@ -79,7 +83,10 @@ func runChild() int {
 		}
 	}()
 	fmt.Println("running")
-	err := Run(ctx, r, opts)
+	// With the answering machine and blocking (tray.Voicemail): one new message.
+	vr := &vmRecorder{recorder: r, msgs: []phone.VoicemailMessage{
+		{ID: "20261207-223005", From: "sip:erin@example.com", Name: "Erin", Start: time.Date(2026, 12, 7, 22, 30, 5, 0, time.Local), Duration: 12, New: true}}}
+	err := Run(ctx, vr, opts)
 	time.Sleep(100 * time.Millisecond) // let the printer flush
 	fmt.Println("quit", err)
 	return 0
@@ -209,6 +216,19 @@ func TestRunMenuOverDBus(t *testing.T) {
 		t.Fatalf("open the menu: %v", err)
 	}
 	expectLine("seen")
+	// The answering machine's messages, and blocking a recent caller.
+	for _, want := range []string{"Messages (1 new)/● Erin — 0:12, Dec 7 22:30", "Recent calls (1 new missed)/Block this caller/Block bob (sip:bob@example.com)"} {
+		if _, ok := root.Find(want); !ok {
+			t.Errorf("menu has no visible %q", want)
+		}
+	}
+	if _, ok := root.Find("Recent calls (1 new missed)/Block this caller/Block sip:dave@example.com"); ok {
+		t.Error("\"Block this caller\" offers dave, whom the user called")
+	}
+	click("Messages (1 new)/● Erin — 0:12, Dec 7 22:30")
+	expectLine("play 20261207-223005")
+	click("Recent calls (1 new missed)/Block this caller/Block sip:erin@example.com")
+	expectLine("block sip:erin@example.com")
 	click("Do not disturb")
 	expectLine("dnd on")
 	click("Quit")

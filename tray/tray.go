@@ -19,6 +19,9 @@ type Controller interface {
 	Hangup(ctx context.Context, id string) error
 	Hold(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
+	// Transfer transfers call id to target (blind) or, with consult set, to the far end of call
+	// consult (attended).
+	Transfer(ctx context.Context, id, target, consult string) error
 	Mute(ctx context.Context, id string, on bool) error
 	// Record starts (on) or stops recording call id.
 	Record(ctx context.Context, id string, on bool) error

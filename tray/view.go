@@ -64,6 +64,8 @@ func buildView(st phone.Status, now time.Time, names func(string) string) view {
 	case c == nil:
 	case c.State == phone.CallDialing || c.State == phone.CallRinging:
 		v.callLine = "Calling " + displayName(*c, names) + "…"
+	case c.Voicemail:
+		v.callLine = fmt.Sprintf("%s is leaving a message — %s", displayName(*c, names), clockText(now.Sub(c.Answered)))
 	case c.State == phone.CallHeld:
 		v.callLine = fmt.Sprintf("%sOn hold with %s — %s", lock(*c), displayName(*c, names), clockText(now.Sub(c.Answered)))
 	default:

@@ -21,6 +21,8 @@ func TestBuildView(t *testing.T) {
 	secureRing.Encryption = "srtp"
 	plain := active
 	plain.Encryption = "none"
+	machine := active
+	machine.Voicemail = true
 	names := favoriteNames([]Favorite{{Name: "Bob", URI: "sips:bob@example.com"}})
 	for _, tc := range []struct {
 		name     string
@@ -37,6 +39,7 @@ func TestBuildView(t *testing.T) {
 		{"encrypted call", phone.Status{Calls: []phone.CallInfo{secure}}, assets.IconInCall, "🔒 In call with Bob — 01:23"},
 		{"plain call", phone.Status{Calls: []phone.CallInfo{plain}}, assets.IconInCall, "In call with Bob — 01:23"},
 		{"encrypted ringing", phone.Status{Calls: []phone.CallInfo{secureRing}}, assets.IconRinging, "🔒 Incoming call from +4930123"},
+		{"answering machine", phone.Status{Calls: []phone.CallInfo{machine}}, assets.IconInCall, "Bob is leaving a message — 01:23"},
 	} {
 		v := buildView(tc.st, now, names)
 		if v.icon != tc.icon {

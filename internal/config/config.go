@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -36,6 +37,58 @@ type Config struct {
 	Forward Forward `toml:"forward,omitempty"`
 	// AutoAnswer says which calls are answered without the user (forward.go).
 	AutoAnswer AutoAnswer `toml:"autoanswer,omitempty"`
+	// Screen are the call screening rules, tried in order; the first that matches decides.
+	Screen []ScreenRule `toml:"screen,omitempty"`
+	// Voicemail is the answering machine.
+	Voicemail Voicemail `toml:"voicemail,omitempty"`
+}
+
+// ScreenRule is one [[screen]] table (internal/screen has what the values mean).
+type ScreenRule struct {
+	// Match is "anonymous", "contact", "unknown", or a pattern with * on a SIP address or a
+	// phone number ("sip:*@spam.example", "+1900*").
+	Match string `toml:"match"`
+	// Action is "ring", "reject", "voicemail" or "silent".
+	Action string `toml:"action"`
+	// When limits the rule to days and times in local time ("Mon-Fri 09:00-18:00"); "" always.
+	When string `toml:"when,omitempty"`
+	// Line is where the rule's table starts in the file (0 when unknown); not a setting.
+	Line int `toml:"-"`
+}
+
+// Voicemail holds the [voicemail] settings.
+type Voicemail struct {
+	// Enabled lets the answering machine take calls nobody answers after AnswerAfter seconds.
+	// Screening rules with action "voicemail" and "Send to voicemail" use it even when off.
+	Enabled bool `toml:"enabled,omitempty"`
+	// AnswerAfter is how many seconds a call rings before the machine answers (default 20).
+	AnswerAfter int `toml:"answer_after,omitempty"`
+	// Greeting is a WAV file the caller hears; "" is the built-in greeting.
+	Greeting string `toml:"greeting,omitempty"`
+	// MaxLength is the longest message in seconds (default 120).
+	MaxLength int `toml:"max_length,omitempty"`
+}
+
+// Voicemail defaults.
+const (
+	DefaultAnswerAfter = 20
+	DefaultMaxLength   = 120
+)
+
+// AnswerAfterOrDefault returns answer_after, or its default when it is not set.
+func (v Voicemail) AnswerAfterOrDefault() int {
+	if v.AnswerAfter > 0 {
+		return v.AnswerAfter
+	}
+	return DefaultAnswerAfter
+}
+
+// MaxLengthOrDefault returns max_length, or its default when it is not set.
+func (v Voicemail) MaxLengthOrDefault() int {
+	if v.MaxLength > 0 {
+		return v.MaxLength
+	}
+	return DefaultMaxLength
 }
 
 // TURN holds the [turn] settings.
@@ -199,6 +252,9 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 		}
 	}
 	applyDefaults(&cfg, p.idx)
+	for i := range cfg.Screen {
+		cfg.Screen[i].Line = p.idx.line("screen[" + strconv.Itoa(i) + "]")
+	}
 	p.validate(&cfg, opts)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -246,6 +302,12 @@ func Save(path string, c *Config) error {
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
 	}
+	return writeAtomic(path, data)
+}
+
+// writeAtomic replaces path with data: a temporary file in the same directory (mode 0600) is
+// synced and renamed over it. The directory is created 0700.
+func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("save settings: %w", err)

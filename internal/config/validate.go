@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"trayphone/internal/screen"
 )
 
 // validate checks the meaning of every setting and adds a Problem for each one that is wrong.
@@ -67,6 +69,41 @@ func (p *parser) validate(c *Config, opts LoadOptions) {
 	p.validateHooks(c)
 	p.validateForward(c)
 	p.validateAutoAnswer(c)
+	p.validateScreen(c)
+	p.validateVoicemail(c)
+}
+
+// validateScreen checks the [[screen]] rules; each problem names the rule by its number.
+func (p *parser) validateScreen(c *Config) {
+	rules := make([]screen.Rule, len(c.Screen))
+	for i, r := range c.Screen {
+		rules[i] = screen.Rule{Match: r.Match, Action: screen.Action(r.Action), When: r.When}
+	}
+	_, errs := screen.Compile(rules)
+	for _, e := range errs {
+		base := "screen[" + strconv.Itoa(e.Index) + "]"
+		p.add(p.idx.line(base+"."+e.Field), "screen."+e.Field, "rule %d: %v", e.Index+1, e.Err)
+	}
+}
+
+func (p *parser) validateVoicemail(c *Config) {
+	v := c.Voicemail
+	if v.AnswerAfter < 0 || v.AnswerAfter > 600 {
+		p.add(p.idx.line("voicemail.answer_after"), "voicemail.answer_after", "%d is not a number of seconds from 1 to 600", v.AnswerAfter)
+	}
+	if v.MaxLength < 0 || v.MaxLength > 3600 {
+		p.add(p.idx.line("voicemail.max_length"), "voicemail.max_length", "%d is not a number of seconds from 1 to 3600", v.MaxLength)
+	}
+	if f := v.Greeting; f != "" && !strings.HasSuffix(strings.ToLower(f), ".wav") {
+		p.add(p.idx.line("voicemail.greeting"), "voicemail.greeting", "%q is not a .wav file", f)
+	}
+	ring := c.SIP.RingTimeout
+	if ring == 0 {
+		ring = 60
+	}
+	if v.Enabled && v.AnswerAfterOrDefault() >= ring {
+		p.add(p.idx.line("voicemail.answer_after"), "voicemail.answer_after", "%d s is not shorter than sip.ring_timeout (%d s): the call would end before the answering machine takes it", v.AnswerAfterOrDefault(), ring)
+	}
 }
 
 func (p *parser) validateCodecs(c *Config, opts LoadOptions) {

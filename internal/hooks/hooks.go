@@ -32,9 +32,9 @@ const (
 	Answered = "answered" // a call was answered, either direction
 	Ended    = "ended"    // a call ended, unless it was a missed incoming one (TRAYPHONE_RESULT says how)
 	Missed   = "missed"   // an incoming call ended unanswered
-	// Message is a message left on the answering machine. The answering machine publishes a
-	// phone.EventMessage with the caller's call snapshot and the message's file; the runner
-	// turns it into this hook with TRAYPHONE_FILE set.
+	// Message is a message left on the answering machine: its phone.EventVoicemail (the
+	// message, with the caller and the file) runs this hook with TRAYPHONE_FILE set; without a
+	// call snapshot in the event TRAYPHONE_CALL_ID is the message's ID.
 	Message = "message"
 )
 

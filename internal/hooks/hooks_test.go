@@ -158,12 +158,16 @@ func TestHookMissed(t *testing.T) {
 	if got := tr.hooksFor(callEvent(out)); len(got) != 1 || got[0].event != Ended || got[0].call.Result != phone.ResultBusy {
 		t.Errorf("outgoing busy: %+v, want ended with result busy", got)
 	}
-	msg := phone.Event{Type: phone.EventMessage, Call: &c, File: "/state/messages/1.wav"}
-	if got := tr.hooksFor(msg); len(got) != 1 || got[0].event != Message || got[0].file != msg.File {
-		t.Errorf("message: %+v", got)
+	msg := phone.Event{Type: phone.EventVoicemail, Voicemail: &phone.VoicemailMessage{ID: "m1", From: "sip:eve@example.org", Name: "Eve", File: "/state/messages/1.wav"}}
+	got := tr.hooksFor(msg)
+	if len(got) != 1 || got[0].event != Message || got[0].file != msg.Voicemail.File || got[0].call.Remote != "sip:eve@example.org" || got[0].call.RemoteName != "Eve" {
+		t.Fatalf("message: %+v", got)
 	}
-	if env := strings.Join(Env(Message, c, msg.File), "\n"); !strings.Contains(env, "TRAYPHONE_FILE=/state/messages/1.wav") {
-		t.Errorf("message env lacks TRAYPHONE_FILE")
+	env := strings.Join(Env(Message, got[0].call, got[0].file), "\n")
+	for _, want := range []string{"TRAYPHONE_FILE=/state/messages/1.wav", "TRAYPHONE_REMOTE=sip:eve@example.org", "TRAYPHONE_NAME=Eve", "TRAYPHONE_EVENT=message"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("message env lacks %s", want)
+		}
 	}
 }
 

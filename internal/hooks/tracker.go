@@ -27,8 +27,14 @@ func newTracker() *tracker { return &tracker{calls: map[string]*seen{}} }
 
 // hooksFor returns the hooks event ev calls for, in order.
 func (t *tracker) hooksFor(ev phone.Event) []hookRun {
-	if ev.Type == phone.EventMessage && ev.Call != nil {
-		return []hookRun{{event: Message, call: *ev.Call, file: ev.File}}
+	if ev.Type == phone.EventVoicemail && ev.Voicemail != nil {
+		// The answering machine's new message: the caller as the message names them.
+		v := ev.Voicemail
+		c := phone.CallInfo{ID: v.ID, Direction: phone.Incoming, Remote: v.From, RemoteName: v.Name, Duration: v.Duration}
+		if ev.Call != nil {
+			c = *ev.Call
+		}
+		return []hookRun{{event: Message, call: c, file: v.File}}
 	}
 	if ev.Type != phone.EventCall || ev.Call == nil {
 		return nil

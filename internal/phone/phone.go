@@ -179,6 +179,33 @@ type CallInfo struct {
 	// AutoAnswered says the call was answered without the user (auto-answer or intercom): the
 	// microphone opened by itself.
 	AutoAnswered bool `json:"auto_answered,omitempty"`
+	// Silent marks an incoming call a screening rule let ring without sound (action "silent").
+	Silent bool `json:"silent,omitempty"`
+	// Voicemail marks a call the answering machine has taken: the user does not hear it.
+	Voicemail bool `json:"voicemail,omitempty"`
+	// Transfer is the latest transfer of this call, ours or the far end's, nil if none.
+	Transfer *TransferInfo `json:"transfer,omitempty"`
+}
+
+// TransferInfo is where a call transfer stands (REFER, RFC 3515; progress from the NOTIFYs'
+// message/sipfrag).
+type TransferInfo struct {
+	// Role is "transferor" when the user transfers the call, "transferee" when the far end
+	// transferred the user (the phone then calls Target).
+	Role string `json:"role"`
+	// Target is the address the call is transferred to.
+	Target string `json:"target"`
+	// Attended is true for a transfer that replaces a consultation call (RFC 3891 Replaces);
+	// Consult is that call's ID when it is ours.
+	Attended bool   `json:"attended,omitempty"`
+	Consult  string `json:"consult,omitempty"`
+	// State is "trying", "ringing", "succeeded" or "failed".
+	State string `json:"state"`
+	// Status and Reason are the SIP status the target answered, when one is known.
+	Status int    `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// NewCall is the ID of the call the phone placed to Target (transferee only).
+	NewCall string `json:"new_call,omitempty"`
 }
 
 // How a call ended, as the call history says it (HistoryEntry.Result).
@@ -190,6 +217,8 @@ const (
 	ResultFailed    = "failed"    // could not be set up: unreachable, refused, no common codec, ...
 	ResultCancelled = "cancelled" // we gave up on our call before it was answered, or it was answered elsewhere
 	ResultForwarded = "forwarded" // sent elsewhere by call forwarding (302) without ringing, or after ringing unanswered
+	ResultScreened  = "screened"  // refused by a screening rule: it never rang
+	ResultVoicemail = "voicemail" // the answering machine took it (whether or not a message was left)
 )
 
 // Forward is call forwarding: incoming calls go to Target (a SIP URI) with 302 Moved
@@ -305,11 +334,28 @@ const (
 	// stopped by itself (the disk is full, ...), and is empty when the user or the call's end
 	// stopped it.
 	EventRecordingStopped EventType = "recording_stopped"
-	// EventMessage: the answering machine took a message from Call's caller into File. The
-	// answering machine publishes it when the message's file is complete; the hooks runner
-	// (internal/hooks) runs the [hooks] message command for it.
-	EventMessage EventType = "message"
+	// EventVoicemail: the answering machine kept a new message; Voicemail describes it.
+	EventVoicemail EventType = "message"
+	// EventTransfer: a transfer of a call moved on; Call holds the call's snapshot, whose
+	// Transfer says where the transfer stands.
+	EventTransfer EventType = "transfer"
 )
+
+// VoicemailMessage is one message the answering machine recorded (trayphone messages --json).
+type VoicemailMessage struct {
+	ID string `json:"id"`
+	// From is the caller's address, Name their display name ("" if none was sent).
+	From string `json:"from"`
+	Name string `json:"name,omitempty"`
+	// Start is when the caller started speaking (after the beep).
+	Start time.Time `json:"start"`
+	// Duration is the message's length in seconds.
+	Duration Seconds `json:"duration"`
+	// File is the message's WAV file (mono 16-bit PCM, 0600).
+	File string `json:"file"`
+	// New is true until the message has been played.
+	New bool `json:"new"`
+}
 
 // Event is something that happened in the core. Events carry full snapshots, so a consumer that
 // misses some still ends up with the latest state.
@@ -323,4 +369,6 @@ type Event struct {
 	Message string       `json:"message,omitempty"`
 	// File is the recording's path (recording_started, recording_stopped).
 	File string `json:"file,omitempty"`
+	// Voicemail is the new message of an EventVoicemail.
+	Voicemail *VoicemailMessage `json:"voicemail,omitempty"`
 }

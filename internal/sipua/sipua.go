@@ -124,7 +124,8 @@ func New(cfg Config) (*UA, error) {
 	}
 	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(adv.String()),
 		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(layerLog))}
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(layerLog)),
+		sipgo.WithUserAgentParser(sip.NewParser(sip.WithHeadersParsers(headerParsers())))}
 	if cfg.TLS != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
 	}
@@ -486,4 +487,18 @@ func (f fromListener) Request(ctx context.Context, req *sip.Request) (sip.Client
 		return nil, err
 	}
 	return tx, nil
+}
+
+// headerParsers are sipgo's header parsers without those of Refer-To and Referred-By: sipgo drops
+// a whole message whose Refer-To it cannot parse, so a REFER with a malformed one would get no
+// answer at all. Left as plain headers, callmgr parses them (internal/refer) and answers 400 with
+// the reason.
+func headerParsers() map[string]sip.HeaderParser {
+	m := make(map[string]sip.HeaderParser)
+	for k, v := range sip.DefaultHeadersParser() {
+		if k != "refer-to" && k != "referred-by" {
+			m[k] = v
+		}
+	}
+	return m
 }
