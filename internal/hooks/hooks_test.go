@@ -152,6 +152,16 @@ func TestHookMissed(t *testing.T) {
 	if got := tr.hooksFor(callEvent(c)); len(got) != 1 || got[0].event != Missed {
 		t.Errorf("ended unanswered: %+v, want missed", got)
 	}
+	vm := phone.CallInfo{ID: "3", Direction: phone.Incoming, State: phone.CallIncoming}
+	tr.hooksFor(callEvent(vm))
+	vm.State, vm.Voicemail = phone.CallActive, true
+	if got := tr.hooksFor(callEvent(vm)); len(got) != 0 {
+		t.Errorf("taken by the answering machine: %+v, want no answered hook", got)
+	}
+	vm.State, vm.Result = phone.CallEnded, phone.ResultVoicemail
+	if got := tr.hooksFor(callEvent(vm)); len(got) != 1 || got[0].event != Ended || got[0].call.Result != phone.ResultVoicemail {
+		t.Errorf("voicemail call ended: %+v, want ended with result voicemail", got)
+	}
 	out := phone.CallInfo{ID: "2", Direction: phone.Outgoing, State: phone.CallDialing}
 	tr.hooksFor(callEvent(out))
 	out.State, out.Result = phone.CallEnded, phone.ResultBusy

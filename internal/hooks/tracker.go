@@ -59,7 +59,9 @@ func (t *tracker) hooksFor(ev phone.Event) []hookRun {
 			out = append(out, hookRun{event: Incoming, call: c})
 		}
 	case phone.CallActive, phone.CallHeld:
-		if !s.answered {
+		// A call the answering machine took was not answered by the user: no answered hook
+		// (its end runs ended, with TRAYPHONE_RESULT=voicemail).
+		if !s.answered && !c.Voicemail {
 			s.answered = true
 			out = append(out, hookRun{event: Answered, call: c})
 		}
