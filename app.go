@@ -22,6 +22,7 @@ import (
 	"trayphone/internal/sipua"
 	"trayphone/media"
 	"trayphone/media/portaudio"
+	"trayphone/nat"
 	"trayphone/tray"
 )
 
@@ -53,6 +54,11 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		return 2
 	}
 	dev = media.WithSoundCardProcessing(dev, media.ProcessingOptions{EchoCancel: cfg.Audio.EchoCancel, NoiseSuppression: cfg.Audio.NoiseSuppression, AGC: cfg.Audio.AGC})
+	// Where a call goes when its device disappears mid-call; why it cannot, said when it would.
+	def, err := media.NewDevice("default", "default", log.With("component", "audio"))
+	if err != nil {
+		def = media.NewUnavailable("default", err)
+	}
 	if why := media.ProcessingMissing(); why != "" && (cfg.Audio.EchoCancel || cfg.Audio.NoiseSuppression || cfg.Audio.AGC) {
 		log.Warn("audio processing not available", "why", why)
 	}
@@ -61,16 +67,15 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 2
 	}
-	acc := setupAccounts(cfg, p, log)                                  // app_accounts.go
-	natp := newNATProvider(cfg, acc.secrets, registrarViews(acc), log) // app_nat.go
+	acc := setupAccounts(cfg, p, log)                                               // app_accounts.go
+	natp := nat.NewTraversal(natConfig(cfg, acc.secrets, registrarViews(acc), log)) // app_nat.go
 	ua, err := sipua.New(sipua.Config{Listen: cfg.SIP.Listen, User: cfg.UserOrLogin(), DisplayName: cfg.SIP.DisplayName, TLS: acc.TLS(), Log: log,
-		Intercept: natp.intercept})
+		Intercept: natp.Intercept})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
 	}
 	defer ua.Close()
-	natp.attach(ua)
 	hist, err := history.Open(p.State, log.With("component", "history"))
 	if err != nil {
 		log.Warn("the call history cannot be read; this session's calls are kept in memory only", "err", err)
@@ -95,9 +100,9 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	mgr, err = callmgr.New(callmgr.Config{
 		Screen: scr, Voicemail: voicemailFor(vm), VoicemailAfter: vmAfter, TransferScreen: scr.transferAllowed,
 		History: hist,
-		UA:      ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
+		UA:      ua, Device: dev, DefaultDevice: def, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
-		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
+		NAT: callNAT(natp), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
 		RecordDir: filepath.Join(p.State, "recordings"), RecordCalls: cfg.Audio.RecordCalls,
 		Forward: phone.Forward{Mode: cfg.Forward.Mode, Target: cfg.Forward.Target, After: phone.Seconds(cfg.Forward.After)},
@@ -111,8 +116,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	if cfg.SIP.SDESOverUDP {
 		log.Warn("sdes_over_udp is on: SRTP keys may travel in SIP messages that are not encrypted, where anyone on the path can read them")
 	}
-	core, runNAT := setupNAT(cfg, mgr, natp, acc.NetworkChanged, mgr.NetworkChanged, log) // app_nat.go
-	ctl, err := control.NewServer(p.Socket, core, log.With("component", "control"))
+	ctl, err := control.NewServer(p.Socket, natCore{Core: mgr, nat: natp}, log.With("component", "control"))
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
@@ -134,13 +138,14 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}
 	book := loadContacts(p, ctl, log) // app_tray.go; "contacts.reload"
 	scr.book.Store(book)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Before SIP serves: calls read what Start sets. Its goroutines end with ctx.
+	natp.Start(ctx, nat.SIPSocket{Port: ua.Port, Send: ua.SendUDP}, nat.Hooks{OnChange: acc.NetworkChanged, AfterChange: mgr.NetworkChanged})
 	if err := ua.Start(); err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
 		return 1
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	// SIGHUP is the end of the desktop session (logout): shut down like SIGTERM, un-REGISTERing,
 	// instead of dying at once with the bindings left at the registrars.
@@ -158,9 +163,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	// app_hooks.go: [hooks]
 	waitHooks := startHooks(ctx, cfg, mgr, log)
 	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
-	runNAT(ctx)
-	acc.Run(ctx, mgr, ctl)                                           // registers until ctx is done, then un-REGISTERs
-	links := newLinkDialer(mgr, book, log.With("component", "link")) // app_link.go; "call.link"
+	acc.Run(ctx, mgr, ctl)                                                                                                      // registers until ctx is done, then un-REGISTERs
+	links := newLinkDialer(mgr, book, log.With("component", "link"))                                                            // app_link.go; "call.link"
 	links.register(ctl)
 	ctlDone := make(chan struct{})
 	go func() { _ = ctl.Serve(ctx); close(ctlDone) }()
@@ -187,7 +191,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	<-ctlDone
 	waitHooks()
 	acc.Wait()
-	natp.wait() // app_nat.go: router port mappings removed
+	natp.Wait() // router port mappings removed
 	ua.Close()
 	log.Info("trayphone stopped")
 	return 0

@@ -10,10 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"trayphone/account"
 	"trayphone/callmgr"
@@ -239,26 +240,18 @@ func runAccountCommand(ctx context.Context, p paths.Paths, args []string, stdin 
 
 // readPassword reads one line: from a terminal without echo, or from a pipe as is.
 func readPassword(stdin io.Reader, prompt io.Writer, text string) (string, error) {
-	f, isFile := stdin.(*os.File)
-	tty := false
-	if isFile {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	if tty {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		// Linux, macOS and Windows consoles alike, with no program of the system's to run.
 		fmt.Fprint(prompt, text)
-		off := exec.Command("stty", "-echo")
-		off.Stdin = f
-		if err := off.Run(); err != nil {
-			return "", fmt.Errorf("cannot turn off echo on this terminal: %v", err)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", fmt.Errorf("cannot read a password from this terminal: %v", err)
 		}
-		defer func() {
-			on := exec.Command("stty", "echo")
-			on.Stdin = f
-			_ = on.Run()
-			fmt.Fprintln(prompt)
-		}()
+		if len(b) == 0 {
+			return "", errors.New("no password given")
+		}
+		return string(b), nil
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {

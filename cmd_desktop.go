@@ -20,10 +20,14 @@ var desktopCommands = [][2]string{
 	{"autostart on|off", "start trayphone at login (or stop doing so)"},
 	{"contacts import FILE.vcf", "import vCard contacts for caller names and favorites"},
 	{"contacts", "list the imported contacts"},
+	{"register-links", "Windows: start at login and open sip:, sips: and tel: links (for this user)"},
+	{"unregister-links", "Windows: undo register-links"},
 }
 
 // isDesktopCommand reports whether cmd is one of desktopCommands.
-func isDesktopCommand(cmd string) bool { return cmd == "autostart" || cmd == "contacts" }
+func isDesktopCommand(cmd string) bool {
+	return cmd == "autostart" || cmd == "contacts" || cmd == "register-links" || cmd == "unregister-links"
+}
 
 // printDesktopUsage adds the desktop commands to the usage text.
 func printDesktopUsage(w io.Writer) {
@@ -40,20 +44,9 @@ func runDesktopCommand(args []string, p paths.Paths, stdout, stderr io.Writer) i
 	}
 	switch {
 	case args[0] == "autostart" && len(args) == 2 && (args[1] == "on" || args[1] == "off"):
-		exe, err := os.Executable()
+		exe, launch, err := launchCommand(p)
 		if err != nil {
-			return fail("autostart: cannot tell where trayphone is installed: %v", err)
-		}
-		if e, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = e
-		}
-		launch := []string{"--supervise"} // restart after a crash (supervise.go)
-		if p.Home != "" {
-			home, err := filepath.Abs(p.Home)
-			if err != nil {
-				return fail("autostart: %v", err)
-			}
-			launch = append(launch, "--home", home)
+			return fail("autostart: %v", err)
 		}
 		if args[1] == "on" {
 			where, err := autostartOn(exe, launch)
@@ -75,6 +68,10 @@ func runDesktopCommand(args []string, p paths.Paths, stdout, stderr io.Writer) i
 		return 0
 	case args[0] == "autostart":
 		return fail("usage: trayphone autostart on|off")
+	case (args[0] == "register-links" || args[0] == "unregister-links") && len(args) == 1:
+		return runLinks(args[0] == "register-links", p, stdout, stderr) // links.go
+	case args[0] == "register-links" || args[0] == "unregister-links":
+		return fail("usage: trayphone %s (it takes no arguments; --home is remembered)", args[0])
 	case args[0] == "contacts" && len(args) == 3 && args[1] == "import":
 		return importContacts(args[2], p, stdout, stderr)
 	case args[0] == "contacts" && (len(args) == 1 || len(args) == 2 && args[1] == "list"):
@@ -97,6 +94,27 @@ func runDesktopCommand(args []string, p paths.Paths, stdout, stderr io.Writer) i
 	default:
 		return fail("usage: trayphone contacts import FILE.vcf | trayphone contacts [list]")
 	}
+}
+
+// launchCommand returns the installed executable and the arguments a login item starts it with:
+// --supervise (restart after a crash, supervise.go) and the --home directory when one is used.
+func launchCommand(p paths.Paths) (exe string, launch []string, err error) {
+	exe, err = os.Executable()
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot tell where trayphone is installed: %w", err)
+	}
+	if e, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = e
+	}
+	launch = []string{"--supervise"}
+	if p.Home != "" {
+		home, err := filepath.Abs(p.Home)
+		if err != nil {
+			return "", nil, err
+		}
+		launch = append(launch, "--home", home)
+	}
+	return exe, launch, nil
 }
 
 // importContacts merges the vCards in file into the address book in p.State and tells a running

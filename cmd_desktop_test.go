@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,5 +268,104 @@ func TestPackagingFiles(t *testing.T) {
 				t.Errorf("trayphone-url.reg lacks %q", want)
 			}
 		}
+	}
+}
+
+func TestLinkRegistry(t *testing.T) {
+	t.Parallel()
+	exe := `C:\Program Files\trayphone\trayphone.exe`
+	got := linkRegistry(exe, linkArgs([]string{"--supervise", "--home", `C:\Users\a b\tp`}))
+	want := map[string]string{
+		`Software\Classes\sip\`:                     "URL:SIP link",
+		`Software\Classes\sip\URL Protocol`:         "",
+		`Software\Classes\sip\DefaultIcon\`:         `"C:\Program Files\trayphone\trayphone.exe",0`,
+		`Software\Classes\sip\shell\open\command\`:  `"C:\Program Files\trayphone\trayphone.exe" "--home" "C:\Users\a b\tp" "%1"`,
+		`Software\Classes\sips\`:                    "URL:SIPS link",
+		`Software\Classes\tel\shell\open\command\`:  `"C:\Program Files\trayphone\trayphone.exe" "--home" "C:\Users\a b\tp" "%1"`,
+		`Software\Classes\sips\shell\open\command\`: `"C:\Program Files\trayphone\trayphone.exe" "--home" "C:\Users\a b\tp" "%1"`,
+		`Software\Classes\tel\URL Protocol`:         "",
+	}
+	have := map[string]string{}
+	for _, v := range got {
+		have[v.Key+`\`+v.Name] = v.Value
+	}
+	if len(got) != 12 {
+		t.Errorf("got %d values, want 12 (4 per scheme)", len(got))
+	}
+	for k, v := range want {
+		if g, ok := have[k]; !ok || g != v {
+			t.Errorf("%s: got %q (present %v), want %q", k, g, ok, v)
+		}
+	}
+	// Without --home the link follows the exe directly.
+	plain := linkRegistry(exe, linkArgs([]string{"--supervise"}))
+	if c := plain[3].Value; c != `"C:\Program Files\trayphone\trayphone.exe" "%1"` {
+		t.Errorf("open command without --home: %s", c)
+	}
+}
+
+// TestMacInfoPlist reads the app bundle's Info.plist (packaging/macos/Info.plist, which
+// scripts/build_macos.sh copies): a menu-bar-only app that macOS asks to open sip:, sips: and
+// tel: links, with the text of the microphone prompt.
+func TestMacInfoPlist(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("packaging/macos/Info.plist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Walk the XML: remember the last <key>, record the value after it (a string or a boolean
+	// element), and collect every <string> inside CFBundleURLSchemes' array.
+	dec := xml.NewDecoder(f)
+	dec.Strict = false
+	values := map[string]string{}
+	var schemes []string
+	var key, inArray string
+	var text strings.Builder
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e := tok.(type) {
+		case xml.StartElement:
+			text.Reset()
+			switch e.Name.Local {
+			case "true", "false":
+				values[key] = e.Name.Local
+			case "array":
+				inArray = key
+			}
+		case xml.CharData:
+			text.Write(e)
+		case xml.EndElement:
+			switch e.Name.Local {
+			case "key":
+				key = text.String()
+			case "string":
+				if inArray == "CFBundleURLSchemes" {
+					schemes = append(schemes, text.String())
+				} else {
+					values[key] = text.String()
+				}
+			case "array":
+				inArray = ""
+			}
+		}
+	}
+	for k, want := range map[string]string{"LSUIElement": "true", "CFBundleExecutable": "trayphone",
+		"CFBundleIdentifier": autostartLabel, "CFBundleIconFile": "trayphone", "CFBundlePackageType": "APPL"} {
+		if values[k] != want {
+			t.Errorf("%s: got %q, want %q", k, values[k], want)
+		}
+	}
+	if values["NSMicrophoneUsageDescription"] == "" {
+		t.Error("no NSMicrophoneUsageDescription: macOS would end the phone when it opens the microphone")
+	}
+	if !slices.Equal(schemes, []string{"sip", "sips", "tel"}) {
+		t.Errorf("CFBundleURLSchemes: got %q, want sip, sips, tel", schemes)
 	}
 }

@@ -24,6 +24,10 @@ const (
 	superviseWindow      = 10 * time.Minute
 	// superviseFirstPause is the pause before the first restart; it doubles up to a minute.
 	superviseFirstPause = 2 * time.Second
+	// superviseStopGrace is how long a phone that could not be signalled (Windows) has to shut
+	// down on its own before the supervisor ends it; the phone's own shutdown is bounded well
+	// below it.
+	superviseStopGrace = 10 * time.Second
 )
 
 // superviseCommand builds the child; tests replace it.
@@ -69,7 +73,16 @@ func supervise(args []string, stderr io.Writer) int {
 				case s := <-sigs:
 					stopping.Store(true)
 					if err := cmd.Process.Signal(s); err != nil {
-						_ = cmd.Process.Kill() // Windows cannot deliver SIGINT to another process
+						// Windows cannot signal another process, but a console's Ctrl-C or
+						// close reaches every process on it, the phone too: give it the time
+						// to shut down properly before ending it.
+						go func() {
+							select {
+							case <-exited:
+							case <-time.After(superviseStopGrace):
+								_ = cmd.Process.Kill()
+							}
+						}()
 					}
 				case <-exited:
 					return

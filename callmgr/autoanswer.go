@@ -71,7 +71,7 @@ func (m *Manager) armAutoAnswer(c *call, req *sip.Request) {
 	}
 	m.log.Info("call will be answered automatically", "call", c.id, "from", c.remote, "after", d, "why", why)
 	m.after(c, d, c.inviteDone, func(c *call) {
-		if c.state != phone.CallIncoming {
+		if c.state != phone.CallIncoming || c.answering {
 			return
 		}
 		for _, o := range m.liveCalls() {
@@ -81,14 +81,16 @@ func (m *Manager) armAutoAnswer(c *call, req *sip.Request) {
 			}
 		}
 		c.autoAnswered = true
-		if err := m.answer(c); err != nil {
-			return
-		}
-		name := c.remoteNm
-		if name == "" {
-			name = c.remote
-		}
-		m.warn(c, fmt.Sprintf("call %s from %s was answered automatically (%s): the line is open; mute with trayphone mute %s", c.id, name, why, c.id))
+		m.answer(c, func() { c.autoAnswered = false }, func(err error) {
+			if err != nil {
+				return // answer ended the call and said why
+			}
+			name := c.remoteNm
+			if name == "" {
+				name = c.remote
+			}
+			m.warn(c, fmt.Sprintf("call %s from %s was answered automatically (%s): the line is open; mute with trayphone mute %s", c.id, name, why, c.id))
+		})
 	})
 }
 

@@ -82,6 +82,8 @@ type call struct {
 	cnPT       uint8 // RFC 3389 comfort noise, 0 if the far end has none
 	remoteRTP  netip.AddrPort
 	sess       *media.Session
+	opening    bool                // the device is being opened for sess off the manager goroutine (startMediaWith)
+	answering  bool                // answer is under way (NAT discovery, the device opening) for this incoming call
 	sw         *media.SwitchStream // the session's stream: the user's device or a conference port
 	tone       *media.Overlay      // laid over the user's device when the call plays there
 	conf       *conference         // the local conference the call is in, nil if none

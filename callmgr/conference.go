@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,11 +13,8 @@ import (
 	"trayphone/media"
 )
 
-// fallbackDevice opens the device a call moves to when its own disappears mid-call: the system
-// default. A variable so tests can give a device of their own.
-var fallbackDevice = func(log *slog.Logger) (media.Device, error) {
-	return media.NewDevice("default", "default", log)
-}
+// errNoDefaultDevice is why a call cannot move to the default device when none was given.
+var errNoDefaultDevice = errors.New("no default audio device is set up")
 
 // conference is a local conference: the sessions of its calls play into a mixer, and the user's
 // device is one more port of it, pumped on its own 20 ms schedule. The manager goroutine owns it.
@@ -143,22 +139,23 @@ func (m *Manager) deviceFailed(sp *audioSpot, d *deviceStream, cause error) {
 	go func() {
 		// Exits once the opened stream is handed to the manager goroutine, or closed because
 		// the manager stopped.
-		st, msg := openFallback(m.log.With("component", "audio"), cause, fallback, rate, frame, sp.what)
+		st, msg := m.openFallback(cause, fallback, rate, frame, sp.what)
 		m.handOver(st, func() { m.moveToDefault(sp, d, st, msg) })
 	}()
 }
 
-// openFallback opens the default device at rate and frame for spot kind what ("call" or
-// "conference"), or the null device if it cannot be opened (or failed already), and returns it
-// with the message that tells the user.
-func openFallback(log *slog.Logger, cause error, wasFallback bool, rate, frame int, what string) (media.Stream, string) {
+// openFallback opens the default device (Config.DefaultDevice) at rate and frame for spot kind
+// what ("call" or "conference"), or the null device if it cannot be opened (or failed already),
+// and returns it with the message that tells the user. It may block: not on the manager
+// goroutine.
+func (m *Manager) openFallback(cause error, wasFallback bool, rate, frame int, what string) (media.Stream, string) {
 	if wasFallback {
 		st, _ := media.NewNull().Open(rate, frame)
 		return st, fmt.Sprintf("%v; the %s continues without sound", cause, what)
 	}
 	var st media.Stream
-	dev, err := fallbackDevice(log)
-	if err == nil {
+	err := errNoDefaultDevice
+	if dev := m.cfg.DefaultDevice; dev != nil {
 		st, err = dev.Open(rate, frame)
 	}
 	if err != nil {
@@ -251,18 +248,20 @@ func (m *Manager) Conference(ctx context.Context, ids []string) error {
 			c.conf = cf
 			m.log.Info("call joins the conference", "call", c.id)
 		}
-		local, err := m.cfg.Device.Open(rate, frame)
-		if err != nil {
-			m.warn(nil, fmt.Sprintf("could not open the audio device %s for the conference: %v; the calls hear each other but not you", m.cfg.Device.Name(), err))
-		} else {
-			// The device goes through a SwitchStream, as a call's does, so the conference moves
-			// to the default device when the user's disappears.
-			sp := &audioSpot{tone: cf.tone}
-			cf.local, cf.sw = local, media.NewSwitchStream(m.wrap(sp, local, false), nil, nil)
-			*sp = *m.confSpot(cf, rate, frame)
-			cf.port = cf.mixer.Join(nil)
-			cf.stop = cf.port.Pump(cf.sw, m.clk)
-		}
+		// The user's device joins once it is open: opening a sound card takes a while, and the
+		// manager goroutine does not wait for it (conferenceDevice).
+		dev := m.cfg.Device
+		// Returns when dev.Open does.
+		m.offLoop(func() (back, release func()) {
+			local, err := dev.Open(rate, frame)
+			back = func() { m.conferenceDevice(cf, dev, rate, frame, local, err) }
+			release = func() {
+				if err == nil {
+					_ = local.Close()
+				}
+			}
+			return back, release
+		})
 		// The conference is what the user hears now: its held calls come off hold, every other
 		// call goes on hold (holdOthers).
 		m.holdOthers(calls[0])
@@ -276,6 +275,29 @@ func (m *Manager) Conference(ctx context.Context, ids []string) error {
 		}
 		return nil
 	})
+}
+
+// conferenceDevice puts the user's device, opened for cf off the manager goroutine, into the
+// conference. A conference that ended meanwhile does not take it (its last call opened the
+// device again for itself).
+func (m *Manager) conferenceDevice(cf *conference, dev media.Device, rate, frame int, local media.Stream, err error) {
+	switch {
+	case err != nil:
+		if !cf.ended {
+			m.warn(nil, fmt.Sprintf("could not open the audio device %s for the conference: %v; the calls hear each other but not you", dev.Name(), err))
+		}
+		return
+	case cf.ended:
+		_ = local.Close()
+		return
+	}
+	// The device goes through a SwitchStream, as a call's does, so the conference moves to the
+	// default device when the user's disappears.
+	sp := &audioSpot{tone: cf.tone}
+	cf.local, cf.sw = local, media.NewSwitchStream(m.wrap(sp, local, false), nil, nil)
+	*sp = *m.confSpot(cf, rate, frame)
+	cf.port = cf.mixer.Join(nil)
+	cf.stop = cf.port.Pump(cf.sw, m.clk)
 }
 
 // leaveConference takes call c, whose session has closed, out of its conference. The others'
@@ -314,10 +336,17 @@ func (m *Manager) leaveConference(c *call) {
 	// sound card, and a recording file goes on where it was.
 	st, fallback := cf.local, cf.fallback
 	if st == nil {
-		var err error
-		if st, err = m.cfg.Device.Open(last.codec.SampleRate, last.codec.FrameSamples()); err != nil {
-			st, _ = media.NewNull().Open(last.codec.SampleRate, last.codec.FrameSamples())
-		}
+		// The device was not open for the conference (still opening, or it could not be
+		// opened): the call plays silence until it opens for the call, off the manager
+		// goroutine (reopenDevice).
+		null, _ := media.NewNull().Open(last.codec.SampleRate, last.codec.FrameSamples())
+		hold := &placeholder{Stream: null}
+		old := last.sw.Swap(hold)
+		_ = old.Close()
+		m.reopenDevice(last, hold)
+		m.log.Info("the conference ends; the call goes back to the audio device", "call", last.id)
+		m.changed(last)
+		return
 	}
 	old := last.sw.Swap(m.wrap(m.callSpot(last), st, fallback))
 	_ = old.Close()
@@ -342,4 +371,37 @@ func ConferenceCommand(m *Manager) func(ctx context.Context, raw json.RawMessage
 		}
 		return map[string]string{"conference": strings.Join(args.IDs, ",")}, nil
 	}
+}
+
+// placeholder is silence standing in for a call's device while the device opens; a pointer of
+// its own, so that reopenDevice can tell whether it still plays.
+type placeholder struct{ media.Stream }
+
+// reopenDevice opens the user's device for call c off the manager goroutine and puts it in place
+// of hold, if hold still plays for c then. A device that cannot be opened leaves the call in
+// silence.
+func (m *Manager) reopenDevice(c *call, hold *placeholder) {
+	dev, rate, frame := m.cfg.Device, c.codec.SampleRate, c.codec.FrameSamples()
+	// Returns when dev.Open does.
+	m.offLoop(func() (back, release func()) {
+		st, err := dev.Open(rate, frame)
+		back = func() {
+			if err != nil {
+				m.log.Info("the audio device could not be opened again after the conference; the call continues without sound", "call", c.id, "err", err)
+				return
+			}
+			if c.state == phone.CallEnded || c.conf != nil || c.sw == nil || c.sw.Current() != media.Stream(hold) {
+				_ = st.Close()
+				return
+			}
+			old := c.sw.Swap(m.wrap(m.callSpot(c), st, false))
+			_ = old.Close()
+		}
+		release = func() {
+			if err == nil {
+				_ = st.Close()
+			}
+		}
+		return back, release
+	})
 }

@@ -2,7 +2,6 @@ package callmgr
 
 import (
 	"errors"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -68,9 +67,13 @@ func (s *plugStream) Write(p []int16) error {
 type countDevice struct {
 	media.Device
 	opens, closes atomic.Int32
+	before        func() // runs before each Open, if set
 }
 
 func (d *countDevice) Open(rate, frame int) (media.Stream, error) {
+	if d.before != nil {
+		d.before()
+	}
 	st, err := d.Device.Open(rate, frame)
 	if err != nil {
 		return nil, err
@@ -103,16 +106,7 @@ func fakeDefault(t *testing.T, hook func()) (*countDevice, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev := &countDevice{Device: fd}
-	saved := fallbackDevice
-	fallbackDevice = func(*slog.Logger) (media.Device, error) {
-		if hook != nil {
-			hook()
-		}
-		return dev, nil
-	}
-	t.Cleanup(func() { fallbackDevice = saved })
-	return dev, out
+	return &countDevice{Device: fd, before: hook}, out
 }
 
 // waitWarning returns c's next warning event, failing the test if none comes within 5 s.
@@ -134,9 +128,9 @@ func (c *core) waitWarning() phone.Event {
 
 // unplugConference starts calls from A (1000 Hz) to B (600 Hz) and C (1400 Hz), joins them in a
 // conference, pulls A's device out after half a second and returns A's warning about it.
-func unplugConference(t *testing.T) (a, b, c *core, ab, ac phone.CallInfo, ev phone.Event) {
+func unplugConference(t *testing.T, def media.Device) (a, b, c *core, ab, ac phone.CallInfo, ev phone.Event) {
 	t.Helper()
-	a = startCore(t, "a", coreOpts{toneHz: 1000})
+	a = startCore(t, "a", coreOpts{toneHz: 1000, defaultDevice: def})
 	b = startCore(t, "b", coreOpts{toneHz: 600})
 	c = startCore(t, "c", coreOpts{toneHz: 1400})
 	plug := &plugDevice{Device: a.mgr.cfg.Device}
@@ -178,7 +172,7 @@ func hangupAll(t *testing.T, a, b, c *core, ids ...string) {
 func TestConferenceDeviceFallback(t *testing.T) {
 	checkGoroutines(t)
 	def, defOut := fakeDefault(t, nil)
-	a, b, c, ab, ac, ev := unplugConference(t)
+	a, b, c, ab, ac, ev := unplugConference(t, def)
 	if want := "; the conference continues on the default audio device"; !strings.HasSuffix(ev.Message, want) {
 		t.Errorf("warning %q, want it to end %q", ev.Message, want)
 	}
@@ -215,10 +209,7 @@ func TestConferenceDeviceFallback(t *testing.T) {
 // conference goes on without sound at A (B and C still hear each other) and the warning says so.
 func TestConferenceDeviceFallbackSilent(t *testing.T) {
 	checkGoroutines(t)
-	saved := fallbackDevice
-	fallbackDevice = func(*slog.Logger) (media.Device, error) { return nil, errors.New("no sound server") }
-	t.Cleanup(func() { fallbackDevice = saved })
-	a, b, c, ab, ac, ev := unplugConference(t)
+	a, b, c, ab, ac, ev := unplugConference(t, media.NewUnavailable("default", errors.New("no sound server")))
 	if want := ", and the default audio device cannot be used either (no sound server); the conference continues without sound"; !strings.HasSuffix(ev.Message, want) {
 		t.Errorf("warning %q, want it to end %q", ev.Message, want)
 	}
@@ -252,7 +243,7 @@ func TestDeviceFallbackRacesConference(t *testing.T) {
 	})
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before the leak check
 
-	a := startCore(t, "a", coreOpts{toneHz: 1000})
+	a := startCore(t, "a", coreOpts{toneHz: 1000, defaultDevice: def})
 	b := startCore(t, "b", coreOpts{toneHz: 600})
 	c := startCore(t, "c", coreOpts{toneHz: 1400})
 	plug := &plugDevice{Device: a.mgr.cfg.Device}
@@ -317,11 +308,8 @@ func TestDeviceFallbackTwice(t *testing.T) {
 	checkGoroutines(t)
 	def, _ := fakeDefault(t, nil)
 	defPlug := &plugDevice{Device: def}
-	saved := fallbackDevice
-	fallbackDevice = func(*slog.Logger) (media.Device, error) { return defPlug, nil }
-	t.Cleanup(func() { fallbackDevice = saved })
 
-	a := startCore(t, "a", coreOpts{toneHz: 1000})
+	a := startCore(t, "a", coreOpts{toneHz: 1000, defaultDevice: defPlug})
 	b := startCore(t, "b", coreOpts{toneHz: 600})
 	plug := &plugDevice{Device: a.mgr.cfg.Device}
 	a.mgr.cfg.Device = plug

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"path/filepath"
 	"slices"
@@ -138,11 +137,12 @@ func TestDeviceFallback(t *testing.T) {
 	if err := audiotest.WriteTone(fallbackIn, 800, 0.5, 8000, 60); err != nil {
 		t.Fatal(err)
 	}
-	saved := fallbackDevice
-	fallbackDevice = func(*slog.Logger) (media.Device, error) { return media.NewDevice(fallbackIn, fallbackOut, nil) }
-	t.Cleanup(func() { fallbackDevice = saved })
+	def, err := media.NewDevice(fallbackIn, fallbackOut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	a := startCore(t, "a", coreOpts{toneHz: 1000})
+	a := startCore(t, "a", coreOpts{toneHz: 1000, defaultDevice: def})
 	b := startCore(t, "b", coreOpts{toneHz: 600})
 	a.mgr.cfg.Device = &dyingDevice{Device: a.mgr.cfg.Device, frames: 50}
 	ab, _ := established(t, a, b)

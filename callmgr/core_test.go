@@ -88,6 +88,9 @@ type coreOpts struct {
 	logTo       io.Writer // also gets the core's log, as text
 	// device replaces the core's file audio device (its in/out files are then unused).
 	device media.Device
+	// defaultDevice is where calls go when their device disappears (nil: the system default,
+	// as the phone builds it).
+	defaultDevice media.Device
 	// history is the core's call history store (nil: none).
 	history  HistoryStore
 	logDebug bool // logTo gets debug lines too
@@ -150,12 +153,18 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	if o.device != nil {
 		dev = o.device
 	}
+	def := o.defaultDevice
+	if def == nil {
+		if def, err = media.NewDevice("default", "default", log); err != nil {
+			def = media.NewUnavailable("default", err)
+		}
+	}
 	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0", User: name, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &core{t: t, name: name, ua: ua, in: in, out: out}
-	mgr, err := New(Config{UA: ua, Device: dev, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
+	mgr, err := New(Config{UA: ua, Device: dev, DefaultDevice: def, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
 		RecordDir: o.recordDir, RecordCalls: o.recordCalls, AutoAnswer: o.autoAnswer,

@@ -69,6 +69,7 @@ func (m *Manager) SetForward(ctx context.Context, f phone.Forward) (phone.Forwar
 		m.fwd = nf
 		got = nf
 		m.log.Info("call forwarding changed", "forward", nf.String())
+		m.publishStatus() // Status() says so as soon as SetForward returns
 		st := m.buildStatus()
 		m.hub.publish(phone.Event{Type: phone.EventStatus, Time: m.clk.Now(), Status: &st})
 		return nil

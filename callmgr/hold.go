@@ -100,7 +100,7 @@ func (m *Manager) onReinviteDone(c *call, hold bool, res *sip.Response, err erro
 	case !res.IsSuccess():
 		failed = fmt.Sprintf("%s refused to %s the call (%d %s)", c.remote, what, res.StatusCode, res.Reason)
 	default:
-		if err := m.applyAnswer(c, res.Body()); err != nil {
+		if err := m.applyAnswer(c, res.Body(), nil); err != nil {
 			m.warn(c, fmt.Sprintf("the answer to %s from %s was not usable: %v", what, c.remote, err))
 		}
 	}

@@ -194,9 +194,11 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	_ = dlg.Respond(100, "Trying", nil)
 	if echo {
 		c.hidden, c.echoLeg = true, true
-		if err := m.answer(c); err != nil {
-			m.log.Warn("echo test could not answer", "error", err)
-		}
+		m.answer(c, nil, func(err error) {
+			if err != nil {
+				m.log.Warn("echo test could not answer", "error", err)
+			}
+		})
 		m.after(c, maxEchoDuration, nil, func(c *call) {
 			m.hangup(c, fmt.Sprintf("echo test ended after %s", maxEchoDuration), nil)
 		})
@@ -206,9 +208,11 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		m.log.Info("incoming call replaces a call: answered at once", "call", c.id, "from", c.remote, "replaces", replaced.id)
 		m.hangup(replaced, "replaced: "+c.remote+" took the call over", nil)
 		m.holdOthers(c)
-		if err := m.answer(c); err != nil {
-			m.warn(c, fmt.Sprintf("could not answer %s, who took over the call: %v", c.remote, err))
-		}
+		m.answer(c, nil, func(err error) {
+			if err != nil {
+				m.warn(c, fmt.Sprintf("could not answer %s, who took over the call: %v", c.remote, err))
+			}
+		})
 		return c.inviteDone
 	}
 	if action == screen.ActionVoicemail {
@@ -345,46 +349,63 @@ func (m *Manager) missed(req *sip.Request, reason, result string) {
 	m.endCall(c, reason)
 }
 
-// answer accepts incoming call c: media starts, 200 OK with the SDP answer goes out.
-func (m *Manager) answer(c *call) error {
-	if err := m.openRTP(c); err != nil {
-		m.respondFinal(c, 500, "Server Internal Error", nil)
-		c.result = phone.ResultFailed
-		m.endCall(c, err.Error())
-		return err
-	}
-	if c.offer == nil {
-		// Late offer: our offer goes in the 200 OK, media starts with the answer in the ACK.
-		body, err := m.buildOffer(c)
-		if err != nil {
-			m.respondFinal(c, 500, "Server Internal Error", nil)
+// answer accepts incoming call c: media starts, 200 OK with the SDP answer goes out. What may
+// block (STUN or TURN for the audio socket behind a NAT, opening the sound card) runs off the
+// manager goroutine, so the caller's CANCEL is handled at once. done (if set) hears, once, nil
+// when the 200 OK is on its way or why the call could not be answered; on failure undo (if set)
+// runs first.
+func (m *Manager) answer(c *call, undo func(), done func(error)) {
+	c.answering = true
+	fail := func(code int, reason string, err error) {
+		c.answering = false
+		m.respondFinal(c, code, reason, nil)
+		if c.state != phone.CallEnded {
 			c.result = phone.ResultFailed
 			m.endCall(c, err.Error())
-			return err
 		}
+		if undo != nil {
+			undo()
+		}
+		if done != nil {
+			done(err)
+		}
+	}
+	answered := func(body []byte) {
+		c.answering = false
 		m.sendAnswer(c, body)
+		if done != nil {
+			done(nil)
+		}
+	}
+	if err := m.openRTP(c); err != nil {
+		fail(500, "Server Internal Error", err)
+		return
+	}
+	_ = m.natOpen(c, func() error {
+		if c.offer == nil {
+			// Late offer: our offer goes in the 200 OK, media starts with the answer in the ACK.
+			body, err := m.buildOffer(c)
+			if err != nil {
+				fail(500, "Server Internal Error", err)
+				return nil
+			}
+			answered(body)
+			return nil
+		}
+		body, err := m.answerOffer(c, c.offer)
+		if err != nil {
+			fail(488, "Not Acceptable Here", err)
+			return nil
+		}
+		dev := m.callDevice(c)
+		if c.echoLeg {
+			dev = media.NewEcho(echoDelay)
+		}
+		m.startMediaWith(c, dev, func() { answered(body) }, func(err error) {
+			fail(500, "Server Internal Error", err)
+		})
 		return nil
-	}
-	body, err := m.answerOffer(c, c.offer)
-	if err != nil {
-		m.respondFinal(c, 488, "Not Acceptable Here", nil)
-		c.result = phone.ResultFailed
-		m.endCall(c, err.Error())
-		return err
-	}
-	if c.echoLeg {
-		err = m.startMediaWith(c, media.NewEcho(echoDelay))
-	} else {
-		err = m.startMedia(c)
-	}
-	if err != nil {
-		m.respondFinal(c, 500, "Server Internal Error", nil)
-		c.result = phone.ResultFailed
-		m.endCall(c, err.Error())
-		return err
-	}
-	m.sendAnswer(c, body)
-	return nil
+	}, func(err error) { fail(500, "Server Internal Error", err) })
 }
 
 // sendAnswer marks c answered and sends the 200 OK with body (our SDP answer, or our offer when
@@ -551,7 +572,7 @@ func respond2xx(tx sip.ServerTransaction, res *sip.Response, acked, stop <-chan 
 // lateAnswer takes the SDP answer in the ACK of a call whose INVITE had no offer, and starts
 // its media; without a usable answer the call ends with a BYE.
 func (m *Manager) lateAnswer(c *call, body []byte) {
-	err := m.applyAnswer(c, body)
+	err := m.applyAnswer(c, body, nil)
 	if err == nil {
 		m.syncCallState(c)
 		m.changed(c)

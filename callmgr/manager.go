@@ -50,6 +50,10 @@ type Config struct {
 	UA *sipua.UA
 	// Device is the user's microphone and speaker, opened per call.
 	Device media.Device
+	// DefaultDevice is the system's default microphone and speaker, which a call or a
+	// conference moves to when its own device disappears mid-call; nil: it goes on without
+	// sound. Like Device it is opened off the manager goroutine.
+	DefaultDevice media.Device
 	// Codecs in order of preference; empty means PCMU, PCMA.
 	Codecs []media.Codec
 	// NoVAD sends every audio frame during the user's silence (audio.vad = false): no comfort
@@ -217,6 +221,14 @@ func New(cfg Config) (*Manager, error) {
 		// A CANCEL that matched no INVITE transaction (the matching ones never get here).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	}))
+	// Any other method (REGISTER, SUBSCRIBE, a scanner's invention): 405 with what we allow,
+	// after the same checks, and without sipgo's default warning per request (a flood of them
+	// would be a flood of log lines).
+	srv.OnNoRoute(m.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		_ = tx.Respond(res)
+	}))
 	m.publishStatus()
 	return m, nil
 }
@@ -271,8 +283,9 @@ func (m *Manager) runSafe(f func()) {
 	f()
 }
 
-// guard wraps a sipgo request handler: a panic in it is logged with its stack and answered with
-// 500 instead of ending the process (sipgo runs each handler on a goroutine of its own).
+// guard wraps a sipgo request handler: a request that fails checkRequest gets its answer there
+// and never reaches the handler; a panic in the handler is logged with its stack and answered
+// with 500 instead of ending the process (sipgo runs each handler on a goroutine of its own).
 func (m *Manager) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		defer func() {
@@ -284,6 +297,10 @@ func (m *Manager) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 			}
 		}()
+		if res := checkRequest(req); res != nil {
+			_ = tx.Respond(res)
+			return
+		}
 		h(req, tx)
 	}
 }
@@ -336,24 +353,37 @@ func (m *Manager) Call(ctx context.Context, target, account string) (phone.CallI
 
 // Answer answers the incoming call id ("" = the only ringing one). Every other answered call is
 // put on hold first (call waiting: holdOthers); if the answer fails they are taken off it again.
+// It returns when the answer is on its way (or failed); the manager goroutine does not wait for
+// the network or the sound card meanwhile (answer).
 func (m *Manager) Answer(ctx context.Context, id string) error {
-	return m.do(ctx, func() error {
-		c, err := m.pick(id, func(c *call) bool { return c.state == phone.CallIncoming }, "ringing")
+	result := make(chan error, 1)
+	err := m.do(ctx, func() error {
+		c, err := m.pick(id, func(c *call) bool { return c.state == phone.CallIncoming && !c.answering }, "ringing")
 		if err != nil {
 			return err
 		}
 		held := m.holdOthers(c)
-		if err := m.answer(c); err != nil {
+		m.answer(c, func() {
 			for _, o := range held {
 				if o.state != phone.CallEnded {
 					_ = m.setHold(o, false)
 					m.changed(o)
 				}
 			}
-			return err
-		}
+		}, func(err error) { result <- err })
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.done:
+		return ErrStopped
+	}
 }
 
 // Hangup ends call id: BYE when answered, CANCEL when dialing, 603 Decline when ringing here.
@@ -777,4 +807,22 @@ func closed(ch chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// offLoop runs work on a goroutine of its own, for what may block (the network, the sound card),
+// and posts the function it returns (back) to the manager goroutine, which owns the call state
+// back changes. If the manager has stopped by then, release (if any) runs instead, on work's
+// goroutine, and frees what work got. The goroutine returns when work does.
+func (m *Manager) offLoop(work func() (back, release func())) {
+	go func() {
+		back, release := work()
+		select {
+		case <-m.done:
+			if release != nil {
+				release()
+			}
+		default:
+			m.post(back)
+		}
+	}()
 }

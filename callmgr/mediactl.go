@@ -11,7 +11,8 @@ import (
 	"trayphone/media/sdp"
 )
 
-// openRTP binds the call's RTP/RTCP sockets on the SIP listening address family.
+// openRTP binds the call's RTP/RTCP sockets on the SIP listening address family. Its caller then
+// finds their public or relayed address for SDP (natOpen, nat.go).
 func (m *Manager) openRTP(c *call) error {
 	if c.rtp != nil {
 		return nil
@@ -22,7 +23,6 @@ func (m *Manager) openRTP(c *call) error {
 		return fmt.Errorf("no free port for audio: %w", err)
 	}
 	c.rtp, c.rtcp = rtp, rtcp
-	m.natOpen(c) // nat.go: the public or relayed address for SDP
 	return nil
 }
 
@@ -133,8 +133,10 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 	return body, err
 }
 
-// applyAnswer takes the far end's SDP answer to our offer.
-func (m *Manager) applyAnswer(c *call, body []byte) error {
+// applyAnswer takes the far end's SDP answer to our offer. When it starts the call's media
+// (startMedia, off the manager goroutine) started runs once the session is up, else at once; nil
+// is none.
+func (m *Manager) applyAnswer(c *call, body []byte, started func()) error {
 	if len(body) == 0 {
 		return fmt.Errorf("%s answered without an audio description (no SDP)", c.remote)
 	}
@@ -153,9 +155,17 @@ func (m *Manager) applyAnswer(c *call, body []byte) error {
 		return err
 	}
 	if c.sess == nil {
-		return m.startMedia(c)
+		if !c.opening {
+			// Off the manager goroutine: a far end's BYE while the sound card opens is
+			// handled at once.
+			m.startMedia(c, started, func(err error) { m.hangup(c, err.Error(), nil) })
+		}
+		return nil
 	}
 	m.syncCallState(c)
+	if started != nil {
+		started()
+	}
 	return nil
 }
 
@@ -200,24 +210,74 @@ func (m *Manager) codecFor(f sdp.Format) (media.Codec, bool) {
 	return media.Codec{}, false
 }
 
-// startMedia opens the user's audio device and starts the call's RTP session. A device that
-// cannot be opened does not drop the call: the user is told and the call runs silent.
-func (m *Manager) startMedia(c *call) error {
-	if c.machine != nil {
-		return m.startMediaWith(c, c.machine) // the answering machine's call (screen.go)
-	}
-	return m.startMediaWith(c, m.cfg.Device)
+// startMedia opens the user's audio device (the answering machine's, for a call it took:
+// screen.go) and starts the call's RTP session (startMediaWith).
+func (m *Manager) startMedia(c *call, then func(), fail func(error)) {
+	m.startMediaWith(c, m.callDevice(c), then, fail)
 }
 
-func (m *Manager) startMediaWith(c *call, dev media.Device) error {
-	stream, err := dev.Open(c.codec.SampleRate, c.codec.FrameSamples())
+// callDevice is the device call c plays on: the user's, or the answering machine's.
+func (m *Manager) callDevice(c *call) media.Device {
+	if c.machine != nil {
+		return c.machine
+	}
+	return m.cfg.Device
+}
+
+// startMediaWith opens dev for c off the manager goroutine (a sound card may take long to open)
+// and, back on it, starts the call's RTP session with it (mediaOpened), then runs then. A device
+// that cannot be opened does not drop the call: the user is told and the call runs silent. fail
+// hears why the session could not start. A call that ended meanwhile gets nothing: the stream is
+// closed.
+func (m *Manager) startMediaWith(c *call, dev media.Device, then func(), fail func(error)) {
+	c.opening = true
+	rate, frame := c.codec.SampleRate, c.codec.FrameSamples()
+	// Returns when dev.Open does.
+	m.offLoop(func() (back, release func()) {
+		stream, err := dev.Open(rate, frame)
+		back = func() { m.mediaOpened(c, dev, stream, err, then, fail) }
+		release = func() {
+			if err == nil {
+				_ = stream.Close()
+			}
+		}
+		return back, release
+	})
+}
+
+// mediaOpened starts c's RTP session with the stream startMediaWith opened (or, if err says it
+// could not be opened, with silence). It runs on the manager goroutine. A call that ended
+// meanwhile goes no further: the stream is closed and fail hears errCallGone.
+func (m *Manager) mediaOpened(c *call, dev media.Device, stream media.Stream, err error, then func(), fail func(error)) {
+	c.opening = false
+	if c.state == phone.CallEnded || c.sess != nil || c.rtp == nil {
+		if err == nil {
+			_ = stream.Close()
+		}
+		if c.sess == nil {
+			fail(errCallGone)
+		}
+		return
+	}
 	if err != nil {
 		m.warn(c, fmt.Sprintf("could not open the audio device %s: %v; the call continues without sound", dev.Name(), err))
 		stream, err = media.NewNull().Open(c.codec.SampleRate, c.codec.FrameSamples())
 		if err != nil {
-			return err
+			fail(err)
+			return
 		}
 	}
+	if err := m.startSession(c, stream); err != nil {
+		fail(err)
+		return
+	}
+	if then != nil {
+		then()
+	}
+}
+
+// startSession starts c's RTP session on the open device stream.
+func (m *Manager) startSession(c *call, stream media.Stream) error {
 	if c.machine == nil {
 		// The answering machine's device is not the user's: no fallback, tones or conference.
 		stream = m.switchable(c, stream) // conference.go: device fallback and local conferences

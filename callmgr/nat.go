@@ -2,6 +2,7 @@ package callmgr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,7 +16,7 @@ import (
 	"trayphone/nat"
 )
 
-// NAT is what the call manager needs from NAT traversal (the app adapts *nat.Service to it).
+// NAT is what the call manager needs from NAT traversal (*nat.Traversal in the phone).
 type NAT interface {
 	// Report is the last discovery of the public address and NAT type (an error before the first
 	// one finished, or when it failed).
@@ -36,10 +37,7 @@ type RelayReporter interface {
 }
 
 // RelayUse is one call's TURN relay and why the call uses it.
-type RelayUse struct {
-	Addr netip.AddrPort
-	Why  string // e.g. "the NAT maps per destination: ..."
-}
+type RelayUse = nat.RelayUse
 
 // RelayAdvisor is an optional part of NAT: NeedRelay says whether what was seen beyond the NAT
 // type (the STUN server and the registrar seeing the SIP socket at different ports) means calls'
@@ -66,15 +64,11 @@ func (m *Manager) reportRelays() {
 
 // relayReason says why a new call's audio needs the TURN relay, "" when nothing says so yet.
 func (m *Manager) relayReason(rep nat.Report) string {
-	if rep.Symmetric() {
-		return "this network's router is a symmetric NAT (the STUN server's RFC 5780 tests)"
-	}
+	var advice func() (string, bool)
 	if a, ok := m.cfg.NAT.(RelayAdvisor); ok {
-		if why, ok := a.NeedRelay(); ok {
-			return why
-		}
+		advice = a.NeedRelay
 	}
-	return ""
+	return nat.RelayReason(rep, advice)
 }
 
 // noAudioReason is why a call moved to the relay mid-call.
@@ -87,8 +81,8 @@ const (
 	// mediaKeepalive is how often a media socket that sends nothing (on hold) sends a STUN
 	// binding indication, below common NAT UDP timeouts (~30 s).
 	mediaKeepalive = 25 * time.Second
-	// rtpSTUNWait bounds the STUN binding on a new RTP socket (two tries; the call is waiting).
-	rtpSTUNWait = 1200 * time.Millisecond
+	// rtpSTUNWait bounds the STUN binding on a call's RTP socket (two tries; the call is waiting).
+	rtpSTUNWait = nat.AudioSTUNWait
 )
 
 // natCall is what NAT traversal keeps for one call. Owned by the manager goroutine.
@@ -130,84 +124,79 @@ func (m *Manager) behindNAT(localIP netip.Addr) (nat.Report, bool) {
 		return nat.Report{}, false
 	}
 	rep, err := m.cfg.NAT.Report()
-	if err != nil || !rep.Public.IsValid() || rep.Mapping == nat.NoNAT || rep.Public.Addr() == rep.Local.Addr() {
-		return rep, false
-	}
-	if localIP != rep.Local.Addr() && localIP != rep.Public.Addr() {
-		return rep, false // a call on the LAN, or on loopback: no NAT on its way
-	}
-	return rep, true
+	return rep, err == nil && rep.Behind(localIP)
 }
 
-// natOpen finds how the far end reaches the call's new RTP socket: behind a NAT, a STUN binding
-// on the socket itself (before the media session reads it) gives its public address; behind a
-// symmetric NAT with a TURN server configured, a relay is allocated on it instead. It runs on the
-// manager goroutine and blocks for at most a few round trips to the servers.
-func (m *Manager) natOpen(c *call) {
+// natOpen finds how the far end reaches the call's new RTP socket (nat.OpenAudio: a STUN binding
+// on the socket itself, or behind a symmetric NAT with a TURN server configured a relay
+// allocated on it), then runs then on the manager goroutine. That takes up to seconds, so it
+// runs off the manager goroutine and posts its result back (natOpened); a hang-up or CANCEL
+// meanwhile is handled at once, and fail hears errCallGone instead of then running. Without a
+// NAT on the way then runs at once and its error is natOpen's; after work off the goroutine, a
+// failing then goes to fail.
+func (m *Manager) natOpen(c *call, then func() error, fail func(error)) error {
 	rep, ok := m.behindNAT(c.localIP)
 	if !ok || c.rtp == nil {
+		return then()
+	}
+	why := m.relayReason(rep)
+	var turn *nat.TURNConfig
+	if why != "" {
+		if cfg, ok := m.cfg.NAT.TURN(); ok {
+			turn = &cfg
+		}
+	}
+	conn := c.rtp
+	// Returns after nat.OpenAudio, at most nat.TURNWait + nat.AudioSTUNWait.
+	m.offLoop(func() (back, release func()) {
+		path := nat.OpenAudio(conn, rep, turn)
+		back = func() { m.natOpened(c, conn, path, why, then, fail) }
+		if path.Relay != nil {
+			release = func() { path.Relay.Close() }
+		}
+		return back, release
+	})
+	return nil
+}
+
+// errCallGone is why a call's start went no further: the call ended (a hang-up, a CANCEL) while
+// its start waited for the network or the sound card.
+var errCallGone = errors.New("the call ended before its audio was ready")
+
+// natOpened takes nat.OpenAudio's result for c's RTP socket conn on the manager goroutine and goes
+// on with then. A call that ended meanwhile, or whose socket changed, goes no further: the relay
+// is released and fail hears errCallGone.
+func (m *Manager) natOpened(c *call, conn *net.UDPConn, path nat.AudioPath, why string, then func() error, fail func(error)) {
+	if c.state == phone.CallEnded || c.rtp != conn {
+		if path.Relay != nil {
+			path.Relay.Close()
+		}
+		fail(errCallGone)
 		return
 	}
 	st := m.natFor(c)
-	if why := m.relayReason(rep); why != "" {
-		if cfg, ok := m.cfg.NAT.TURN(); ok {
-			relay, err := allocateTimeout(c.rtp, cfg, 5*time.Second)
-			if err == nil {
-				st.relay, st.base, st.public, st.why = relay, c.rtp, relay.Addr(), why
-				m.reportRelays()
-				m.log.Info("audio goes through a TURN relay", "call", c.id, "relay", relay.Addr(), "why", why)
-				return
-			}
-			m.warn(c, fmt.Sprintf("could not get a TURN relay for the call's audio: %v", err))
+	switch {
+	case path.Relay != nil:
+		st.relay, st.base, st.public, st.why = path.Relay, conn, path.Public, why
+		m.reportRelays()
+		m.log.Info("audio goes through a TURN relay", "call", c.id, "relay", path.Public, "why", why)
+	default:
+		if path.RelayErr != nil {
+			m.warn(c, fmt.Sprintf("could not get a TURN relay for the call's audio: %v", path.RelayErr))
 		}
-		st.symNoRel, st.why = true, why
+		if why != "" {
+			st.symNoRel, st.why = true, why
+		}
+		st.public = path.Public
+		if path.STUNErr != nil {
+			m.log.Info("no STUN answer on the audio socket; assuming the NAT keeps its port", "call", c.id, "err", path.STUNErr, "public", st.public)
+		} else {
+			m.log.Debug("audio socket's public address", "call", c.id, "public", st.public)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), rtpSTUNWait)
-	defer cancel()
-	r, err := bindOn(ctx, c.rtp, rep.Server)
-	if err != nil {
-		// A port-preserving NAT (most home routers, Linux MASQUERADE) keeps the local port.
-		st.public = netip.AddrPortFrom(rep.Public.Addr(), uint16(localPort(c)))
-		m.log.Info("no STUN answer on the audio socket; assuming the NAT keeps its port", "call", c.id, "err", err, "public", st.public)
-		return
+	if err := then(); err != nil {
+		fail(err)
 	}
-	st.public = r.Mapped
-	m.log.Debug("audio socket's public address", "call", c.id, "public", r.Mapped)
-}
-
-// allocateTimeout is nat.Allocate bounded in time: on timeout the allocation goes on in the
-// background and is closed when it finishes.
-func allocateTimeout(base net.PacketConn, cfg nat.TURNConfig, d time.Duration) (*nat.Relay, error) {
-	type result struct {
-		r   *nat.Relay
-		err error
-	}
-	ch := make(chan result, 1)
-	// Returns when Allocate does (pion's transactions time out on their own).
-	go func() { r, err := nat.Allocate(base, cfg); ch <- result{r, err} }()
-	select {
-	case res := <-ch:
-		return res.r, res.err
-	case <-time.After(d):
-		go func() {
-			if res := <-ch; res.r != nil {
-				res.r.Close()
-			}
-		}()
-		return nil, fmt.Errorf("the TURN server %s did not answer", cfg.Server)
-	}
-}
-
-// bindOn sends a STUN binding request from conn, which nothing else reads yet, and reads the
-// answer itself.
-func bindOn(ctx context.Context, conn *net.UDPConn, server netip.AddrPort) (nat.Response, error) {
-	var r nat.Response
-	err := nat.WithConn(ctx, conn, func(ctx context.Context, p *nat.Prober) error {
-		var err error
-		r, err = p.Bind(ctx, server)
-		return err
-	})
-	return r, err
 }
 
 // directContact is the Contact of a direct (account-less) outgoing call: behind a NAT, the SIP
@@ -367,7 +356,7 @@ func (m *Manager) relayMidCall(c *call, st *natCall, cfg nat.TURNConfig) {
 	st.relaying = true
 	id, peer := c.id, c.remoteRTP
 	app := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), c.sess.LocalAddr().Port())
-	// Returns when the allocation is done or has timed out (allocateTimeout bounds it).
+	// Returns when the allocation is done or has timed out (nat.AllocateTimeout bounds it).
 	go func() {
 		var (
 			relay *nat.Relay
@@ -375,7 +364,7 @@ func (m *Manager) relayMidCall(c *call, st *natCall, cfg nat.TURNConfig) {
 		)
 		base, err := net.ListenUDP("udp4", nil)
 		if err == nil {
-			if relay, err = allocateTimeout(base, cfg, 5*time.Second); err == nil {
+			if relay, err = nat.AllocateTimeout(base, cfg, nat.TURNWait); err == nil {
 				proxy, err = relay.BridgeTo(peer, app)
 			}
 		}
@@ -449,7 +438,7 @@ func (m *Manager) relayReady(id string, st *natCall, base *net.UDPConn, relay *n
 			undo()
 			m.warn(c, fmt.Sprintf("%s refused our TURN relay address (%d %s); the call may stay without audio", c.remote, res.StatusCode, res.Reason))
 		default:
-			if err := m.applyAnswer(c, res.Body()); err != nil {
+			if err := m.applyAnswer(c, res.Body(), nil); err != nil {
 				m.warn(c, fmt.Sprintf("the answer from %s to our TURN relay address was not usable: %v", c.remote, err))
 			}
 			m.log.Info("the call's audio now goes through the TURN relay", "call", c.id, "relay", relay.Addr())
@@ -613,7 +602,7 @@ func (m *Manager) reofferAddress(c *call, found bool) {
 		case !res.IsSuccess():
 			m.warn(c, fmt.Sprintf("%s refused our new network address (%d %s); the call may lose audio", c.remote, res.StatusCode, res.Reason))
 		default:
-			if err := m.applyAnswer(c, res.Body()); err != nil {
+			if err := m.applyAnswer(c, res.Body(), nil); err != nil {
 				m.warn(c, fmt.Sprintf("the answer from %s to our new address was not usable: %v", c.remote, err))
 			}
 			if st := m.nat.calls[c]; c.sess != nil && c.remoteRTP.IsValid() && (st == nil || !st.bridged) {

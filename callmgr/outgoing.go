@@ -72,11 +72,29 @@ func (m *Manager) startOutgoing(target, account string, extra ...sip.Header) (*c
 		delete(m.calls, c.id)
 		return nil, err
 	}
-	offer, err := m.buildOffer(c)
+	// Behind a NAT, finding the audio socket's public address takes round trips to the STUN or
+	// TURN server: the call shows as dialing meanwhile, and the INVITE follows (natOpen).
+	err = m.natOpen(c, func() error { return m.sendInvite(c, uri, ob, extra) }, func(err error) {
+		c.result = phone.ResultFailed
+		m.endCall(c, err.Error())
+	})
 	if err != nil {
 		m.closeRTP(c)
 		delete(m.calls, c.id)
 		return nil, err
+	}
+	if c.sipCallID == "" && c.state != phone.CallEnded {
+		m.changed(c) // the INVITE waits for natOpen
+	}
+	return c, nil
+}
+
+// sendInvite builds c's offer and INVITE (with the extra headers) and sends it; a goroutine
+// waits for the outcome (onRinging, onInviteDone).
+func (m *Manager) sendInvite(c *call, uri sip.Uri, ob *sipua.Outbound, extra []sip.Header) error {
+	offer, err := m.buildOffer(c)
+	if err != nil {
+		return err
 	}
 
 	req := sip.NewRequest(sip.INVITE, uri)
@@ -152,7 +170,7 @@ func (m *Manager) startOutgoing(target, account string, extra ...sip.Header) (*c
 		}})
 		m.post(func() { m.onInviteDone(c, dlg, err, ctx) })
 	}()
-	return c, nil
+	return nil
 }
 
 // onRinging handles 180/183 on an outgoing call.
@@ -201,15 +219,18 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 	if err := dlg.Ack(ackCtx); err != nil {
 		m.warn(c, fmt.Sprintf("could not confirm the answer to %s: %v", c.remote, err))
 	}
-	if err := m.applyAnswer(c, res.Body()); err != nil {
+	// The call is answered from here on (a hang-up sends BYE), but shows as such once its
+	// audio runs: the sound card opens off the manager goroutine (applyAnswer).
+	if err := m.applyAnswer(c, res.Body(), func() {
+		m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
+		m.changed(c)
+	}); err != nil {
 		m.endCall(c, err.Error())
 		go byeDialog(dlg)
 		return
 	}
 	c.state = phone.CallActive
 	c.answerAt = m.clk.Now()
-	m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
-	m.changed(c)
 }
 
 // inviteResult is how an outgoing INVITE that got no answer went, for the history: busy,

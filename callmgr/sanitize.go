@@ -24,7 +24,11 @@ func cleanName(s string) string {
 			space = b.Len() > 0
 			continue
 		}
-		if n == maxNameRunes {
+		need := 1 // runes this one adds, with the pending space
+		if space {
+			need = 2
+		}
+		if n+need > maxNameRunes {
 			b.WriteRune('…')
 			break
 		}

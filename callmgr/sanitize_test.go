@@ -20,6 +20,9 @@ func TestCleanName(t *testing.T) {
 		{"\u2066iso\u2069  lated\t", "iso lated"},
 		{"bad\xffutf8", "badutf8"},
 		{long, strings.Repeat("x", maxNameRunes) + "…"},
+		// A space just before the cap counted as a rune, but the rune after it was written anyway.
+		{strings.Repeat("x", maxNameRunes-1) + " yz", strings.Repeat("x", maxNameRunes-1) + "…"},
+		{strings.Repeat("x", maxNameRunes-2) + " y", strings.Repeat("x", maxNameRunes-2) + " y"},
 	} {
 		if got := cleanName(tc.in); got != tc.want {
 			t.Errorf("cleanName(%q) = %q, want %q", tc.in, got, tc.want)

@@ -74,10 +74,14 @@ func (m *Manager) toVoicemail(c *call, why string) error {
 	}
 	c.machine, c.voicemail, c.silent = dev, true, false
 	m.log.Info("the answering machine takes the call", "call", c.id, "from", c.remote, "why", why)
-	if err := m.answer(c); err != nil {
-		return err
-	}
+	// The answer goes on off the manager goroutine; if it fails, the call ends saying why (and
+	// its result becomes "failed").
 	c.result = phone.ResultVoicemail
+	m.answer(c, nil, func(err error) {
+		if err != nil {
+			m.log.Warn("the answering machine could not answer", "call", c.id, "err", err)
+		}
+	})
 	id := c.id
 	go func() {
 		// Ends when the message is over by itself, or the phone stops; the call may have

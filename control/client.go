@@ -63,7 +63,7 @@ const dialTimeout = 5 * time.Second
 // Dial connects to the trayphone whose control socket is at path and checks its protocol version.
 // When no instance is running it returns a *NotRunningError.
 func Dial(path string) (*Client, error) {
-	conn, err := net.DialTimeout("unix", path, dialTimeout)
+	conn, err := dialEndpoint(path, dialTimeout)
 	if err != nil {
 		if errors.Is(err, syscallENOENT) || errors.Is(err, syscallECONNREFUSED) {
 			return nil, &NotRunningError{Path: path}

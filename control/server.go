@@ -7,15 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"trayphone/internal/paths"
 	"trayphone/internal/phone"
 )
 
@@ -64,7 +61,7 @@ type Server struct {
 	path string
 	core Core
 	log  *slog.Logger
-	ln   *net.UnixListener
+	ln   net.Listener
 
 	mu       sync.Mutex
 	handlers map[string]HandlerFunc
@@ -72,48 +69,26 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// NewServer prepares the control socket at path: it creates the socket's directory with mode 0700
-// (refusing one that another user owns or may write to; see paths.EnsureSocketDir), refuses to start when another live instance
-// answers on the socket, removes a stale socket, listens, and makes the socket 0600. Call Serve to
-// accept connections.
+// NewServer prepares the control channel at path and listens on it. On Unix that is a socket
+// file: it creates the socket's directory with mode 0700 (refusing one that another user owns or
+// may write to; see paths.EnsureSocketDir), refuses to start when another live instance answers
+// on the socket, removes a stale socket, listens, and makes the socket 0600 (listen_unix.go). On
+// Windows it is a named pipe derived from path that only the current user may open
+// (listen_windows.go). Call Serve to accept connections.
 func NewServer(path string, core Core, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := paths.EnsureSocketDir(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&fs.ModeSocket == 0 {
-			return nil, fmt.Errorf("control socket: %s exists and is not a socket; remove it and try again", path)
-		}
-		if live, pid := probe(path); live {
-			return nil, &AlreadyRunningError{Path: path, PID: pid}
-		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("remove stale control socket: %w", err)
-		}
-		log.Info("removed stale control socket", "path", path)
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	ln, err := listen(path, log)
 	if err != nil {
-		if errors.Is(err, syscallEADDRINUSE) {
-			return nil, &AlreadyRunningError{Path: path}
-		}
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	ln.SetUnlinkOnClose(false) // Serve removes the file itself, once.
-	if err := os.Chmod(path, 0o600); err != nil {
-		_ = ln.Close()
-		_ = os.Remove(path)
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, err
 	}
 	return &Server{path: path, core: core, log: log, ln: ln, handlers: map[string]HandlerFunc{}}, nil
 }
 
 // probe reports whether something answers on the socket at path, and the pid it gives in "hello".
 func probe(path string) (live bool, pid int) {
-	c, err := net.DialTimeout("unix", path, time.Second)
+	c, err := dialEndpoint(path, time.Second)
 	if err != nil {
 		return false, 0
 	}
@@ -161,7 +136,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var err error
 	for {
-		c, aerr := s.ln.AcceptUnix()
+		c, aerr := s.ln.Accept()
 		if aerr != nil {
 			if ctx.Err() == nil {
 				err = fmt.Errorf("control socket: accept: %w", aerr)
@@ -185,28 +160,25 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		_ = s.ln.Close()
-		if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.log.Warn("remove control socket", "path", s.path, "err", err)
-		}
+		removeEndpoint(s.path, s.log)
 	})
 }
 
 // serveConn runs one connection's request loop. It returns when the client closes the connection,
 // sends something unreadable, or ctx is done.
-func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
+func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 	defer stop()
 
 	w := &respWriter{c: c}
-	if uid, known, err := peerUID(c); err != nil {
+	if deny, err := checkPeer(c); err != nil {
 		s.log.Warn("control connection: cannot read peer credentials", "err", err)
 		w.write(Response{V: phone.ProtocolVersion, Error: "cannot check who is connecting"})
 		return
-	} else if known && uid != os.Getuid() {
-		s.log.Warn("control connection from another user refused", "uid", uid)
-		w.write(Response{V: phone.ProtocolVersion,
-			Error: fmt.Sprintf("permission denied: this trayphone belongs to uid %d, not uid %d", os.Getuid(), uid)})
+	} else if deny != "" {
+		s.log.Warn("control connection from another user refused", "peer", deny)
+		w.write(Response{V: phone.ProtocolVersion, Error: "permission denied: " + deny})
 		return
 	}
 

@@ -318,12 +318,13 @@ func TestCNPlayLevel(t *testing.T) {
 }
 
 // cnCheckPlay plays d for frames frames and fails if the filter state goes non-finite or the
-// noise is louder than the SID's level allows: 12 dB over it, plus one LSB² for the rounding to
-// 16 bits, at most full scale. It returns the level of the last half.
+// noise is louder than the SID's level allows: 12 dB over it (4 times its RMS), plus one LSB of
+// RMS for the rounding to 16 bits (a sample moves by up to one LSB when it is rounded, then
+// scaled by the limiter and rounded again), at most full scale. It returns the level of the last half.
 func cnCheckPlay(t *testing.T, g *noiseGen, d *cnSID, frames int) float64 {
 	t.Helper()
 	out := make([]int16, 160)
-	limit := math.Min(dBov(16*cnRMS(d.level)*cnRMS(d.level)+1), 3)
+	limit := math.Min(dBov(math.Pow(4*cnRMS(d.level)+1, 2)), 3)
 	var ms float64
 	for f := range frames {
 		g.play(out, d)

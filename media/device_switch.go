@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"trayphone/internal/clock"
+	"trayphone/media/internal/rt"
 )
 
 // SwitchStream is a Stream whose underlying stream can be replaced while a call runs: the call
@@ -104,10 +105,10 @@ func (p *Port) Pump(st Stream, clk clock.Clock) (stop func()) {
 		// Exits when stop closes done.
 		defer close(exited)
 		buf := make([]int16, p.m.frame)
-		pc := newPacer(clk, FrameDuration*time.Millisecond)
-		defer pc.stop()
+		pc := rt.NewPacer(clk, FrameDuration*time.Millisecond)
+		defer pc.Stop()
 		for {
-			if _, _, ok := pc.wait(done); !ok {
+			if _, _, ok := pc.Wait(done); !ok {
 				return
 			}
 			if st.Read(buf) != nil {

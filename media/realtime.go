@@ -8,8 +8,8 @@ import "time"
 // nothing we could measure (session 2 measured 1.5–10× the CPU for it, with the old Go-timer
 // pacer; with today's kernel timer and steady send 0.54–1.53 % of a core per process against
 // 0.55–1.47 %, 4 rounds each: no cost seen, and no gain). So a session that finds the computer
-// busy before its first tick (busy.go) starts in the real-time class; otherwise it starts in
-// the ordinary class and moves the process to the real-time class (realtime_linux.go) the
+// busy before its first tick (internal/rt/busy.go) starts in the real-time class; otherwise it starts in
+// the ordinary class and moves the process to the real-time class (internal/rt/sched_linux.go) the
 // first time its ticks show the computer is busy:
 // rtLateTicks ticks later than rtLateBy (or skipped) within rtLateWindow. A few late ticks are
 // not enough: a virtual machine's host, a page fault or a packet capture delays one now and then

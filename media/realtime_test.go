@@ -16,18 +16,19 @@ import (
 	"time"
 
 	"trayphone/internal/testenv"
+	"trayphone/media/internal/rt"
 )
 
 // threadPolicies returns how many of the process's threads are in each scheduling class.
 func threadPolicies(t *testing.T) map[int]int {
 	t.Helper()
-	tids, err := threadIDs()
+	tids, err := rt.ThreadIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[int]int{}
 	for _, tid := range tids {
-		p, err := schedGet(tid)
+		p, err := rt.SchedGet(tid)
 		if errors.Is(err, syscall.ESRCH) {
 			continue
 		}
@@ -39,13 +40,13 @@ func threadPolicies(t *testing.T) map[int]int {
 	return out
 }
 
-// realtimePermitted says whether this process may use SCHED_RR at rtPriority. In CI (root) it
+// realtimePermitted says whether this process may use SCHED_RR at rt.Priority. In CI (root) it
 // must; elsewhere the test checks the refusal path instead.
 func realtimePermitted(t *testing.T) bool {
 	t.Helper()
 	var r syscall.Rlimit
 	const rlimitRTPrio = 14
-	ok := os.Geteuid() == 0 || (syscall.Getrlimit(rlimitRTPrio, &r) == nil && r.Cur >= rtPriority)
+	ok := os.Geteuid() == 0 || (syscall.Getrlimit(rlimitRTPrio, &r) == nil && r.Cur >= rt.Priority)
 	if !ok && os.Getenv("TRAYPHONE_CI") != "" {
 		t.Fatal("CI runs as root: real-time scheduling must be permitted")
 	}
@@ -73,8 +74,8 @@ func (s *stallStream) Read(p []int16) error {
 // closes every thread is back in SCHED_OTHER. Not parallel: it changes the whole process.
 func TestRealtimeSessions(t *testing.T) {
 	permitted := realtimePermitted(t)
-	if got := threadPolicies(t); got[schedRR] != 0 {
-		t.Fatalf("before any session: %d threads already SCHED_RR", got[schedRR])
+	if got := threadPolicies(t); got[rt.SchedRR] != 0 {
+		t.Fatalf("before any session: %d threads already SCHED_RR", got[rt.SchedRR])
 	}
 	open := func() *Session {
 		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -97,26 +98,26 @@ func TestRealtimeSessions(t *testing.T) {
 	defer s1.Close()
 	defer s2.Close()
 	if !permitted {
-		if err := realtime.acquire(); !errors.Is(err, errRealtimeNotPermitted) {
-			t.Errorf("without permission: acquire says %v, want errRealtimeNotPermitted", err)
+		if err := rt.Acquire(); !errors.Is(err, rt.ErrNotPermitted) {
+			t.Errorf("without permission: acquire says %v, want rt.ErrNotPermitted", err)
 		}
-		realtime.release()
+		rt.Release()
 		s1.Close()
 		s2.Close()
-		if got := threadPolicies(t); got[schedRR] != 0 {
-			t.Fatalf("without permission: %d threads SCHED_RR", got[schedRR])
+		if got := threadPolicies(t); got[rt.SchedRR] != 0 {
+			t.Fatalf("without permission: %d threads SCHED_RR", got[rt.SchedRR])
 		}
 		t.Skip("real-time scheduling not permitted here: refusal path checked")
 	}
 	allRR := func(when string) {
 		t.Helper()
 		var got map[int]int
-		for deadline := time.Now().Add(rtRescan + time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if got = threadPolicies(t); got[schedOther] == 0 && got[schedRR] > 0 {
+		for deadline := time.Now().Add(rt.Rescan + time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if got = threadPolicies(t); got[rt.SchedOther] == 0 && got[rt.SchedRR] > 0 {
 				return
 			}
 		}
-		t.Fatalf("%s: threads by class %v (at most one re-scan after), want all SCHED_RR (%d)", when, got, schedRR)
+		t.Fatalf("%s: threads by class %v (at most one re-scan after), want all SCHED_RR (%d)", when, got, rt.SchedRR)
 	}
 	allRR("during two calls that ran late")
 
@@ -138,47 +139,8 @@ func TestRealtimeSessions(t *testing.T) {
 	s1.Close()
 	allRR("one call still up")
 	s2.Close()
-	if got := threadPolicies(t); got[schedRR] != 0 {
+	if got := threadPolicies(t); got[rt.SchedRR] != 0 {
 		t.Fatalf("after the last call: threads by class %v, want all SCHED_OTHER", got)
-	}
-}
-
-// TestRealtimeRefused checks the bookkeeping when the system says no: every user gets the
-// reason, nothing is left half switched, and nothing is undone that was not done.
-func TestRealtimeRefused(t *testing.T) {
-	t.Parallel()
-	var calls []int
-	r := &rtState{
-		getPolicy: func(int) (int, error) { return schedOther, nil },
-		setPolicy: func(tid, policy, prio int) error {
-			calls = append(calls, policy)
-			if policy != schedOther {
-				return syscall.EPERM
-			}
-			return nil
-		},
-	}
-	if err := r.acquire(); !errors.Is(err, errRealtimeNotPermitted) {
-		t.Fatalf("first acquire: %v", err)
-	}
-	if err := r.acquire(); !errors.Is(err, errRealtimeNotPermitted) {
-		t.Fatalf("second acquire: %v", err)
-	}
-	// One refused attempt, then every thread set back to SCHED_OTHER (nothing else was touched).
-	if len(calls) < 2 || calls[0] != schedRR|schedResetOnFork {
-		t.Fatalf("policy calls %v", calls)
-	}
-	for _, p := range calls[1:] {
-		if p != schedOther {
-			t.Fatalf("policy calls %v: after the refusal only SCHED_OTHER", calls)
-		}
-	}
-	n := len(calls)
-	r.release()
-	r.release()
-	r.release() // one too many does nothing
-	if len(calls) != n || r.users != 0 {
-		t.Fatalf("release after a refusal changed policies (%v) or users (%d)", calls[n:], r.users)
 	}
 }
 
@@ -259,7 +221,7 @@ func TestRealtimeFromFirstPacketWhenBusy(t *testing.T) {
 	var mu sync.Mutex
 	var classes []int // of the sending thread, per packet
 	observe := func(time.Time, uint16, uint32) {
-		p, err := schedGet(syscall.Gettid())
+		p, err := rt.SchedGet(syscall.Gettid())
 		if err != nil {
 			p = -1
 		}
@@ -281,9 +243,9 @@ func TestRealtimeFromFirstPacketWhenBusy(t *testing.T) {
 	if len(classes) == 0 {
 		t.Fatal("no packet sent")
 	}
-	firstRR := slices.Index(classes, schedRR)
-	if classes[0] != schedRR {
+	firstRR := slices.Index(classes, rt.SchedRR)
+	if classes[0] != rt.SchedRR {
 		t.Errorf("the first packet went out from a thread in class %d, want SCHED_RR (%d); the first in SCHED_RR was packet %d of %d\n%s",
-			classes[0], schedRR, firstRR, len(classes), logs.String())
+			classes[0], rt.SchedRR, firstRR, len(classes), logs.String())
 	}
 }

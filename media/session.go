@@ -14,6 +14,7 @@ import (
 
 	"trayphone/internal/clock"
 	"trayphone/internal/phone"
+	"trayphone/media/internal/rt"
 )
 
 // Direction is the media direction of a stream from our side (RFC 3264 §5.1). The zero value is
@@ -82,7 +83,7 @@ type SessionConfig struct {
 	// reports whether it took the datagram; untaken ones are dropped as not RTP.
 	OnSTUN func(b []byte, from netip.AddrPort) bool
 	// Realtime lets the session move the process's threads to the real-time scheduling class
-	// (realtime_linux.go) when its ticks show the computer is busy (realtime.go), until it
+	// (internal/rt/sched_linux.go) when its ticks show the computer is busy (realtime.go), until it
 	// closes, where the system permits it, so that a busy computer does not make the audio
 	// stutter; where it does not, the session logs that once and runs as it is.
 	Realtime bool
@@ -323,7 +324,7 @@ func (s *Session) Close() error {
 		}
 		s.wg.Wait()
 		if s.rtHeld {
-			realtime.release()
+			rt.Release()
 		}
 		errStream := s.stream.Close()
 		if errors.Is(errConn, net.ErrClosed) {

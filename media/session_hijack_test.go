@@ -133,3 +133,42 @@ func TestRTCPStranger(t *testing.T) {
 		t.Errorf("remote loss after a stranger's report: got %v, want 0 (it was taken)", loss)
 	}
 }
+
+// TestSessionSignalledAddressClosesLatching: once the far end's packets come from the address its
+// SDP gave, it is not behind a NAT and latching has nothing left to learn. Before, a stranger
+// sending during the first latchLearnPackets packets moved the remote (and was played) each time,
+// the far end's next packet moving it back: in TestHostileNetwork the phone sent audio to a
+// stranger and played clicks and gaps.
+func TestSessionSignalledAddressClosesLatching(t *testing.T) {
+	conn, peer := sessListen(t), sessListen(t)
+	defer peer.Close()
+	far := sessAddr(peer)
+	s := sessNew(t, SessionConfig{Conn: conn, Remote: far, Stream: sessSilentStream{}})
+	now := time.Unix(1000, 0)
+	evil := netip.MustParseAddrPort("127.0.0.2:40004")
+	pkt := func(seq uint16, ssrc uint32) []byte { return sessRTP(0, seq, uint32(seq)*160, ssrc, make([]byte, 160)) }
+
+	s.handlePacket(pkt(1, 7), far, now) // the far end, from where its SDP said
+	taken := s.Stats().PacketsReceived
+	for i := range uint16(5) {
+		s.handlePacket(pkt(100+i, 0xbad), evil, now)
+	}
+	if got := s.Remote(); got != far {
+		t.Errorf("a stranger's packets after the far end's first from its signalled address: remote %v, want %v", got, far)
+	}
+	if got := s.Stats().PacketsReceived; got != taken {
+		t.Errorf("a stranger's packets were taken: %d, want none", got-taken)
+	}
+	// A stranger first (the far end may be behind a NAT): latched; then the far end from its
+	// signalled address: back to it, for good.
+	s.SetRemote(far)
+	s.handlePacket(pkt(200, 0xbad), evil, now)
+	if got := s.Remote(); got != evil {
+		t.Fatalf("first packet after a re-INVITE from elsewhere: remote %v, want %v (latching)", got, evil)
+	}
+	s.handlePacket(pkt(2, 7), far, now)
+	s.handlePacket(pkt(201, 0xbad), evil, now)
+	if got := s.Remote(); got != far {
+		t.Errorf("after the far end spoke from its signalled address: remote %v, want %v", got, far)
+	}
+}

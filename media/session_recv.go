@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"trayphone/media/internal/rt"
 )
 
 // recvBufferSize holds the largest UDP datagram, so an oversized packet is seen whole and refused
@@ -16,7 +18,7 @@ const recvBufferSize = 64 << 10
 // receiver is the state of the receive goroutine. Only recvLoop (or a test calling handlePacket
 // in its place) touches it.
 type receiver struct {
-	udp udpReader // reads s.conn (rawudp_linux.go)
+	udp rt.UDPReader // reads s.conn (internal/rt/udp_linux.go)
 	buf []byte
 	pkt rtp.Packet
 	// plain and shdr are the decrypted packet and the header the decryption reads, for SRTP.
@@ -28,9 +30,11 @@ type receiver struct {
 	latched bool // a packet from another address moved the remote at least once
 	// Latching (see latch): learning is open for the first latchLearnPackets packets from the
 	// remote, counted in learned, and again after each SetRemote (gen follows s.remoteGen).
-	learning  bool
-	learned   int
-	gen       uint64
+	learning bool
+	learned  int
+	gen      uint64
+	// signalled is the remote the SDP gave for this generation (Remote at its start).
+	signalled netip.AddrPort
 	lastSeq   uint16 // sequence number of the last packet taken from ssrc
 	haveEvent bool
 	eventTS   uint32 // RFC 4733 timestamp of the last event reported
@@ -47,9 +51,10 @@ func (r *receiver) init(s *Session) {
 		limit:        rateLimiter{every: 10 * time.Second},
 		garbageLimit: rateLimiter{every: 30 * time.Second},
 		learning:     true,
+		signalled:    *s.remote.Load(),
 	}
 	s.learning.Store(true)
-	r.udp.init(s.conn)
+	r.udp.Init(s.conn)
 }
 
 // recvLoop reads the RTP socket. It returns when the socket is closed, which Close does.
@@ -57,7 +62,7 @@ func (s *Session) recvLoop() {
 	defer s.wg.Done()
 	r := &s.rcv
 	for {
-		n, from, err := r.udp.read(r.buf)
+		n, from, err := r.udp.Read(r.buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || s.closing() {
 				return
@@ -202,7 +207,9 @@ const latchSeqWindow = 100
 //   - While learning (the first packets of the call, and again after SetRemote: a re-INVITE or a
 //     checked network change), a packet from another address than the remote means the far end
 //     is behind a NAT, and its packets' source is where ours must go. Learning closes after
-//     latchLearnPackets packets from the remote.
+//     latchLearnPackets packets from the remote, and at once when a packet comes from the
+//     address the SDP gave: the far end is not behind a NAT, so nothing is left to learn and a
+//     stranger cannot win the window (if one has moved the remote first, it moves back).
 //   - After that, packets from the remote are taken; a packet from another address is taken, and
 //     moves the remote, only if it continues the established stream (same SSRC, sequence number
 //     within latchSeqWindow): the far end's NAT rebinding. Anything else is a stranger's and is
@@ -210,11 +217,24 @@ const latchSeqWindow = 100
 func (s *Session) latch(from netip.AddrPort, ssrc uint32, seq uint16, now time.Time) bool {
 	from = unmapAddrPort(from)
 	r := &s.rcv
-	if g := s.remoteGen.Load(); g != r.gen {
-		r.gen, r.learning, r.learned = g, true, 0
+	// The generation first: SetRemote stores the remote before it counts a new generation, so
+	// the remote read after a new one is that generation's signalled address (or a later one).
+	g := s.remoteGen.Load()
+	old := *s.remote.Load()
+	if g != r.gen {
+		r.gen, r.learning, r.learned, r.signalled = g, true, 0, old
 		s.learning.Store(true)
 	}
-	old := *s.remote.Load()
+	if r.learning && from == r.signalled {
+		if from != old {
+			addr := from // only this branch allocates
+			s.remote.Store(&addr)
+			s.log.Info("rtp back to the address the far end signalled", "from", old, "to", addr)
+		}
+		r.learning = false
+		s.learning.Store(false)
+		return true
+	}
 	if from == old {
 		if r.learning {
 			r.learned++

@@ -4,13 +4,15 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"trayphone/media/internal/rt"
 )
 
 // sender is the state of the send goroutine: the pacing, the outgoing RTP stream, and the playout
 // side of the jitter buffer (decode and conceal). Only sendLoop touches it after Start.
 type sender struct {
 	s      *Session
-	udp    udpWriter // sends on s.conn with a raw sendto: no runtime netpoller wake-up per packet
+	udp    rt.UDPWriter // sends on s.conn with a raw sendto: no runtime netpoller wake-up per packet
 	enc    Encoder
 	dec    Decoder
 	hdr    rtp.Header
@@ -122,7 +124,7 @@ func (sn *sender) init(s *Session, vadOn bool) {
 	}
 	sn.vadOn = vadOn && s.cnPT != 0 && sn.silencer == nil
 	sn.vad = newVAD()
-	sn.udp.init(s.conn)
+	sn.udp.Init(s.conn)
 }
 
 // sendLoop runs the 20 ms ticks. It returns when Close closes s.done.
@@ -132,28 +134,28 @@ func (s *Session) sendLoop() {
 		steadyPrior() // reads /proc/cpuinfo once per process: here, not inside a tick
 	}
 	if s.realtime {
-		// A computer busy already gets the real-time class before the first tick (busy.go).
-		if why := busyNow(); why != "" {
+		// A computer busy already gets the real-time class before the first tick (internal/rt/busy.go).
+		if why := rt.BusyNow(); why != "" {
 			s.escalate(why)
 		}
 	}
-	p := newPacer(s.clk, FrameDuration*time.Millisecond)
-	defer p.stop()
+	p := rt.NewPacer(s.clk, FrameDuration*time.Millisecond)
+	defer p.Stop()
 	defer s.snd.stopSteady()
 	for {
-		tick, skipped, ok := p.wait(s.done)
+		tick, skipped, ok := p.Wait(s.done)
 		if !ok {
 			return
 		}
-		if err := p.takeErr(); err != nil {
+		if err := p.TakeErr(); err != nil {
 			s.log.Warn("the kernel tick timer failed; pacing the audio with Go timers", "err", err)
 		}
 		// Steady send is considered only over the kernel timer: a Go timer's own lateness is
 		// not the computer's.
-		steadyOpen := s.steady && s.snd.steady == nil && !s.snd.stOff && p.kt != nil
+		steadyOpen := s.steady && s.snd.steady == nil && !s.snd.stOff && p.Kernel()
 		if s.realtime && !s.rtHeld || steadyOpen {
 			now := s.clk.Now()
-			late := now.Sub(p.due(tick))
+			late := now.Sub(p.Due(tick))
 			if s.realtime && !s.rtHeld && s.rtTrig.observe(tick, now, late, skipped) {
 				s.escalate("the call's audio ran late")
 			}
@@ -188,13 +190,13 @@ func (sn *sender) steadyDue(tick int64, late time.Duration) string {
 
 // startSteady changes the session over to steady send (steady.go) from tick on, the tick about
 // to run, for the reason why: its packet leaves SteadyLead after the tick was due.
-func (sn *sender) startSteady(p *pacer, tick int64, why string) {
+func (sn *sender) startSteady(p *rt.Pacer, tick int64, why string) {
 	s := sn.s
-	due0 := p.due(0).Add(SteadyLead)
-	base, err := monoOf(due0)
+	due0 := p.Due(0).Add(SteadyLead)
+	base, err := rt.MonoOf(due0)
 	var st *steadySender
 	if err == nil {
-		st, err = startSteady(s.conn, base, p.period, tick, false)
+		st, err = startSteady(s.conn, base, p.Period(), tick, false)
 	}
 	if err != nil {
 		sn.stOff = true
@@ -209,7 +211,7 @@ func (sn *sender) startSteady(p *pacer, tick int64, why string) {
 	if s.rtHeld {
 		// The threads were started from a real-time thread, which does not pass its class on
 		// (SCHED_RESET_ON_FORK): they would send in the ordinary class until the next re-scan.
-		realtime.refresh()
+		rt.Refresh()
 	}
 	s.log.Info("packets now leave from two timer threads, "+SteadyLead.String()+" after they are ready, on a steady grid", "why", why, "tick", tick)
 }
@@ -230,7 +232,7 @@ func (sn *sender) stopSteady() {
 // computer is busy (realtime.go), as why says.
 func (s *Session) escalate(why string) {
 	s.rtHeld = true
-	err := realtime.acquire()
+	err := rt.Acquire()
 	switch {
 	case err == nil:
 		s.log.Info("the computer is busy: the call's audio now runs with real-time scheduling until the call ends", "why", why)
@@ -448,7 +450,7 @@ func (sn *sender) transmit(pkt []byte, hdrLen int, seq uint16, ts uint32) error 
 			return err
 		}
 	}
-	if _, err := sn.udp.writeTo(pkt, *s.remote.Load()); err != nil {
+	if _, err := sn.udp.WriteTo(pkt, *s.remote.Load()); err != nil {
 		s.sent.Add(^uint64(0))
 		return err
 	}
@@ -461,7 +463,7 @@ func (sn *sender) transmit(pkt []byte, hdrLen int, seq uint16, ts uint32) error 
 // not one the threads can send to).
 func (sn *sender) postSteady(pkt []byte) (bool, error) {
 	s := sn.s
-	sa, err := sn.udp.sockaddr(*s.remote.Load())
+	sa, err := sn.udp.Sockaddr(*s.remote.Load())
 	if err != nil {
 		return false, nil // writeTo says what is wrong with the address
 	}

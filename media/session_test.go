@@ -792,3 +792,16 @@ func TestMuteFades(t *testing.T) {
 	}
 	s.Close()
 }
+
+// sessWaitTimers waits until the fake clock has n active timers: the goroutines under test are
+// blocked on it.
+func sessWaitTimers(t testing.TB, clk *clock.Fake, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for clk.Timers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("fake clock: got %d active timers, want %d", clk.Timers(), n)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}

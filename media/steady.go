@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"trayphone/media/internal/rt"
 )
 
 // Steady send: packets that leave on a steady grid although the computer wakes threads late.
@@ -19,9 +21,9 @@ import (
 // p99 0.06–0.13 ms in 5 runs of 6, where one thread had 0.23–1.96 ms).
 //
 // The Go runtime cannot run a goroutine on whichever of two threads wakes first without the
-// runtime's syscall entry on every tick, which keeps its monitor thread polling (rawudp_linux.go
+// runtime's syscall entry on every tick, which keeps its monitor thread polling (internal/rt/udp_linux.go
 // explains that cost). So the loop still encodes each frame on its tick, and a steady sender
-// (steady_linux.go: two C threads with a timerfd each, a slot per tick) sends it SteadyLead
+// (steadysend/steady_linux.go: two C threads with a timerfd each, a slot per tick) sends it SteadyLead
 // later, from whichever thread is first: the lead covers the loop's own late wake-ups. The
 // packet is SteadyLead older when it leaves: that is the price, 3 ms of mouth-to-ear delay, and
 // two thread wake-ups a tick. So it is not always on: a session starts sending from its loop and
@@ -59,7 +61,7 @@ var steadyLearned atomic.Bool
 // virtual CPUs its host resumes late now and then. Without it the first call of a fresh process
 // sends from its loop, late now and then, until three late ticks are seen: on the test VM that
 // took 1–10 s. Tests replace it.
-var steadyPrior = sync.OnceValue(virtualMachine)
+var steadyPrior = sync.OnceValue(rt.VirtualMachine)
 
 // Why a session changes over to steady send, as its log line says.
 const (

@@ -21,6 +21,7 @@ import (
 	"github.com/pion/rtp"
 
 	"trayphone/internal/testenv"
+	"trayphone/media/internal/rt"
 )
 
 func TestSteadyTrigger(t *testing.T) {
@@ -67,7 +68,7 @@ type steadyPair struct {
 	conn *net.UDPConn
 	sink *net.UDPConn
 	sa   []byte
-	w    udpWriter
+	w    rt.UDPWriter
 }
 
 func newSteadyPair(t *testing.T) *steadyPair {
@@ -84,8 +85,8 @@ func newSteadyPair(t *testing.T) *steadyPair {
 		}
 	})
 	p.s = s
-	p.w.init(p.conn)
-	if p.sa, err = p.w.sockaddr(sessAddr(p.sink)); err != nil {
+	p.w.Init(p.conn)
+	if p.sa, err = p.w.Sockaddr(sessAddr(p.sink)); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -101,7 +102,7 @@ func (p *steadyPair) post(t *testing.T, k int64, due bool) (sendNow bool) {
 		t.Fatalf("post %d: %v", k, err)
 	}
 	if !posted {
-		if _, err := p.w.writeTo(pkt, sessAddr(p.sink)); err != nil {
+		if _, err := p.w.WriteTo(pkt, sessAddr(p.sink)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -348,7 +349,7 @@ func TestSteadyThreadsRace(t *testing.T) {
 	const slotsN = 500
 	lead := 20 * time.Millisecond // slot 0 is due this long from now
 	base0 := time.Now().Add(lead)
-	base, err := monoOf(base0)
+	base, err := rt.MonoOf(base0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,9 +360,9 @@ func TestSteadyThreadsRace(t *testing.T) {
 	if n := steadyThreads(t); n != 2 {
 		t.Errorf("%d tp-steady threads running, want 2", n)
 	}
-	var w udpWriter
-	w.init(conn)
-	sa, err := w.sockaddr(sessAddr(sink))
+	var w rt.UDPWriter
+	w.Init(conn)
+	sa, err := w.Sockaddr(sessAddr(sink))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +400,7 @@ func TestSteadyThreadsRace(t *testing.T) {
 		}
 		if !posted {
 			direct++
-			if _, err := w.writeTo(pkt, sessAddr(sink)); err != nil {
+			if _, err := w.WriteTo(pkt, sessAddr(sink)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -536,31 +537,6 @@ func steadyCall(t *testing.T, from int64, d time.Duration) string {
 	time.Sleep(d)
 	s.Close()
 	return logs.String()
-}
-
-// TestVirtualMachineIn reads the hypervisor flag from /proc/cpuinfo texts.
-func TestVirtualMachineIn(t *testing.T) {
-	kvm := "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n" +
-		"flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm rep_good nopl cpuid extd_apicid tsc_known_freq pni pclmulqdq ssse3 fma cx16 sse4_1 sse4_2 x2apic movbe popcnt aes xsave avx f16c rdrand hypervisor lahf_lm cmp_legacy\n" +
-		"bugs\t\t: sysret_ss_attrs\n\nprocessor\t: 1\n"
-	metal := "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov rdrand lahf_lm\n" +
-		"vmx flags\t: vnmi preemption_timer posted_intr invvpid ept_x_only\n"
-	arm := "processor\t: 0\nBogoMIPS\t: 48.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
-	for _, c := range []struct {
-		name, text string
-		want       bool
-	}{
-		{"KVM guest", kvm, true},
-		{"bare metal with VT-x (its vmx flags line names no hypervisor)", metal, false},
-		{"ARM: no flags line", arm, false},
-		{"flag as part of a longer word", "flags\t: fpu hypervisor_x\n", false},
-		{"flag last on the line", "flags\t: fpu hypervisor", true},
-		{"empty", "", false},
-	} {
-		if got := virtualMachineIn([]byte(c.text)); got != c.want {
-			t.Errorf("%s: virtualMachineIn = %v, want %v", c.name, got, c.want)
-		}
-	}
 }
 
 // steadyThreads counts the process's threads named tp-steady.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"trayphone/internal/clock"
+	"trayphone/media/internal/rt"
 )
 
 // Source is audio a Playback plays: Fill writes the next len(p) samples and reports false once
@@ -123,10 +124,10 @@ func (p *Playback) run(st Stream, src Source, frame int, clk clock.Clock) {
 	defer close(p.done)
 	buf := make([]int16, frame)
 	in := make([]int16, frame)
-	pc := newPacer(clk, FrameDuration*time.Millisecond)
-	defer pc.stop()
+	pc := rt.NewPacer(clk, FrameDuration*time.Millisecond)
+	defer pc.Stop()
 	for {
-		if _, _, ok := pc.wait(p.stop); !ok {
+		if _, _, ok := pc.Wait(p.stop); !ok {
 			break
 		}
 		if !src.Fill(buf) {

@@ -59,7 +59,10 @@ type Notifier struct {
 
 	conn *dbus.Conn      // private session bus connection, nil when there is no bus
 	fd   notify.Notifier // nil when conn is nil
-	wg   sync.WaitGroup  // button presses in flight
+	// toast shows incoming calls with buttons where D-Bus has no notification server (Windows
+	// toasts, toast.go); nil elsewhere.
+	toast toaster
+	wg    sync.WaitGroup // button presses in flight
 
 	mu       sync.Mutex
 	byCall   map[string]uint32                 // ringing call ID → notification ID
@@ -118,6 +121,7 @@ func newNotifier(conn *dbus.Conn, ctl CallHandler, names func(string) string, lo
 		seen: map[string]bool{}, declined: map[string]bool{}, regFail: map[string]string{},
 		early: map[uint32]string{}, messages: map[uint32]phone.VoicemailMessage{}, lineOpen: map[string]uint32{},
 	}
+	n.toast = newToaster(n.onToast, log)
 	if conn != nil {
 		fd, err := notify.New(conn,
 			notify.WithOnAction(n.onAction),
@@ -327,6 +331,9 @@ func (n *Notifier) lineOpenNote(c phone.CallInfo) {
 func (n *Notifier) incoming(c phone.CallInfo) {
 	caps := n.capabilities()
 	if !slices.Contains(caps, "actions") {
+		if n.toastIncoming(c) {
+			return
+		}
 		// No buttons here: a plain notification, answered from the tray menu.
 		n.plain(lock(c)+"Incoming call", callerLabel(c, n.names)+"\nAnswer from the trayphone menu.")
 		return
@@ -436,6 +443,11 @@ func (n *Notifier) plain(summary, body string) {
 		n.log.Debug("no session bus: notification not shown", "summary", summary)
 		return
 	}
+	if runtime.GOOS == "windows" && !toastsAvailable() {
+		// beeep's toast would need what is missing (toast_windows.go).
+		n.log.Debug("no toast notifications: notification not shown", "summary", summary)
+		return
+	}
 	if err := beeep.Notify(summary, body, ""); err != nil {
 		n.log.Debug("plain notification", "summary", summary, "err", err)
 	}
@@ -484,14 +496,22 @@ func (n *Notifier) act(note uint32, key string) {
 	}
 	msg, isMsg := n.messages[note]
 	n.mu.Unlock()
-	vm, hasVM := n.ctl.(Voicemail)
-	if isMsg && hasVM && n.ctx.Err() == nil {
+	if vm, hasVM := n.ctl.(Voicemail); isMsg && hasVM && n.ctx.Err() == nil {
 		n.actOnMessage(vm, msg, key)
 		return
 	}
-	if !ok || n.ctx.Err() != nil {
+	if ok {
+		n.run(id, key)
+	}
+}
+
+// run starts action key (answer, decline or send to voicemail) on call id, unless the notifier
+// is closed; it returns at once.
+func (n *Notifier) run(id, key string) {
+	if n.ctx.Err() != nil {
 		return
 	}
+	vm, hasVM := n.ctl.(Voicemail)
 	var do func(context.Context, string) error
 	switch {
 	case key == actionAnswer:

@@ -183,3 +183,90 @@ func TestNotifierLineOpen(t *testing.T) {
 	n.Handle(callEvent("c10", phone.CallActive, true, ""))
 	srv.NoNote(t)
 }
+
+// fakeToaster records the toasts shown.
+type fakeToaster struct {
+	shown chan toastNote
+	err   error
+}
+
+func (f *fakeToaster) show(t toastNote) error {
+	f.shown <- t
+	return f.err
+}
+
+// TestNotifierToast: without a D-Bus notification server but with toasts (Windows), an incoming
+// call's toast carries Answer and Decline arguments for that call; pressing one runs it while the
+// call rings, and nothing once it has ended or for arguments that are not ours.
+func TestNotifierToast(t *testing.T) {
+	ctl := newRecorder()
+	n := newNotifier(nil, ctl, nil, nil)
+	defer n.Close()
+	ft := &fakeToaster{shown: make(chan toastNote, 4)}
+	n.toast = ft
+
+	n.Handle(callEvent("c1", phone.CallIncoming, false, ""))
+	note := <-ft.shown
+	if note.Title != "Incoming call" || !strings.Contains(note.Body, "Bob <Builder>") || !strings.Contains(note.Body, "sip:bob@example.com") {
+		t.Errorf("toast %+v: want the caller's name and URI", note)
+	}
+	if note.Answer != "answer:c1" || note.Decline != "decline:c1" {
+		t.Errorf("toast buttons %q %q: want answer:c1 and decline:c1", note.Answer, note.Decline)
+	}
+	n.onToast("bogus")
+	n.onToast("answer:")
+	n.onToast("hangup:c1")
+	n.onToast("answer:c9") // not ringing here
+	n.onToast(note.Answer)
+	expect(t, ctl.got, "answer c1")
+
+	n.Handle(callEvent("c2", phone.CallIncoming, false, ""))
+	note = <-ft.shown
+	n.onToast(note.Decline)
+	expect(t, ctl.got, "hangup c2")
+	n.Handle(callEvent("c2", phone.CallEnded, false, "declined"))
+	n.onToast(note.Answer) // the call has ended: nothing
+	select {
+	case got := <-ctl.got:
+		t.Errorf("after the call ended: %q", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestParseToastArgs(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in      string
+		key, id string
+		ok      bool
+	}{
+		{"answer:c1", "answer", "c1", true},
+		{"decline:c1:x", "decline", "c1:x", true},
+		{"answer:", "", "", false},
+		{"call:c1", "", "", false},
+		{"", "", "", false},
+		{"answer", "", "", false},
+	} {
+		key, id, ok := parseToastArgs(c.in)
+		if key != c.key || id != c.id || ok != c.ok {
+			t.Errorf("parseToastArgs(%q): got %q %q %v, want %q %q %v", c.in, key, id, ok, c.key, c.id, c.ok)
+		}
+	}
+}
+
+// FuzzParseToastArgs: whatever Windows hands back, parseToastArgs accepts only what toastArgs
+// makes, and gives back exactly its parts.
+func FuzzParseToastArgs(f *testing.F) {
+	for _, s := range []string{"answer:c1", "decline:7", "answer:", ":c1", "call:c1", "", "answer:c1:x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		key, id, ok := parseToastArgs(s)
+		if !ok {
+			return
+		}
+		if (key != actionAnswer && key != actionDecline) || id == "" || toastArgs(key, id) != s {
+			t.Fatalf("parseToastArgs(%q) = %q, %q: not what toastArgs makes", s, key, id)
+		}
+	})
+}

@@ -5,6 +5,7 @@ package tray
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -59,10 +60,13 @@ func Run(ctx context.Context, ctl Controller, opts Options) error {
 	return nil
 }
 
+// trayIcon returns the icon for state in the form this system's tray takes.
+func trayIcon(state assets.IconState, size int) []byte { return trayIconFor(runtime.GOOS, state, size) }
+
 // applyTray sets the icon, title and tooltip.
 func (t *trayUI) applyTray(v view) {
 	if t.icon != v.icon || !t.iconSet {
-		systray.SetIcon(assets.Icon(v.icon, t.opts.IconSize))
+		systray.SetIcon(trayIcon(v.icon, t.opts.IconSize))
 		t.icon, t.iconSet = v.icon, true
 	}
 	systray.SetTitle(appName)

@@ -5,6 +5,7 @@ package tray
 import (
 	"context"
 	"log/slog"
+	"runtime"
 
 	"trayphone/internal/phone"
 )
@@ -96,7 +97,12 @@ func Notifications(ctx context.Context, ctl CallHandler, events <-chan phone.Eve
 // (org.kde.StatusNotifierWatcher) on the session bus. On Linux fyne.io/systray speaks only
 // StatusNotifierItem, so an XEmbed-only tray (an X11 _NET_SYSTEM_TRAY_S0 owner without a watcher)
 // would show nothing and is deliberately not counted; when Available is false, run headless.
+// On Windows the taskbar's notification area is always there (fyne.io/systray's Windows
+// backend, no cgo).
 func Available() bool {
+	if runtime.GOOS == "windows" {
+		return true
+	}
 	conn, err := privateSessionBus()
 	if err != nil {
 		return false

@@ -4,6 +4,8 @@
 //
 // Icons are a filled disc in the state colour with a white handset glyph, rendered with 8×8
 // supersampling so that every size (16, 22, 24, 32, 64 px) is drawn natively rather than scaled.
+// The macOS app icon, icons/trayphone.icns (scripts/build_macos.sh), is the idle icon drawn at
+// 512 px, which the ICNS encoder scales down to the smaller sizes it holds; it is not embedded.
 // The ringtone is a classic two-tone ring: 400 Hz + 450 Hz, 0.4 s on, 0.2 s off, 0.4 s on, then 1 s of
 // silence, 8 kHz mono 16-bit PCM.
 package main
@@ -20,6 +22,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/jackmordaunt/icns/v3"
 )
 
 var sizes = []int{16, 22, 24, 32, 64}
@@ -75,6 +79,13 @@ func run(out string) error {
 		if err := os.WriteFile(filepath.Join(iconDir, s.name+".ico"), ico(pngs), 0o644); err != nil {
 			return err
 		}
+	}
+	var appIcon bytes.Buffer
+	if err := icns.Encode(&appIcon, draw(styles[1], 512)); err != nil {
+		return fmt.Errorf("app icon: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(iconDir, "trayphone.icns"), appIcon.Bytes(), 0o644); err != nil {
+		return err
 	}
 	return os.WriteFile(filepath.Join(soundDir, "ring.wav"), ringWAV(), 0o644)
 }

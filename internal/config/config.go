@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -200,13 +201,19 @@ func (c *Config) UserOrLogin() string {
 	if c.SIP.User != "" {
 		return c.SIP.User
 	}
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
+	if u, err := user.Current(); err == nil && loginName(u.Username) != "" {
+		return loginName(u.Username)
 	}
 	if u := os.Getenv("USER"); u != "" {
 		return u
 	}
 	return "trayphone"
+}
+
+// loginName is the user part of an account name: Windows gives DOMAIN\user (a backslash has no
+// place in a SIP user part), Unix the login name itself.
+func loginName(username string) string {
+	return username[strings.LastIndexByte(username, '\\')+1:]
 }
 
 // DirectCallsAllowed reports whether INVITEs not from a registrar are accepted: sip.allow_direct_calls

@@ -300,3 +300,18 @@ func TestParseMediaEncryption(t *testing.T) {
 		t.Errorf("defaults: %+v; want media_encryption unset (optional) and sdes_over_udp off", d.SIP)
 	}
 }
+
+func TestLoginName(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{`VM\root`, "root"}, // Windows (seen under Wine): DOMAIN\user
+		{`CORP\alice`, "alice"},
+		{"alice", "alice"},
+		{"", ""},
+		{`trailing\`, ""},
+	} {
+		if got := loginName(c.in); got != c.want {
+			t.Errorf("loginName(%q): got %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-// Package deptest enforces ../shared/ARCHITECTURE.md's "must not import" column: each package's
+// Package deptest enforces docs/ARCHITECTURE.md's "must not import" column: each package's
 // deps_test.go lists what it must never depend on, directly or not.
 package deptest
 
@@ -56,6 +56,29 @@ func ForbidCgo(t *testing.T, allow ...string) {
 		for _, path := range strings.Fields(string(out)) {
 			if !slices.Contains(allow, goos+":"+path) {
 				t.Errorf("built for %s with cgo, this package depends on the cgo package %s: the core must be pure Go (a C library goes in a leaf package that main registers)", goos, path)
+			}
+		}
+	}
+}
+
+// ForbidImports fails t if the package in the current directory itself imports any of forbidden
+// (an import path or a prefix ending in "/") when built for linux, windows or darwin. Unlike
+// Forbid it looks at the package's own imports only: what a package below it uses is that
+// package's business (media leaves system calls to media/internal/rt, which may make them).
+func ForbidImports(t *testing.T, forbidden ...string) {
+	t.Helper()
+	for _, goos := range []string{"linux", "windows", "darwin"} {
+		cmd := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".")
+		cmd.Env = append(os.Environ(), "GOOS="+goos)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list (GOOS=%s): %v", goos, err)
+		}
+		for _, path := range strings.Fields(string(out)) {
+			for _, bad := range forbidden {
+				if path == strings.TrimSuffix(bad, "/") || (strings.HasSuffix(bad, "/") && strings.HasPrefix(path, bad)) {
+					t.Errorf("built for %s, this package imports %s, which ARCHITECTURE.md keeps out of it", goos, path)
+				}
 			}
 		}
 	}

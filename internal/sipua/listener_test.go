@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strings"
@@ -303,4 +304,113 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestUDPSourcesMemoryBounded: 20,000 UDP source addresses (127.1.x.y, as a spoofed flood from
+// the internet would bring) each send one keepalive and go silent; ten minutes later 20,000 other
+// ones do the same. The second flood must not grow the heap: the state the first left has
+// expired and its room is reused (a Go map keeps its size after deletes, so the first flood's
+// high-water mark stays; that is bounded by the sources within one expiry period, not by all
+// there ever were). sipgo's read loop keeps a set of every source address it has filed in its
+// pool, which nothing else reaches: it grew by about 80 bytes per source for good.
+func TestUDPSourcesMemoryBounded(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("binds 127.1.x.y, which only Linux routes to loopback without setup")
+	}
+	var clock struct {
+		sync.Mutex
+		now time.Time
+	}
+	clock.now = time.Now()
+	// The barrier: a datagram the read goroutine hands to Intercept, in order with the flood.
+	// (OPTIONS would do, but each leaves a server transaction for 32 s, which would be counted.)
+	reached := make(chan struct{}, 1)
+	ua, err := New(Config{Listen: "127.0.0.1:0", Intercept: func(b []byte, _ netip.AddrPort) bool {
+		if string(b) == "barrier" {
+			reached <- struct{}{}
+			return true
+		}
+		return false
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setUDPClock(ua, func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now })
+	ua.Server.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	if err := ua.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	first, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ua.Port}
+	// Once the barrier from first has reached Intercept, the read loop has read every datagram
+	// sent before it.
+	barrier := func() {
+		t.Helper()
+		if _, err := first.WriteToUDP([]byte("barrier"), to); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-reached:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the barrier datagram did not arrive")
+		}
+	}
+	flood := func(base byte, sources int) {
+		t.Helper()
+		for i := range sources {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, base, byte(i/250), byte(i%250+1))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = c.WriteToUDP([]byte("\r\n\r\n"), to)
+			c.Close()
+			if i%100 == 99 {
+				barrier()
+			}
+		}
+		barrier()
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	fds := ownSocketFDs(t)
+	const sources = 20000
+	flood(1, sources)
+	clock.Lock()
+	clock.now = clock.now.Add(10 * time.Minute)
+	clock.Unlock()
+	barrier()
+	barrier()
+	before := heap()
+	flood(2, sources)
+	during := heap()
+	clock.Lock()
+	clock.now = clock.now.Add(10 * time.Minute)
+	clock.Unlock()
+	barrier()
+	barrier()
+	after := heap()
+	t.Logf("heap: %d KiB after the first flood expired, %+d KiB with %d new sources filed, %+d KiB 10 minutes after they went silent",
+		before/1024, (int64(during)-int64(before))/1024, sources, (int64(after)-int64(before))/1024)
+	if grown := int64(after) - int64(before); grown > 256<<10 {
+		t.Errorf("heap grew by %d KiB for %d new UDP sources silent for 10 minutes, want under 256 KiB", grown/1024, sources)
+	}
+	if err := udpOptions(t, first, ua.Port, 1); err != nil {
+		t.Errorf("OPTIONS after the floods: %v", err)
+	}
+	// The read loop was recycled on the way (sipgo's own set): no socket was opened for it.
+	if got := ownSocketFDs(t); got != fds {
+		t.Errorf("sockets: %d before the floods, %d after, want the same", fds, got)
+	}
 }

@@ -301,7 +301,17 @@ func (u *UA) AOR() string {
 // outgoing requests too. The serving goroutines exit when Close is called.
 func (u *UA) Start() error {
 	u.wg.Add(2)
-	go func() { defer u.wg.Done(); _ = u.Server.ServeUDP(u.lc) }()
+	go func() {
+		defer u.wg.Done()
+		// sipgo's read loop ends on stop, and also when listenerConn recycles it (see there);
+		// then it starts again with a fresh set of its own.
+		for {
+			_ = u.Server.ServeUDP(u.lc)
+			if u.lc.stopping.Load() {
+				return
+			}
+		}
+	}()
 	go func() { defer u.wg.Done(); _ = u.Server.ServeTCP(u.tcp) }()
 	// Requests leave from the UDP listener: wait until sipgo has it in its connection pool, or
 	// the first INVITE would try to bind the port a second time.
@@ -370,8 +380,15 @@ func (u *UA) Close() error {
 //
 // Per-peer state expires: a peer not heard from for udpPeerExpiry (longer than any transaction
 // lives) is removed from the set and from sipgo's pool, and filed again in both when it sends
-// another datagram, before sipgo sees the datagram. (sipgo's read loop keeps a set of its own of
-// the addresses it filed, which we cannot reach: docs/SECURITY.md.)
+// another datagram, before sipgo sees the datagram.
+//
+// sipgo's read loop also keeps a set of its own of every address it filed, which nothing reaches
+// and nothing empties while the loop runs (a flood of spoofed sources grew it by about 100 bytes
+// per address, for good). listenerConn therefore recycles the read loop once it may have filed
+// more than twice the live peers (and at least recycleAfter, or 64 at a sweep): the next ReadFrom files the live
+// peers and the listener's own address under a stand-in on the same socket, as after stop, and
+// reports the socket closed; sipgo's loop ends, dropping its set, and Start's goroutine starts a
+// new one. No datagram is lost: they wait in the socket meanwhile.
 type listenerConn struct {
 	*net.UDPConn
 	pool     *sip.ConnectionPool
@@ -383,8 +400,16 @@ type listenerConn struct {
 	// Read loop only.
 	last  netip.AddrPort
 	peers map[string]time.Time // last change to this peer seen
+	peak  int                  // the most entries peers has held since it was last rebuilt
 	swept time.Time
+	// filed counts the peer changes since sipgo's read loop started: its own set holds at most
+	// that many addresses. recycle asks the next ReadFrom to end the loop.
+	filed   int
+	recycle bool
 }
+
+// recycleAfter is the fewest peer changes after which sipgo's read loop is recycled.
+const recycleAfter = 4096
 
 // udpPeerExpiry is how long a silent UDP peer keeps its entries.
 const udpPeerExpiry = 5 * time.Minute
@@ -394,7 +419,8 @@ func newListenerConn(c *net.UDPConn, pool *sip.ConnectionPool) *listenerConn {
 }
 
 // sweep forgets the peers silent for udpPeerExpiry, except the last one (sipgo would not file it
-// again on its next datagram).
+// again on its next datagram). A Go map keeps its room after deletes: once a flood has gone,
+// peers is rebuilt at its new size.
 func (c *listenerConn) sweep(now time.Time) {
 	c.swept = now
 	last := c.last.String()
@@ -404,6 +430,30 @@ func (c *listenerConn) sweep(now time.Time) {
 			c.pool.Delete(addr)
 		}
 	}
+	if c.peak > 1024 && len(c.peers) < c.peak/4 {
+		fresh := make(map[string]time.Time, len(c.peers))
+		for addr, seen := range c.peers {
+			fresh[addr] = seen
+		}
+		c.peers, c.peak = fresh, len(fresh)
+	}
+	// Once a minute at most, sipgo's set goes too if it may hold many more than the live peers.
+	if c.filed > 2*len(c.peers)+64 {
+		c.recycle = true
+	}
+}
+
+// endLoop files the live peers and the listener's own address under a stand-in for the listener
+// on the same socket, which the cleanup at the end of sipgo's read loop does not delete, and
+// makes it the connection returning peers are filed under.
+func (c *listenerConn) endLoop() {
+	standIn := &sip.UDPConnection{PacketConn: c.UDPConn, PacketAddr: c.LocalAddr().String(), Listener: true}
+	c.pool.Add(standIn.PacketAddr, standIn)
+	for addr := range c.peers {
+		c.pool.Add(addr, standIn)
+	}
+	var sc sip.Connection = standIn
+	c.self.Store(&sc)
 }
 
 // stop makes the read loop hand over and end; it does not wait for it.
@@ -416,6 +466,12 @@ func (c *listenerConn) stop() {
 // after stop, net.ErrClosed (which ends sipgo's read loop quietly); datagrams that arrive after
 // stop are dropped.
 func (c *listenerConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if c.recycle && !c.stopping.Load() {
+		// Recycle sipgo's read loop (see listenerConn); Start's goroutine serves again.
+		c.recycle, c.filed = false, 0
+		c.endLoop()
+		return 0, nil, net.ErrClosed
+	}
 	if !c.stopping.Load() {
 		n, from, err := c.UDPConn.ReadFrom(b)
 		if c.stopping.Load() {
@@ -425,9 +481,9 @@ func (c *listenerConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, from, err
 		}
 		// Remember the peer under sipgo's own key for it (raddr.String()), formatted only when
-		// the peer changes.
+		// the peer changes. Sweep at most once a minute, also while one peer does all the talking.
+		now := c.now()
 		if a, ok := from.(*net.UDPAddr); ok && a.AddrPort() != c.last {
-			now := c.now()
 			c.last = a.AddrPort()
 			key := from.String()
 			if _, known := c.peers[key]; !known {
@@ -436,9 +492,13 @@ func (c *listenerConn) ReadFrom(b []byte) (int, net.Addr, error) {
 				}
 			}
 			c.peers[key] = now
-			if now.Sub(c.swept) > time.Minute {
-				c.sweep(now)
+			c.peak = max(c.peak, len(c.peers))
+			if c.filed++; c.filed > max(recycleAfter, 2*len(c.peers)) {
+				c.recycle = true
 			}
+		}
+		if now.Sub(c.swept) > time.Minute {
+			c.sweep(now)
 		}
 		return n, from, nil
 	}
@@ -448,11 +508,7 @@ func (c *listenerConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // handOver ends the read loop after stop: the listener's pool entries go to a stand-in on the
 // same socket (Close says why), and net.ErrClosed ends sipgo's read loop quietly.
 func (c *listenerConn) handOver() (int, net.Addr, error) {
-	standIn := &sip.UDPConnection{PacketConn: c.UDPConn, PacketAddr: c.LocalAddr().String(), Listener: true}
-	c.pool.Add(standIn.PacketAddr, standIn)
-	for addr := range c.peers {
-		c.pool.Add(addr, standIn)
-	}
+	c.endLoop()
 	return 0, nil, net.ErrClosed
 }
 

@@ -1,11 +1,15 @@
-//go:build cgo && linux && !noportaudio
+//go:build cgo && (linux || windows) && !noportaudio
 
 package portaudio
 
 /*
 #cgo pkg-config: portaudio-2.0
 #include <portaudio.h>
+#if defined(__linux__)
 #include <pa_linux_alsa.h>
+#else
+typedef struct { const char *deviceString; } PaAlsaStreamInfo; // no ALSA: sides are PortAudio devices
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +35,16 @@ static void tp_side(PaStreamParameters *p, PaAlsaStreamInfo *info, const char *a
 	p->channelCount = 1;
 	p->sampleFormat = paInt16;
 	p->suggestedLatency = latency;
+#if defined(__linux__)
 	if (alsa != NULL) {
 		PaAlsa_InitializeStreamInfo(info);
 		info->deviceString = alsa;
 		p->device = paUseHostApiSpecificDeviceSpecification;
 		p->hostApiSpecificStreamInfo = info;
-	} else {
-		p->device = index;
+		return;
 	}
+#endif
+	p->device = index;
 }
 
 // tp_open opens a mono 16-bit stream whose callback is tp_callback on state.

@@ -1,4 +1,4 @@
-//go:build !noportaudio
+//go:build (linux || windows) && !noportaudio
 
 // callback.c: the PortAudio callback and its rings; see callback.h.
 
@@ -17,11 +17,22 @@ static uint64_t tp_own(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED
 // tp_count adds one to a counter only the callback stores.
 static void tp_count(uint64_t *p) { tp_release(p, tp_own(p) + 1); }
 
+#if defined(_WIN32)
+#include <windows.h>
+static int64_t tp_mono(void) {
+	static LARGE_INTEGER freq; // set once; a racing first call writes the same value
+	LARGE_INTEGER t;
+	if (freq.QuadPart == 0) QueryPerformanceFrequency(&freq);
+	QueryPerformanceCounter(&t); // no system call on today's Windows
+	return (int64_t)((double)t.QuadPart * 1e9 / (double)freq.QuadPart);
+}
+#else
 static int64_t tp_mono(void) {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t); // vDSO: no system call
 	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
+#endif
 
 tp_pa *tp_pa_new(uint64_t ring, uint64_t prebuf, uint64_t max_queued, uint64_t trim_to, uint64_t window,
 		uint64_t slack, uint64_t hyst) {

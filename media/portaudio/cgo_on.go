@@ -1,4 +1,4 @@
-//go:build cgo && (noportaudio || !linux)
+//go:build cgo && (noportaudio || !(linux || windows))
 
 package portaudio
 

@@ -1,4 +1,4 @@
-//go:build noportaudio || !cgo || !linux
+//go:build noportaudio || !cgo || !(linux || windows)
 
 // Package portaudio is trayphone's sound card driver. This build has none: the driver needs cgo
 // and Linux (it opens ALSA PCMs and the PulseAudio/PipeWire server), and the build tag
@@ -22,8 +22,8 @@ func whyNoPortAudio() string {
 	switch {
 	case !cgoEnabled:
 		return "built without cgo"
-	case runtime.GOOS != "linux":
-		return "the driver is written for Linux, and this build is for " + runtime.GOOS
+	case runtime.GOOS != "linux" && runtime.GOOS != "windows":
+		return "the driver is written for Linux and Windows, and this build is for " + runtime.GOOS
 	}
 	return "build tag noportaudio"
 }

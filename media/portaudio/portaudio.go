@@ -1,4 +1,4 @@
-//go:build cgo && linux && !noportaudio
+//go:build cgo && (linux || windows) && !noportaudio
 
 // Package portaudio is trayphone's sound card driver: a media.Device on PortAudio (cgo). It is
 // the one package that links the native library; main registers SoundCard with

@@ -1,4 +1,4 @@
-//go:build !noportaudio
+//go:build linux && !noportaudio
 
 // Silences the messages ALSA and JACK print on stderr while PortAudio probes them: every
 // Pa_Initialize on a machine without a JACK server or a hardware card prints dozens of lines

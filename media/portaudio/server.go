@@ -1,4 +1,4 @@
-//go:build cgo && linux && !noportaudio
+//go:build cgo && (linux || windows) && !noportaudio
 
 package portaudio
 
