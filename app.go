@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -106,6 +107,10 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: accts, RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: callNAT(natp), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
+		RecordDir: filepath.Join(p.State, "recordings"), RecordCalls: cfg.Audio.RecordCalls,
+		Forward: phone.Forward{Mode: cfg.Forward.Mode, Target: cfg.Forward.Target, After: phone.Seconds(cfg.Forward.After)},
+		AutoAnswer: callmgr.AutoAnswer{Accounts: cfg.AutoAnswer.Accounts, Callers: cfg.AutoAnswer.Callers,
+			After: time.Duration(cfg.AutoAnswer.After) * time.Second, Intercom: cfg.AutoAnswer.Intercom},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
@@ -122,6 +127,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctl.Handle("conference", callmgr.ConferenceCommand(mgr))
 	ctl.Handle("history", callmgr.HistoryCommand(mgr))
 	ctl.Handle("redial", callmgr.RedialCommand(mgr))
+	ctl.Handle("record", callmgr.RecordCommand(mgr))
+	ctl.Handle("forward", callmgr.ForwardCommand(mgr))
 	ctl.Handle("transfer", callmgr.TransferCommand(mgr))
 	control.HandleDTMF(ctl, mgr)
 	ctl.Handle("voicemail", callmgr.VoicemailCommand(mgr))
@@ -156,6 +163,8 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}()
 
 	go func() { _ = mgr.Run(ctx) }()
+	// app_hooks.go: [hooks]
+	waitHooks := startHooks(ctx, cfg, mgr, log)
 	go callmgr.PlayTones(ctx, mgr, callmgr.ToneConfigFor(dev, cfg.Audio.Ringer, cfg.Audio.ToneRegion, cfg.Audio.Ringtone, log)) // returns when ctx is done
 	acc.Run(ctx, mgr, ctl)                                                                                                      // registers until ctx is done, then un-REGISTERs
 	links := newLinkDialer(mgr, book, log.With("component", "link"))                                                            // app_link.go; "call.link"
@@ -183,6 +192,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		log.Warn("calls did not hang up in time; quitting anyway")
 	}
 	<-ctlDone
+	waitHooks()
 	acc.Wait()
 	natp.Wait() // router port mappings removed
 	ua.Close()
@@ -245,6 +255,14 @@ func (c trayController) Transfer(ctx context.Context, id, target, consult string
 }
 func (c trayController) Mute(ctx context.Context, id string, on bool) error {
 	return c.mgr.Mute(ctx, id, on)
+}
+func (c trayController) Record(ctx context.Context, id string, on bool) error {
+	_, err := c.mgr.Record(ctx, id, on)
+	return err
+}
+func (c trayController) SetForward(ctx context.Context, f phone.Forward) error {
+	_, err := c.mgr.SetForward(ctx, f)
+	return err
 }
 func (c trayController) SetDND(ctx context.Context, on bool) error { return c.mgr.SetDND(ctx, on) }
 func (c trayController) Status() phone.Status                      { return c.mgr.Status() }

@@ -69,13 +69,19 @@ func freePort(t *testing.T) int {
 
 func startInstance(t *testing.T, name string, toneHz float64, extra ...string) *instance {
 	t.Helper()
+	return startInstanceWith(t, name, toneHz, "", extra...)
+}
+
+// startInstanceWith is startInstance with more settings appended to the config file.
+func startInstanceWith(t *testing.T, name string, toneHz float64, moreConfig string, extra ...string) *instance {
+	t.Helper()
 	home := t.TempDir()
 	in := filepath.Join(home, "in.wav")
 	if err := audiotest.WriteTone(in, toneHz, 0.5, 8000, 60); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(home, "heard.wav")
-	cfg := fmt.Sprintf("[sip]\nuser = %q\n", name)
+	cfg := fmt.Sprintf("[sip]\nuser = %q\n", name) + moreConfig
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,11 @@ type call struct {
 	srtpTag     int               // the a=crypto tag of the keys in use
 	encPlanned  bool              // an incoming call's offer has keys we will answer
 	sdesWarned  bool              // the keys-over-plain-signalling warning was logged
+
+	// recording is the call's recording (record.go).
+	recording recordingOf
+	// autoAnswered: the call was answered without the user (autoanswer.go).
+	autoAnswered bool
 }
 
 // heldHere reports whether the call is on hold at our end now: held, or resumed and not yet
@@ -165,6 +170,10 @@ func (c *call) snapshot(now time.Time) phone.CallInfo {
 	if c.sess != nil {
 		ci.Media = c.sess.Stats()
 	}
+	if c.recording.rec != nil {
+		ci.Recording = c.recording.rec.Path()
+	}
+	ci.AutoAnswered = c.autoAnswered
 	if c.xfer != nil {
 		ti := c.xfer.info
 		ci.Transfer = &ti

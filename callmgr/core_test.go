@@ -100,6 +100,10 @@ type coreOpts struct {
 	srtpSuites  []string
 	// rtpPorts, if set, is the first of 10 ports the core's calls take their RTP from.
 	rtpPorts int
+	// recordDir and recordCalls are Config.RecordDir and RecordCalls (record.go).
+	recordDir   string
+	recordCalls bool
+	autoAnswer  AutoAnswer
 	// screen, voicemail and voicemailAfter are Config.Screen, Voicemail and VoicemailAfter.
 	screen         Screener
 	voicemail      AnsweringMachine
@@ -166,6 +170,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	mgr, err := New(Config{UA: ua, Device: dev, DefaultDevice: def, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
+		RecordDir: o.recordDir, RecordCalls: o.recordCalls, AutoAnswer: o.autoAnswer,
 		Screen: o.screen, Voicemail: o.voicemail, VoicemailAfter: o.voicemailAfter, Presence: o.presence, Watched: o.watched,
 		TransferScreen: o.transferScreen,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM

@@ -116,6 +116,14 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 			return nil
 		}
 	}
+	// Call forwarding (forward.go) after screening: a call screened out is not sent on, nor one
+	// a rule sends to the answering machine.
+	if !echo && replaced == nil && action != screen.ActionVoicemail && m.fwd.Mode == phone.ForwardAlways {
+		return m.redirect(req, tx, "always")
+	}
+	if !echo && replaced == nil && action != screen.ActionVoicemail && m.fwd.Mode == phone.ForwardBusy && (m.dnd || m.busy()) {
+		return m.redirect(req, tx, "busy")
+	}
 	if !echo && replaced == nil && m.dnd {
 		m.logRejected("incoming call rejected: do not disturb", "from", req.From().Address.String())
 		m.missed(req, "rejected: do not disturb", phone.ResultMissed)
@@ -239,6 +247,10 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		m.respondFinal(c, 480, "Temporarily Unavailable", nil)
 		m.endCall(c, "")
 	})
+	m.forwardNoAnswer(c) // forward.go
+	if !c.silent {
+		m.armAutoAnswer(c, req) // autoanswer.go; a call screened to ring silently is not answered by itself
+	}
 	return c.inviteDone
 }
 

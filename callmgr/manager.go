@@ -106,6 +106,15 @@ type Config struct {
 	// History keeps every ended call across restarts (internal/history.Store); nil: the calls
 	// since start only (Recent).
 	History HistoryStore
+	// RecordDir is where call recordings go (the state directory's recordings/, made 0700 when
+	// the first is); "" leaves recording unavailable (record.go).
+	RecordDir string
+	// RecordCalls records every answered call ([audio] record_calls).
+	RecordCalls bool
+	// Forward is the call forwarding at start ([forward]; forward.go); SetForward changes it.
+	Forward phone.Forward
+	// AutoAnswer says which calls are answered without the user ([autoanswer]; autoanswer.go).
+	AutoAnswer AutoAnswer
 	// Screen applies the screening rules to incoming calls (nil: every call rings).
 	Screen Screener
 	// Voicemail is the answering machine (nil: none).
@@ -159,6 +168,10 @@ type Manager struct {
 
 	nat  natState      // owned by the Run goroutine; nat.go
 	pres presenceState // owned by the Run goroutine; presence.go
+	// recFinishing are recordings stopped whose files may still be being closed (record.go).
+	recFinishing []*media.Recorder
+	// fwd is the call forwarding in force (forward.go).
+	fwd phone.Forward
 }
 
 // New wires a manager onto the user agent's SIP server. Nothing runs until Run.
@@ -203,6 +216,11 @@ func New(cfg Config) (*Manager, error) {
 		}
 		m.pres.favorites = append(m.pres.favorites, f)
 	}
+	fwd, err := m.checkForward(cfg.Forward)
+	if err != nil {
+		return nil, fmt.Errorf("callmgr: %w", err)
+	}
+	m.fwd = fwd
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
 	srv := cfg.UA.Server
 	srv.OnInvite(m.guard(m.handleInvite))
@@ -263,6 +281,7 @@ func (m *Manager) shutdown() {
 	case <-time.After(shutdownGrace):
 		m.log.Warn("some calls did not confirm hang-up before shutdown")
 	}
+	m.waitRecordings() // record.go
 	m.publishStatus()
 }
 
@@ -581,6 +600,7 @@ func (m *Manager) newCall(dir phone.Direction, remote string) *call {
 // changed publishes c's new snapshot.
 func (m *Manager) changed(c *call) {
 	m.syncWaitingTone() // waiting.go
+	m.autoRecord(c)     // record.go: [audio] record_calls
 	if c.referOf != nil {
 		m.referCallChanged(c) // transfer.go
 	}
@@ -631,6 +651,7 @@ func (m *Manager) endCall(c *call, reason string) {
 	if c.cancelRing != nil {
 		c.cancelRing()
 	}
+	m.stopRecording(c, "") // record.go; before the session closes
 	m.stopMedia(c)
 	if c.xfer != nil && c.xfer.notes != nil {
 		close(c.xfer.notes) // no more NOTIFYs on a dialog that has ended
@@ -680,6 +701,10 @@ func (m *Manager) buildStatusSnap() (phone.Status, []*media.Session) {
 	}
 	if len(m.pres.favorites) > 0 {
 		st.Favorites = slices.Clone(m.pres.favorites)
+	}
+	if m.fwd.Mode != phone.ForwardOff && m.fwd.Mode != "" {
+		f := m.fwd
+		st.Forward = &f
 	}
 	now := m.clk.Now()
 	for _, c := range m.liveCalls() {

@@ -300,6 +300,9 @@ func writeStatus(w io.Writer, st phone.Status) error {
 	if len(st.Contact) > 0 {
 		fmt.Fprintf(w, "contact: %s\n", strings.Join(st.Contact, ", "))
 	}
+	if st.Forward != nil {
+		fmt.Fprintf(w, "forwarding: %s\n", st.Forward)
+	}
 	writeNAT(w, st.NAT)
 	fmt.Fprintln(w)
 	if len(st.Accounts) == 0 {
@@ -383,6 +386,9 @@ func writeCalls(w io.Writer, calls []phone.CallInfo) error {
 		var notes []string
 		if c.Muted {
 			notes = append(notes, "muted")
+		}
+		if c.Recording != "" {
+			notes = append(notes, "recording")
 		}
 		if c.Encryption != "" && c.Encryption != "none" {
 			notes = append(notes, "encrypted: "+c.Encryption)

@@ -158,7 +158,9 @@ type Session struct {
 
 	direction atomic.Int32
 	muted     atomic.Bool
-	remote    atomic.Pointer[netip.AddrPort]
+	// rec, if set, records each tick's sent and played frames (SetRecorder).
+	rec    atomic.Pointer[Recorder]
+	remote atomic.Pointer[netip.AddrPort]
 	// remoteGen counts SetRemote calls: each opens latching again (session_recv.go latch).
 	remoteGen atomic.Uint64
 	// learning is true while latching is open; the receive goroutine writes it, RTCP reads it.
@@ -350,6 +352,14 @@ func (s *Session) Direction() Direction { return Direction(s.direction.Load()) }
 // SetMuted mutes or unmutes the microphone: while muted the session keeps sending, frames of
 // encoded silence, so the far end's jitter buffer and NAT bindings stay warm.
 func (s *Session) SetMuted(m bool) { s.muted.Store(m) }
+
+// SetRecorder makes the session hand each tick's frames to r from the next tick on: what it
+// sends after mute (silence while it sends nothing) and what it plays. Nil stops that; a frame
+// being handed over may still reach the old recorder. The caller owns r and closes it.
+func (s *Session) SetRecorder(r *Recorder) { s.rec.Store(r) }
+
+// Recorder returns the recorder set with SetRecorder, nil if none.
+func (s *Session) Recorder() *Recorder { return s.rec.Load() }
 
 // SetRemote changes where RTP goes (a re-INVITE or a checked network change moved the far end).
 // Latching opens again for the first packets that follow (session_recv.go latch).

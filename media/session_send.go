@@ -264,6 +264,9 @@ func (sn *sender) tick(tick, skipped int64) {
 		}
 		sn.marker = true
 		sn.skipPlayout(skipped)
+		if rec := s.rec.Load(); rec != nil {
+			rec.Silence(int(skipped)) // the recording keeps the call's time
+		}
 		if now := s.clk.Now(); sn.limit.allow(now) {
 			s.log.Warn("rtp sender fell behind, skipped frames", "frames", skipped)
 		}
@@ -300,6 +303,17 @@ func (sn *sender) tick(tick, skipped int64) {
 		sn.play()
 	} else {
 		sn.skipPlayout(1)
+	}
+	if rec := s.rec.Load(); rec != nil {
+		// What the far end got of the user (nothing while not sending) and what the user heard.
+		var near, far []int16
+		if dir.Sends() {
+			near = sn.pcm
+		}
+		if dir.Plays() {
+			far = sn.out[:len(sn.pcm)]
+		}
+		rec.Frame(near, far)
 	}
 }
 

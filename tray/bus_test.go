@@ -44,6 +44,15 @@ func (r *recorder) Mute(_ context.Context, id string, on bool) error {
 	}
 	return r.rec("unmute " + id)
 }
+func (r *recorder) Record(_ context.Context, id string, on bool) error {
+	if on {
+		return r.rec("record " + id + " on")
+	}
+	return r.rec("record " + id + " off")
+}
+func (r *recorder) SetForward(_ context.Context, f phone.Forward) error {
+	return r.rec("forward " + f.String())
+}
 func (r *recorder) SendDTMF(_ context.Context, id, d string) error {
 	return r.rec("dtmf " + id + " " + d)
 }

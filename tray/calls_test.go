@@ -55,6 +55,8 @@ func TestCallsMenuOverDBus(t *testing.T) {
 	want := []string{
 		"Call 1: bob — on hold/Swap to this call", "Call 1: bob — on hold/Hang up",
 		"Call 2: dave — active/Hold", "Call 2: dave — active/Hang up",
+		"Call 1: bob — on hold/Stop recording", "Call 2: dave — active/Record",
+		"Forward calls (after 20 s unanswered to sip:desk@example.com)",
 		"Call 3: erin — incoming/Answer", "Call 3: erin — incoming/Decline",
 		"Call 1: bob — on hold/Transfer to call 2: dave (attended)", "Call 2: dave — active/Transfer to call 1: bob (attended)",
 		"Call 1: bob — on hold/Transfer to/Alice", "Call 2: dave — active/Transfer to/bob",
@@ -83,6 +85,7 @@ func TestCallsMenuOverDBus(t *testing.T) {
 	for _, hidden := range []string{
 		"Call 1: bob — on hold/Hold", "Call 1: bob — on hold/Answer",
 		"Call 2: dave — active/Swap to this call", "Call 3: erin — incoming/Hold", "Call 3: erin — incoming/Swap to this call",
+		"Call 3: erin — incoming/Record", "Call 1: bob — on hold/Record", "Call 2: dave — active/Stop recording",
 		"Call 3: erin — incoming/Transfer to", "Call 1: bob — on hold/Transfer to call 3: erin (attended)",
 		"Call 1: bob — on hold/Transfer to call 1: bob (attended)",
 	} {
@@ -119,6 +122,9 @@ func TestCallsMenuOverDBus(t *testing.T) {
 	click("Call 1: bob — on hold/Swap to this call", "resume 1")
 	click("Call 2: dave — active/Hold", "hold 2")
 	click("Call 3: erin — incoming/Answer", "answer 3")
+	click("Call 2: dave — active/Record", "record 2 on")
+	click("Call 1: bob — on hold/Stop recording", "record 1 off")
+	click("Forward calls (after 20 s unanswered to sip:desk@example.com)", "forward off")
 	click("Call 2: dave — active/Hang up", "hangup 2")
 	click("Call 3: erin — incoming/Decline", "hangup 3")
 }

@@ -91,6 +91,7 @@ type trayUI struct {
 	callLine                                    *item
 	calls                                       []callItems
 	answer, decline, hangup, mute, hold, keypad *item
+	record                                      *item
 	xfer                                        *item   // "Transfer to" for the one call
 	xferFavs                                    []*item // its favorites
 	favMenu, favNone                            *item
@@ -105,8 +106,12 @@ type trayUI struct {
 	blockable                                   []string      // the callers "Block this caller" lists
 	again                                       chan struct{} // a refresh is wanted (after a click)
 	clip, dnd, echo, config                     *item
+	forward                                     *item
 	voicemail                                   *item // "Call voicemail" (MWI)
-	clipCmd                                     []string
+	// lastFwd is the latest call forwarding seen in force: "Forward calls" turns it off and on
+	// again. The item is hidden until forwarding has been on (the config or the CLI).
+	lastFwd phone.Forward
+	clipCmd []string
 }
 
 func (t *trayUI) setFavorites(favs []Favorite) {
@@ -154,10 +159,10 @@ func (t *trayUI) add(parent *item, title string, checkbox bool, onClick func()) 
 // callItems is one call's submenu in the tray's list of calls: its actions, "Transfer to" with
 // the favorites (blind), and "Transfer to call N" for each other answered call (attended).
 type callItems struct {
-	menu, swap, hold, answer, end *item
-	xfer                          *item   // the "Transfer to" submenu
-	xferFavs                      []*item // its favorites, in the Favorites menu's order
-	xferCalls                     []*item // one per slot of the list of calls
+	menu, swap, hold, answer, record, end *item
+	xfer                                  *item   // the "Transfer to" submenu
+	xferFavs                              []*item // its favorites, in the Favorites menu's order
+	xferCalls                             []*item // one per slot of the list of calls
 }
 
 // build creates the item pool once, in menu order.
@@ -173,6 +178,7 @@ func (t *trayUI) build() {
 			swap:   t.add(menu, "Swap to this call", false, t.listed(i, "swap", t.ctl.Resume)),
 			hold:   t.add(menu, "Hold", false, t.listed(i, "hold", t.ctl.Hold)),
 			answer: t.add(menu, "Answer", false, t.listed(i, "answer", t.ctl.Answer)),
+			record: t.add(menu, "Record", false, t.listed(i, "record", t.toggleRecord)),
 			end:    t.add(menu, "Hang up", false, t.listed(i, "hang up", t.ctl.Hangup)),
 		}
 		for j := range maxCalls {
@@ -191,6 +197,7 @@ func (t *trayUI) build() {
 	t.hangup = t.add(nil, "Hang up", false, t.withCall("hang up", t.ctl.Hangup))
 	t.mute = t.add(nil, "Mute", true, t.onMute)
 	t.hold = t.add(nil, "Hold", true, t.onHold)
+	t.record = t.add(nil, "Record", true, t.withCall("record", t.toggleRecord))
 	t.keypad = t.add(nil, "Keypad", false, func() {})
 	for _, d := range keypadDigits {
 		t.add(t.keypad, d, false, t.withCall("send DTMF "+d, func(ctx context.Context, id string) error {
@@ -287,6 +294,7 @@ func (t *trayUI) build() {
 	systray.AddSeparator()
 
 	t.dnd = t.add(nil, "Do not disturb", true, t.onDND)
+	t.forward = t.add(nil, "Forward calls", true, t.onForward)
 	t.echo = t.add(nil, "Echo test", false, func() { t.dial(t.opts.EchoTestURI) })
 	t.config = t.add(nil, "Open config", false, t.onConfig)
 	systray.AddSeparator()
@@ -371,6 +379,7 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 		ci.swap.set("Swap to this call", a.swap)
 		ci.hold.set("Hold", a.hold)
 		ci.answer.set("Answer", a.answer)
+		ci.record.set(recordLabel(c), c.State == phone.CallActive || c.State == phone.CallHeld)
 		ci.end.set(a.end, a.end != "")
 		ci.xfer.set("Transfer to", a.transfer && len(favs) > 0)
 		for j, it := range ci.xferFavs {
@@ -403,6 +412,8 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 	t.mute.check(answered && c.Muted)
 	t.hold.set("Hold", answered)
 	t.hold.check(answered && c.LocalHold)
+	t.record.set("Record", answered)
+	t.record.check(answered && c.Recording != "")
 	t.keypad.set("Keypad", answered)
 	// With two or more calls, each call's submenu has its own Transfer to.
 	oneXfer := answered && len(v.calls) == 0 && len(favs) > 0
@@ -436,6 +447,14 @@ func (t *trayUI) apply(v view, favs []Favorite, recent []phone.HistoryEntry, uns
 	t.clip.set("Dial clipboard", t.clipCmd != nil)
 	t.dnd.set("Do not disturb", true)
 	t.dnd.check(v.dnd)
+	t.mu.Lock()
+	if v.forward != nil {
+		t.lastFwd = *v.forward
+	}
+	fwd := t.lastFwd
+	t.mu.Unlock()
+	t.forward.set("Forward calls ("+fwd.String()+")", fwd.Mode != "" && fwd.Mode != phone.ForwardOff)
+	t.forward.check(v.forward != nil)
 	t.echo.set("Echo test", t.opts.EchoTestURI != "")
 	t.config.set("Open config", t.opts.ConfigPath != "")
 }
@@ -622,6 +641,31 @@ func (t *trayUI) onDecline() {
 	}
 }
 
+// recordLabel is the record item of call c's submenu: what clicking it does.
+func recordLabel(c phone.CallInfo) string {
+	if c.Recording != "" {
+		return "Stop recording"
+	}
+	return "Record"
+}
+
+// toggleRecord starts recording call id, or stops it if it is being recorded (by the latest
+// snapshot the tray has).
+func (t *trayUI) toggleRecord(ctx context.Context, id string) error {
+	t.mu.Lock()
+	on := true
+	for _, c := range t.cur.calls {
+		if c.ID == id {
+			on = c.Recording == ""
+		}
+	}
+	if c := t.cur.current; c != nil && c.ID == id {
+		on = c.Recording == ""
+	}
+	t.mu.Unlock()
+	return t.ctl.Record(ctx, id, on)
+}
+
 func (t *trayUI) onMute() {
 	t.mu.Lock()
 	c := t.cur.current
@@ -652,6 +696,17 @@ func (t *trayUI) onDND() {
 	on := !t.cur.dnd
 	t.mu.Unlock()
 	t.do("do not disturb", func(ctx context.Context) error { return t.ctl.SetDND(ctx, on) })
+}
+
+// onForward turns call forwarding off, or back on as it was last (or as the config says).
+func (t *trayUI) onForward() {
+	t.mu.Lock()
+	f := t.lastFwd
+	if t.cur.forward != nil {
+		f = phone.Forward{Mode: phone.ForwardOff}
+	}
+	t.mu.Unlock()
+	t.do("forward calls", func(ctx context.Context) error { return t.ctl.SetForward(ctx, f) })
 }
 
 func (t *trayUI) onClipboard() {

@@ -30,7 +30,15 @@ const (
 	actionVoicemail = "voicemail" // "Send to voicemail" (when the CallHandler is a Voicemail)
 	actionPlay      = "play"      // on "New message from ...": play it
 	actionCallBack  = "callback"  // on "New message from ...": call the caller
+	// actionMute mutes a call that was answered automatically (the line-open notification).
+	actionMute = "mute"
 )
+
+// muter is the part of the controller the line-open notification's Mute button needs; a
+// CallHandler without it gets the notification without the button.
+type muter interface {
+	Mute(ctx context.Context, id string, on bool) error
+}
 
 // actionTimeout bounds one Answer or Hangup started from a notification button.
 const actionTimeout = 10 * time.Second
@@ -65,6 +73,9 @@ type Notifier struct {
 	sending  int                               // incoming-call notifications sent whose ID is not known yet
 	early    map[uint32]string                 // notification ID → action pressed before its ID was known
 	messages map[uint32]phone.VoicemailMessage // "New message" notification ID → its message
+	// lineOpen maps a call answered automatically to its "line open" notification, until the
+	// call is muted or ends.
+	lineOpen map[string]uint32
 }
 
 // NewNotifier connects to the session bus (a private connection, so that signals meant for the
@@ -108,7 +119,7 @@ func newNotifier(conn *dbus.Conn, ctl CallHandler, names func(string) string, lo
 		ctx: ctx, cancel: cancel, ctl: ctl, log: log, names: names, conn: conn,
 		byCall: map[string]uint32{}, byNote: map[uint32]string{},
 		seen: map[string]bool{}, declined: map[string]bool{}, regFail: map[string]string{},
-		early: map[uint32]string{}, messages: map[uint32]phone.VoicemailMessage{},
+		early: map[uint32]string{}, messages: map[uint32]phone.VoicemailMessage{}, lineOpen: map[string]uint32{},
 	}
 	n.toast = newToaster(n.onToast, log)
 	if conn != nil {
@@ -216,6 +227,7 @@ func (n *Notifier) message(m phone.VoicemailMessage) {
 }
 
 func (n *Notifier) call(c phone.CallInfo) {
+	n.lineOpenNote(c)
 	n.mu.Lock()
 	noteID, shown := n.byCall[c.ID]
 	seen := n.seen[c.ID]
@@ -258,6 +270,61 @@ func (n *Notifier) call(c phone.CallInfo) {
 			ExpireTimeout: notify.ExpireTimeoutSetByNotificationServer,
 		})
 	}
+}
+
+// lineOpenNote tells the user that call c was answered without them (auto-answer, intercom):
+// the microphone is on. The notification offers Mute where the server has buttons, and closes
+// when the call is muted or ends.
+func (n *Notifier) lineOpenNote(c phone.CallInfo) {
+	n.mu.Lock()
+	noteID, shown := n.lineOpen[c.ID]
+	n.mu.Unlock()
+	if shown {
+		if c.Muted || c.State == phone.CallEnded {
+			n.mu.Lock()
+			delete(n.lineOpen, c.ID)
+			delete(n.byNote, noteID)
+			n.mu.Unlock()
+			if n.fd != nil {
+				_, _ = n.fd.CloseNotification(noteID)
+			}
+		}
+		return
+	}
+	if !c.AutoAnswered || c.State != phone.CallActive || c.Muted {
+		return
+	}
+	n.mu.Lock()
+	n.lineOpen[c.ID] = 0 // shown once, even where it cannot be closed
+	n.mu.Unlock()
+	summary := "Line open: call answered automatically"
+	body := displayName(c, n.names) + "\n" + c.Remote + "\nThe microphone is on."
+	_, canMute := n.ctl.(muter)
+	caps := n.capabilities()
+	if !canMute || !slices.Contains(caps, "actions") {
+		n.plain(summary, body+" Mute it from the trayphone menu or with: trayphone mute "+c.ID)
+		return
+	}
+	if slices.Contains(caps, "body-markup") {
+		body = escapeMarkup(body)
+	}
+	note := notify.Notification{
+		AppName: appName, AppIcon: "audio-input-microphone",
+		Summary: summary, Body: body,
+		Actions:       []notify.Action{{Key: actionMute, Label: "Mute"}},
+		Hints:         map[string]dbus.Variant{"category": dbus.MakeVariant("call"), "resident": dbus.MakeVariant(true)},
+		ExpireTimeout: notify.ExpireTimeoutNever,
+	}
+	note.SetUrgency(notify.UrgencyCritical)
+	id, err := n.fd.SendNotification(note)
+	if err != nil {
+		n.log.Warn("line open notification", "call_id", c.ID, "err", err)
+		return
+	}
+	n.mu.Lock()
+	n.lineOpen[c.ID] = id
+	n.byNote[id] = c.ID
+	n.mu.Unlock()
 }
 
 // incoming shows the ringing notification with Answer and Decline buttons.
@@ -451,6 +518,12 @@ func (n *Notifier) run(id, key string) {
 		do = n.ctl.Answer
 	case key == actionDecline:
 		do = n.ctl.Hangup
+	case key == actionMute:
+		m, ok := n.ctl.(muter)
+		if !ok {
+			return
+		}
+		do = func(ctx context.Context, id string) error { return m.Mute(ctx, id, true) }
 	case key == actionVoicemail && hasVM:
 		do = vm.SendToVoicemail
 	default:

@@ -156,6 +156,34 @@ func TestNotifierWithoutActions(t *testing.T) {
 	}
 }
 
+// TestNotifierLineOpen: a call answered automatically shows that the line is open, with a Mute
+// button that mutes it; the notification closes when the call is muted, and comes once.
+func TestNotifierLineOpen(t *testing.T) {
+	addr := dbustest.StartBus(t)
+	srv := dbustest.StartNotifServer(t, addr, true)
+	ctl := newRecorder()
+	n := newNotifier(dbustest.Connect(t, addr), ctl, nil, nil)
+	defer n.Close()
+	ev := callEvent("c9", phone.CallActive, true, "")
+	ev.Call.AutoAnswered = true
+	n.Handle(ev)
+	note := srv.NextNote(t)
+	if !strings.Contains(note.Summary, "Line open") || !strings.Contains(note.Body, "microphone is on") || !slices.Contains(note.Actions, "mute") {
+		t.Errorf("notification %q / %q with actions %q: want the line open, said plainly, with Mute", note.Summary, note.Body, note.Actions)
+	}
+	n.Handle(ev) // a later snapshot: no second note
+	srv.NoNote(t)
+	srv.Invoke(t, note.ID, "mute")
+	expect(t, ctl.got, "mute c9")
+	muted := callEvent("c9", phone.CallActive, true, "")
+	muted.Call.AutoAnswered, muted.Call.Muted = true, true
+	n.Handle(muted)
+	srv.WaitClosed(t, note.ID)
+	// A call the user answered: no such note.
+	n.Handle(callEvent("c10", phone.CallActive, true, ""))
+	srv.NoNote(t)
+}
+
 // fakeToaster records the toasts shown.
 type fakeToaster struct {
 	shown chan toastNote

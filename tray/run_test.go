@@ -56,10 +56,11 @@ func runChild() int {
 	if os.Getenv(childScenario) == "twocalls" {
 		now := time.Now()
 		r.status.Calls = []phone.CallInfo{
-			{ID: "1", Direction: phone.Incoming, Remote: "sip:bob@example.com", State: phone.CallHeld, LocalHold: true, Started: now, Answered: now},
+			{ID: "1", Direction: phone.Incoming, Remote: "sip:bob@example.com", State: phone.CallHeld, LocalHold: true, Started: now, Answered: now, Recording: "/state/recordings/bob.wav"},
 			{ID: "2", Direction: phone.Incoming, Remote: "sip:dave@example.com", State: phone.CallActive, Started: now, Answered: now},
 			{ID: "3", Direction: phone.Incoming, Remote: "sip:erin@example.com", State: phone.CallIncoming, Started: now},
 		}
+		r.status.Forward = &phone.Forward{Mode: phone.ForwardNoAnswer, Target: "sip:desk@example.com", After: 20}
 	}
 	if os.Getenv(childScenario) == "onecall" {
 		now := time.Now()

@@ -24,6 +24,10 @@ type Controller interface {
 	// consult (attended).
 	Transfer(ctx context.Context, id, target, consult string) error
 	Mute(ctx context.Context, id string, on bool) error
+	// Record starts (on) or stops recording call id.
+	Record(ctx context.Context, id string, on bool) error
+	// SetForward changes call forwarding (Mode off turns it off).
+	SetForward(ctx context.Context, f phone.Forward) error
 	SendDTMF(ctx context.Context, id, digits string) error
 	SetDND(ctx context.Context, on bool) error
 	// Status returns a fresh snapshot of the whole phone.

@@ -26,11 +26,13 @@ type view struct {
 	vm voicemailBox
 	// lines maps watched favorites' names to their line state (BLF).
 	lines map[string]string
+	// forward is the call forwarding in force, nil when off.
+	forward *phone.Forward
 }
 
 // buildView derives the view from a snapshot at time now; names maps a remote URI to a display name.
 func buildView(st phone.Status, now time.Time, names func(string) string) view {
-	v := view{dnd: st.DND, vm: voicemailOf(st.Accounts), lines: favoriteStates(st)}
+	v := view{dnd: st.DND, vm: voicemailOf(st.Accounts), lines: favoriteStates(st), forward: st.Forward}
 	for i := range st.Calls {
 		c := &st.Calls[i]
 		switch c.State {

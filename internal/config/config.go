@@ -32,6 +32,12 @@ type Config struct {
 	STUN string `toml:"stun,omitempty"`
 	// TURN is the relay for media when the NAT is symmetric; its password is in the keyring.
 	TURN TURN `toml:"turn,omitempty"`
+	// Hooks are programs run on call events (hooks.go).
+	Hooks Hooks `toml:"hooks,omitempty"`
+	// Forward is call forwarding at start (forward.go); `trayphone forward` changes it.
+	Forward Forward `toml:"forward,omitempty"`
+	// AutoAnswer says which calls are answered without the user (forward.go).
+	AutoAnswer AutoAnswer `toml:"autoanswer,omitempty"`
 	// Screen are the call screening rules, tried in order; the first that matches decides.
 	Screen []ScreenRule `toml:"screen,omitempty"`
 	// Voicemail is the answering machine.
@@ -142,6 +148,9 @@ type Audio struct {
 	ToneRegion string `toml:"tone_region,omitempty"`
 	// Ringtone is a .wav file played on the ringer for incoming calls; "" is the built-in one.
 	Ringtone string `toml:"ringtone,omitempty"`
+	// RecordCalls records every answered call into the state directory's recordings/ (a stereo
+	// WAV: the user left, the far end right); off unless set.
+	RecordCalls bool `toml:"record_calls,omitempty"`
 }
 
 // Account is one [[account]] table: a SIP account to register with. Its password is never in the

@@ -66,6 +66,9 @@ func (p *parser) validate(c *Config, opts LoadOptions) {
 	}
 
 	p.validateAccounts(c)
+	p.validateHooks(c)
+	p.validateForward(c)
+	p.validateAutoAnswer(c)
 	p.validateScreen(c)
 	p.validateVoicemail(c)
 }

@@ -161,7 +161,7 @@ func check(e phone.HistoryEntry) error {
 		return errors.New("negative duration")
 	}
 	switch e.Result {
-	case phone.ResultAnswered, phone.ResultMissed, phone.ResultDeclined, phone.ResultBusy, phone.ResultFailed, phone.ResultCancelled:
+	case phone.ResultAnswered, phone.ResultMissed, phone.ResultDeclined, phone.ResultBusy, phone.ResultFailed, phone.ResultCancelled, phone.ResultForwarded:
 		return nil
 	}
 	return fmt.Errorf("unknown result %q", e.Result)

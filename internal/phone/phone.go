@@ -174,6 +174,11 @@ type CallInfo struct {
 	// the call is under way.
 	Result string     `json:"result,omitempty"`
 	Media  MediaStats `json:"media"`
+	// Recording is the file the call is being recorded to, "" while it is not.
+	Recording string `json:"recording,omitempty"`
+	// AutoAnswered says the call was answered without the user (auto-answer or intercom): the
+	// microphone opened by itself.
+	AutoAnswered bool `json:"auto_answered,omitempty"`
 	// Silent marks an incoming call a screening rule let ring without sound (action "silent").
 	Silent bool `json:"silent,omitempty"`
 	// Voicemail marks a call the answering machine has taken: the user does not hear it.
@@ -211,9 +216,39 @@ const (
 	ResultBusy      = "busy"      // the far end was busy (486, 600), or every line here was
 	ResultFailed    = "failed"    // could not be set up: unreachable, refused, no common codec, ...
 	ResultCancelled = "cancelled" // we gave up on our call before it was answered, or it was answered elsewhere
+	ResultForwarded = "forwarded" // sent elsewhere by call forwarding (302) without ringing, or after ringing unanswered
 	ResultScreened  = "screened"  // refused by a screening rule: it never rang
 	ResultVoicemail = "voicemail" // the answering machine took it (whether or not a message was left)
 )
+
+// Forward is call forwarding: incoming calls go to Target (a SIP URI) with 302 Moved
+// Temporarily always, when the phone is busy, or after ringing After seconds unanswered.
+type Forward struct {
+	Mode   string  `json:"mode"` // one of the Forward* modes
+	Target string  `json:"target,omitempty"`
+	After  Seconds `json:"after,omitempty"` // ForwardNoAnswer only
+}
+
+// Forwarding modes.
+const (
+	ForwardOff      = "off"
+	ForwardAlways   = "always"
+	ForwardBusy     = "busy"     // when a call would get 486 Busy Here (busy, do not disturb)
+	ForwardNoAnswer = "noanswer" // after ringing After seconds
+)
+
+// String says what f does, e.g. "after 20 s unanswered to sip:desk@example.org".
+func (f Forward) String() string {
+	switch f.Mode {
+	case ForwardAlways:
+		return "always to " + f.Target
+	case ForwardBusy:
+		return "when busy to " + f.Target
+	case ForwardNoAnswer:
+		return fmt.Sprintf("after %g s unanswered to %s", float64(f.After), f.Target)
+	}
+	return "off"
+}
 
 // HistoryEntry is one call in the call history (trayphone history --json).
 type HistoryEntry struct {
@@ -280,6 +315,8 @@ type Status struct {
 	NAT *NATInfo `json:"nat,omitempty"`
 	// Favorites are the favorites on the same domain as an account, with their line state (BLF).
 	Favorites []FavoriteState `json:"favorites,omitempty"`
+	// Forward is the call forwarding in force; nil when it is off.
+	Forward *Forward `json:"forward,omitempty"`
 }
 
 // NATInfo is the public address and NAT type STUN found, and what the phone did about them.
@@ -317,6 +354,12 @@ const (
 	EventDTMF    EventType = "dtmf"    // a DTMF digit arrived; Call and Digit are set
 	EventWarning EventType = "warning" // something the user should know; Message says what
 	EventStatus  EventType = "status"  // phone-wide state changed (DND); Status is set
+	// EventRecordingStarted: Call is being recorded to File from now on.
+	EventRecordingStarted EventType = "recording_started"
+	// EventRecordingStopped: the recording of Call to File ended; Message says why when it
+	// stopped by itself (the disk is full, ...), and is empty when the user or the call's end
+	// stopped it.
+	EventRecordingStopped EventType = "recording_stopped"
 	// EventVoicemail: the answering machine kept a new message; Voicemail describes it.
 	EventVoicemail EventType = "message"
 	// EventTransfer: a transfer of a call moved on; Call holds the call's snapshot, whose
@@ -354,6 +397,8 @@ type Event struct {
 	Status  *Status      `json:"status,omitempty"`
 	Digit   string       `json:"digit,omitempty"`
 	Message string       `json:"message,omitempty"`
+	// File is the recording's path (recording_started, recording_stopped).
+	File string `json:"file,omitempty"`
 	// Voicemail is the new message of an EventVoicemail.
 	Voicemail *VoicemailMessage `json:"voicemail,omitempty"`
 	// Favorite is the favorite of an EventFavorite.
