@@ -9,15 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
 	"golang.org/x/term"
 
 	"trayphone/account"
@@ -105,32 +102,9 @@ func (a *accounts) Subscriptions(ua *sipua.UA, favorites map[string]string) (cal
 	if a.set == nil {
 		return nil, nil
 	}
-	specs, watched := subscriptionSpecs(a.specs, a.set, favorites)
+	specs, watched := presence.Plan(a.specs, a.set.AccountFor, favorites)
 	a.pres = presence.NewSet(ua, a.set.Outbound, a.set.Admit, specs, presence.WithLogger(a.log.With("component", "presence")))
 	return a.pres, watched
-}
-
-// subscriptionSpecs lists the subscriptions: one message-summary per account, one dialog
-// subscription per favorite whose SIP address is in an account's domain (sorted by name).
-func subscriptionSpecs(specs []account.Spec, set interface{ AccountFor(sip.Uri) string }, favorites map[string]string) ([]presence.Spec, []phone.FavoriteState) {
-	var out []presence.Spec
-	for _, sp := range specs {
-		out = append(out, presence.Spec{Kind: presence.KindMWI, Account: sp.ID, Target: sp.AOR})
-	}
-	var watched []phone.FavoriteState
-	for _, name := range slices.Sorted(maps.Keys(favorites)) {
-		var u sip.Uri
-		if err := sip.ParseUri(strings.TrimSpace(favorites[name]), &u); err != nil || u.User == "" || (u.Scheme != "sip" && u.Scheme != "sips") {
-			continue
-		}
-		acct := set.AccountFor(u)
-		if acct == "" {
-			continue
-		}
-		out = append(out, presence.Spec{Kind: presence.KindBLF, Account: acct, Target: u, Name: name})
-		watched = append(watched, phone.FavoriteState{Name: name, URI: u.String(), Account: acct, State: "unknown"})
-	}
-	return out, watched
 }
 
 // Run starts registering (one goroutine per account, ending after un-REGISTER when ctx is done)

@@ -239,20 +239,7 @@ func TestPackagingFiles(t *testing.T) {
 		t.Errorf("desktop-file-validate %s: %v\n%s", entry, err, out)
 	}
 
-	b, err = os.ReadFile("packaging/macos/Info.plist-URLTypes.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plist struct {
-		Keys   []string `xml:"key"`
-		Values []string `xml:"array>dict>array>string"`
-	}
-	if err := xml.Unmarshal([]byte("<dict>"+string(b)+"</dict>"), &plist); err != nil {
-		t.Fatalf("Info.plist snippet: %v", err)
-	}
-	if !slices.Equal(plist.Keys, []string{"CFBundleURLTypes"}) || !slices.Equal(plist.Values, []string{"sip", "sips", "tel"}) {
-		t.Errorf("Info.plist snippet: keys %q, schemes %q", plist.Keys, plist.Values)
-	}
+	// macOS's URL types are in the app's Info.plist: TestMacInfoPlist.
 
 	b, err = os.ReadFile("packaging/windows/trayphone-url.reg")
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package presence_test
 
 import (
 	"testing"
@@ -37,7 +37,7 @@ func TestSubscriptionSpecs(t *testing.T) {
 		"Pizza":      "tel:+15551234",
 		"Echo":       "echo",
 	}
-	got, watched := subscriptionSpecs(specs, set, favs)
+	got, watched := presence.Plan(specs, set.AccountFor, favs)
 	type row struct {
 		kind           presence.Kind
 		account, label string
