@@ -84,6 +84,7 @@ type call struct {
 	sess       *media.Session
 	sw         *media.SwitchStream // the session's stream: the user's device or a conference port
 	tone       *media.Overlay      // laid over the user's device when the call plays there
+	tap        *voiceTap           // between sess and sw: what voice apps play and record (voice.go)
 	conf       *conference         // the local conference the call is in, nil if none
 	mediaAt    time.Time           // when sess started
 	sdpSession uint64
