@@ -120,7 +120,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctl.Handle("voicemail", callmgr.VoicemailCommand(mgr))
 	ctl.Handle("play", callmgr.PlayCommand(mgr))            // voice apps: play, say
 	ctl.Handle("record-far", callmgr.RecordFarCommand(mgr)) // voice apps
-	scr.register(ctl) // app_screen.go: screen.list, screen.test, screen.reload, screen.block
+	scr.register(ctl)                                       // app_screen.go: screen.list, screen.test, screen.reload, screen.block
 	var msgs *messages
 	if vm != nil {
 		msgs = &messages{m: vm, dev: dev, status: mgr.Status, log: log.With("component", "voicemail")}

@@ -32,7 +32,7 @@ type invocation struct {
 	args    []string
 	json    bool
 	account string
-	to      string // transfer --to
+	to      string     // transfer --to
 	voice   voiceFlags // play, record-far (voice.go)
 	stdout  io.Writer
 }
@@ -155,7 +155,7 @@ func parseCommandLine(name string, cmd *cliCommand, args []string, stdout, stder
 		fs.StringVar(&inv.to, "to", "", "attended transfer: to the far end of call `ID2`, which it replaces")
 	}
 	inv.voice.register(name, fs) // voice.go: --loop, --stop, --seconds
-	fs.Usage = func() {} // flag calls it on every parse error; help is printed below, on -h only
+	fs.Usage = func() {}         // flag calls it on every parse error; help is printed below, on -h only
 	usage := func() {
 		fmt.Fprintf(stdout, "usage: trayphone %s %s\n\n%s\n", name, cmd.usage, cmd.summary)
 		fs.SetOutput(stdout)
