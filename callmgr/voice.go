@@ -222,6 +222,13 @@ loop:
 
 // voiceCall finds answered call id ("" = the only answered one) with audio, for a voice app.
 func (m *Manager) voiceCall(id string) (*call, error) {
+	if id != "" && m.calls[id] == nil {
+		for _, h := range m.history {
+			if h.ID == id {
+				return nil, fmt.Errorf("call %s has ended (%s)", id, h.EndReason)
+			}
+		}
+	}
 	c, err := m.pick(id, (*call).answered, "answered")
 	if err != nil {
 		return nil, err
