@@ -162,6 +162,10 @@ func parseCommandLine(name string, cmd *cliCommand, args []string, stdout, stder
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
+	var rest []string // after "--": arguments, never flags ("say 1 -- -text")
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, rest = args[:i], args[i+1:]
+	}
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -176,6 +180,7 @@ func parseCommandLine(name string, cmd *cliCommand, args []string, stdout, stder
 		inv.args = append(inv.args, args[0])
 		args = args[1:]
 	}
+	inv.args = append(inv.args, rest...)
 	switch {
 	case len(inv.args) < cmd.minArgs:
 		return nil, fmt.Errorf("missing argument")
