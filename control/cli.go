@@ -68,7 +68,7 @@ var cliCommands = map[string]*cliCommand{
 		run: runStatus},
 	"calls": {usage: "[--json]", json: true, summary: "list the calls",
 		run: runCalls},
-	"events": {usage: "", summary: "print events as JSON, one per line, until interrupted",
+	"events": {usage: "[--json]", json: true, summary: "print events as JSON, one per line, until interrupted (--json changes nothing)",
 		run: runEvents},
 }
 
