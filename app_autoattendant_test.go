@@ -229,4 +229,3 @@ func waitMessages(t *testing.T, desk *instance, n int) []phone.VoicemailMessage 
 	t.Fatalf("%d messages, want %d", len(msgs), n)
 	return nil
 }
-
