@@ -24,6 +24,10 @@ import (
 	"trayphone/tray"
 )
 
+// appServerMaxCalls is how many calls an application server takes at once unless --max-calls
+// says otherwise.
+const appServerMaxCalls = 100
+
 // shutdownTimeout bounds the whole shutdown: hang up, close listeners, close audio.
 const shutdownTimeout = 5 * time.Second
 
@@ -44,6 +48,19 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}
 	if o.audioOut != "" {
 		cfg.Audio.Output = o.audioOut
+	}
+	maxCalls := o.maxCalls
+	if o.appServer {
+		// The voice apps give the calls their sound: no sound card is opened per call.
+		if o.audioIn == "" {
+			cfg.Audio.Input = "null"
+		}
+		if o.audioOut == "" {
+			cfg.Audio.Output = "null"
+		}
+		if maxCalls <= 0 {
+			maxCalls = appServerMaxCalls
+		}
 	}
 	media.UseSoundCard(portaudio.SoundCard{}) // "default" and "portaudio:NAME" devices, here and in callmgr
 	dev, err := media.NewDevice(cfg.Audio.Input, cfg.Audio.Output, log.With("component", "audio"))
@@ -95,7 +112,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		Screen: scr, Voicemail: voicemailFor(vm), VoicemailAfter: vmAfter, TransferScreen: scr.transferAllowed,
 		History: hist,
 		UA:      ua, Device: dev, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
-		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
+		CallWaiting: true, AppServer: o.appServer, MaxCalls: maxCalls, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
 	})
@@ -169,7 +186,12 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		}()
 	}
 
-	runDesktop(ctx, o.headless, p, mgr, book, scr, msgs, log) // tray or notifications; app_tray.go
+	if o.appServer {
+		log.Info("running as a voice application server", "max_calls", maxCalls)
+		<-ctx.Done()
+	} else {
+		runDesktop(ctx, o.headless, p, mgr, book, scr, msgs, log) // tray or notifications; app_tray.go
+	}
 
 	cancel()
 	select {

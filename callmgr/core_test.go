@@ -103,6 +103,9 @@ type coreOpts struct {
 	voicemailAfter time.Duration
 	// transferScreen is Config.TransferScreen.
 	transferScreen TransferScreen
+	// appServer and maxCalls are Config.AppServer and MaxCalls.
+	appServer bool
+	maxCalls  int
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -155,7 +158,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
 		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
 		Screen: o.screen, Voicemail: o.voicemail, VoicemailAfter: o.voicemailAfter,
-		TransferScreen: o.transferScreen,
+		TransferScreen: o.transferScreen, AppServer: o.appServer, MaxCalls: o.maxCalls,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -358,5 +359,129 @@ func TestVoicemailAnsweredCall(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no message filed")
+	}
+}
+
+// TestAppServerManyCalls: two application servers (AppServer, MaxCalls 6). Alice places six
+// calls to bob at once: all ring (from one address), bob answers each and none is put on hold
+// on either side; bob plays a different tone into each call at the same time, and alice's
+// record-far of each call holds that call's tone alone, cleanly. A seventh call gets 486. (A
+// phone that is not an application server takes at most two ringing calls from one address and
+// four calls in all, and holds the others when it answers one.)
+func TestAppServerManyCalls(t *testing.T) {
+	const n = 6
+	a := startCore(t, "alice", coreOpts{appServer: true, maxCalls: n + 1, device: media.NewNull()})
+	b := startCore(t, "bob", coreOpts{appServer: true, maxCalls: n, device: media.NewNull()})
+	var out []phone.CallInfo
+	for range n {
+		ci, err := a.mgr.Call(ctx(t), b.ua.AOR(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ci)
+	}
+	var in []string
+	for len(in) < n {
+		c := b.waitState(5*time.Second, phone.CallIncoming)
+		in = append(in, c.ID)
+	}
+	for _, id := range in {
+		if err := b.mgr.Answer(ctx(t), id); err != nil {
+			t.Fatalf("answer %s: %v", id, err)
+		}
+	}
+	waitAll := func(c *core) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			calls := c.mgr.Status().Calls
+			active := 0
+			for _, ci := range calls {
+				if ci.State == phone.CallActive && !ci.LocalHold && !ci.RemoteHold {
+					active++
+				}
+			}
+			if active == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of %d calls active and not held: %+v", c.name, active, n, calls)
+			}
+		}
+	}
+	waitAll(a)
+	waitAll(b)
+
+	// A tone per call, all at once; alice records each.
+	dir := t.TempDir()
+	freq := func(i int) float64 { return 500 + 250*float64(i) }
+	type rec struct {
+		path string
+		res  RecordResult
+		err  error
+	}
+	recs := make(chan rec, n)
+	for i, ci := range out {
+		path := filepath.Join(dir, fmt.Sprintf("call%d.wav", i))
+		go func() {
+			res, err := voiceCmd(t, RecordFarCommand(a.mgr), context.Background(), recordFarArgs{ID: ci.ID, File: path, Seconds: 3})
+			r, _ := res.(RecordResult)
+			recs <- rec{path, r, err}
+		}()
+	}
+	// Bob's call i is alice's call i: they were answered in the order they rang, and each
+	// call's remote RTP port pairs them; match by what alice records instead of assuming.
+	plays := make(chan error, n)
+	for i, id := range in {
+		sound := filepath.Join(dir, fmt.Sprintf("tone%d.wav", i))
+		if err := audiotest.WriteTone(sound, freq(i), 0.5, 8000, 2); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_, err := voiceCmd(t, PlayCommand(b.mgr), context.Background(), playArgs{ID: id, File: sound})
+			plays <- err
+		}()
+	}
+	for range n {
+		if err := <-plays; err != nil {
+			t.Errorf("play: %v", err)
+		}
+	}
+	seen := map[int]bool{}
+	for range n {
+		r := <-recs
+		if r.err != nil {
+			t.Errorf("record-far: %v", r.err)
+			continue
+		}
+		s, rate, err := audiotest.ReadWAVMono(r.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := audiotest.Analyze(s, rate)
+		i := int(math.Round((a.DominantHz - 500) / 250))
+		if i < 0 || i >= n || seen[i] {
+			t.Errorf("%s: dominant %.0f Hz, not one call's tone (or twice)", filepath.Base(r.path), a.DominantHz)
+			continue
+		}
+		seen[i] = true
+		c, err := audiotest.MeasureCall(s, rate, freq(i))
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(r.path), err)
+			continue
+		}
+		if c.SINADdB < 30 || c.Clicks > 0 || c.Gaps > 0 || c.End-c.Start < 1500*time.Millisecond {
+			if disturbance(t) == 0 {
+				t.Errorf("%s: %v; want its own tone alone, >= 30 dB, no clicks or gaps", filepath.Base(r.path), c)
+			}
+		}
+	}
+
+	// One more is one too many for bob.
+	if _, err := a.mgr.Call(ctx(t), b.ua.AOR(), ""); err != nil {
+		t.Fatal(err)
+	}
+	e := a.wait(5*time.Second, "the seventh call to end", func(ci phone.CallInfo) bool { return ci.State == phone.CallEnded })
+	if !strings.Contains(e.EndReason, "486") && !strings.Contains(strings.ToLower(e.EndReason), "busy") {
+		t.Errorf("the seventh call ended %q, want busy", e.EndReason)
 	}
 }
