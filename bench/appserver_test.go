@@ -22,6 +22,7 @@ type appRound struct {
 	calls, clean   int
 	p50, p99, max  float64 // the server's RTP send-interval deviation from 20 ms, ms
 	packets        int
+	expected       int // packets the server sent in the capture window, about
 	cpuPct         float64 // the server process, % of one core
 	rssKiB         int
 	worstSINAD     float64
@@ -30,7 +31,8 @@ type appRound struct {
 }
 
 func (r appRound) holds() bool {
-	return r.clean == r.calls && r.stalls == 0 && r.missed == 0 && r.p99 <= 2
+	// A capture that missed more than 5 % of the packets measured tshark, not trayphone.
+	return r.clean == r.calls && r.stalls == 0 && r.missed == 0 && r.p99 <= 2 && r.packets*20 >= r.expected*19
 }
 
 // TestAppServer measures trayphone as a voice application server: a trayphone --app-server runs
@@ -39,7 +41,8 @@ func (r appRound) holds() bool {
 // (record-far). Per N: the calls whose whole recording is clean (audiotest.MeasureCall: SINAD >=
 // 30 dB, no click, no gap), the server's RTP send-interval deviation from 20 ms (tshark on lo,
 // p50/p99/max over every call's packets), and the server's CPU (% of one core) and memory.
-// The largest N with every call clean and p99 <= 2 ms holds. Run by bench/run.sh
+// The largest N with every call clean and p99 <= 2 ms (over a capture that saw 95 % of the
+// packets or more) holds. Run by bench/run.sh
 // (TRAYPHONE_BENCH=1); TRAYPHONE_BENCH_APP_COUNTS (default "5,10,20,40"),
 // TRAYPHONE_BENCH_APP_SECONDS (default 10); the table goes to TRAYPHONE_BENCH_APP_OUT.
 func TestAppServer(t *testing.T) {
@@ -97,14 +100,14 @@ func TestAppServer(t *testing.T) {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "| calls | clean calls | server RTP send p50 / p99 / max (ms) | server CPU (%% of a core) | CPU per call | server RSS | worst SINAD | holds (all clean, p99 <= 2 ms) |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| calls | clean calls | server RTP send p50 / p99 / max (ms) | server CPU (%% of a core) | CPU per call | server RSS | worst SINAD | packets captured | holds (all clean, p99 <= 2 ms) |\n|---|---|---|---|---|---|---|---|---|\n")
 	largest := 0
 	for _, r := range rounds {
 		if r.holds() {
 			largest = max(largest, r.calls)
 		}
-		fmt.Fprintf(&b, "| %d | %d | %.3f / %.3f / %.1f | %.1f | %.2f | %.1f MiB | %.1f dB | %v |\n", r.calls, r.clean, r.p50, r.p99, r.max,
-			r.cpuPct, r.cpuPct/float64(r.calls), float64(r.rssKiB)/1024, r.worstSINAD, r.holds())
+		fmt.Fprintf(&b, "| %d | %d | %.3f / %.3f / %.2f | %.1f | %.2f | %.1f MiB | %.1f dB | %d of ~%d | %v |\n", r.calls, r.clean, r.p50, r.p99, r.max,
+			r.cpuPct, r.cpuPct/float64(r.calls), float64(r.rssKiB)/1024, r.worstSINAD, r.packets, r.expected, r.holds())
 	}
 	fmt.Fprintf(&b, "\nlargest count that holds: %d (of %v); %ds calls, PCMU, load average %s\n", largest, counts, secs, loadAvg())
 	t.Log("\n" + b.String())
@@ -271,6 +274,10 @@ func appServerRound(t *testing.T, bin, dir string, server, caller *appServer, n 
 		jitter = append(jitter, SendJitter(times, 20*time.Millisecond)...)
 	}
 	r.p50, r.p99, r.max = Percentiles(jitter)
+	// What the server must have sent while captured: a capture that lost packets (tshark behind
+	// on a loaded machine) shows their absence as long intervals, so the table says how much
+	// of the stream it saw.
+	r.expected = int(wall / (20 * time.Millisecond) * time.Duration(got))
 
 	for _, f := range files {
 		s, rate, err := audiotest.ReadWAVMono(f)
