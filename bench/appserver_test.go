@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -22,7 +24,7 @@ type appRound struct {
 	calls, clean   int
 	p50, p99, max  float64 // the server's RTP send-interval deviation from 20 ms, ms
 	packets        int
-	expected       int // packets the server sent in the capture window, about
+	expected       int     // packets the server sent in the capture window, about
 	cpuPct         float64 // the server process, % of one core
 	rssKiB         int
 	worstSINAD     float64
