@@ -312,8 +312,20 @@ func (m *Manager) StopPlay(ctx context.Context, id string) (stopped bool, err er
 // the caller at the rate PlayRate gave, mono) for seconds (0: until stopped or the call ends).
 // It returns when the recording has ended, with what was written.
 func (m *Manager) RecordFar(ctx context.Context, id string, w *media.WAVWriter, file string, rate int, seconds float64) (RecordResult, error) {
-	var r *farRecording
+	// The work may run after do gave up waiting for it (ctx done): abandoned tells it not to
+	// start, or tells the caller that it did and must be stopped.
+	var (
+		mu        sync.Mutex
+		abandoned bool
+		r         *farRecording
+		on        *voiceTap
+	)
 	err := m.do(ctx, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			return ctx.Err()
+		}
 		c, err := m.voiceCall(id)
 		if err != nil {
 			return err
@@ -325,23 +337,34 @@ func (m *Manager) RecordFar(ctx context.Context, id string, w *media.WAVWriter, 
 			return fmt.Errorf("call %s is being recorded already (stop it with: trayphone record-far %s --stop)", c.id, c.id)
 		}
 		r = newFarRecording(w, file, rate, c.codec.FrameSamples(), seconds)
-		tap := c.tap
-		go r.write(func() { tap.rec.CompareAndSwap(r, nil) })
-		tap.rec.Store(r)
+		tap, rec := c.tap, r
+		on = tap
+		go rec.write(func() { tap.rec.CompareAndSwap(rec, nil) })
+		tap.rec.Store(rec)
 		m.log.Info("voice app records the far end", "call", c.id, "seconds", seconds)
 		return nil
 	})
+	mu.Lock()
+	abandoned = true
+	rec, tap := r, on
+	mu.Unlock()
 	if err != nil {
-		_ = w.Close()
+		if rec != nil {
+			tap.rec.CompareAndSwap(rec, nil)
+			rec.stop("stopped")
+			<-rec.done // the writer closes w
+		} else {
+			_ = w.Close()
+		}
 		return RecordResult{}, err
 	}
 	select {
-	case <-r.done:
+	case <-rec.done:
 	case <-ctx.Done():
-		r.stop("stopped")
-		<-r.done
+		rec.stop("stopped")
+		<-rec.done
 	}
-	return r.result, nil
+	return rec.result, nil
 }
 
 // StopRecordFar ends the far-end recording of call id. It is not an error when there is none.
