@@ -229,7 +229,11 @@ func appServerRound(t *testing.T, bin, dir string, server, caller *appServer, n 
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := capture(t, dir, ports)
+	filter := ports
+	if len(filter) > 100 {
+		filter = nil // a BPF filter of hundreds of ports fails: every UDP port, sorted out below
+	}
+	stop := capture(t, dir, filter)
 	cpu0, _, _ := ThreadStats(pid)
 	t0 := time.Now()
 
