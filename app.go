@@ -26,6 +26,10 @@ import (
 	"trayphone/tray"
 )
 
+// appServerMaxCalls is how many calls an application server takes at once unless --max-calls
+// says otherwise.
+const appServerMaxCalls = 100
+
 // shutdownTimeout bounds the whole shutdown: hang up, close listeners, close audio.
 const shutdownTimeout = 5 * time.Second
 
@@ -46,6 +50,19 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	}
 	if o.audioOut != "" {
 		cfg.Audio.Output = o.audioOut
+	}
+	maxCalls := o.maxCalls
+	if o.appServer {
+		// The voice apps give the calls their sound: no sound card is opened per call.
+		if o.audioIn == "" {
+			cfg.Audio.Input = "null"
+		}
+		if o.audioOut == "" {
+			cfg.Audio.Output = "null"
+		}
+		if maxCalls <= 0 {
+			maxCalls = appServerMaxCalls
+		}
 	}
 	media.UseSoundCard(portaudio.SoundCard{}) // "default" and "portaudio:NAME" devices, here and in callmgr
 	dev, err := media.NewDevice(cfg.Audio.Input, cfg.Audio.Output, log.With("component", "audio"))
@@ -104,7 +121,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		Screen: scr, Voicemail: voicemailFor(vm), VoicemailAfter: vmAfter, TransferScreen: scr.transferAllowed,
 		History: hist,
 		UA:      ua, Device: dev, DefaultDevice: def, Codecs: codecs, NoVAD: !cfg.Audio.VAD, Realtime: cfg.Audio.Realtime, SteadySend: cfg.Audio.SteadySend, Favorites: cfg.Favorites, DND: cfg.DND,
-		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: accts, RejectDirectCalls: !cfg.DirectCallsAllowed(),
+		CallWaiting: true, AppServer: o.appServer, MaxCalls: maxCalls, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: accts, RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: callNAT(natp), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
 		RecordDir: filepath.Join(p.State, "recordings"), RecordCalls: cfg.Audio.RecordCalls,
@@ -132,7 +149,9 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 	ctl.Handle("transfer", callmgr.TransferCommand(mgr))
 	control.HandleDTMF(ctl, mgr)
 	ctl.Handle("voicemail", callmgr.VoicemailCommand(mgr))
-	scr.register(ctl) // app_screen.go: screen.list, screen.test, screen.reload, screen.block
+	ctl.Handle("play", callmgr.PlayCommand(mgr))            // voice apps: play, say
+	ctl.Handle("record-far", callmgr.RecordFarCommand(mgr)) // voice apps
+	scr.register(ctl)                                       // app_screen.go: screen.list, screen.test, screen.reload, screen.block
 	var msgs *messages
 	if vm != nil {
 		msgs = &messages{m: vm, dev: dev, status: mgr.Status, log: log.With("component", "voicemail")}
@@ -183,7 +202,12 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		}()
 	}
 
-	runDesktop(ctx, o.headless, p, mgr, book, scr, msgs, log) // tray or notifications; app_tray.go
+	if o.appServer {
+		log.Info("running as a voice application server", "max_calls", maxCalls)
+		<-ctx.Done()
+	} else {
+		runDesktop(ctx, o.headless, p, mgr, book, scr, msgs, log) // tray or notifications; app_tray.go
+	}
 
 	cancel()
 	select {

@@ -28,6 +28,10 @@ type options struct {
 	dial     string // a URI given on the command line: dial it once running
 	// supervise restarts the phone when it fails (supervise.go; the autostart entries use it).
 	supervise bool
+	// appServer runs the phone as a voice application server (app.go), with up to maxCalls
+	// calls (0: the default).
+	appServer bool
+	maxCalls  int
 }
 
 func main() {
@@ -51,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.audioIn, "audio-in", "", `microphone: "default", "portaudio:NAME", "null" or FILE.wav (played in real time)`)
 	fs.StringVar(&o.audioOut, "audio-out", "", `speaker: "default", "portaudio:NAME", "null" or FILE.wav (records what would be played)`)
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&o.appServer, "app-server", false, "run as a voice application server: no tray, notifications or sound card (null audio unless --audio-in/--audio-out), every call independent (none is held for another)")
+	fs.IntVar(&o.maxCalls, "max-calls", 0, "calls at once, more get 486 Busy Here (default 4, or 100 with --app-server)")
 	fs.BoolVar(&o.supervise, "supervise", false, "run the phone and start it again when it fails (autostart entries use this)")
 	var home, listen string
 	fs.StringVar(&home, "home", "", "keep config, state and control socket in DIR instead of the XDG directories")

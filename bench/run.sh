@@ -14,6 +14,9 @@
 #   7. what a listener hears: a tone each way, judged over the whole call (SINAD, clicks, gaps,
 #      peak), per codec, trayphone ↔ trayphone, baresip ↔ baresip and both mixed ways, on a clean
 #      link and under 1-20 % random loss (QUALITY_SECONDS per call, default 8).
+#   8. trayphone as a voice application server: N concurrent PCMU calls (APP_COUNTS, default
+#      5,10,20,40) into examples/auto-attendant on a trayphone --app-server, each caller's whole
+#      recording judged, the server's RTP send p99 and CPU per call (APP_SECONDS, default 10).
 # Usage: bench/run.sh [SECONDS [ROUNDS]]   (default 60 s, 3 rounds; the loaded comparison is one
 # round of SECONDS/2. Needs baresip and tshark, see scripts/setup.sh; tshark captures on lo, so
 # run as root or with the capture capability. As root trayphone also gets real-time scheduling
@@ -68,3 +71,11 @@ TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_QUALITY_SECONDS="$quality" TRAYPHONE_BENCH_QUA
   go test ./bench -run 'TestAudioQuality' -count 1 -timeout "$((quality * 40 + 600))s" >"$out/test.log" 2>&1 \
   || { cat "$out/test.log"; exit 1; }
 cat "$out/quality.md"
+echo
+app="${APP_SECONDS:-10}"
+counts="${APP_COUNTS:-5,10,20,40}"
+echo "== application server: concurrent PCMU calls into examples/auto-attendant (calls of ${app}s; counts ${counts})"
+TRAYPHONE_BENCH=1 TRAYPHONE_BENCH_APP_SECONDS="$app" TRAYPHONE_BENCH_APP_COUNTS="$counts" TRAYPHONE_BENCH_APP_OUT="$out/app.md" \
+  go test ./bench -run 'TestAppServer' -count 1 -timeout 1800s >"$out/test.log" 2>&1 \
+  || { cat "$out/test.log"; exit 1; }
+cat "$out/app.md"

@@ -86,6 +86,7 @@ type call struct {
 	answering  bool                // answer is under way (NAT discovery, the device opening) for this incoming call
 	sw         *media.SwitchStream // the session's stream: the user's device or a conference port
 	tone       *media.Overlay      // laid over the user's device when the call plays there
+	tap        *voiceTap           // between sess and sw: what voice apps play and record (voice.go)
 	conf       *conference         // the local conference the call is in, nil if none
 	mediaAt    time.Time           // when sess started
 	sdpSession uint64

@@ -113,6 +113,9 @@ type coreOpts struct {
 	// presence and watched are Config.Presence and Watched.
 	presence Presence
 	watched  []phone.FavoriteState
+	// appServer and maxCalls are Config.AppServer and MaxCalls.
+	appServer bool
+	maxCalls  int
 }
 
 func testLogger(t testing.TB, name string) *slog.Logger {
@@ -172,7 +175,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
 		RecordDir: o.recordDir, RecordCalls: o.recordCalls, AutoAnswer: o.autoAnswer,
 		Screen: o.screen, Voicemail: o.voicemail, VoicemailAfter: o.voicemailAfter, Presence: o.presence, Watched: o.watched,
-		TransferScreen: o.transferScreen,
+		TransferScreen: o.transferScreen, AppServer: o.appServer, MaxCalls: o.maxCalls,
 		SteadySend:     true, // as the phone runs by default: calls long enough change over on this VM
 		Realtime:       true, // likewise: a busy machine (CI runs the packages side by side) gets it at once
 		SessionOptions: []media.Option{media.WithReceiveObserver(c.heard.add)}})

@@ -65,6 +65,9 @@ func (m *Manager) offerHold(c *call) error {
 // Each call is silenced at once; its re-INVITE follows, and a far end that refuses it still
 // hears nothing. It returns the calls it held.
 func (m *Manager) holdOthers(c *call) []*call {
+	if m.cfg.AppServer {
+		return nil // an application server's calls are independent: none holds another
+	}
 	var held []*call
 	for _, o := range m.liveCalls() {
 		if o == c || o.hidden || o.voicemail || !o.answered() || o.localHold || (c.conf != nil && o.conf == c.conf) {

@@ -134,7 +134,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 		return reject(486, "Busy Here")
 	}
 	src := addrOf(req.Source()).Unmap()
-	if !echo && replaced == nil && !viaAccount && m.ringingFrom(src) >= maxRingingPerSource {
+	if !echo && replaced == nil && !viaAccount && m.ringingFrom(src) >= m.maxRingingPerSource() {
 		// One address may not keep every line ringing (issue 14: INVITEs never cancelled).
 		m.logRejected("incoming call refused: too many calls ringing from one address", "from", src)
 		return reject(486, "Busy Here")
@@ -328,6 +328,15 @@ func (m *Manager) isSelf(req *sip.Request) bool {
 	return src.IsLoopback() || src == m.ua.Host
 }
 
+// maxRingingPerSource is how many direct calls from one address may ring at once: an
+// application server takes as many as it takes calls.
+func (m *Manager) maxRingingPerSource() int {
+	if m.cfg.AppServer {
+		return m.cfg.MaxCalls
+	}
+	return maxRingingPerSource
+}
+
 // busy reports whether a new incoming call must get 486.
 func (m *Manager) busy() bool {
 	n := 0
@@ -336,7 +345,7 @@ func (m *Manager) busy() bool {
 			n++
 		}
 	}
-	return n >= maxCalls || (n > 0 && !m.cfg.CallWaiting)
+	return n >= m.cfg.MaxCalls || (n > 0 && !m.cfg.CallWaiting && !m.cfg.AppServer)
 }
 
 // missed files a rejected call in the history so the user can see it.

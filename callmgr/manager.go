@@ -72,6 +72,12 @@ type Config struct {
 	// CallWaiting lets a second call ring while one is active; otherwise the caller gets 486.
 	// While it rings, the call-waiting tone is laid over the active call's audio (waiting.go).
 	CallWaiting bool
+	// AppServer makes the phone an application server (trayphone --app-server): its calls are
+	// independent — answering or placing one holds no other, and no call-waiting tone plays —
+	// up to MaxCalls at once, as many of them ringing from one address as that.
+	AppServer bool
+	// MaxCalls is how many calls may be under way at once (default 4); more get 486 Busy Here.
+	MaxCalls int
 	// ToneRegion picks the call-waiting tone (media.ToneRegions); "" follows the locale.
 	ToneRegion string
 	// RTPTimeout hangs up an answered call whose far end has sent no audio for this long (default
@@ -181,6 +187,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if len(cfg.Codecs) == 0 {
 		cfg.Codecs = []media.Codec{media.PCMU, media.PCMA}
+	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = maxCalls
 	}
 	if cfg.IncomingRingTimeout <= 0 {
 		cfg.IncomingRingTimeout = defaultRingTimeout

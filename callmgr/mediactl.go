@@ -282,6 +282,8 @@ func (m *Manager) startSession(c *call, stream media.Stream) error {
 		// The answering machine's device is not the user's: no fallback, tones or conference.
 		stream = m.switchable(c, stream) // conference.go: device fallback and local conferences
 	}
+	c.tap = newVoiceTap(stream, c.codec.FrameSamples()) // voice.go: play, record-far
+	stream = c.tap
 	id := c.id
 	conn, remote, err := m.mediaConn(c) // nat.go: the TURN relay's bridge, if any
 	if err != nil {
@@ -332,6 +334,7 @@ func (m *Manager) startSession(c *call, stream media.Stream) error {
 
 // stopMedia ends the call's media session and releases its sockets.
 func (m *Manager) stopMedia(c *call) {
+	m.endVoice(c) // voice.go: what plays or records ends with the call
 	if c.sess != nil {
 		_ = c.sess.Close()
 		c.rtp = nil

@@ -38,7 +38,7 @@ func (m *Manager) startOutgoing(target, account string, extra ...sip.Header) (*c
 		self := m.ua.SelfAddr()
 		uri = sip.Uri{Scheme: "sip", User: EchoTarget, Host: self.Addr().String(), Port: int(self.Port())}
 	}
-	if n := len(m.calls); n >= maxCalls {
+	if n := len(m.calls); n >= m.cfg.MaxCalls {
 		return nil, fmt.Errorf("already %d calls: hang one up first", n)
 	}
 	c := m.newCall(phone.Outgoing, uri.String())

@@ -58,30 +58,60 @@ func (m *Manager) screenInvite(req *sip.Request, tx sip.ServerTransaction) scree
 	return d.Action
 }
 
-// toVoicemail lets the answering machine answer incoming call c (still ringing). why goes in the
-// log. It returns an error when there is no machine or it could not take the call; the call then
-// goes on ringing.
+// toVoicemail lets the answering machine take call c: a ringing call is answered by it; an
+// answered call (a voice app sending its caller to voicemail) has its audio moved from the
+// user's device to the machine, which greets the caller and records the message. why goes in
+// the log. It returns an error when there is no machine or it could not take the call; the call
+// then goes on as it was.
 func (m *Manager) toVoicemail(c *call, why string) error {
 	if m.cfg.Voicemail == nil {
 		return errNoMachine
 	}
-	if c.state != phone.CallIncoming {
-		return fmt.Errorf("call %s is %s, not ringing", c.id, c.state)
+	switch {
+	case c.voicemail:
+		return fmt.Errorf("call %s is with the answering machine already", c.id)
+	case c.answered():
+		if c.sw == nil || c.sess == nil {
+			return fmt.Errorf("call %s has no audio yet", c.id)
+		}
+		if c.conf != nil {
+			return fmt.Errorf("call %s is in a conference; take it out first", c.id)
+		}
+		if c.heldHere() {
+			return fmt.Errorf("call %s is on hold; resume it first", c.id)
+		}
+	case c.state != phone.CallIncoming:
+		return fmt.Errorf("call %s is %s, not ringing or answered", c.id, c.state)
 	}
 	dev, over, err := m.cfg.Voicemail.Take(c.snapshot(m.clk.Now()))
 	if err != nil {
 		return fmt.Errorf("the answering machine cannot take the call: %w", err)
 	}
-	c.machine, c.voicemail, c.silent = dev, true, false
-	m.log.Info("the answering machine takes the call", "call", c.id, "from", c.remote, "why", why)
-	// The answer goes on off the manager goroutine; if it fails, the call ends saying why (and
-	// its result becomes "failed").
 	c.result = phone.ResultVoicemail
-	m.answer(c, nil, func(err error) {
+	if c.answered() {
+		st, err := dev.Open(c.codec.SampleRate, c.codec.FrameSamples())
 		if err != nil {
-			m.log.Warn("the answering machine could not answer", "call", c.id, "err", err)
+			return fmt.Errorf("the answering machine cannot take the call: %w", err)
 		}
-	})
+		if pl := c.tap.play.Swap(nil); pl != nil {
+			pl.finish(errPlayStopped) // the machine's greeting is what the caller hears now
+		}
+		old := c.sw.Swap(st)
+		_ = old.Close()
+		c.machine, c.voicemail, c.silent = dev, true, false
+		m.log.Info("the answering machine takes the answered call", "call", c.id, "from", c.remote, "why", why)
+		m.changed(c)
+	} else {
+		c.machine, c.voicemail, c.silent = dev, true, false
+		m.log.Info("the answering machine takes the call", "call", c.id, "from", c.remote, "why", why)
+		// The answer goes on off the manager goroutine; if it fails, the call ends saying why
+		// (and its result becomes "failed").
+		m.answer(c, nil, func(err error) {
+			if err != nil {
+				m.log.Warn("the answering machine could not answer", "call", c.id, "err", err)
+			}
+		})
+	}
 	id := c.id
 	go func() {
 		// Ends when the message is over by itself, or the phone stops; the call may have
@@ -99,11 +129,18 @@ func (m *Manager) toVoicemail(c *call, why string) error {
 	return nil
 }
 
-// SendToVoicemail lets the answering machine answer the ringing call id ("" = the only ringing
-// one): "Send to voicemail" on the notification, "trayphone voicemail ID".
+// SendToVoicemail lets the answering machine take call id ("" = the only ringing one): "Send
+// to voicemail" on the notification, "trayphone voicemail ID". An answered call given by ID
+// goes to the machine too (a voice app's "press 2 for voicemail").
 func (m *Manager) SendToVoicemail(ctx context.Context, id string) error {
 	return m.do(ctx, func() error {
-		c, err := m.pick(id, func(c *call) bool { return c.state == phone.CallIncoming }, "ringing")
+		ok := func(c *call) bool { return c.state == phone.CallIncoming }
+		what := "ringing"
+		if id != "" {
+			ok = func(c *call) bool { return c.state == phone.CallIncoming || c.answered() }
+			what = "ringing or answered"
+		}
+		c, err := m.pick(id, ok, what)
 		if err != nil {
 			return err
 		}

@@ -66,8 +66,8 @@ func TestVoicemailAnswerAfterAndSend(t *testing.T) {
 	if c := b.waitState(time.Second, phone.CallActive); !c.Voicemail {
 		t.Errorf("not the machine's call: %+v", c)
 	}
-	if err := b.mgr.SendToVoicemail(ctx(t), in.ID); err == nil || !strings.Contains(err.Error(), "not ringing") {
-		t.Errorf("sending an answered call to voicemail: got %v, want \"not ringing\"", err)
+	if err := b.mgr.SendToVoicemail(ctx(t), in.ID); err == nil || !strings.Contains(err.Error(), "with the answering machine already") {
+		t.Errorf("sending the machine's call to voicemail again: got %v, want \"with the answering machine already\"", err)
 	}
 	a.waitState(5*time.Second, phone.CallActive)
 	_ = a.mgr.Hangup(ctx(t), "")

@@ -40,8 +40,8 @@ func (m *Manager) syncWaitingTone() {
 			}
 		}
 	}
-	if !ringing {
-		to = nil
+	if !ringing || m.cfg.AppServer {
+		to = nil // no tone; an application server's calls have no user to tell
 	}
 	if to == m.waiting {
 		return

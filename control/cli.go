@@ -32,7 +32,8 @@ type invocation struct {
 	args    []string
 	json    bool
 	account string
-	to      string // transfer --to
+	to      string     // transfer --to
+	voice   voiceFlags // play, record-far (voice.go)
 	stdout  io.Writer
 }
 
@@ -67,7 +68,7 @@ var cliCommands = map[string]*cliCommand{
 		run: runStatus},
 	"calls": {usage: "[--json]", json: true, summary: "list the calls",
 		run: runCalls},
-	"events": {usage: "", summary: "print events as JSON, one per line, until interrupted",
+	"events": {usage: "[--json]", json: true, summary: "print events as JSON, one per line, until interrupted (--json changes nothing)",
 		run: runEvents},
 }
 
@@ -153,12 +154,17 @@ func parseCommandLine(name string, cmd *cliCommand, args []string, stdout, stder
 	if name == "transfer" {
 		fs.StringVar(&inv.to, "to", "", "attended transfer: to the far end of call `ID2`, which it replaces")
 	}
-	fs.Usage = func() {} // flag calls it on every parse error; help is printed below, on -h only
+	inv.voice.register(name, fs) // voice.go: --loop, --stop, --seconds
+	fs.Usage = func() {}         // flag calls it on every parse error; help is printed below, on -h only
 	usage := func() {
 		fmt.Fprintf(stdout, "usage: trayphone %s %s\n\n%s\n", name, cmd.usage, cmd.summary)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
+	}
+	var rest []string // after "--": arguments, never flags ("say 1 -- -text")
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, rest = args[:i], args[i+1:]
 	}
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -174,6 +180,7 @@ func parseCommandLine(name string, cmd *cliCommand, args []string, stdout, stder
 		inv.args = append(inv.args, args[0])
 		args = args[1:]
 	}
+	inv.args = append(inv.args, rest...)
 	switch {
 	case len(inv.args) < cmd.minArgs:
 		return nil, fmt.Errorf("missing argument")

@@ -362,6 +362,9 @@ func (s *Server) streamEvents(ctx context.Context, c net.Conn, sc *bufio.Scanner
 			if err != nil {
 				continue
 			}
+			// Each event gets writeTimeout of its own: the deadline the opening answer set
+			// would otherwise end the stream writeTimeout after it began.
+			_ = c.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if _, err := c.Write(append(b, '\n')); err != nil {
 				return
 			}

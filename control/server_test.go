@@ -501,3 +501,36 @@ func TestEventQueueDropsOldest(t *testing.T) {
 		t.Error("pop after close: got an event, want none")
 	}
 }
+
+// TestEventsOutliveTheWriteTimeout: an event stream goes on delivering events after the write
+// timeout of the answer that opened it (a long-running "trayphone events" under a voice app).
+func TestEventsOutliveTheWriteTimeout(t *testing.T) {
+	ts := startServer(t)
+	c := dial(t, ts.path)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan phone.Event, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Events(ctx, func(ev phone.Event) error { got <- ev; return nil })
+	}()
+	<-got // the status snapshot
+	waitFor(t, "subscription", func() bool { return ts.core.subscribers() == 1 })
+	time.Sleep(writeTimeout + time.Second)
+	call := phone.CallInfo{ID: "c9", State: phone.CallIncoming, Direction: phone.Incoming}
+	if err := ts.core.publish(phone.Event{Type: phone.EventCall, Call: &call}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-got:
+		if ev.Call == nil || ev.Call.ID != "c9" {
+			t.Errorf("got %+v, want call c9's event", ev)
+		}
+	case err := <-done:
+		t.Fatalf("the event stream ended %s after it began: %v", writeTimeout+time.Second, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+	}
+	cancel()
+	<-done
+}

@@ -718,6 +718,18 @@ func (b *Baresip) recorded(kind, suffix string) string {
 // received and decoded. Read it after CALL_CLOSED (its RIFF sizes are written on close).
 func (b *Baresip) RecordedReceived() string { return b.recorded("decode", "dec") }
 
+// RecordedReceivedAll is the paths of every call's rec/dump-<time>-dec.wav so far, oldest
+// first (from the log): the audio baresip received in each call.
+func (b *Baresip) RecordedReceivedAll() []string {
+	var out []string
+	for _, m := range dumpRE.FindAllStringSubmatch(b.Log(), -1) {
+		if m[1] == "decode" {
+			out = append(out, m[2])
+		}
+	}
+	return out
+}
+
 // RecordedSent is the path of the last call's rec/dump-<time>-enc.wav: the audio baresip
 // encoded and sent.
 func (b *Baresip) RecordedSent() string { return b.recorded("encode", "enc") }
