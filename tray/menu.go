@@ -20,6 +20,9 @@ import (
 	"trayphone/internal/phone"
 )
 
+// maxMessages is how many messages the Messages submenu lists.
+const maxMessages = 10
+
 // Pool sizes: fyne.io/systray cannot remove items cleanly, so the menu is a fixed pool of items that
 // are shown, hidden and retitled from each snapshot.
 const (

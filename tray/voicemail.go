@@ -25,9 +25,6 @@ type Voicemail interface {
 	Call(ctx context.Context, target string) error
 }
 
-// maxMessages is how many messages the Messages submenu lists.
-const maxMessages = 10
-
 // messagesTitle is the Messages submenu's title, with how many are new.
 func messagesTitle(list []phone.VoicemailMessage) string {
 	n := 0
