@@ -101,7 +101,10 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	// An INVITE without SDP asks us to offer in the 200 OK; the answer comes in the ACK (RFC
 	// 3261 §13.2.1, "late offer").
 	var offer *sdp.Session
-	var encPick *sdp.Crypto
+	var (
+		encPick     *sdp.Crypto
+		encDTLSPlan bool
+	)
 	sigTLS := strings.EqualFold(req.Transport(), "TLS")
 	if len(req.Body()) > 0 {
 		var err error
@@ -117,6 +120,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 			m.logRejected("incoming call refused: media encryption", "reason", err.Error())
 			return reject(488, "Not Acceptable Here")
 		}
+		encDTLSPlan = m.pickDTLS(probe, offer) != nil // dtls.go
 	} else if echo {
 		return reject(488, "Not Acceptable Here")
 	}
@@ -131,7 +135,12 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	c.sdlg = dlg
 	c.offer = offer
 	c.sigTLS = sigTLS
-	c.encPlanned = encPick != nil
+	switch {
+	case encDTLSPlan:
+		c.encPlanned = encDTLS
+	case encPick != nil:
+		c.encPlanned = encSRTP
+	}
 	c.state = phone.CallIncoming
 	c.inviteDone = make(chan struct{})
 	c.source = src
@@ -297,7 +306,7 @@ func (m *Manager) answer(c *call) error {
 	if c.echoLeg {
 		err = m.startMediaWith(c, media.NewEcho(echoDelay))
 	} else {
-		err = m.startMedia(c)
+		err = m.startMediaOrDTLS(c) // dtls.go: the handshake first for DTLS-SRTP
 	}
 	if err != nil {
 		m.respondFinal(c, 500, "Server Internal Error", nil)

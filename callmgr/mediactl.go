@@ -100,6 +100,7 @@ func (m *Manager) buildOffer(c *call) ([]byte, error) {
 		// We can always play comfort noise; whether we send it is the VAD setting.
 		ComfortNoise: true,
 		Crypto:       keys,
+		Fingerprint:  m.offerDTLS(c), // dtls.go
 		Secure:       secure,
 	})
 }
@@ -115,6 +116,15 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var (
+		fp    *sdp.Fingerprint
+		setup sdp.Setup
+	)
+	if plan := m.pickDTLS(c, offer); plan != nil { // dtls.go
+		if fp, setup, err = m.answerDTLS(c, plan); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.useRemote(c, offer, format, te); err != nil {
 		return nil, err
 	}
@@ -129,6 +139,8 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 		Version:      c.sdpVersion,
 		ComfortNoise: true,
 		Crypto:       crypto,
+		Fingerprint:  fp,
+		Setup:        setup,
 	})
 	return body, err
 }
@@ -153,7 +165,7 @@ func (m *Manager) applyAnswer(c *call, body []byte) error {
 		return err
 	}
 	if c.sess == nil {
-		return m.startMedia(c)
+		return m.startMediaOrDTLS(c) // dtls.go: after the handshake for DTLS-SRTP
 	}
 	m.syncCallState(c)
 	return nil
@@ -235,6 +247,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		TelephoneEventRecvPT: c.teRecvPT,
 		ComfortNoisePT:       c.cnPT,
 		SRTP:                 c.srtp,
+		DTLS:                 c.dtlsConn,
 		NoVAD:                m.cfg.NoVAD,
 		Realtime:             m.cfg.Realtime,
 		SteadySend:           m.cfg.SteadySend,
@@ -246,7 +259,8 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 		OnSTUN: m.natSTUN(c, conn), // nat.go: STUN on the live socket after network changes
 		Log:    m.log.With("call", c.id),
 	}, m.cfg.SessionOptions...)
-	c.rtcp = nil // the session owns (or, failing, has closed) the RTCP socket too
+	c.rtcp = nil     // the session owns (or, failing, has closed) the RTCP socket too
+	c.dtlsConn = nil // and the DTLS association
 	if err != nil {
 		if conn == c.rtp {
 			c.rtp = nil // NewSession closed it
@@ -255,7 +269,7 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 	}
 	c.sess = sess
 	if c.srtp != nil {
-		m.log.Info("audio encrypted", "call", c.id, "suite", c.srtp.Suite) // never the keys
+		m.log.Info("audio encrypted", "call", c.id, "keys", c.encryption(), "suite", c.srtp.Suite) // never the keys
 	}
 	sess.SetMuted(c.muted || c.localHold)
 	sess.Start()
@@ -266,6 +280,12 @@ func (m *Manager) startMediaWith(c *call, dev media.Device) error {
 
 // stopMedia ends the call's media session and releases its sockets.
 func (m *Manager) stopMedia(c *call) {
+	if c.dtlsRun != nil {
+		c.dtlsRun() // dtls.go: the handshake ends; its result is dropped
+		c.dtlsRun = nil
+	}
+	c.dtlsConn.Close()
+	c.dtlsConn = nil
 	if c.sess != nil {
 		_ = c.sess.Close()
 		c.rtp = nil

@@ -77,7 +77,17 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		delete(m.calls, c.id)
 		return nil, err
 	}
+	c.inviteURI, c.ob = uri, ob
+	m.log.Info("calling", "call", c.id, "remote", c.remote)
+	m.sendInvite(c, offer)
+	m.changed(c)
+	return c, nil
+}
 
+// sendInvite sends c's INVITE with offer to c.inviteURI (through c.ob, if set) and waits for
+// its outcome in a goroutine, which posts onInviteDone.
+func (m *Manager) sendInvite(c *call, offer []byte) {
+	uri, ob := c.inviteURI, c.ob
 	req := sip.NewRequest(sip.INVITE, uri)
 	if tr, ok := uri.UriParams.Get("transport"); ok && tr != "" {
 		req.SetTransport(strings.ToUpper(tr))
@@ -118,8 +128,6 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.RingTimeout)
 	c.cancelRing = cancel
-	m.log.Info("calling", "call", c.id, "remote", c.remote)
-	m.changed(c)
 
 	go func() {
 		// This goroutine ends when the INVITE transaction has a final outcome: answer, failure,
@@ -144,7 +152,27 @@ func (m *Manager) startOutgoing(target, account string) (*call, error) {
 		}})
 		m.post(func() { m.onInviteDone(c, dlg, err, ctx) })
 	}()
-	return c, nil
+}
+
+// retrySecure offers again, encrypted audio only, when the far end refused (488) the
+// best-effort offer of media_encryption = "optional" (RTP/AVP with SDES keys and our
+// fingerprint): far ends that take only secure transports (baresip's dtls_srtp and srtp-mand,
+// WebRTC gateways) refuse RTP/AVP. It reports whether a new INVITE went out.
+func (m *Manager) retrySecure(c *call, err error) bool {
+	var resErr *sipgo.ErrDialogResponse
+	if !errors.As(err, &resErr) || resErr.Res.StatusCode != 488 || c.secureOffer ||
+		m.encryptionMode(c) != EncryptionOptional || (m.offerDTLS(c) == nil && !m.sdesAllowed(c)) {
+		return false
+	}
+	c.secureOffer = true
+	offer, err := m.buildOffer(c)
+	if err != nil {
+		return false
+	}
+	delete(m.byDialog, dialogKey(c.sipCallID, c.localTag))
+	m.log.Info("the far end refused audio with optional encryption (488): offering encrypted audio only", "call", c.id)
+	m.sendInvite(c, offer)
+	return true
 }
 
 // onRinging handles 180/183 on an outgoing call.
@@ -175,6 +203,9 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 		return
 	}
 	if err != nil {
+		if m.retrySecure(c, err) {
+			return
+		}
 		c.result = inviteResult(err, ctx)
 		m.endCall(c, m.inviteFailure(c, err, ctx))
 		return
@@ -229,7 +260,10 @@ func (m *Manager) inviteFailure(c *call, err error, ctx context.Context) string 
 	}
 	var resErr *sipgo.ErrDialogResponse
 	if errors.As(err, &resErr) {
-		if code := resErr.Res.StatusCode; code == 488 && len(c.offeredKeys) > 0 && m.encryptionMode(c) == EncryptionRequired {
+		if code := resErr.Res.StatusCode; code == 488 && c.secureOffer {
+			return fmt.Sprintf("%s refused audio both with optional encryption and encrypted only (488)", c.remote)
+		}
+		if code := resErr.Res.StatusCode; code == 488 && (len(c.offeredKeys) > 0 || m.offerDTLS(c) != nil) && m.encryptionMode(c) == EncryptionRequired {
 			return fmt.Sprintf("%s refused encrypted audio (488) and media_encryption is required", c.remote)
 		}
 		return statusReason(c.remote, resErr.Res.StatusCode, resErr.Res.Reason)

@@ -34,12 +34,15 @@ import (
 // (RFC 7983 §7): 0-3 STUN, 20-63 DTLS, 128-191 RTP and RTCP.
 
 // DefaultDTLSTimeout bounds a DTLS handshake when DTLSConfig.Timeout is zero: pion retransmits
-// a lost flight after 1 s, doubling, so this allows three retransmissions.
+// a lost flight after dtlsFlightInterval, doubling, so this allows five retransmissions.
 const DefaultDTLSTimeout = 10 * time.Second
 
 // rtcpDTLSGrace is how long the RTCP socket's handshake may run on after the RTP socket's is
 // done before the call goes on without RTCP.
 const rtcpDTLSGrace = 2 * time.Second
+
+// dtlsFlightInterval is when a DTLS flight is first retransmitted (pion doubles it after).
+const dtlsFlightInterval = 200 * time.Millisecond
 
 // isDTLS reports whether b is a DTLS record by its first byte (RFC 7983 §7: 20-63).
 func isDTLS(b []byte) bool { return len(b) > 0 && b[0] >= 20 && b[0] <= 63 }
@@ -281,7 +284,10 @@ func startAssoc(ctx context.Context, sock *net.UDPConn, remote netip.AddrPort, c
 			return nil
 		},
 		ExtendedMasterSecret: dtls.RequestExtendedMasterSecret,
-		LoggerFactory:        pionLog{cfg.Log},
+		// A far end that offered may listen only once our answer reached it, while our
+		// ClientHello may get there first: retransmit soon (then doubling), not after 1 s.
+		FlightInterval: dtlsFlightInterval,
+		LoggerFactory:  pionLog{cfg.Log},
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
@@ -524,13 +530,13 @@ func (p pionLog) NewLogger(scope string) logging.LeveledLogger {
 
 type pionLogger struct{ log *slog.Logger }
 
-func (pionLogger) Trace(string)                  {}
-func (pionLogger) Tracef(string, ...any)         {}
-func (l pionLogger) Debug(m string)              { l.log.Debug(m) }
-func (l pionLogger) Debugf(f string, a ...any)   { l.log.Debug(fmt.Sprintf(f, a...)) }
-func (l pionLogger) Info(m string)               { l.log.Debug(m) }
-func (l pionLogger) Infof(f string, a ...any)    { l.log.Debug(fmt.Sprintf(f, a...)) }
-func (l pionLogger) Warn(m string)               { l.log.Debug(m) }
-func (l pionLogger) Warnf(f string, a ...any)    { l.log.Debug(fmt.Sprintf(f, a...)) }
-func (l pionLogger) Error(m string)              { l.log.Info(m) }
-func (l pionLogger) Errorf(f string, a ...any)   { l.log.Info(fmt.Sprintf(f, a...)) }
+func (pionLogger) Trace(string)                {}
+func (pionLogger) Tracef(string, ...any)       {}
+func (l pionLogger) Debug(m string)            { l.log.Debug(m) }
+func (l pionLogger) Debugf(f string, a ...any) { l.log.Debug(fmt.Sprintf(f, a...)) }
+func (l pionLogger) Info(m string)             { l.log.Debug(m) }
+func (l pionLogger) Infof(f string, a ...any)  { l.log.Debug(fmt.Sprintf(f, a...)) }
+func (l pionLogger) Warn(m string)             { l.log.Debug(m) }
+func (l pionLogger) Warnf(f string, a ...any)  { l.log.Debug(fmt.Sprintf(f, a...)) }
+func (l pionLogger) Error(m string)            { l.log.Info(m) }
+func (l pionLogger) Errorf(f string, a ...any) { l.log.Info(fmt.Sprintf(f, a...)) }
