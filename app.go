@@ -81,6 +81,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: acc.Attach(ua), RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: natp.callmgr(cfg), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
+		DTLSCertificate: dtlsCertificate(acc.secrets, log), // app_accounts.go
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
