@@ -21,6 +21,8 @@ func TestBuildView(t *testing.T) {
 	secureRing.Encryption = "srtp"
 	plain := active
 	plain.Encryption = "none"
+	dtls := active
+	dtls.Encryption = "dtls-srtp"
 	names := favoriteNames([]Favorite{{Name: "Bob", URI: "sips:bob@example.com"}})
 	for _, tc := range []struct {
 		name     string
@@ -36,6 +38,7 @@ func TestBuildView(t *testing.T) {
 		{"ringing wins", phone.Status{Calls: []phone.CallInfo{active, ringing}}, assets.IconRinging, "Incoming call from +4930123"},
 		{"encrypted call", phone.Status{Calls: []phone.CallInfo{secure}}, assets.IconInCall, "🔒 In call with Bob — 01:23"},
 		{"plain call", phone.Status{Calls: []phone.CallInfo{plain}}, assets.IconInCall, "In call with Bob — 01:23"},
+		{"dtls-srtp call", phone.Status{Calls: []phone.CallInfo{dtls}}, assets.IconInCall, "🔒 In call with Bob — 01:23"},
 		{"encrypted ringing", phone.Status{Calls: []phone.CallInfo{secureRing}}, assets.IconRinging, "🔒 Incoming call from +4930123"},
 	} {
 		v := buildView(tc.st, now, names)
