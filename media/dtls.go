@@ -264,30 +264,30 @@ func startAssoc(ctx context.Context, sock *net.UDPConn, remote netip.AddrPort, c
 	tr := newDTLSTransport(sock, remote)
 	a := &dtlsAssoc{tr: tr, done: make(chan struct{}), drained: make(chan struct{})}
 	var verifyErr atomic.Pointer[error]
-	conf := &dtls.Config{
-		Certificates:           []tls.Certificate{cfg.Certificate},
-		SRTPProtectionProfiles: profiles,
+	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 {
+			err := errors.New("the far end presented no certificate")
+			verifyErr.Store(&err)
+			return err
+		}
+		if err := cfg.VerifyPeer(raw[0]); err != nil {
+			verifyErr.Store(&err)
+			return err
+		}
+		return nil
+	}
+	opts := []dtls.Option{
+		dtls.WithCertificates(cfg.Certificate),
+		dtls.WithSRTPProtectionProfiles(profiles...),
 		// The far end's certificate is self-signed: it is trusted because its digest is the one
-		// its SDP gave (RFC 5763 §5), which VerifyPeerCertificate checks, on both sides.
-		InsecureSkipVerify: true,
-		ClientAuth:         dtls.RequireAnyClientCert,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				err := errors.New("the far end presented no certificate")
-				verifyErr.Store(&err)
-				return err
-			}
-			if err := cfg.VerifyPeer(raw[0]); err != nil {
-				verifyErr.Store(&err)
-				return err
-			}
-			return nil
-		},
-		ExtendedMasterSecret: dtls.RequestExtendedMasterSecret,
+		// its SDP gave (RFC 5763 §5), which verify checks, on both sides.
+		dtls.WithInsecureSkipVerify(true),
+		dtls.WithVerifyPeerCertificate(verify),
+		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
 		// A far end that offered may listen only once our answer reached it, while our
 		// ClientHello may get there first: retransmit soon (then doubling), not after 1 s.
-		FlightInterval: dtlsFlightInterval,
-		LoggerFactory:  pionLog{cfg.Log},
+		dtls.WithFlightInterval(dtlsFlightInterval),
+		dtls.WithLoggerFactory(pionLog{cfg.Log}),
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
@@ -297,11 +297,19 @@ func startAssoc(ctx context.Context, sock *net.UDPConn, remote netip.AddrPort, c
 	)
 	addr := net.UDPAddrFromAddrPort(remote)
 	if cfg.Client {
-		conn, err = dtls.Client(tr, addr, conf)
+		copts := make([]dtls.ClientOption, 0, len(opts))
+		for _, o := range opts {
+			copts = append(copts, o)
+		}
+		conn, err = dtls.ClientWithOptions(tr, addr, copts...)
 	} else {
-		conn, err = dtls.Server(tr, addr, conf)
+		sopts := []dtls.ServerOption{dtls.WithClientAuth(dtls.RequireAnyClientCert)}
+		for _, o := range opts {
+			sopts = append(sopts, o)
+		}
+		conn, err = dtls.ServerWithOptions(tr, addr, sopts...)
 	}
-	go tr.pump() // reads sock until stopped: ends in a.finish
+	go tr.pump() // reads sock until stopPump (below) or the socket closes
 	go func() {  // ends when the handshake has ended
 		defer close(a.done)
 		if err == nil {
