@@ -188,7 +188,8 @@ func verifyFingerprint(remote string, fps []sdp.Fingerprint) func(der []byte) er
 }
 
 // startMediaOrDTLS starts c's media at once, or first the DTLS-SRTP handshake when c uses it:
-// then the media starts in onDTLSDone.
+// then the media starts in onDTLSDone, and an outgoing call is shown answered only then (as a
+// call without DTLS-SRTP is once its media runs).
 func (m *Manager) startMediaOrDTLS(c *call) error {
 	if c.dtls == nil || c.sess != nil {
 		return m.startMedia(c)
@@ -228,6 +229,7 @@ func (m *Manager) onDTLSDone(id string, gen int, d *media.DTLS, err error) {
 	}
 	c.dtlsRun()
 	c.dtlsRun = nil
+	m.log.Debug("DTLS-SRTP handshake ended", "call", c.id, "err", err)
 	if err == nil {
 		c.srtp = d.SRTP()
 		if !d.RTCP() && c.rtcp != nil {
@@ -236,6 +238,10 @@ func (m *Manager) onDTLSDone(id string, gen int, d *media.DTLS, err error) {
 		}
 		c.dtlsConn = d
 		err = m.startMedia(c)
+		if err == nil && c.dir == phone.Outgoing && !c.answered() {
+			m.outgoingAnswered(c) // outgoing.go: answered now that its audio runs
+			return
+		}
 		if err == nil {
 			m.syncCallState(c)
 			m.changed(c)

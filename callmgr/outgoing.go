@@ -225,6 +225,14 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 		go byeDialog(dlg)
 		return
 	}
+	if c.dtlsRun != nil {
+		return // dtls.go: the call is answered once its audio is keyed (onDTLSDone)
+	}
+	m.outgoingAnswered(c)
+}
+
+// outgoingAnswered marks an outgoing call answered once its media runs.
+func (m *Manager) outgoingAnswered(c *call) {
 	c.state = phone.CallActive
 	c.answerAt = m.clk.Now()
 	m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
@@ -289,7 +297,7 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 	switch {
 	case c.state == phone.CallEnded:
 		return
-	case c.dir == phone.Outgoing && !c.answered():
+	case c.dir == phone.Outgoing && !c.answered() && c.dtlsRun == nil:
 		if c.cancelRing != nil {
 			c.cancelRing() // WaitAnswer sends CANCEL
 		}

@@ -220,7 +220,9 @@ func HandshakeDTLS(ctx context.Context, rtp, rtcp *net.UDPConn, cfg DTLSConfig) 
 		}
 		return nil, err
 	}
+	start := time.Now()
 	<-ra.done // its context is ctx: it ends by the timeout at the latest
+	cfg.Log.Debug("dtls handshake on the rtp socket ended", "took", time.Since(start), "err", ra.err)
 	if ra.err != nil {
 		return fail(ra.err)
 	}
@@ -234,6 +236,7 @@ func HandshakeDTLS(ctx context.Context, rtp, rtcp *net.UDPConn, cfg DTLSConfig) 
 			<-ca.done
 		}
 		t.Stop()
+		cfg.Log.Debug("dtls handshake on the rtcp socket ended", "took", time.Since(start), "err", ca.err)
 		if ca.err != nil || ca.keys.Suite != keys.Suite {
 			cfg.Log.Info("no DTLS-SRTP keys for RTCP: the call runs without RTCP", "err", ca.err)
 			ca.close()
