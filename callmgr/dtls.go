@@ -239,7 +239,11 @@ func (m *Manager) onDTLSDone(id string, gen int, d *media.DTLS, err error) {
 		c.dtlsConn = d
 		err = m.startMedia(c)
 		if err == nil && c.dir == phone.Outgoing && !c.answered() {
-			m.outgoingAnswered(c) // outgoing.go: answered now that its audio runs
+			c.state = phone.CallActive // answered now that its audio runs (outgoing.go)
+			c.answerAt = m.clk.Now()
+			m.log.Info("call answered", "call", c.id, "remote", c.remote, "codec", c.codec.Name)
+			m.syncCallState(c) // a re-INVITE during the handshake may have held it
+			m.changed(c)
 			return
 		}
 		if err == nil {
