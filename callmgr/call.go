@@ -89,6 +89,8 @@ type call struct {
 	encPlanned  string            // an incoming call's offer has keys we will answer: encSRTP or encDTLS
 	sdesWarned  bool              // the keys-over-plain-signalling warning was logged
 	secureOffer bool              // our best-effort offer got 488: we offer encrypted audio only
+	// noFingerprint: the INVITE with our fingerprint was too large for UDP; offers leave it out.
+	noFingerprint bool
 	// DTLS-SRTP (dtls.go).
 	dtls     *dtlsPlan          // negotiated DTLS-SRTP, nil if none
 	dtlsRun  context.CancelFunc // cancels the handshake in progress; nil when none runs

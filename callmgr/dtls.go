@@ -91,7 +91,7 @@ func (m *Manager) dtlsAllowed(c *call) bool {
 // offerDTLS is the fingerprint our offer carries (nil: none). A call already keyed by SDES
 // keeps to its keys in re-offers.
 func (m *Manager) offerDTLS(c *call) *sdp.Fingerprint {
-	if !m.dtlsAllowed(c) || (c.srtp != nil && c.dtls == nil) {
+	if !m.dtlsAllowed(c) || (c.srtp != nil && c.dtls == nil) || (c.noFingerprint && c.dtls == nil) {
 		return nil
 	}
 	fp := m.dtlsID.fp
@@ -214,6 +214,10 @@ func (m *Manager) startMediaOrDTLS(c *call) error {
 	m.log.Info("starting DTLS-SRTP handshake", "call", c.id, "client", cfg.Client, "remote", cfg.Remote)
 	go func() { // ends with the handshake: done, failed, timed out, or the call ended (ctx)
 		d, err := media.HandshakeDTLS(ctx, rtp, rtcp, cfg)
+		if ctx.Err() != nil {
+			d.Close() // the call ended or the manager stops: nobody takes the result
+			return
+		}
 		m.post(func() { m.onDTLSDone(id, gen, d, err) })
 	}()
 	return nil

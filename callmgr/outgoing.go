@@ -154,6 +154,28 @@ func (m *Manager) sendInvite(c *call, offer []byte) {
 	}()
 }
 
+// retryWithoutFingerprint sends the INVITE again without our DTLS-SRTP fingerprint when it did
+// not fit in a UDP datagram (sipgo refuses requests over 1300 bytes on UDP, RFC 3261 §18.1.1)
+// and the fingerprint was only a best-effort offer (media_encryption = "optional"). It reports
+// whether a new INVITE went out.
+func (m *Manager) retryWithoutFingerprint(c *call, err error) bool {
+	if !errors.Is(err, sip.ErrUDPMTUCongestion) && !strings.Contains(err.Error(), sip.ErrUDPMTUCongestion.Error()) {
+		return false
+	}
+	if c.noFingerprint || c.secureOffer || m.encryptionMode(c) != EncryptionOptional || m.offerDTLS(c) == nil {
+		return false
+	}
+	c.noFingerprint = true
+	offer, err := m.buildOffer(c)
+	if err != nil {
+		return false
+	}
+	delete(m.byDialog, dialogKey(c.sipCallID, c.localTag))
+	m.log.Info("the INVITE with the DTLS-SRTP fingerprint is too large for UDP: calling without it", "call", c.id)
+	m.sendInvite(c, offer)
+	return true
+}
+
 // retrySecure offers again, encrypted audio only, when the far end refused (488) the
 // best-effort offer of media_encryption = "optional" (RTP/AVP with SDES keys and our
 // fingerprint): far ends that take only secure transports (baresip's dtls_srtp and srtp-mand,
@@ -203,7 +225,7 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 		return
 	}
 	if err != nil {
-		if m.retrySecure(c, err) {
+		if m.retrySecure(c, err) || m.retryWithoutFingerprint(c, err) {
 			return
 		}
 		c.result = inviteResult(err, ctx)
