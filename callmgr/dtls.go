@@ -187,6 +187,20 @@ func verifyFingerprint(remote string, fps []sdp.Fingerprint) func(der []byte) er
 	}
 }
 
+// verifyPeer is the check of c's handshake number gen: a mismatch is reported to the manager
+// at once, from pion's goroutine, before the far end hears of it (and perhaps hangs up first,
+// which would hide the reason).
+func (m *Manager) verifyPeer(c *call, gen int) func(der []byte) error {
+	check, id := verifyFingerprint(c.remote, c.dtls.remote), c.id
+	return func(der []byte) error {
+		err := check(der)
+		if err != nil {
+			m.post(func() { m.onDTLSDone(id, gen, nil, err) })
+		}
+		return err
+	}
+}
+
 // startMediaOrDTLS starts c's media at once, or first the DTLS-SRTP handshake when c uses it:
 // then the media starts in onDTLSDone, and an outgoing call is shown answered only then (as a
 // call without DTLS-SRTP is once its media runs).
@@ -204,7 +218,7 @@ func (m *Manager) startMediaOrDTLS(c *call) error {
 	cfg := media.DTLSConfig{
 		Certificate: m.dtlsID.cert,
 		Client:      c.dtls.client,
-		VerifyPeer:  verifyFingerprint(c.remote, c.dtls.remote),
+		VerifyPeer:  m.verifyPeer(c, gen),
 		Suites:      m.srtpSuites(),
 		Remote:      c.remoteRTP,
 		Timeout:     m.cfg.DTLSTimeout,
