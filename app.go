@@ -106,6 +106,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		CallWaiting: true, ToneRegion: cfg.Audio.ToneRegion, Log: log, Accounts: accts, RejectDirectCalls: !cfg.DirectCallsAllowed(),
 		NAT: callNAT(natp), IncomingRingTimeout: time.Duration(cfg.SIP.RingTimeout) * time.Second,
 		MediaEncryption: cfg.SIP.MediaEncryption, AccountEncryption: accountEncryption(cfg), SDESOverUDP: cfg.SIP.SDESOverUDP,
+		DTLSCertificate: dtlsCertificate(acc.secrets, log), // app_accounts.go
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)
