@@ -128,6 +128,7 @@ func runPhone(o options, p paths.Paths, stderr io.Writer) int {
 		Forward: phone.Forward{Mode: cfg.Forward.Mode, Target: cfg.Forward.Target, After: phone.Seconds(cfg.Forward.After)},
 		AutoAnswer: callmgr.AutoAnswer{Accounts: cfg.AutoAnswer.Accounts, Callers: cfg.AutoAnswer.Callers,
 			After: time.Duration(cfg.AutoAnswer.After) * time.Second, Intercom: cfg.AutoAnswer.Intercom},
+		DTLSCertificate: dtlsCertificate(acc.secrets, log), // app_accounts.go
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "trayphone: %v\n", err)

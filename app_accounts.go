@@ -24,6 +24,7 @@ import (
 	"trayphone/internal/paths"
 	"trayphone/internal/phone"
 	"trayphone/internal/sipua"
+	"trayphone/media"
 	"trayphone/nat"
 	"trayphone/presence"
 )
@@ -162,6 +163,41 @@ func (a *accounts) Wait() {
 	case <-time.After(account.UnregisterTimeout + time.Second):
 		a.log.Warn("accounts did not unregister in time")
 	}
+}
+
+// dtlsCertificate returns the phone's DTLS-SRTP certificate: the one kept with the secrets
+// (keyring, or the 0600 fallback file), or a new one stored there. When the secrets cannot be
+// read or written (a locked keyring) the certificate is made for this run only, which works
+// but changes the fingerprint far ends see at each start. Neither key nor PEM is logged.
+func dtlsCertificate(secrets *account.Secrets, log *slog.Logger) *tls.Certificate {
+	now := time.Now()
+	stored, err := secrets.DTLSCertificate()
+	if err == nil {
+		cert, derr := media.DecodeDTLSCertificate([]byte(stored), now)
+		if derr == nil {
+			return &cert
+		}
+		log.Info("making a new DTLS-SRTP certificate", "reason", derr)
+	} else if !errors.Is(err, account.ErrNoPassword) {
+		log.Warn("the DTLS-SRTP certificate cannot be read: using one for this run only", "err", err)
+		cert, err := media.NewDTLSCertificate(now)
+		if err != nil {
+			return nil // callmgr makes one
+		}
+		return &cert
+	}
+	cert, err := media.NewDTLSCertificate(now)
+	if err != nil {
+		return nil
+	}
+	b, err := media.EncodeDTLSCertificate(cert)
+	if err == nil {
+		err = secrets.SetDTLSCertificate(string(b))
+	}
+	if err != nil {
+		log.Warn("the DTLS-SRTP certificate cannot be stored: using it for this run only", "err", err)
+	}
+	return &cert
 }
 
 // printAccountUsage adds the account commands to "trayphone help".

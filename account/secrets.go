@@ -103,6 +103,13 @@ func (s *Secrets) Fingerprint(id string) (string, error) { return s.get("tls:" +
 // SetFingerprint trusts a TLS server certificate fingerprint for account id.
 func (s *Secrets) SetFingerprint(id, fp string) error { return s.set("tls:"+id, fp) }
 
+// DTLSCertificate returns the phone's DTLS-SRTP certificate and private key (PEM). Its error
+// wraps ErrNoPassword when there is none yet.
+func (s *Secrets) DTLSCertificate() (string, error) { return s.get("dtls:certificate") }
+
+// SetDTLSCertificate stores the phone's DTLS-SRTP certificate and private key (PEM).
+func (s *Secrets) SetDTLSCertificate(pem string) error { return s.set("dtls:certificate", pem) }
+
 func (s *Secrets) get(key string) (string, error) {
 	if !s.sessionBus() {
 		s.warnNoBus()

@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"trayphone/internal/phone"
+	"trayphone/internal/sipua"
 	"trayphone/media"
 	"trayphone/media/sdp"
 )
@@ -63,8 +64,11 @@ type call struct {
 	failReason string
 
 	// Outgoing calls.
-	cdlg       *sipgo.DialogClientSession
-	cancelRing context.CancelFunc // cancels the pending INVITE (sends CANCEL)
+	inviteURI   sip.Uri         // where the INVITE goes
+	ob          *sipua.Outbound // the account it goes through, nil for a direct call
+	inviteExtra []sip.Header    // headers every INVITE of the call carries (a transfer's Referred-By, Replaces)
+	cdlg        *sipgo.DialogClientSession
+	cancelRing  context.CancelFunc // cancels the pending INVITE (sends CANCEL)
 	// Incoming calls.
 	sdlg       *sipgo.DialogServerSession
 	offer      *sdp.Session
@@ -98,8 +102,16 @@ type call struct {
 	offeredKeys []sdp.Crypto      // our SDES keys offered, one per suite, made once per call
 	srtp        *media.SRTPConfig // the negotiated SRTP keys, nil for plain RTP
 	srtpTag     int               // the a=crypto tag of the keys in use
-	encPlanned  bool              // an incoming call's offer has keys we will answer
+	encPlanned  string            // an incoming call's offer has keys we will answer: encSRTP or encDTLS
 	sdesWarned  bool              // the keys-over-plain-signalling warning was logged
+	secureOffer bool              // our best-effort offer got 488: we offer encrypted audio only
+	// noFingerprint: the INVITE with our fingerprint was too large for UDP; offers leave it out.
+	noFingerprint bool
+	// DTLS-SRTP (dtls.go).
+	dtls     *dtlsPlan          // negotiated DTLS-SRTP, nil if none
+	dtlsRun  context.CancelFunc // cancels the handshake in progress; nil when none runs
+	dtlsGen  int                // counts handshakes started, to tell their results apart
+	dtlsConn *media.DTLS        // the finished handshake until the media session owns it
 
 	// recording is the call's recording (record.go).
 	recording recordingOf

@@ -98,6 +98,11 @@ type coreOpts struct {
 	mediaEnc    string
 	sdesOverUDP bool
 	srtpSuites  []string
+	dtlsTimeout time.Duration // DTLSTimeout (dtls.go)
+	// noDTLS is NoDTLS: SDES keys only. A core behind a fake NAT (nat set) has it too: its SDP
+	// names an unreachable public address (198.51.100.x) and its tests are about latching,
+	// which cannot open a DTLS association (SECURITY.md, known gaps).
+	noDTLS bool
 	// rtpPorts, if set, is the first of 10 ports the core's calls take their RTP from.
 	rtpPorts int
 	// recordDir and recordCalls are Config.RecordDir and RecordCalls (record.go).
@@ -172,7 +177,7 @@ func startCore(t *testing.T, name string, o coreOpts) *core {
 	c := &core{t: t, name: name, ua: ua, in: in, out: out}
 	mgr, err := New(Config{UA: ua, Device: dev, DefaultDevice: def, Codecs: o.codecs, DND: o.dnd, CallWaiting: o.callWaiting,
 		RingTimeout: o.ringTimeout, RTPTimeout: o.rtpTimeout, History: o.history, NAT: o.nat, ToneRegion: o.toneRegion, Log: log, Accounts: o.accounts, IncomingRingTimeout: o.ringIn,
-		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
+		MediaEncryption: o.mediaEnc, SDESOverUDP: o.sdesOverUDP, SRTPSuites: o.srtpSuites, DTLSTimeout: o.dtlsTimeout, NoDTLS: o.noDTLS || o.nat != nil, RTPPortMin: o.rtpPorts, RTPPortMax: o.rtpPorts + 9*min(o.rtpPorts, 1),
 		RecordDir: o.recordDir, RecordCalls: o.recordCalls, AutoAnswer: o.autoAnswer,
 		Screen: o.screen, Voicemail: o.voicemail, VoicemailAfter: o.voicemailAfter, Presence: o.presence, Watched: o.watched,
 		TransferScreen: o.transferScreen, AppServer: o.appServer, MaxCalls: o.maxCalls,

@@ -169,7 +169,8 @@ func (m *Manager) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	out := make(chan result, 1)
 	m.post(func() {
 		c := m.dialogOf(req)
-		if c == nil || !c.answered() {
+		// An outgoing DTLS-SRTP call whose handshake runs is answered at the far end already.
+		if c == nil || (!c.answered() && c.dtlsRun == nil) {
 			out <- result{res: sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil)}
 			return
 		}

@@ -145,7 +145,10 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	// An INVITE without SDP asks us to offer in the 200 OK; the answer comes in the ACK (RFC
 	// 3261 §13.2.1, "late offer").
 	var offer *sdp.Session
-	var encPick *sdp.Crypto
+	var (
+		encPick     *sdp.Crypto
+		encDTLSPlan bool
+	)
 	sigTLS := strings.EqualFold(req.Transport(), "TLS")
 	if len(req.Body()) > 0 {
 		var err error
@@ -161,6 +164,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 			m.logRejected("incoming call refused: media encryption", "reason", err.Error())
 			return reject(488, "Not Acceptable Here")
 		}
+		encDTLSPlan = m.pickDTLS(probe, offer) != nil // dtls.go
 	} else if echo {
 		return reject(488, "Not Acceptable Here")
 	}
@@ -175,7 +179,12 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) chan s
 	c.sdlg = dlg
 	c.offer = offer
 	c.sigTLS = sigTLS
-	c.encPlanned = encPick != nil
+	switch {
+	case encDTLSPlan:
+		c.encPlanned = encDTLS
+	case encPick != nil:
+		c.encPlanned = encSRTP
+	}
 	c.state = phone.CallIncoming
 	c.inviteDone = make(chan struct{})
 	c.source = src
@@ -409,6 +418,15 @@ func (m *Manager) answer(c *call, undo func(), done func(error)) {
 		dev := m.callDevice(c)
 		if c.echoLeg {
 			dev = media.NewEcho(echoDelay)
+		}
+		if c.dtls != nil {
+			// DTLS-SRTP (dtls.go): the caller needs our answer's fingerprint to finish the
+			// handshake, so the 200 OK goes out as it starts; the audio starts when it is done
+			// (the device opens off the manager goroutine then), and a handshake or device that
+			// fails ends the answered call with a BYE.
+			m.startMediaOrDTLS(c, dev, nil, func(err error) { m.hangup(c, err.Error(), nil) })
+			answered(body)
+			return nil
 		}
 		m.startMediaWith(c, dev, func() { answered(body) }, func(err error) {
 			fail(500, "Server Internal Error", err)

@@ -5,6 +5,7 @@ package callmgr
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,6 +99,14 @@ type Config struct {
 	// SRTPSuites limits the SRTP suites offered and accepted, in order of preference (tests;
 	// nil: media.SRTPSuites).
 	SRTPSuites []string
+	// DTLSCertificate is the phone's DTLS-SRTP certificate (media.NewDTLSCertificate; main keeps
+	// one per phone); nil makes one for this run.
+	DTLSCertificate *tls.Certificate
+	// NoDTLS leaves DTLS-SRTP out of offers and answers: SDES keys only (tests of SDES between
+	// trayphones; the phone itself always uses DTLS-SRTP where encryption is on).
+	NoDTLS bool
+	// DTLSTimeout bounds a call's DTLS-SRTP handshake (0: media.DefaultDTLSTimeout).
+	DTLSTimeout time.Duration
 	// RTPPortMin and RTPPortMax bound media ports (0, 0: any).
 	RTPPortMin, RTPPortMax int
 	// Accounts are the SIP accounts calls go through (nil: direct calls only).
@@ -166,6 +175,7 @@ type Manager struct {
 	waiting  *media.Overlay // where the call-waiting tone plays now, nil if nowhere
 	history  []phone.CallInfo
 	stopping bool
+	dtlsID   *dtlsIdentity // our DTLS certificate and fingerprint (dtls.go)
 	// rejectLog rate-limits the log lines of refused INVITEs (incoming.go logRejected).
 	rejectLog map[string]rejectLog
 
@@ -230,6 +240,11 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("callmgr: %w", err)
 	}
 	m.fwd = fwd
+	id, err := newDTLSIdentity(cfg.DTLSCertificate, m)
+	if err != nil {
+		return nil, fmt.Errorf("callmgr: %w", err)
+	}
+	m.dtlsID = id
 	m.dlgUA = &sipgo.DialogUA{Client: cfg.UA.Client, ContactHDR: cfg.UA.Contact()}
 	srv := cfg.UA.Server
 	srv.OnInvite(m.guard(m.handleInvite))

@@ -100,6 +100,7 @@ func (m *Manager) buildOffer(c *call) ([]byte, error) {
 		// We can always play comfort noise; whether we send it is the VAD setting.
 		ComfortNoise: true,
 		Crypto:       keys,
+		Fingerprint:  m.offerDTLS(c), // dtls.go
 		Secure:       secure,
 	})
 }
@@ -115,6 +116,15 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var (
+		fp    *sdp.Fingerprint
+		setup sdp.Setup
+	)
+	if plan := m.pickDTLS(c, offer); plan != nil { // dtls.go
+		if fp, setup, err = m.answerDTLS(c, plan); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.useRemote(c, offer, format, te); err != nil {
 		return nil, err
 	}
@@ -129,13 +139,15 @@ func (m *Manager) answerOffer(c *call, offer *sdp.Session) ([]byte, error) {
 		Version:      c.sdpVersion,
 		ComfortNoise: true,
 		Crypto:       crypto,
+		Fingerprint:  fp,
+		Setup:        setup,
 	})
 	return body, err
 }
 
-// applyAnswer takes the far end's SDP answer to our offer. When it starts the call's media
-// (startMedia, off the manager goroutine) started runs once the session is up, else at once; nil
-// is none.
+// applyAnswer takes the far end's SDP answer to our offer. When it starts the call's media (off
+// the manager goroutine, after the DTLS-SRTP handshake for a call that uses it: dtls.go
+// startMediaOrDTLS) started runs once the session is up, else at once; nil is none.
 func (m *Manager) applyAnswer(c *call, body []byte, started func()) error {
 	if len(body) == 0 {
 		return fmt.Errorf("%s answered without an audio description (no SDP)", c.remote)
@@ -156,9 +168,9 @@ func (m *Manager) applyAnswer(c *call, body []byte, started func()) error {
 	}
 	if c.sess == nil {
 		if !c.opening {
-			// Off the manager goroutine: a far end's BYE while the sound card opens is
-			// handled at once.
-			m.startMedia(c, started, func(err error) { m.hangup(c, err.Error(), nil) })
+			// Off the manager goroutine: a far end's BYE while the sound card opens (or
+			// the DTLS-SRTP handshake runs: dtls.go) is handled at once.
+			m.startMediaOrDTLS(c, m.callDevice(c), started, func(err error) { m.hangup(c, err.Error(), nil) })
 		}
 		return nil
 	}
@@ -210,13 +222,8 @@ func (m *Manager) codecFor(f sdp.Format) (media.Codec, bool) {
 	return media.Codec{}, false
 }
 
-// startMedia opens the user's audio device (the answering machine's, for a call it took:
-// screen.go) and starts the call's RTP session (startMediaWith).
-func (m *Manager) startMedia(c *call, then func(), fail func(error)) {
-	m.startMediaWith(c, m.callDevice(c), then, fail)
-}
-
-// callDevice is the device call c plays on: the user's, or the answering machine's.
+// callDevice is the device call c plays on: the user's, or the answering machine's (for a call
+// it took: screen.go).
 func (m *Manager) callDevice(c *call) media.Device {
 	if c.machine != nil {
 		return c.machine
@@ -303,6 +310,7 @@ func (m *Manager) startSession(c *call, stream media.Stream) error {
 		TelephoneEventRecvPT: c.teRecvPT,
 		ComfortNoisePT:       c.cnPT,
 		SRTP:                 c.srtp,
+		DTLS:                 c.dtlsConn,
 		NoVAD:                m.cfg.NoVAD,
 		Realtime:             m.cfg.Realtime,
 		SteadySend:           m.cfg.SteadySend,
@@ -314,7 +322,8 @@ func (m *Manager) startSession(c *call, stream media.Stream) error {
 		OnSTUN: m.natSTUN(c, conn), // nat.go: STUN on the live socket after network changes
 		Log:    m.log.With("call", c.id),
 	}, m.cfg.SessionOptions...)
-	c.rtcp = nil // the session owns (or, failing, has closed) the RTCP socket too
+	c.rtcp = nil     // the session owns (or, failing, has closed) the RTCP socket too
+	c.dtlsConn = nil // and the DTLS association
 	if err != nil {
 		if conn == c.rtp {
 			c.rtp = nil // NewSession closed it
@@ -323,7 +332,7 @@ func (m *Manager) startSession(c *call, stream media.Stream) error {
 	}
 	c.sess = sess
 	if c.srtp != nil {
-		m.log.Info("audio encrypted", "call", c.id, "suite", c.srtp.Suite) // never the keys
+		m.log.Info("audio encrypted", "call", c.id, "keys", c.encryption(), "suite", c.srtp.Suite) // never the keys
 	}
 	sess.SetMuted(c.muted || c.localHold)
 	sess.Start()
@@ -335,6 +344,12 @@ func (m *Manager) startSession(c *call, stream media.Stream) error {
 // stopMedia ends the call's media session and releases its sockets.
 func (m *Manager) stopMedia(c *call) {
 	m.endVoice(c) // voice.go: what plays or records ends with the call
+	if c.dtlsRun != nil {
+		c.dtlsRun() // dtls.go: the handshake ends; its result is dropped
+		c.dtlsRun = nil
+	}
+	c.dtlsConn.Close()
+	c.dtlsConn = nil
 	if c.sess != nil {
 		_ = c.sess.Close()
 		c.rtp = nil

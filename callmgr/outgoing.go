@@ -74,7 +74,8 @@ func (m *Manager) startOutgoing(target, account string, extra ...sip.Header) (*c
 	}
 	// Behind a NAT, finding the audio socket's public address takes round trips to the STUN or
 	// TURN server: the call shows as dialing meanwhile, and the INVITE follows (natOpen).
-	err = m.natOpen(c, func() error { return m.sendInvite(c, uri, ob, extra) }, func(err error) {
+	c.inviteURI, c.ob, c.inviteExtra = uri, ob, extra
+	err = m.natOpen(c, func() error { return m.sendInvite(c) }, func(err error) {
 		c.result = phone.ResultFailed
 		m.endCall(c, err.Error())
 	})
@@ -89,14 +90,15 @@ func (m *Manager) startOutgoing(target, account string, extra ...sip.Header) (*c
 	return c, nil
 }
 
-// sendInvite builds c's offer and INVITE (with the extra headers) and sends it; a goroutine
-// waits for the outcome (onRinging, onInviteDone).
-func (m *Manager) sendInvite(c *call, uri sip.Uri, ob *sipua.Outbound, extra []sip.Header) error {
+// sendInvite builds c's offer and sends its INVITE to c.inviteURI (through c.ob, if set), with
+// c.inviteExtra (a transfer's headers); a goroutine waits for the outcome (onRinging,
+// onInviteDone). A retry (retrySecure, retryWithoutFingerprint) sends it again the same way.
+func (m *Manager) sendInvite(c *call) error {
 	offer, err := m.buildOffer(c)
 	if err != nil {
 		return err
 	}
-
+	uri, ob := c.inviteURI, c.ob
 	req := sip.NewRequest(sip.INVITE, uri)
 	if tr, ok := uri.UriParams.Get("transport"); ok && tr != "" {
 		req.SetTransport(strings.ToUpper(tr))
@@ -128,7 +130,7 @@ func (m *Manager) sendInvite(c *call, uri sip.Uri, ob *sipua.Outbound, extra []s
 	req.AppendHeader(sip.NewHeader("User-Agent", sipua.Product))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	for _, h := range extra {
+	for _, h := range c.inviteExtra {
 		req.AppendHeader(h)
 	}
 	req.SetBody(offer)
@@ -173,6 +175,39 @@ func (m *Manager) sendInvite(c *call, uri sip.Uri, ob *sipua.Outbound, extra []s
 	return nil
 }
 
+// retryWithoutFingerprint sends the INVITE again without our DTLS-SRTP fingerprint when it did
+// not fit in a UDP datagram (sipgo refuses requests over 1300 bytes on UDP, RFC 3261 §18.1.1)
+// and the fingerprint was only a best-effort offer (media_encryption = "optional"). It reports
+// whether a new INVITE went out.
+func (m *Manager) retryWithoutFingerprint(c *call, err error) bool {
+	if !errors.Is(err, sip.ErrUDPMTUCongestion) && !strings.Contains(err.Error(), sip.ErrUDPMTUCongestion.Error()) {
+		return false
+	}
+	if c.noFingerprint || c.secureOffer || m.encryptionMode(c) != EncryptionOptional || m.offerDTLS(c) == nil {
+		return false
+	}
+	c.noFingerprint = true
+	delete(m.byDialog, dialogKey(c.sipCallID, c.localTag))
+	m.log.Info("the INVITE with the DTLS-SRTP fingerprint is too large for UDP: calling without it", "call", c.id)
+	return m.sendInvite(c) == nil
+}
+
+// retrySecure offers again, encrypted audio only, when the far end refused (488) the
+// best-effort offer of media_encryption = "optional" (RTP/AVP with SDES keys and our
+// fingerprint): far ends that take only secure transports (baresip's dtls_srtp and srtp-mand,
+// WebRTC gateways) refuse RTP/AVP. It reports whether a new INVITE went out.
+func (m *Manager) retrySecure(c *call, err error) bool {
+	var resErr *sipgo.ErrDialogResponse
+	if !errors.As(err, &resErr) || resErr.Res.StatusCode != 488 || c.secureOffer ||
+		m.encryptionMode(c) != EncryptionOptional || (m.offerDTLS(c) == nil && !m.sdesAllowed(c)) {
+		return false
+	}
+	c.secureOffer = true
+	delete(m.byDialog, dialogKey(c.sipCallID, c.localTag))
+	m.log.Info("the far end refused audio with optional encryption (488): offering encrypted audio only", "call", c.id)
+	return m.sendInvite(c) == nil
+}
+
 // onRinging handles 180/183 on an outgoing call.
 func (m *Manager) onRinging(c *call) {
 	if c.state != phone.CallDialing {
@@ -201,6 +236,9 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 		return
 	}
 	if err != nil {
+		if m.retrySecure(c, err) || m.retryWithoutFingerprint(c, err) {
+			return
+		}
 		c.result = inviteResult(err, ctx)
 		var resErr *sipgo.ErrDialogResponse
 		if errors.As(err, &resErr) {
@@ -229,6 +267,15 @@ func (m *Manager) onInviteDone(c *call, dlg *sipgo.DialogClientSession, err erro
 		go byeDialog(dlg)
 		return
 	}
+	if c.dtlsRun != nil {
+		return // dtls.go: the call is answered once its audio is keyed (onDTLSDone)
+	}
+	m.outgoingAnswered(c)
+}
+
+// outgoingAnswered marks an outgoing call answered: a hang-up sends BYE from here on. It shows
+// as such (changed) once its audio runs.
+func (m *Manager) outgoingAnswered(c *call) {
 	c.state = phone.CallActive
 	c.answerAt = m.clk.Now()
 }
@@ -262,7 +309,10 @@ func (m *Manager) inviteFailure(c *call, err error, ctx context.Context) string 
 	}
 	var resErr *sipgo.ErrDialogResponse
 	if errors.As(err, &resErr) {
-		if code := resErr.Res.StatusCode; code == 488 && len(c.offeredKeys) > 0 && m.encryptionMode(c) == EncryptionRequired {
+		if code := resErr.Res.StatusCode; code == 488 && c.secureOffer {
+			return fmt.Sprintf("%s refused audio both with optional encryption and encrypted only (488)", c.remote)
+		}
+		if code := resErr.Res.StatusCode; code == 488 && (len(c.offeredKeys) > 0 || m.offerDTLS(c) != nil) && m.encryptionMode(c) == EncryptionRequired {
 			return fmt.Sprintf("%s refused encrypted audio (488) and media_encryption is required", c.remote)
 		}
 		return statusReason(c.remote, resErr.Res.StatusCode, resErr.Res.Reason)
@@ -288,7 +338,7 @@ func (m *Manager) hangup(c *call, reason string, wg *sync.WaitGroup) {
 	switch {
 	case c.state == phone.CallEnded:
 		return
-	case c.dir == phone.Outgoing && !c.answered():
+	case c.dir == phone.Outgoing && !c.answered() && c.dtlsRun == nil:
 		if c.cancelRing != nil {
 			c.cancelRing() // WaitAnswer sends CANCEL
 		}

@@ -82,11 +82,12 @@ func (m *Manager) warnPlainSDES(c *call) {
 // for re-offers; once a suite is in use, only it is offered again.
 func (m *Manager) offerCrypto(c *call) ([]sdp.Crypto, bool, error) {
 	mode := m.encryptionMode(c)
-	if !m.sdesAllowed(c) {
-		if mode == EncryptionRequired {
-			return nil, false, errors.New("media_encryption is required, but the call's signalling is not TLS (set transport = \"tls\" or sdes_over_udp = true)")
+	dtls := m.offerDTLS(c) != nil // dtls.go: the fingerprint goes with the keys, or alone
+	if !m.sdesAllowed(c) || c.dtls != nil {
+		if (mode == EncryptionRequired || c.secureOffer) && !dtls {
+			return nil, false, errors.New("media_encryption is required, but the call's signalling is not TLS (set transport = \"tls\" or sdes_over_udp = true) and DTLS-SRTP cannot be used for it (its audio goes through a TURN relay)")
 		}
-		return nil, false, nil
+		return nil, mode == EncryptionRequired || c.secureOffer, nil
 	}
 	if c.srtp != nil {
 		return []sdp.Crypto{{Tag: c.srtpTag, Suite: c.srtp.Suite, Key: c.srtp.LocalKey}}, mode == EncryptionRequired, nil
@@ -101,7 +102,7 @@ func (m *Manager) offerCrypto(c *call) ([]sdp.Crypto, bool, error) {
 		}
 	}
 	m.warnPlainSDES(c)
-	return c.offeredKeys, mode == EncryptionRequired, nil
+	return c.offeredKeys, mode == EncryptionRequired || c.secureOffer, nil
 }
 
 // checkOffer says whether an offer can be answered under c's encryption mode: an error (488)
@@ -109,6 +110,9 @@ func (m *Manager) offerCrypto(c *call) ([]sdp.Crypto, bool, error) {
 // accept, or nil for plain RTP.
 func (m *Manager) checkOffer(c *call, offer *sdp.Session) (*sdp.Crypto, error) {
 	a := offer.Audio
+	if m.pickDTLS(c, offer) != nil {
+		return nil, nil // dtls.go: DTLS-SRTP, preferred over SDES keys offered with it
+	}
 	if m.sdesAllowed(c) {
 		if cr, ok := sdp.PickCrypto(a.Crypto, m.srtpSuites(), media.SRTPKeyLen); ok {
 			return &cr, nil
@@ -117,6 +121,8 @@ func (m *Manager) checkOffer(c *call, offer *sdp.Session) (*sdp.Crypto, error) {
 	switch {
 	case sdp.SecureRTP(a.Proto) && m.encryptionMode(c) == EncryptionOff:
 		return nil, fmt.Errorf("%s offered only encrypted audio (%s) and media_encryption is off", c.remote, a.Proto)
+	case sdp.DTLSRTP(a.Proto):
+		return nil, fmt.Errorf("%s offered DTLS-SRTP (%s) without a fingerprint and role trayphone accepts", c.remote, a.Proto)
 	case sdp.SecureRTP(a.Proto) && len(a.Crypto) > 0 && !c.sigTLS && !m.cfg.SDESOverUDP:
 		return nil, fmt.Errorf("%s offered encrypted audio with its keys over signalling that is not TLS (sdes_over_udp is off)", c.remote)
 	case sdp.SecureRTP(a.Proto):
@@ -134,8 +140,11 @@ func (m *Manager) answerCrypto(c *call, offer *sdp.Session) (*sdp.Crypto, error)
 	if err != nil {
 		return nil, err
 	}
+	if c.dtls != nil && c.mediaUnderway() && m.pickDTLS(c, offer) == nil {
+		return nil, fmt.Errorf("%s offered to stop DTLS-SRTP mid-call, which trayphone does not do", c.remote)
+	}
 	if pick == nil {
-		if c.sess != nil && c.srtp != nil {
+		if c.sess != nil && c.srtp != nil && c.dtls == nil {
 			return nil, fmt.Errorf("%s offered to stop encrypting mid-call, which trayphone does not do", c.remote)
 		}
 		return nil, nil
@@ -158,6 +167,9 @@ func (m *Manager) answerCrypto(c *call, offer *sdp.Session) (*sdp.Crypto, error)
 // answeredCrypto takes the keys of the far end's answer to our offer.
 func (m *Manager) answeredCrypto(c *call, ans *sdp.Session) error {
 	a := ans.Audio
+	if ok, err := m.answeredDTLS(c, ans); ok || err != nil { // dtls.go
+		return err
+	}
 	if len(c.offeredKeys) > 0 || c.srtp != nil {
 		offered := c.offeredKeys
 		if c.srtp != nil {
@@ -202,8 +214,13 @@ func (m *Manager) useKeys(c *call, suite string, tag int, local, remote []byte) 
 
 // encryption is what a snapshot of c says about its media encryption.
 func (c *call) encryption() string {
-	if c.srtp != nil || c.encPlanned {
+	switch {
+	case c.dtls != nil:
+		return encDTLS
+	case c.srtp != nil:
 		return encSRTP
+	case c.encPlanned != "":
+		return c.encPlanned
 	}
 	return encNone
 }

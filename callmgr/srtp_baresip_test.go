@@ -166,8 +166,6 @@ func TestBaresipSRTP(t *testing.T) {
 		{name: "they-call/off/srtp-mand", ours: EncryptionOff, bob: "srtp-mand", weCall: false, wantCode: 488},
 		// Off ignores keys offered over RTP/AVP: a plain call.
 		{name: "they-call/off/srtp", ours: EncryptionOff, bob: "srtp", weCall: false, wantEnc: "none"},
-		// DTLS-SRTP is not implemented: baresip's dtls_srtp offer (UDP/TLS/RTP/SAVP) gets 488.
-		{name: "they-call/optional/dtls_srtp", ours: EncryptionOptional, sdesUDP: true, bob: "dtls_srtp", weCall: false, wantCode: 488},
 		{name: "we-call/required/none", ours: EncryptionRequired, sdesUDP: true, bob: "", weCall: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) { runSRTPCase(t, tc) })
@@ -250,7 +248,7 @@ func runSRTPCase(t *testing.T, tc srtpCase) {
 	a.stop()
 	sent, received := stop()
 
-	if tc.wantEnc == encSRTP {
+	if tc.wantEnc != encNone {
 		// The audio of plain calls is judged by TestWeCallBaresip and TestBaresipCallsUs; here
 		// only what encryption changes is.
 		checkToneFrom(t, a, media.PCMU, 1004, 30)
@@ -352,12 +350,13 @@ func TestBaresipSRTPHoldResume(t *testing.T) {
 	}
 }
 
-// TestSRTPBetweenCores: two trayphones, sdes_over_udp, one optional and one required: the call is
-// encrypted, survives hold and resume from each side, and carries the tone both ways.
+// TestSRTPBetweenCores: two trayphones, sdes_over_udp, one optional and one required, with
+// DTLS-SRTP left out (they would prefer it: TestDTLSBetweenCores): the call is encrypted with
+// SDES keys, survives hold and resume from each side, and carries the tone both ways.
 func TestSRTPBetweenCores(t *testing.T) {
 	checkGoroutines(t)
-	a := startCore(t, "alice", coreOpts{toneHz: 604, mediaEnc: EncryptionOptional, sdesOverUDP: true})
-	b := startCore(t, "bob", coreOpts{toneHz: 1004, mediaEnc: EncryptionRequired, sdesOverUDP: true})
+	a := startCore(t, "alice", coreOpts{toneHz: 604, mediaEnc: EncryptionOptional, sdesOverUDP: true, noDTLS: true})
+	b := startCore(t, "bob", coreOpts{toneHz: 1004, mediaEnc: EncryptionRequired, sdesOverUDP: true, noDTLS: true})
 	ca, cb := established(t, a, b)
 	if ca.Encryption != encSRTP || cb.Encryption != encSRTP {
 		t.Fatalf("encryption: alice %q, bob %q; want srtp", ca.Encryption, cb.Encryption)
@@ -402,8 +401,8 @@ func TestSRTPKeysNotLogged(t *testing.T) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(func() { slog.SetDefault(old) })
-	a := startCore(t, "alice", coreOpts{mediaEnc: EncryptionOptional, sdesOverUDP: true, logTo: &logs, logDebug: true})
-	b := startCore(t, "bob", coreOpts{mediaEnc: EncryptionOptional, sdesOverUDP: true, logTo: &logs, logDebug: true})
+	a := startCore(t, "alice", coreOpts{mediaEnc: EncryptionOptional, sdesOverUDP: true, noDTLS: true, logTo: &logs, logDebug: true})
+	b := startCore(t, "bob", coreOpts{mediaEnc: EncryptionOptional, sdesOverUDP: true, noDTLS: true, logTo: &logs, logDebug: true})
 	ca, _ := established(t, a, b)
 	var keys [][]byte
 	a.mgr.await(func() {
@@ -491,11 +490,14 @@ func TestTLSAccountSRTP(t *testing.T) {
 }
 
 // TestUDPAccountRequiredRefuses: an account that requires encryption but signals over UDP, with
-// sdes_over_udp off, cannot send keys: calling fails at once and says why; nothing is sent.
+// sdes_over_udp off and DTLS-SRTP impossible (as when the audio goes through a TURN relay),
+// cannot encrypt: calling fails at once and says why; nothing is sent. (With DTLS-SRTP the call
+// goes out: TestUDPAccountRequiredDTLS.)
 func TestUDPAccountRequiredRefuses(t *testing.T) {
 	k := kamailio.Start(t, kamailio.Options{})
 	a := startAccountCoreOn(t, k, "udp", "alice", "alicepw", 604, func(c *Config) {
 		c.MediaEncryption = EncryptionRequired
+		c.NoDTLS = true
 	})
 	invites := k.Requests("INVITE")
 	_, err := a.mgr.Call(ctx(t), "bob", "")
@@ -581,6 +583,59 @@ func TestBaresipSRTPSuites(t *testing.T) {
 				checkToneFrom(t, a, media.PCMU, 1004, 30)
 				checkTone(t, bob.RecordedReceived(), 604, 30)
 			})
+		}
+	}
+}
+
+// TestUDPAccountRequiredDTLS: an account that requires encryption and signals over UDP through
+// Kamailio, without sdes_over_udp, calls baresip (dtls_srtp) and is called by it: both calls are
+// DTLS-SRTP, with audio both ways and ciphertext on the wire, and no SDES key is offered.
+func TestUDPAccountRequiredDTLS(t *testing.T) {
+	checkGoroutines(t)
+	k := kamailio.Start(t, kamailio.Options{})
+	bob := baresip.Start(t, baresip.Options{User: "bob", Password: "bobpw", Registrar: k.Domain(), ToneHz: 1004, MediaEnc: "dtls_srtp"})
+	if _, err := bob.WaitEvent(baresip.RegisterOK, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ports := 30000 + 10*rand.IntN(2000)
+	var logs testenv.Buffer
+	a := startAccountCoreOn(t, k, "udp", "alice", "alicepw", 604, func(c *Config) {
+		c.MediaEncryption = EncryptionRequired
+		c.RTPPortMin, c.RTPPortMax = ports, ports+9
+		c.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	stop := rtpCapture(t, ports)
+	in := bobCalls(t, bob, a.core, "sip:alice@"+k.Domain())
+	if in.Encryption != encDTLS {
+		t.Errorf("incoming call: encryption %q, want dtls-srtp", in.Encryption)
+	}
+	time.Sleep(2 * time.Second)
+	if err := bob.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(5*time.Second, phone.CallEnded)
+	if _, err := bob.WaitEvent(baresip.CallClosed, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	callBaresip(t, a.core, bob, "bob", "", 2*time.Second, 30)
+	for _, h := range a.mgr.Recent() {
+		if h.Encryption != encDTLS {
+			t.Errorf("history: %s call with %s: encryption %q, want dtls-srtp", h.Direction, h.Remote, h.Encryption)
+		}
+	}
+	if strings.Contains(logs.String(), "sdes_over_udp") {
+		t.Error("SDES keys were sent over UDP")
+	}
+	sent, received := stop()
+	for _, d := range []struct {
+		what string
+		p    [][]byte
+	}{{"sent", sent}, {"received", received}} {
+		h, tone := wireAudio(d.p, 1004)
+		_, tone2 := wireAudio(d.p, 604)
+		t.Logf("wire %s: %d packets, entropy %.2f bits/byte, tone shares %.3f/%.3f", d.what, len(d.p), h, tone, tone2)
+		if len(d.p) < 150 || h < 7.9 || tone > 0.05 || tone2 > 0.05 {
+			t.Errorf("wire %s: want >= 150 packets of ciphertext", d.what)
 		}
 	}
 }

@@ -160,6 +160,9 @@ func (s *Session) rtcpRecvLoop() {
 			}
 			continue
 		}
+		if s.dtls != nil && isDTLS(buf[:n]) && s.dtls.deliver(true, buf[:n], from) {
+			continue
+		}
 		s.handleRTCP(buf[:n], unmapAddrPort(from), s.clk.Now())
 	}
 }

@@ -95,6 +95,11 @@ type SessionConfig struct {
 	// is sent is protected with SRTP.LocalKey, and what is received is dropped unless it
 	// authenticates with SRTP.RemoteKey. Nil is plain RTP.
 	SRTP *SRTPConfig
+	// DTLS, if set, is the DTLS-SRTP association SRTP's keys came from (HandshakeDTLS): the
+	// session hands it the DTLS records that arrive on its sockets (RFC 7983: first byte 20-63)
+	// and closes it, with close_notify, before its sockets. The session owns it from
+	// NewSession on.
+	DTLS *DTLS
 	// Clock paces the stream; nil means the real clock.
 	Clock clock.Clock
 	// Log receives the session's rare messages; nil discards them.
@@ -149,6 +154,7 @@ type Session struct {
 	log    *slog.Logger
 	onDTMF func(rune)
 	onSTUN func([]byte, netip.AddrPort) bool
+	dtls   *DTLS // nil unless keyed by DTLS-SRTP
 	// srtp holds the SRTP contexts of an encrypted session, nil for plain RTP. Set in
 	// NewSession, never changed.
 	srtp *srtpContexts
@@ -213,6 +219,7 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 		if cfg.Stream != nil {
 			cfg.Stream.Close()
 		}
+		cfg.DTLS.Close()
 		return nil, err
 	}
 	s := &Session{
@@ -228,6 +235,7 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 		steady:   cfg.SteadySend,
 		onDTMF:   cfg.OnDTMF,
 		onSTUN:   cfg.OnSTUN,
+		dtls:     cfg.DTLS,
 		done:     make(chan struct{}),
 	}
 	if cfg.SRTP != nil {
@@ -238,6 +246,7 @@ func NewSession(cfg SessionConfig, opts ...Option) (*Session, error) {
 				cfg.RTCPConn.Close()
 			}
 			cfg.Stream.Close()
+			cfg.DTLS.Close()
 			return nil, fmt.Errorf("new rtp session: %w", err)
 		}
 		s.srtp = x
@@ -317,6 +326,7 @@ func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		s.startOnce.Do(func() {}) // a later Start must not start anything
 		close(s.done)
+		s.dtls.Close() // close_notify while the socket is open
 		// Closing the socket is what ends the receive goroutine's blocking read.
 		errConn := s.conn.Close()
 		if s.rtcp.conn != nil {

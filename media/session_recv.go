@@ -87,6 +87,9 @@ func (s *Session) recvLoop() {
 		if s.onSTUN != nil && isSTUN(r.buf[:n]) && s.onSTUN(r.buf[:n], unmapAddrPort(from)) {
 			continue
 		}
+		if s.dtls != nil && isDTLS(r.buf[:n]) && s.dtls.deliver(false, r.buf[:n], from) {
+			continue
+		}
 		s.handlePacket(r.buf[:n], from, s.clk.Now())
 	}
 }

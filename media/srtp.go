@@ -71,6 +71,9 @@ type SRTPConfig struct {
 	Suite     string
 	LocalKey  []byte
 	RemoteKey []byte
+	// RTCPLocalKey and RTCPRemoteKey, if set, key SRTCP instead of LocalKey and RemoteKey:
+	// DTLS-SRTP on a separate RTCP port has its own association and keys (RFC 5764 §4.1).
+	RTCPLocalKey, RTCPRemoteKey []byte
 }
 
 // String names the suite only: keys stay out of logs.
@@ -96,7 +99,11 @@ func newSRTPContexts(c *SRTPConfig) (*srtpContexts, error) {
 		return nil, fmt.Errorf("srtp: unknown suite %q", c.Suite)
 	}
 	n, _ := SRTPKeyLen(c.Suite)
-	if len(c.LocalKey) != n || len(c.RemoteKey) != n {
+	rtcpLocal, rtcpRemote := c.LocalKey, c.RemoteKey
+	if c.RTCPLocalKey != nil || c.RTCPRemoteKey != nil {
+		rtcpLocal, rtcpRemote = c.RTCPLocalKey, c.RTCPRemoteKey
+	}
+	if len(c.LocalKey) != n || len(c.RemoteKey) != n || len(rtcpLocal) != n || len(rtcpRemote) != n {
 		return nil, fmt.Errorf("srtp: %s needs keys of %d bytes", c.Suite, n)
 	}
 	kl, _ := p.KeyLen()
@@ -110,13 +117,13 @@ func newSRTPContexts(c *SRTPConfig) (*srtpContexts, error) {
 	if x.sendRTP, err = mk(c.LocalKey); err != nil {
 		return nil, fmt.Errorf("srtp: %w", err)
 	}
-	if x.sendRTCP, err = mk(c.LocalKey); err != nil {
+	if x.sendRTCP, err = mk(rtcpLocal); err != nil {
 		return nil, fmt.Errorf("srtp: %w", err)
 	}
 	if x.recvRTP, err = mk(c.RemoteKey, srtp.SRTPReplayProtection(srtpReplayWindow)); err != nil {
 		return nil, fmt.Errorf("srtp: %w", err)
 	}
-	if x.recvRTCP, err = mk(c.RemoteKey, srtp.SRTCPReplayProtection(srtpReplayWindow)); err != nil {
+	if x.recvRTCP, err = mk(rtcpRemote, srtp.SRTCPReplayProtection(srtpReplayWindow)); err != nil {
 		return nil, fmt.Errorf("srtp: %w", err)
 	}
 	tag, _ := p.AuthTagRTPLen()

@@ -23,6 +23,8 @@ func TestBuildView(t *testing.T) {
 	plain.Encryption = "none"
 	machine := active
 	machine.Voicemail = true
+	dtls := active
+	dtls.Encryption = "dtls-srtp"
 	names := favoriteNames([]Favorite{{Name: "Bob", URI: "sips:bob@example.com"}})
 	for _, tc := range []struct {
 		name     string
@@ -38,6 +40,7 @@ func TestBuildView(t *testing.T) {
 		{"ringing wins", phone.Status{Calls: []phone.CallInfo{active, ringing}}, assets.IconRinging, "Incoming call from +4930123"},
 		{"encrypted call", phone.Status{Calls: []phone.CallInfo{secure}}, assets.IconInCall, "🔒 In call with Bob — 01:23"},
 		{"plain call", phone.Status{Calls: []phone.CallInfo{plain}}, assets.IconInCall, "In call with Bob — 01:23"},
+		{"dtls-srtp call", phone.Status{Calls: []phone.CallInfo{dtls}}, assets.IconInCall, "🔒 In call with Bob — 01:23"},
 		{"encrypted ringing", phone.Status{Calls: []phone.CallInfo{secureRing}}, assets.IconRinging, "🔒 Incoming call from +4930123"},
 		{"answering machine", phone.Status{Calls: []phone.CallInfo{machine}}, assets.IconInCall, "Bob is leaving a message — 01:23"},
 	} {

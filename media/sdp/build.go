@@ -51,8 +51,15 @@ type OfferParams struct {
 	Direction Direction
 	// Crypto are SDES keys to offer (RFC 4568), one a=crypto line each in this order.
 	Crypto []Crypto
-	// Secure offers RTP/SAVP, which a far end without SRTP must refuse; otherwise the offer is
-	// RTP/AVP, with Crypto lines for the far ends that take them (best-effort SRTP).
+	// Fingerprint, if set, offers DTLS-SRTP (RFC 5763): our certificate's digest, with Setup
+	// (SetupActPass in an initial offer; Unknown writes actpass).
+	Fingerprint *Fingerprint
+	Setup       Setup
+	// Secure offers a secure transport, which a far end without SRTP must refuse: RTP/SAVP
+	// when there are Crypto lines (with the fingerprint too, if any: a DTLS-SRTP far end takes
+	// RTP/SAVP with a fingerprint), UDP/TLS/RTP/SAVP (RFC 5764 §8) with a fingerprint only.
+	// Otherwise the offer is RTP/AVP, with Crypto and Fingerprint lines for the far ends that
+	// take them (best-effort SRTP).
 	Secure bool
 }
 
@@ -93,13 +100,20 @@ func Offer(o OfferParams) ([]byte, error) {
 		seen[f.PayloadType] = true
 	}
 	proto := "RTP/AVP"
-	if o.Secure {
-		if len(o.Crypto) == 0 {
-			return nil, errors.New("sdp: offer: RTP/SAVP without keys")
-		}
+	switch {
+	case o.Secure && len(o.Crypto) > 0:
 		proto = "RTP/SAVP"
+	case o.Secure && o.Fingerprint != nil:
+		proto = "UDP/TLS/RTP/SAVP"
+	case o.Secure:
+		return nil, errors.New("sdp: offer: RTP/SAVP without keys or fingerprint")
 	}
-	return build(o.SessionID, o.Version, o.Addr, o.Port, formats, o.PTime, o.Direction, proto, o.Crypto, nil, 0)
+	setup := o.Setup
+	if setup == SetupUnknown {
+		setup = SetupActPass
+	}
+	return build(o.SessionID, o.Version, o.Addr, o.Port, formats, o.PTime, o.Direction, proto, o.Crypto,
+		dtlsAttrs{o.Fingerprint, setup}, nil, 0)
 }
 
 // AnswerParams describes what trayphone can receive when it answers an offer.
@@ -120,8 +134,12 @@ type AnswerParams struct {
 	// we hold it and the offer holds it too. Unknown means SendRecv.
 	Direction Direction
 	// Crypto, if set, is the offer's a=crypto line we accept, with its tag and suite and our
-	// key (RFC 4568 §7.1.2). An offer over RTP/SAVP(F) needs one.
+	// key (RFC 4568 §7.1.2). An offer over RTP/SAVP(F) needs it or Fingerprint.
 	Crypto *Crypto
+	// Fingerprint, if set, answers DTLS-SRTP (RFC 5763 §5) with our certificate's digest and
+	// Setup, our role (SetupActive or SetupPassive; see AnswerSetup).
+	Fingerprint *Fingerprint
+	Setup       Setup
 }
 
 // Answer negotiates offer (see Negotiate) and writes the answer (RFC 3264 §6): the same number of
@@ -149,7 +167,7 @@ func Answer(offer *Session, local AnswerParams) ([]byte, Format, error) {
 	proto := "RTP/AVP"
 	var crypto []Crypto
 	if SecureRTP(offer.Audio.Proto) {
-		if local.Crypto == nil {
+		if local.Crypto == nil && local.Fingerprint == nil {
 			return nil, Format{}, &NegotiationError{Reason: "transport " + offer.Audio.Proto + " without keys we accept"}
 		}
 		proto = strings.ToUpper(offer.Audio.Proto)
@@ -157,7 +175,11 @@ func Answer(offer *Session, local AnswerParams) ([]byte, Format, error) {
 	if local.Crypto != nil {
 		crypto = []Crypto{*local.Crypto}
 	}
-	b, err := build(local.SessionID, local.Version, local.Addr, local.Port, formats, local.PTime, dir, proto, crypto, offer.streams, offer.audio)
+	if local.Fingerprint != nil && local.Setup != SetupActive && local.Setup != SetupPassive {
+		return nil, Format{}, fmt.Errorf("sdp: answer: setup %s, want active or passive", local.Setup)
+	}
+	b, err := build(local.SessionID, local.Version, local.Addr, local.Port, formats, local.PTime, dir, proto, crypto,
+		dtlsAttrs{local.Fingerprint, local.Setup}, offer.streams, offer.audio)
 	if err != nil {
 		return nil, Format{}, err
 	}
@@ -189,10 +211,16 @@ func ComfortNoise(s *Session, clockRate int) *Format {
 	return nil
 }
 
+// dtlsAttrs are the DTLS-SRTP attributes of a stream; a nil fingerprint writes none.
+type dtlsAttrs struct {
+	fp    *Fingerprint
+	setup Setup
+}
+
 // build writes a description with one audio stream at index audio among others, which are all
 // written rejected (port 0).
 func build(sessionID, version uint64, addr netip.Addr, port int, formats []Format, ptime int, dir Direction,
-	proto string, crypto []Crypto, others []stream, audio int) ([]byte, error) {
+	proto string, crypto []Crypto, dtls dtlsAttrs, others []stream, audio int) ([]byte, error) {
 	addr = addr.Unmap().WithZone("")
 	if !addr.IsValid() {
 		return nil, errors.New("sdp: no local address")
@@ -236,6 +264,14 @@ func build(sessionID, version uint64, addr netip.Addr, port int, formats []Forma
 			return nil, fmt.Errorf("sdp: bad crypto line %s", c)
 		}
 		m.Attributes = append(m.Attributes, psdp.NewAttribute("crypto", c.attr()))
+	}
+	if fp := dtls.fp; fp != nil {
+		if n, ok := fingerprintHashes[fp.Hash]; !ok || len(fp.Value) != n {
+			return nil, fmt.Errorf("sdp: bad fingerprint %s", fp.Hash)
+		}
+		m.Attributes = append(m.Attributes,
+			psdp.NewAttribute("fingerprint", fp.String()),
+			psdp.NewAttribute("setup", dtls.setup.String()))
 	}
 	m.Attributes = append(m.Attributes,
 		psdp.NewAttribute("ptime", strconv.Itoa(ptime)),

@@ -117,8 +117,8 @@ func isToken(s string) bool {
 	return true
 }
 
-// SecureRTP reports whether proto is SRTP's transport, RTP/SAVP or RTP/SAVPF (RFC 3711 §12,
-// RFC 5124).
+// SecureRTP reports whether proto is one of SRTP's transports: RTP/SAVP or RTP/SAVPF (RFC 3711
+// §12, RFC 5124), or DTLS-SRTP's UDP/TLS/RTP/SAVP(F) (RFC 5764 §8).
 func SecureRTP(proto string) bool {
-	return strings.EqualFold(proto, "RTP/SAVP") || strings.EqualFold(proto, "RTP/SAVPF")
+	return strings.EqualFold(proto, "RTP/SAVP") || strings.EqualFold(proto, "RTP/SAVPF") || DTLSRTP(proto)
 }

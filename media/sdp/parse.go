@@ -175,6 +175,7 @@ func Parse(b []byte) (*Session, error) {
 		s.streams = append(s.streams, ps.stream)
 	}
 	s.Audio = audioMedia(&sd, sd.MediaDescriptions[0], addr, st)
+	readDTLS(&s.Audio, st.attrs, sessAttrs)
 	return s, nil
 }
 

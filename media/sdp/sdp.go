@@ -131,6 +131,11 @@ type Media struct {
 	// Crypto are the stream's SDES a=crypto attributes (RFC 4568) in the order written, those
 	// ParseCrypto accepts; the others are left out.
 	Crypto []Crypto
+	// Fingerprints are the certificate digests of DTLS-SRTP (a=fingerprint, RFC 8122 §5) of the
+	// stream, or else of the session, with a hash function ParseFingerprint accepts.
+	Fingerprints []Fingerprint
+	// Setup is the stream's (or else the session's) a=setup, SetupUnknown when absent.
+	Setup Setup
 }
 
 // Session is a parsed session description: its origin and its audio stream.
