@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"trayphone/media/internal/rt"
 )
 
 // Recorder records both directions of one call into a stereo 16-bit WAV file at the call's
@@ -220,20 +221,14 @@ loop:
 // recordError puts a writer's error in the user's words (the file is named beside it, in the
 // event and the log).
 func recordError(err error) error {
-	var errno syscall.Errno
-	switch {
-	case errors.Is(err, ErrRecordBehind):
+	if errors.Is(err, ErrRecordBehind) {
 		return err
-	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("the disk is full (%w)", syscall.ENOSPC)
-	case errors.Is(err, syscall.EDQUOT):
-		return fmt.Errorf("the disk quota is used up (%w)", syscall.EDQUOT)
-	case errors.Is(err, syscall.EFBIG):
-		return fmt.Errorf("the file became too large (%w)", syscall.EFBIG)
-	case errors.As(err, &errno):
-		return fmt.Errorf("writing the recording failed (%w)", errno)
 	}
-	return fmt.Errorf("writing the recording failed (%w)", err)
+	why, cause := rt.WriteFailure(err)
+	if why == "" {
+		why = "writing the recording failed"
+	}
+	return fmt.Errorf("%s (%w)", why, cause)
 }
 
 // Stop ends the recording without waiting: no more frames are taken, what is queued is
