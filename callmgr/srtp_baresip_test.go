@@ -273,10 +273,38 @@ func runSRTPCase(t *testing.T, tc srtpCase) {
 			}
 			continue
 		}
+		payloads := dir.payloads
+		if dir.what == "baresip → trayphone" {
+			// baresip's dtls_srtp, when not mandatory, sends its first packets in the clear
+			// until its handshake is done (seen: 12 packets, 220 ms, on a loaded machine);
+			// trayphone drops them (nothing is believed before it authenticates). Those are
+			// baresip's, counted and bounded here; everything after must be encrypted.
+			lead := plainLead(payloads, dir.freq)
+			if lead > 0 {
+				t.Logf("wire %s: baresip sent its first %d packets in the clear (before its handshake ended)", dir.what, lead)
+			}
+			if lead > 25 {
+				t.Errorf("wire %s: %d plain packets before the encrypted ones, want at most 25 (500 ms of handshake)", dir.what, lead)
+			}
+			payloads = payloads[lead:]
+			h, tone = wireAudio(payloads, dir.freq)
+		}
 		if h < 7.9 || tone > 0.05 {
 			t.Errorf("wire %s: entropy %.2f bits/byte, tone share %.3f; want > 7.9 and < 0.05 (no plain audio)", dir.what, h, tone)
 		}
 	}
+}
+
+// plainLead returns how many of the first payloads carry the tone at freq as plain PCMU.
+func plainLead(payloads [][]byte, freq float64) int {
+	n := 0
+	for _, p := range payloads {
+		if _, tone := wireAudio([][]byte{p}, freq); tone < 0.5 {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // TestBaresipSRTPHoldResume: an encrypted call with baresip survives hold and resume (two
