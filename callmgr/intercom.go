@@ -107,7 +107,9 @@ func unquote(s string) string { return strings.Trim(strings.TrimSpace(s), `"`) }
 // seconds parses a whole number of seconds from 0 to maxIntercomDelay.
 func seconds(s string) (time.Duration, bool) {
 	n, err := strconv.Atoi(unquote(s))
-	if err != nil || n < 0 || time.Duration(n)*time.Second > maxIntercomDelay {
+	// Compared as a count of seconds: multiplied first, a huge one wraps around to a negative
+	// duration (found by FuzzIntercomRequest: answer-after=9227000000).
+	if err != nil || n < 0 || int64(n) > int64(maxIntercomDelay/time.Second) {
 		return 0, false
 	}
 	return time.Duration(n) * time.Second, true
