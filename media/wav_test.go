@@ -198,7 +198,8 @@ func FuzzReadWAV(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if channels < 1 || rate <= 0 || len(pcm)%channels != 0 || 2*len(pcm) > len(b) {
+		// A sample takes at least one byte of the file (8-bit PCM is read too, since play).
+		if channels < 1 || rate <= 0 || len(pcm)%channels != 0 || len(pcm) > len(b) {
 			t.Fatalf("got %d samples, %d Hz, %d channels from %d bytes", len(pcm), rate, channels, len(b))
 		}
 	})
