@@ -59,21 +59,7 @@ func TestDTLSBetweenCores(t *testing.T) {
 		t.Fatalf("encryption: alice %q, bob %q; want dtls-srtp", ca.Encryption, cb.Encryption)
 	}
 	time.Sleep(time.Second)
-	for _, side := range []struct {
-		c  *core
-		id string
-	}{{a, ca.ID}, {b, cb.ID}} {
-		if err := side.c.mgr.Hold(ctx(t), side.id); err != nil {
-			t.Fatal(err)
-		}
-		a.waitState(5*time.Second, phone.CallHeld)
-		b.waitState(5*time.Second, phone.CallHeld)
-		if err := side.c.mgr.Resume(ctx(t), side.id); err != nil {
-			t.Fatal(err)
-		}
-		a.waitState(5*time.Second, phone.CallActive)
-		b.waitState(5*time.Second, phone.CallActive)
-	}
+	holdResumeEachSide(t, a, b, ca.ID, cb.ID)
 	time.Sleep(2500 * time.Millisecond)
 	var keys [][]byte
 	a.mgr.await(func() {

@@ -390,21 +390,7 @@ func TestSRTPBetweenCores(t *testing.T) {
 		t.Fatalf("encryption: alice %q, bob %q; want srtp", ca.Encryption, cb.Encryption)
 	}
 	time.Sleep(time.Second)
-	for _, side := range []struct {
-		c  *core
-		id string
-	}{{a, ca.ID}, {b, cb.ID}} {
-		if err := side.c.mgr.Hold(ctx(t), side.id); err != nil {
-			t.Fatal(err)
-		}
-		a.waitState(5*time.Second, phone.CallHeld)
-		b.waitState(5*time.Second, phone.CallHeld)
-		if err := side.c.mgr.Resume(ctx(t), side.id); err != nil {
-			t.Fatal(err)
-		}
-		a.waitState(5*time.Second, phone.CallActive)
-		b.waitState(5*time.Second, phone.CallActive)
-	}
+	holdResumeEachSide(t, a, b, ca.ID, cb.ID)
 	time.Sleep(2500 * time.Millisecond)
 	for _, c := range []*core{a, b} {
 		if st := c.mgr.Status().Calls; len(st) != 1 || st[0].Encryption != encSRTP {
@@ -665,5 +651,26 @@ func TestUDPAccountRequiredDTLS(t *testing.T) {
 		if len(d.p) < 150 || h < 7.9 || tone > 0.05 || tone2 > 0.05 {
 			t.Errorf("wire %s: want >= 150 packets of ciphertext", d.what)
 		}
+	}
+}
+
+// holdResumeEachSide holds and resumes the call between a (call ida) and b (call idb) from a's
+// side, then from b's, waiting each time until both see the call held, then active.
+func holdResumeEachSide(t *testing.T, a, b *core, ida, idb string) {
+	t.Helper()
+	for _, side := range []struct {
+		c  *core
+		id string
+	}{{a, ida}, {b, idb}} {
+		if err := side.c.mgr.Hold(ctx(t), side.id); err != nil {
+			t.Fatal(err)
+		}
+		a.waitState(5*time.Second, phone.CallHeld)
+		b.waitState(5*time.Second, phone.CallHeld)
+		if err := side.c.mgr.Resume(ctx(t), side.id); err != nil {
+			t.Fatal(err)
+		}
+		a.waitState(5*time.Second, phone.CallActive)
+		b.waitState(5*time.Second, phone.CallActive)
 	}
 }
