@@ -19,38 +19,7 @@ import (
 // the active one, answer or decline the waiting one, hang up any. Clicks reach the core with the
 // right call's ID. The answered calls offer transfer: to a favorite, or to each other (attended).
 func TestCallsMenuOverDBus(t *testing.T) {
-	addr := dbustest.StartBus(t)
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
-	conn := dbustest.Connect(t, addr)
-	w := dbustest.StartWatcher(t, conn)
-
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", childScenario+"=twocalls", "DISPLAY=", "WAYLAND_DISPLAY=")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	var item string
-	select {
-	case item = <-w.Items:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the tray did not register a StatusNotifierItem")
-	}
-	sender, _, _ := strings.Cut(item, "/")
-	menu := conn.Object(sender, "/StatusNotifierItem/menu")
+	menu, lines := trayChild(t, "twocalls")
 
 	want := []string{
 		"Call 1: bob — on hold/Swap to this call", "Call 1: bob — on hold/Hang up",
@@ -150,37 +119,7 @@ func TestCallTitle(t *testing.T) {
 // TestTransferOneCallOverDBus: with one answered call, the top-level menu offers Transfer to with
 // the favorites; a click transfers that call (blind).
 func TestTransferOneCallOverDBus(t *testing.T) {
-	addr := dbustest.StartBus(t)
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
-	conn := dbustest.Connect(t, addr)
-	w := dbustest.StartWatcher(t, conn)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", childScenario+"=onecall", "DISPLAY=", "WAYLAND_DISPLAY=")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	var item string
-	select {
-	case item = <-w.Items:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the tray did not register a StatusNotifierItem")
-	}
-	sender, _, _ := strings.Cut(item, "/")
-	menu := conn.Object(sender, "/StatusNotifierItem/menu")
+	menu, lines := trayChild(t, "onecall")
 	var node dbustest.MenuItem
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var rev uint32
@@ -211,4 +150,43 @@ func TestTransferOneCallOverDBus(t *testing.T) {
 			t.Fatal("clicked Transfer to/bob: the core did not get the transfer")
 		}
 	}
+}
+
+// trayChild runs this test binary as a tray process in scenario (run_test.go) on a private
+// session bus, and returns its menu's D-Bus object and the lines the process prints (what its
+// fake core was asked to do).
+func trayChild(t *testing.T, scenario string) (dbus.BusObject, <-chan string) {
+	t.Helper()
+	addr := dbustest.StartBus(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	conn := dbustest.Connect(t, addr)
+	w := dbustest.StartWatcher(t, conn)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childScenario+"="+scenario, "DISPLAY=", "WAYLAND_DISPLAY=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var item string
+	select {
+	case item = <-w.Items:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the tray did not register a StatusNotifierItem")
+	}
+	sender, _, _ := strings.Cut(item, "/")
+	menu := conn.Object(sender, "/StatusNotifierItem/menu")
+	return menu, lines
 }
